@@ -1,0 +1,71 @@
+"""slipway: take a model from a notebook to production and keep it healthy there.
+
+The tracking API is re-exported here lazily, so that ``import slipway`` loads no database driver,
+dataframe library or web framework until a call needs one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from slipway._version import __version__
+
+if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ loads them
+    from slipway._api import (  # noqa: F401
+        active_run,
+        autolog,
+        end_run,
+        get_run,
+        log_artifact,
+        log_artifacts,
+        log_dataset,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        seed,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+
+_LAZY = {
+    name: "slipway._api"
+    for name in (
+        "active_run",
+        "autolog",
+        "end_run",
+        "get_run",
+        "log_artifact",
+        "log_artifacts",
+        "log_dataset",
+        "log_figure",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "search_runs",
+        "seed",
+        "set_tag",
+        "set_tags",
+        "start_run",
+    )
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slipway' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,66 @@
+"""The Typer app and the one place that turns errors into one line and exit code 2.
+
+Each command group lives in its own module and registers itself on ``app`` when imported; the
+imports below are the whole list. Heavy libraries are imported inside the commands, so that
+``slipway --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from slipway.errors import SlipwayError
+
+app = typer.Typer(
+    name="slipway",
+    help="Track, register, serve and monitor models: from a notebook to production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """slipway: from a notebook to production, and healthy there."""
+
+
+def _register_groups() -> None:
+    # Each module adds its commands to `app`; order here is the order in --help.
+    from slipway.cli import _db, _experiments, _runs, _server, _tokens  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; exit code 2 for any error a user can fix."""
+    _register_groups()
+    try:
+        app(args=argv, standalone_mode=False)
+    except SlipwayError as exc:
+        _fail(str(exc))
+    except FileNotFoundError as exc:
+        _fail(f"{exc.filename}: no such file")
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's usage errors arrive here too
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            _fail("aborted", code=130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(0)
+
+
+def _fail(message: str, *, code: int = 2) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+    sys.exit(code)

@@ -1,0 +1,136 @@
+"""Settings: declared once here, resolved once at the edges (CLI, Python API, server), passed down.
+
+Precedence: explicit arguments > ``SLIPWAY_*`` environment > ``slipway.toml`` in the project folder >
+defaults. Services below the edges receive plain values (a URI, a path), never a Settings object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Settings", "load_settings"]
+
+_ENV_PREFIX = "SLIPWAY_"
+_DEFAULT_HOME = Path(".slipway")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Where metadata and artifacts live, and how runs are watched.
+
+    Attributes:
+        home: the embedded default's folder.
+        tracking_uri: ``sqlite:///…``, ``postgresql://…`` or ``http(s)://`` (a team server).
+        artifact_uri: a folder, an fsspec URL (``s3://bucket/prefix``) or, with a team server, its URL.
+        token: bearer token for a team server.
+        heartbeat_interval: seconds between a live run's heartbeats.
+        dead_after: seconds without a heartbeat after which a RUNNING run is marked DIED.
+        flush_interval: seconds between background metric flushes.
+    """
+
+    home: Path = Path(".slipway")
+    tracking_uri: str = "sqlite:///.slipway/slipway.db"
+    artifact_uri: str = ".slipway/artifacts"
+    token: str | None = field(default=None, repr=False)
+    heartbeat_interval: float = 10.0
+    dead_after: float = 60.0
+    flush_interval: float = 0.5
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        args: Mapping[str, object] | None = None,
+        environ: Mapping[str, str] | None = None,
+        toml: Mapping[str, object] | None = None,
+        cwd: Path | None = None,
+    ) -> Settings:
+        """A pure function of its inputs; relative paths are made absolute against ``cwd``."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        env = {
+            k[len(_ENV_PREFIX) :].lower(): v for k, v in (environ or {}).items() if k.startswith(_ENV_PREFIX)
+        }
+        for source_name, source in (
+            ("slipway.toml", toml or {}),
+            ("environment", env),
+            ("arguments", args or {}),
+        ):
+            for key, raw in source.items():
+                if key not in names:
+                    if source_name == "environment":
+                        continue  # other SLIPWAY_* variables belong to other tools (tests, benchmarks)
+                    raise InvalidInput(
+                        f"{source_name}: unknown setting {key!r}; expected one of {', '.join(names)}"
+                    )
+                if raw is None:
+                    continue
+                values[key] = _coerce(key, raw, source_name)
+        base = cwd or Path(".")
+        home = Path(values.get("home", _DEFAULT_HOME))
+        if not home.is_absolute():
+            home = (base / home).resolve()
+        values["home"] = home
+        if "tracking_uri" not in values:
+            values["tracking_uri"] = f"sqlite:///{home / 'slipway.db'}"
+        elif values["tracking_uri"].startswith("sqlite:///") and not values["tracking_uri"].startswith(
+            "sqlite:////"
+        ):
+            rel = values["tracking_uri"][len("sqlite:///") :]
+            if rel and rel != ":memory:":
+                values["tracking_uri"] = f"sqlite:///{(base / rel).resolve()}"
+        if "artifact_uri" not in values:
+            uri = values["tracking_uri"]
+            values["artifact_uri"] = (
+                uri if uri.startswith(("http://", "https://")) else str(home / "artifacts")
+            )
+        elif "://" not in values["artifact_uri"] and not Path(values["artifact_uri"]).is_absolute():
+            values["artifact_uri"] = str((base / values["artifact_uri"]).resolve())
+        return cls(**values)
+
+
+def _coerce(key: str, raw: object, source: str) -> Any:
+    if key in ("heartbeat_interval", "dead_after", "flush_interval"):
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{source}: setting {key!r} = {raw!r}: expected a number of seconds") from None
+        if value <= 0:
+            raise InvalidInput(f"{source}: setting {key!r} = {raw!r}: expected a positive number of seconds")
+        return value
+    if not isinstance(raw, (str, Path)):
+        raise InvalidInput(f"{source}: setting {key!r} = {raw!r}: expected a string")
+    return Path(raw) if key == "home" else str(raw)
+
+
+def _read_toml(path: Path) -> Mapping[str, object]:
+    if not path.is_file():
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: not valid TOML ({exc})") from None
+    section = data.get("slipway", data)
+    if not isinstance(section, dict):
+        raise InvalidInput(f"{path}: expected a [slipway] table")
+    return section
+
+
+def load_settings(args: Mapping[str, object] | None = None, *, cwd: Path | None = None) -> Settings:
+    """The edge's one call: read the real environment and ``slipway.toml``, then resolve."""
+    base = cwd or Path.cwd()
+    return Settings.resolve(args=args, environ=os.environ, toml=_read_toml(base / "slipway.toml"), cwd=base)

@@ -1,0 +1,43 @@
+"""Identifiers, clocks and the rules for names users choose."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import PurePosixPath
+
+from slipway.errors import InvalidInput
+
+_KEY = re.compile(r"^[A-Za-z0-9_\-. /:]{1,250}$")
+
+
+def new_id() -> str:
+    """A random 32-hex-character identifier (runs, experiments, tokens)."""
+    return uuid.uuid4().hex
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def validate_key(kind: str, key: str) -> str:
+    """Check a param, metric or tag key; the message names the kind and what is allowed."""
+    if not isinstance(key, str) or not _KEY.match(key) or key != key.strip():
+        raise InvalidInput(
+            f"{kind} key {key!r}: expected 1-250 characters of letters, digits, '_', '-', '.', ' ', '/', ':'"
+        )
+    return key
+
+
+def validate_artifact_path(path: str) -> str:
+    """Normalise a relative artifact path; refuse traversal, absolute paths and empty parts."""
+    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
+        raise InvalidInput(f"artifact path {path!r}: expected a non-empty relative POSIX path")
+    p = PurePosixPath(path)
+    if p.is_absolute() or path.startswith("~") or (len(path) > 1 and path[1] == ":"):
+        raise InvalidInput(f"artifact path {path!r}: expected a relative path, not an absolute one")
+    parts = [part for part in p.parts if part not in ("", ".")]
+    if not parts or any(part == ".." for part in parts):
+        raise InvalidInput(f"artifact path {path!r}: '..' and empty paths are not allowed")
+    return "/".join(parts)

@@ -1,0 +1,41 @@
+"""Choosing a metadata store by URI scheme, lazily, with an error that names the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from slipway.errors import InvalidInput, MissingExtra
+
+if TYPE_CHECKING:
+    from slipway.store._port import MetadataStore
+
+_METADATA_STORES: dict[str, tuple[str, str | None]] = {  # scheme -> (target, extra for its driver)
+    "sqlite": ("slipway.store._sql:SqlMetadataStore", None),
+    "postgresql": ("slipway.store._sql:SqlMetadataStore", "postgres"),
+    "postgres": ("slipway.store._sql:SqlMetadataStore", "postgres"),
+    "http": ("slipway.store._http:HttpMetadataStore", None),
+    "https": ("slipway.store._http:HttpMetadataStore", None),
+}
+
+
+def _import_target(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def open_metadata_store(uri: str, **options: Any) -> MetadataStore:
+    """Open the store a URI names; options go to the backend's ``connect`` (e.g. ``token=``)."""
+    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    if scheme not in _METADATA_STORES:
+        raise InvalidInput(f"store URI {uri!r}: scheme must be one of {', '.join(sorted(_METADATA_STORES))}")
+    target, extra = _METADATA_STORES[scheme]
+    try:
+        cls = _import_target(target)
+    except ImportError as exc:  # pragma: no cover - the base install carries every target
+        if extra is None:
+            raise
+        raise MissingExtra(f"{scheme}:// needs: pip install 'slipway[{extra}]'") from exc
+    store: MetadataStore = cls.connect(uri, **options)
+    return store

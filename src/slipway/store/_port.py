@@ -1,0 +1,84 @@
+"""The metadata store port: the one interface every service uses to reach runs and experiments.
+
+Two implementations ship: SQL (SQLite or PostgreSQL, same code) and HTTP (a remote
+``slipway server``). Both pass :mod:`slipway.testing.store_contract`. Methods return core entities,
+never ORM rows or JSON; failures are :mod:`slipway.errors` classes, never driver exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Experiments, runs, their params, metrics, tags, datasets and artifact listings; server tokens."""
+
+    # experiments
+    def create_experiment(self, *, name: str, tags: Mapping[str, str] | None = None) -> Experiment: ...
+    def get_experiment(self, experiment_id: str) -> Experiment: ...  # raises ExperimentNotFound
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+    def list_experiments(self) -> list[Experiment]: ...
+
+    # runs
+    def create_run(
+        self,
+        *,
+        experiment_id: str,
+        name: str | None = None,
+        user: str = "",
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+    ) -> Run: ...
+    def get_run(self, run_id: str) -> Run: ...  # raises RunNotFound
+    def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run: ...
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None: ...
+    def mark_dead_runs(self, *, heartbeat_before: int) -> list[str]:
+        """Mark RUNNING runs whose last heartbeat is older than the cutoff as DIED; return their ids."""
+        ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write metrics, params and tags in one transaction.
+
+        A param, once set, cannot change value (that would rewrite history): setting a different
+        value raises Conflict and writes nothing of the batch.
+        """
+        ...
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+    def search_runs(
+        self,
+        *,
+        experiment_ids: Sequence[str] = (),
+        filter: str | None = None,
+        order_by: str | Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]: ...
+
+    # datasets and artifacts
+    def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None: ...
+    def get_run_datasets(self, run_id: str) -> list[DatasetRecord]: ...
+    def record_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None: ...
+    def list_artifacts(self, run_id: str, *, prefix: str = "") -> list[ArtifactEntry]: ...
+
+    # team-server tokens (the secret is returned once by create_token, stored only as a hash)
+    def create_token(self, *, name: str) -> tuple[TokenInfo, str]: ...
+    def list_tokens(self) -> list[TokenInfo]: ...
+    def revoke_token(self, token_id: str) -> None: ...
+    def verify_token(self, secret: str) -> TokenInfo | None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""pytest plugin registered by slipway's entry point; it adds nothing unless a suite asks for it."""
