@@ -1,0 +1,55 @@
+"""`import slipway` and `slipway --help` must stay light (STYLE §4; MLflow's heavy import is the trap)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = {
+    "sqlalchemy",
+    "alembic",
+    "fsspec",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "pydantic",
+    "pyarrow",
+    "pandas",
+    "numpy",
+    "scipy",
+    "sklearn",
+    "torch",
+    "matplotlib",
+}
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.check_output(
+        [sys.executable, "-c", code + "; import sys; print(' '.join(sys.modules))"], text=True
+    )
+    return {name.split(".")[0] for name in out.split()}
+
+
+def test_import_slipway_loads_no_heavy_library() -> None:
+    assert not _loaded_after("import slipway") & HEAVY
+
+
+def test_public_names_resolve_without_importing_backends() -> None:
+    # Touching the fluent API must not pull in a database driver or dataframe library either.
+    assert not _loaded_after("import slipway; slipway.start_run; slipway.log_metric") & HEAVY
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["runs", "--help"]])
+def test_cli_help_loads_no_heavy_library(argv: list[str]) -> None:
+    code = f"import sys; sys.argv = ['slipway', *{argv!r}]\ntry:\n    from slipway.cli import main; main()\nexcept SystemExit: pass"
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print('MODULES', ' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    loaded = {name.split(".")[0] for name in out.split("MODULES", 1)[1].split()}
+    assert not loaded & HEAVY
