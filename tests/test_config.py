@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from slipway.config import Settings, load_settings
 from slipway.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_defaults_live_under_dot_slipway_in_the_project(tmp_path: Path) -> None:
@@ -59,5 +62,5 @@ def test_load_settings_reads_slipway_toml(tmp_path: Path, monkeypatch: pytest.Mo
     assert s.artifact_uri == "s3://bucket/prefix"
     assert s.heartbeat_interval == 2.0
     (tmp_path / "slipway.toml").write_text("[slipway\n")
-    with pytest.raises(InvalidInput, match="slipway.toml: not valid TOML"):
+    with pytest.raises(InvalidInput, match=r"slipway\.toml: not valid TOML"):
         load_settings(cwd=tmp_path)

@@ -44,7 +44,14 @@ def test_public_names_resolve_without_importing_backends() -> None:
 
 @pytest.mark.parametrize("argv", [["--help"], ["runs", "--help"]])
 def test_cli_help_loads_no_heavy_library(argv: list[str]) -> None:
-    code = f"import sys; sys.argv = ['slipway', *{argv!r}]\ntry:\n    from slipway.cli import main; main()\nexcept SystemExit: pass"
+    code = "\n".join(
+        [
+            f"import sys; sys.argv = ['slipway', *{argv!r}]",
+            "try:",
+            "    from slipway.cli import main; main()",
+            "except SystemExit: pass",
+        ]
+    )
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys; print('MODULES', ' '.join(sys.modules))"],
         capture_output=True,
