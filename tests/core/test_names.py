@@ -1,0 +1,79 @@
+"""Artifact paths: normalised, relative, and never a way out of the run's folder."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slipway.core import validate_artifact_path
+from slipway.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("path", "normalised"),
+    [
+        ("model.pkl", "model.pkl"),
+        ("model/weights.bin", "model/weights.bin"),
+        ("./model//weights.bin", "model/weights.bin"),
+        ("model/./weights.bin/", "model/weights.bin"),
+        ("a..b/..c", "a..b/..c"),  # dots inside a name are only a name
+        ("reports/2024-01-01 run #3.html", "reports/2024-01-01 run #3.html"),
+    ],
+)
+def test_relative_paths_are_accepted_and_normalised(path: str, normalised: str) -> None:
+    assert validate_artifact_path(path) == normalised
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        ".",
+        "./",
+        "..",
+        "../secrets",
+        "model/../../secrets",
+        "model/..",
+        "/etc/passwd",
+        "//server/share",
+        "~/.ssh/id_rsa",
+        "C:/Windows",
+        "c:model",
+        "model\\..\\..\\secrets",
+        "model\\weights.bin",
+        "model\x00.bin",
+    ],
+)
+def test_traversal_absolute_and_odd_paths_are_refused(path: str) -> None:
+    with pytest.raises(InvalidInput, match="artifact path"):
+        validate_artifact_path(path)
+
+
+@pytest.mark.parametrize("value", [None, 3, b"model.pkl"])
+def test_non_strings_are_refused(value: object) -> None:
+    with pytest.raises(InvalidInput):
+        validate_artifact_path(value)  # type: ignore[arg-type]
+
+
+_PARTS = st.sampled_from(["", ".", "..", "a", "b.txt", "~", "C:", "\\", "\x00", "..a", " "])
+
+
+@given(st.one_of(st.text(), st.lists(_PARTS, max_size=6).map("/".join)))
+def test_any_accepted_path_is_relative_without_parent_parts(path: str) -> None:
+    try:
+        normalised = validate_artifact_path(path)
+    except InvalidInput:
+        return
+    parts = PurePosixPath(normalised).parts
+
+    assert not PurePosixPath(normalised).is_absolute()
+    assert parts
+    assert ".." not in parts
+    assert "." not in parts
+    assert "\\" not in normalised
+    assert "\x00" not in normalised
+    assert not normalised.startswith("~")
+    assert validate_artifact_path(normalised) == normalised  # normalising is idempotent
