@@ -1,0 +1,304 @@
+"""The metadata store as a client of a remote ``slipway server``.
+
+Pointing ``SLIPWAY_TRACKING_URI`` at ``http(s)://host:port`` swaps this adapter in for the SQL one
+without code changes, so it must behave exactly like it: the same entities back, the same
+:mod:`slipway.errors` classes raised. The server sends ``{"error": message, "code": code}`` on any
+failure and :func:`~slipway.errors.error_from_code` rebuilds the class; transport failures become
+:class:`~slipway.errors.StoreUnavailable` naming the URL, never an httpx exception.
+
+One :class:`httpx.Client` is kept for the store's lifetime: keep-alive saves a TCP handshake per
+call, which matters when the tracking client flushes metrics several times a second.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from slipway._version import __version__
+from slipway.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SlipwayError,
+    StoreUnavailable,
+    Unauthorized,
+    error_from_code,
+)
+from slipway.store._wire import (
+    API_PREFIX,
+    ArtifactEntryWire,
+    ArtifactsResponse,
+    CreateExperimentRequest,
+    CreateRunRequest,
+    DatasetsResponse,
+    DatasetWire,
+    EndRunRequest,
+    ExperimentsResponse,
+    ExperimentWire,
+    HeartbeatRequest,
+    MarkDeadRequest,
+    MetricsResponse,
+    RecordArtifactsRequest,
+    RunIdsResponse,
+    RunsPageResponse,
+    RunWire,
+    SearchRunsRequest,
+    TokenInfoWire,
+    encode_log_batch,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
+
+__all__ = ["HttpMetadataStore", "build_client", "raise_for_answer"]
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Connecting should be quick or not at all; a large log-batch or search may take a while to answer.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0, pool=30.0)
+_JSON = {"Content-Type": "application/json"}
+_STATUS_ERRORS: dict[int, type[SlipwayError]] = {
+    400: InvalidInput,
+    401: Unauthorized,
+    403: Unauthorized,
+    404: NotFound,
+    409: Conflict,
+    422: InvalidInput,
+}
+
+
+def build_client(uri: str, *, token: str | None, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
+    """A keep-alive client for the server at ``uri``; shared by the metadata and blob adapters."""
+    headers = {"User-Agent": f"slipway/{__version__}", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    # Retries cover connection setup only (a server restarting); a request that reached the server
+    # is never replayed, so a log_batch cannot be written twice.
+    return httpx.Client(
+        base_url=uri.rstrip("/") + API_PREFIX,
+        headers=headers,
+        timeout=timeout,
+        transport=httpx.HTTPTransport(retries=2),
+        follow_redirects=False,
+    )
+
+
+def raise_for_answer(response: httpx.Response, *, server: str) -> None:
+    """Turn a non-2xx answer into the slipway error the server meant."""
+    if response.is_success:
+        return
+    message, code = "", None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        message = body["error"]
+        code = body.get("code") if isinstance(body.get("code"), str) else None
+    if code is not None:
+        raise error_from_code(code, message)
+    if not message:
+        message = f"team server {server} answered HTTP {response.status_code} to {response.request.url.path}"
+    if response.status_code >= 500:
+        raise StoreUnavailable(message)
+    raise _STATUS_ERRORS.get(response.status_code, SlipwayError)(message)
+
+
+def _send(client: httpx.Client, server: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = client.request(method, path, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise StoreUnavailable(
+            f"team server {server} did not answer {method} {path} in time ({type(exc).__name__})"
+        ) from None
+    except httpx.TransportError as exc:
+        raise StoreUnavailable(
+            f"team server {server} is unreachable ({exc or type(exc).__name__}); is `slipway server` running?"
+        ) from None
+    raise_for_answer(response, server=server)
+    return response
+
+
+class HttpMetadataStore:
+    """:class:`~slipway.store.MetadataStore` over the team server's REST API."""
+
+    def __init__(self, client: httpx.Client, *, server: str) -> None:
+        self._client = client
+        self._server = server
+
+    @classmethod
+    def connect(cls, uri: str, *, token: str | None = None, **_: object) -> HttpMetadataStore:
+        """Open no connection yet: the first call connects, and a dead server fails it clearly."""
+        server = uri.rstrip("/")
+        return cls(build_client(server, token=token), server=server)
+
+    def __repr__(self) -> str:
+        return f"HttpMetadataStore({self._server!r})"
+
+    # -------------------------------------------------------------------- plumbing
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return _send(self._client, self._server, method, path, **kwargs)
+
+    def _parse(self, model: type[M], response: httpx.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise StoreUnavailable(
+                f"team server {self._server} sent an unexpected {model.__name__} "
+                f"({exc.error_count()} problems); are client and server the same slipway version?"
+            ) from None
+
+    def _post(self, path: str, body: BaseModel) -> httpx.Response:
+        return self._call("POST", path, content=body.model_dump_json(by_alias=True), headers=_JSON)
+
+    # -------------------------------------------------------------------- experiments
+
+    def create_experiment(self, *, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        body = CreateExperimentRequest(name=name, tags=dict(tags) if tags is not None else None)
+        return self._parse(ExperimentWire, self._post("/experiments", body)).to_core()
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._parse(ExperimentWire, self._call("GET", f"/experiments/{_seg(experiment_id)}")).to_core()
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self._parse(ExperimentsResponse, self._call("GET", "/experiments", params={"name": name}))
+        return found.experiments[0].to_core() if found.experiments else None
+
+    def list_experiments(self) -> list[Experiment]:
+        found = self._parse(ExperimentsResponse, self._call("GET", "/experiments"))
+        return [e.to_core() for e in found.experiments]
+
+    # -------------------------------------------------------------------- runs
+
+    def create_run(
+        self,
+        *,
+        experiment_id: str,
+        name: str | None = None,
+        user: str = "",
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        body = CreateRunRequest(
+            experiment_id=experiment_id,
+            name=name,
+            user=user,
+            parent_run_id=parent_run_id,
+            tags=dict(tags) if tags is not None else None,
+            start_time=start_time,
+        )
+        return self._parse(RunWire, self._post("/runs", body)).to_core()
+
+    def get_run(self, run_id: str) -> Run:
+        return self._parse(RunWire, self._call("GET", f"/runs/{_seg(run_id)}")).to_core()
+
+    def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run:
+        body = EndRunRequest(status=status, end_time=end_time)
+        return self._parse(RunWire, self._post(f"/runs/{_seg(run_id)}/end", body)).to_core()
+
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
+        self._post(f"/runs/{_seg(run_id)}/heartbeat", HeartbeatRequest(at=at))
+
+    def mark_dead_runs(self, *, heartbeat_before: int) -> list[str]:
+        body = MarkDeadRequest(heartbeat_before=heartbeat_before)
+        return list(self._parse(RunIdsResponse, self._post("/runs/mark-dead", body)).run_ids)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        body = encode_log_batch(
+            list(metrics),
+            params=dict(params) if params is not None else None,
+            tags=dict(tags) if tags is not None else None,
+        )
+        self._call("POST", f"/runs/{_seg(run_id)}/log-batch", content=body, headers=_JSON)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        answer = self._call("GET", f"/runs/{_seg(run_id)}/metric-history", params={"key": key})
+        return [m.to_core() for m in self._parse(MetricsResponse, answer).metrics]
+
+    def search_runs(
+        self,
+        *,
+        experiment_ids: Sequence[str] = (),
+        filter: str | None = None,
+        order_by: str | Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        body = SearchRunsRequest(
+            experiment_ids=list(experiment_ids),
+            filter=filter,
+            order_by=order_by if order_by is None or isinstance(order_by, str) else list(order_by),
+            max_results=max_results,
+            page_token=page_token,
+        )
+        return self._parse(RunsPageResponse, self._post("/runs/search", body)).to_core()
+
+    # -------------------------------------------------------------------- datasets and artifacts
+
+    def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
+        self._post(f"/runs/{_seg(run_id)}/datasets", DatasetWire.from_core(dataset))
+
+    def get_run_datasets(self, run_id: str) -> list[DatasetRecord]:
+        found = self._parse(DatasetsResponse, self._call("GET", f"/runs/{_seg(run_id)}/datasets"))
+        return [d.to_core() for d in found.datasets]
+
+    def record_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+        body = RecordArtifactsRequest(entries=[ArtifactEntryWire.from_core(e) for e in entries])
+        self._post(f"/runs/{_seg(run_id)}/artifacts", body)
+
+    def list_artifacts(self, run_id: str, *, prefix: str = "") -> list[ArtifactEntry]:
+        params = {"prefix": prefix} if prefix else None
+        found = self._parse(
+            ArtifactsResponse, self._call("GET", f"/runs/{_seg(run_id)}/artifacts", params=params)
+        )
+        return [e.to_core() for e in found.entries]
+
+    # -------------------------------------------------------------------- tokens
+
+    def create_token(self, *, name: str) -> tuple[TokenInfo, str]:
+        raise _tokens_are_local(self._server)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        raise _tokens_are_local(self._server)
+
+    def revoke_token(self, token_id: str) -> None:
+        raise _tokens_are_local(self._server)
+
+    def verify_token(self, secret: str) -> TokenInfo | None:
+        """Ask the server who ``secret`` belongs to; None when it does not accept it."""
+        try:
+            answer = self._call("GET", "/token", headers={"Authorization": f"Bearer {secret}"})
+        except Unauthorized:
+            return None
+        return self._parse(TokenInfoWire, answer).to_core()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _seg(value: str) -> str:
+    """One path segment: an id containing '/' or '..' must not address another route."""
+    return quote(value, safe="")
+
+
+def _tokens_are_local(server: str) -> SlipwayError:
+    # Token admin over the network would let any token holder mint more; it stays on the host.
+    return InvalidInput(
+        f"tokens of the team server {server} are managed on its host: run "
+        "`slipway token create --name NAME --store <the server's database URL>` there"
+    )
