@@ -35,9 +35,13 @@ def validate_artifact_path(path: str) -> str:
     if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
         raise InvalidInput(f"artifact path {path!r}: expected a non-empty relative POSIX path")
     p = PurePosixPath(path)
-    if p.is_absolute() or path.startswith("~") or (len(path) > 1 and path[1] == ":"):
-        raise InvalidInput(f"artifact path {path!r}: expected a relative path, not an absolute one")
     parts = [part for part in p.parts if part not in ("", ".")]
+    normalised = "/".join(parts)
+    # Checked on the normalised form too, so "./~" or "./C:" cannot become "~" or "C:".
+    if p.is_absolute() or any(
+        form.startswith("~") or (len(form) > 1 and form[1] == ":") for form in (path, normalised)
+    ):
+        raise InvalidInput(f"artifact path {path!r}: expected a relative path, not an absolute one")
     if not parts or any(part == ".." for part in parts):
         raise InvalidInput(f"artifact path {path!r}: '..' and empty paths are not allowed")
-    return "/".join(parts)
+    return normalised
