@@ -122,24 +122,28 @@ def test_a_truncated_blob_is_rewritten_by_the_next_put(folder: ContentStore) -> 
     assert folder.get_bytes(blob.digest) == b"complete contents"
 
 
+@pytest.mark.parametrize("where", ["folder", "memory"])  # a rename, and a write to the final key
 def test_a_file_that_changes_while_stored_is_refused(
-    folder: ContentStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    uri = str(tmp_path / "store") if where == "folder" else f"memory://changing-{uuid.uuid4().hex}"
+    store = cast("ContentStore", open_blob_store(uri))
     src = tmp_path / "being-written.csv"
     src.write_bytes(b"a,b\n1,2\n")
-    holds = folder._holds
+    holds = store._holds
 
     def holds_then_change(blob: Blob) -> bool:  # the writer appends between the two reads
         with src.open("ab") as f:
             f.write(b"3,4\n")
         return holds(blob)
 
-    monkeypatch.setattr(folder, "_holds", holds_then_change)
+    monkeypatch.setattr(store, "_holds", holds_then_change)
 
     with pytest.raises(Conflict, match=r"being-written\.csv changed"):
-        folder.put_file(src)
+        store.put_file(src)
 
-    assert folder.fs.find(folder.root) == []  # neither the blob nor a temporary file
+    assert store.fs.find(store.root) == []  # neither the blob nor a temporary file
+    assert not store.exists(hashlib.sha256(b"a,b\n1,2\n").hexdigest())
 
 
 def test_writes_and_downloads_stream_in_bounded_memory(folder: ContentStore, tmp_path: Path) -> None:

@@ -139,6 +139,14 @@ def test_http_urls_go_to_the_team_servers_client(monkeypatch: pytest.MonkeyPatch
     assert _FakeHttpStore.calls == [(uri, "s3cret")]
 
 
+def test_the_real_team_server_client_is_loaded_without_connecting() -> None:
+    store = open_blob_store("http://127.0.0.1:9", token="t")  # port 9: nothing listens there
+
+    assert type(store).__name__ == "HttpContentStore"
+    assert type(store).__module__ == "slipway.artifacts._http"
+    assert isinstance(store, BlobStore)
+
+
 def test_storage_options_do_not_apply_to_the_team_server() -> None:
     with pytest.raises(InvalidInput, match="storage_options"):
         open_blob_store("http://team:5000", storage_options={"anon": True})
