@@ -1,0 +1,636 @@
+"""The SQL metadata store: one implementation for SQLite (the embedded default) and PostgreSQL.
+
+Every method is one short transaction. Writes go through :meth:`SqlMetadataStore._write`, which on
+SQLite takes the write lock up front (``BEGIN IMMEDIATE``), so concurrent writers queue instead of
+failing. Reads of a page of runs load params, tags and metrics with one ``IN`` query each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from slipway.core import (
+    ArtifactEntry,
+    DatasetRecord,
+    Experiment,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+    TokenInfo,
+    new_id,
+    now_ms,
+    parse_filter,
+    parse_order_by,
+    validate_artifact_path,
+    validate_key,
+)
+from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, NotFound, RunNotFound
+from slipway.store._sql import _search
+from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
+from slipway.store._sql._errors import masked, translated
+from slipway.store._sql._tables import (
+    datasets,
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_artifacts,
+    run_datasets,
+    run_tags,
+    runs,
+    tokens,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from sqlalchemy.engine import Connection, Engine
+
+_MAX_RESULTS = 10_000
+_IN_CHUNK = 500  # ids per IN (...) list: far below every driver's limit on bound parameters
+
+
+def _upsert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT … ON CONFLICT builder (SQLite and PostgreSQL share its API)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield list(ids[start : start + _IN_CHUNK])
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SqlMetadataStore:
+    """A :class:`~slipway.store.MetadataStore` over SQLAlchemy; build it with :meth:`connect`."""
+
+    def __init__(self, engine: Engine, *, url: str | None = None) -> None:
+        self._engine = engine
+        self._url = url if url is not None else engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def connect(cls, url: str, **options: Any) -> SqlMetadataStore:
+        """Open the store at ``url`` and check its schema.
+
+        A new or empty SQLite file gets the current schema (the embedded default must work with
+        zero setup); any other database must already be at the current revision, else
+        SchemaOutOfDate names the ``slipway db upgrade`` command. Options meant for other backends
+        (``token=``) are ignored.
+        """
+        options.pop("token", None)
+        if options:
+            raise InvalidInput(f"SQL store: unknown options {', '.join(sorted(options))}")
+        engine = create_engine(url)
+        store = cls(engine, url=masked(url))
+        try:
+            store._prepare_schema()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def _prepare_schema(self) -> None:
+        with translated(self._url), self._engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.execution_options(**{WRITE: True})
+                with connection.begin():  # under the write lock: one process creates, others see it
+                    if not has_tables(connection):
+                        run_upgrade(connection)
+                    check_schema(connection, self._url)
+            else:
+                with connection.begin():
+                    check_schema(connection, self._url)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({self._url!r})"
+
+    @contextmanager
+    def _write(self, *, conflict: Exception | None = None) -> Iterator[Connection]:
+        with translated(self._url, conflict=conflict), self._engine.connect() as connection:  # type: ignore[arg-type]
+            connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translated(self._url), self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    # ------------------------------------------------------------------ experiments
+
+    def create_experiment(self, *, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        if not isinstance(name, str) or not name.strip() or len(name) > 250 or name != name.strip():
+            raise InvalidInput(f"experiment name {name!r}: expected 1-250 characters without outer spaces")
+        tags = dict(tags or {})
+        for key in tags:
+            validate_key("tag", key)
+        experiment = Experiment(id=new_id(), name=name, created_at=now_ms(), tags=tags)
+        exists = AlreadyExists(f"experiment {name!r} already exists; pick another name or fetch it by name")
+        with self._write(conflict=exists) as connection:
+            found = connection.execute(sa.select(experiments.c.id).where(experiments.c.name == name)).first()
+            if found is not None:
+                raise exists
+            connection.execute(
+                experiments.insert().values(id=experiment.id, name=name, created_at=experiment.created_at)
+            )
+            if tags:
+                connection.execute(
+                    experiment_tags.insert(),
+                    [{"experiment_id": experiment.id, "key": k, "value": v} for k, v in tags.items()],
+                )
+        return experiment
+
+    def _experiments(self, connection: Connection, where: Any) -> list[Experiment]:
+        rows = connection.execute(
+            sa.select(experiments).where(where).order_by(experiments.c.created_at, experiments.c.id)
+        ).all()
+        tags: dict[str, dict[str, str]] = {row.id: {} for row in rows}
+        for chunk in _chunks(list(tags)):
+            for t in connection.execute(
+                sa.select(experiment_tags).where(experiment_tags.c.experiment_id.in_(chunk))
+            ):
+                tags[t.experiment_id][t.key] = t.value
+        return [Experiment(id=r.id, name=r.name, created_at=r.created_at, tags=tags[r.id]) for r in rows]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._read() as connection:
+            found = self._experiments(connection, experiments.c.id == experiment_id)
+        if not found:
+            raise ExperimentNotFound(f"experiment {experiment_id!r} not found")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._read() as connection:
+            found = self._experiments(connection, experiments.c.name == name)
+        return found[0] if found else None
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._read() as connection:
+            return self._experiments(connection, sa.true())
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(
+        self,
+        *,
+        experiment_id: str,
+        name: str | None = None,
+        user: str = "",
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        tags = dict(tags or {})
+        for key in tags:
+            validate_key("tag", key)
+        run_id = new_id()
+        run = Run(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name or f"run-{run_id[:8]}",
+            status=RunStatus.RUNNING,
+            start_time=now_ms() if start_time is None else int(start_time),
+            user=user,
+            parent_run_id=parent_run_id,
+            tags=tags,
+        )
+        with self._write() as connection:
+            if (
+                connection.execute(
+                    sa.select(experiments.c.id).where(experiments.c.id == experiment_id)
+                ).first()
+                is None
+            ):
+                raise ExperimentNotFound(f"experiment {experiment_id!r} not found; create it first")
+            if parent_run_id is not None and self._experiment_of(connection, parent_run_id) is None:
+                raise RunNotFound(f"parent run {parent_run_id!r} not found")
+            connection.execute(
+                runs.insert().values(
+                    id=run.id,
+                    experiment_id=experiment_id,
+                    name=run.name,
+                    status=run.status.value,
+                    start_time=run.start_time,
+                    user_name=user,
+                    parent_run_id=parent_run_id,
+                )
+            )
+            if tags:
+                connection.execute(
+                    run_tags.insert(), [{"run_id": run.id, "key": k, "value": v} for k, v in tags.items()]
+                )
+        return run
+
+    @staticmethod
+    def _experiment_of(connection: Connection, run_id: str) -> str | None:
+        row = connection.execute(sa.select(runs.c.experiment_id).where(runs.c.id == run_id)).first()
+        return None if row is None else str(row[0])
+
+    def _require_run(self, connection: Connection, run_id: str) -> str:
+        experiment_id = self._experiment_of(connection, run_id)
+        if experiment_id is None:
+            raise RunNotFound(f"run {run_id!r} not found")
+        return experiment_id
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as connection:
+            row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise RunNotFound(f"run {run_id!r} not found")
+            return self._load_runs(connection, [row])[0]
+
+    def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run:
+        status = RunStatus(status)
+        if not status.is_terminal:
+            raise InvalidInput(f"end_run {run_id!r}: status must be terminal, not {status.value}")
+        with self._write() as connection:
+            done = connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(status=status.value, end_time=now_ms() if end_time is None else int(end_time))
+            )
+            if done.rowcount == 0:
+                raise RunNotFound(f"run {run_id!r} not found")
+        return self.get_run(run_id)
+
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
+        with self._write() as connection:
+            done = connection.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(heartbeat_at=now_ms() if at is None else int(at))
+            )
+            if done.rowcount == 0:
+                raise RunNotFound(f"run {run_id!r} not found")
+
+    def mark_dead_runs(self, *, heartbeat_before: int) -> list[str]:
+        """Mark RUNNING runs whose last sign of life (heartbeat, else start) is older than the cutoff."""
+        last_seen = sa.func.coalesce(runs.c.heartbeat_at, runs.c.start_time)
+        with self._write() as connection:
+            ids = list(
+                connection.execute(
+                    sa.select(runs.c.id).where(
+                        runs.c.status == RunStatus.RUNNING.value, last_seen < int(heartbeat_before)
+                    )
+                ).scalars()
+            )
+            for chunk in _chunks(ids):
+                connection.execute(
+                    runs.update()
+                    .where(runs.c.id.in_(chunk), runs.c.status == RunStatus.RUNNING.value)
+                    .values(status=RunStatus.DIED.value, end_time=now_ms())
+                )
+        return ids
+
+    # ------------------------------------------------------------------ params, metrics, tags
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        params = dict(params or {})
+        tags = dict(tags or {})
+        metric_rows, latest = _metric_rows(run_id, metrics)
+        for key, value in params.items():
+            validate_key("param", key)
+            if not isinstance(value, str):
+                raise InvalidInput(f"param {key!r}: expected a string value, got {type(value).__name__}")
+        for key, value in tags.items():
+            validate_key("tag", key)
+            if not isinstance(value, str):
+                raise InvalidInput(f"tag {key!r}: expected a string value, got {type(value).__name__}")
+        if not (metric_rows or params or tags):
+            with self._read() as connection:
+                self._require_run(connection, run_id)
+            return
+        with self._write() as connection:
+            experiment_id = self._require_run(connection, run_id)
+            if params:
+                self._write_params(connection, run_id, params)
+            if tags:
+                stmt = _upsert(connection, run_tags)
+                connection.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[run_tags.c.run_id, run_tags.c.key],
+                        set_={"value": stmt.excluded.value},
+                    ),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                )
+            if metric_rows:
+                connection.execute(metrics_table.insert(), metric_rows)
+                stmt = _upsert(connection, latest_metrics)
+                newer = sa.or_(
+                    stmt.excluded.step > latest_metrics.c.step,
+                    sa.and_(
+                        stmt.excluded.step == latest_metrics.c.step,
+                        stmt.excluded.timestamp >= latest_metrics.c.timestamp,
+                    ),
+                )
+                connection.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[latest_metrics.c.run_id, latest_metrics.c.key],
+                        set_={
+                            "value": stmt.excluded.value,
+                            "step": stmt.excluded.step,
+                            "timestamp": stmt.excluded.timestamp,
+                        },
+                        where=newer,
+                    ),
+                    [{**row, "experiment_id": experiment_id} for row in latest],
+                )
+
+    @staticmethod
+    def _write_params(connection: Connection, run_id: str, values: dict[str, str]) -> None:
+        """Insert new params, then check every value: a changed one aborts the whole batch.
+
+        Checking after the insert (not before) also catches a concurrent writer of the same key.
+        """
+        stmt = _upsert(connection, params)
+        connection.execute(
+            stmt.on_conflict_do_nothing(index_elements=[params.c.run_id, params.c.key]),
+            [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
+        )
+        query = sa.select(params.c.key, params.c.value).where(
+            params.c.run_id == run_id, params.c.key.in_(list(values))
+        )
+        stored = {key: value for key, value in connection.execute(query)}
+        changed = sorted(k for k, v in values.items() if stored.get(k) != v)
+        if changed:
+            key = changed[0]
+            raise Conflict(
+                f"run {run_id!r}: param {key!r} is already {stored.get(key)!r}, cannot change it to "
+                f"{values[key]!r}; params are immutable, log a new run or use a tag or metric"
+            )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(
+                sa.select(metrics_table.c.step, metrics_table.c.timestamp, metrics_table.c.value)
+                .where(metrics_table.c.run_id == run_id, metrics_table.c.key == key)
+                .order_by(metrics_table.c.step, metrics_table.c.timestamp, metrics_table.c.id)
+            ).all()
+        return [Metric(key=key, value=r.value, step=r.step, timestamp=r.timestamp) for r in rows]
+
+    # ------------------------------------------------------------------ search
+
+    def search_runs(
+        self,
+        *,
+        experiment_ids: Sequence[str] = (),
+        filter: str | None = None,
+        order_by: str | Sequence[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        if not isinstance(max_results, int) or not 1 <= max_results <= _MAX_RESULTS:
+            raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        offset = _search.decode_token(page_token)
+        plan = _search.plan(
+            experiment_ids=list(experiment_ids),
+            run_filter=parse_filter(filter),
+            order_by=parse_order_by(
+                order_by if order_by is None or isinstance(order_by, str) else list(order_by)
+            ),
+        )
+        with self._read() as connection:
+            rows = _read_parts(connection, plan.parts, skip=offset, want=max_results + 1)
+            more = len(rows) > max_results
+            items = self._load_runs(connection, rows[:max_results])
+        return Page(items=items, next_token=_search.encode_token(offset + max_results) if more else None)
+
+    @staticmethod
+    def _load_runs(connection: Connection, rows: Sequence[Any]) -> list[Run]:
+        """Attach params, tags and latest metrics with one IN query per table (never one per run)."""
+        ids = [row.id for row in rows]
+        found: dict[str, dict[str, dict[str, Any]]] = {
+            i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
+        }
+        for chunk in _chunks(ids):
+            for table, slot in ((params, "params"), (run_tags, "tags"), (latest_metrics, "metrics")):
+                query = sa.select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
+                for run_id, key, value in connection.execute(query):
+                    found[run_id][slot][key] = value
+        return [
+            Run(
+                id=row.id,
+                experiment_id=row.experiment_id,
+                name=row.name,
+                status=RunStatus(row.status),
+                start_time=row.start_time,
+                end_time=row.end_time,
+                user=row.user_name,
+                parent_run_id=row.parent_run_id,
+                heartbeat_at=row.heartbeat_at,
+                **found[row.id],
+            )
+            for row in rows
+        ]
+
+    # ------------------------------------------------------------------ datasets and artifacts
+
+    def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
+        if not dataset.digest:
+            raise InvalidInput("dataset: expected a non-empty digest")
+        with self._write() as connection:
+            self._require_run(connection, run_id)
+            stmt = _upsert(connection, datasets)
+            connection.execute(
+                stmt.on_conflict_do_nothing(index_elements=[datasets.c.digest]),
+                {
+                    "digest": dataset.digest,
+                    "name": dataset.name,
+                    "source": dataset.source,
+                    "num_rows": dataset.num_rows,
+                    "num_columns": dataset.num_columns,
+                    "schema": json.dumps(dataset.schema, sort_keys=True),
+                    "profile": json.dumps(dataset.profile, sort_keys=True),
+                },
+            )
+            stmt = _upsert(connection, run_datasets)
+            connection.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[run_datasets.c.run_id, run_datasets.c.digest, run_datasets.c.role],
+                    set_={"name": stmt.excluded.name},
+                ),
+                {
+                    "run_id": run_id,
+                    "digest": dataset.digest,
+                    "role": dataset.role,
+                    "name": dataset.name,
+                    "logged_at": now_ms(),
+                },
+            )
+
+    def get_run_datasets(self, run_id: str) -> list[DatasetRecord]:
+        query = (
+            sa.select(datasets, run_datasets.c.role, run_datasets.c.name.label("run_name"))
+            .join(run_datasets, run_datasets.c.digest == datasets.c.digest)
+            .where(run_datasets.c.run_id == run_id)
+            .order_by(run_datasets.c.logged_at, run_datasets.c.digest, run_datasets.c.role)
+        )
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(query).all()
+        return [
+            DatasetRecord(
+                digest=r.digest,
+                name=r.run_name,
+                source=r.source,
+                num_rows=r.num_rows,
+                num_columns=r.num_columns,
+                schema=json.loads(r.schema),
+                profile=json.loads(r.profile),
+                role=r.role,
+            )
+            for r in rows
+        ]
+
+    def record_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+        rows = {validate_artifact_path(e.path): {"digest": e.digest, "size": int(e.size)} for e in entries}
+        with self._write() as connection:
+            self._require_run(connection, run_id)
+            if not rows:
+                return
+            stmt = _upsert(connection, run_artifacts)
+            connection.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[run_artifacts.c.run_id, run_artifacts.c.path],
+                    set_={"digest": stmt.excluded.digest, "size": stmt.excluded.size},
+                ),
+                [{"run_id": run_id, "path": path, **values} for path, values in rows.items()],
+            )
+
+    def list_artifacts(self, run_id: str, *, prefix: str = "") -> list[ArtifactEntry]:
+        query = (
+            sa.select(run_artifacts).where(run_artifacts.c.run_id == run_id).order_by(run_artifacts.c.path)
+        )
+        if prefix:
+            query = query.where(sa.func.substr(run_artifacts.c.path, 1, len(prefix)) == prefix)
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(query).all()
+        return [ArtifactEntry(path=r.path, digest=r.digest, size=r.size) for r in rows]
+
+    # ------------------------------------------------------------------ tokens
+
+    def create_token(self, *, name: str) -> tuple[TokenInfo, str]:
+        if not isinstance(name, str) or not name.strip() or len(name) > 250:
+            raise InvalidInput(f"token name {name!r}: expected 1-250 characters")
+        secret = "slw_" + secrets.token_urlsafe(32)
+        info = TokenInfo(id=new_id(), name=name, created_at=now_ms(), revoked=False)
+        with self._write() as connection:
+            connection.execute(
+                tokens.insert().values(
+                    id=info.id,
+                    name=name,
+                    secret_hash=_hash_secret(secret),
+                    created_at=info.created_at,
+                    revoked=False,
+                )
+            )
+        return info, secret
+
+    def list_tokens(self) -> list[TokenInfo]:
+        query = sa.select(tokens.c.id, tokens.c.name, tokens.c.created_at, tokens.c.revoked).order_by(
+            tokens.c.created_at, tokens.c.id
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [
+            TokenInfo(id=r.id, name=r.name, created_at=r.created_at, revoked=bool(r.revoked)) for r in rows
+        ]
+
+    def revoke_token(self, token_id: str) -> None:
+        with self._write() as connection:
+            done = connection.execute(tokens.update().where(tokens.c.id == token_id).values(revoked=True))
+            if done.rowcount == 0:
+                raise NotFound(f"token {token_id!r} not found")
+
+    def verify_token(self, secret: str) -> TokenInfo | None:
+        if not isinstance(secret, str) or not secret:
+            return None
+        query = sa.select(tokens.c.id, tokens.c.name, tokens.c.created_at).where(
+            tokens.c.secret_hash == _hash_secret(secret), tokens.c.revoked.is_(False)
+        )
+        with self._read() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else TokenInfo(id=row.id, name=row.name, created_at=row.created_at)
+
+
+metrics_table = metrics  # the method parameter `metrics` of log_batch shadows the table's name
+
+
+def _metric_rows(run_id: str, batch: Sequence[Metric]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """History rows, and per key the one with the greatest (step, timestamp) (later wins ties).
+
+    Reducing in Python keeps one row per key in the upsert, which PostgreSQL requires.
+    """
+    rows: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
+    for m in batch:
+        validate_key("metric", m.key)
+        try:
+            row = {
+                "run_id": run_id,
+                "key": m.key,
+                "value": float(m.value),
+                "step": int(m.step),
+                "timestamp": int(m.timestamp),
+            }
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"metric {m.key!r}: expected a number value and integer step and timestamp"
+            ) from None
+        rows.append(row)
+        best = latest.get(m.key)
+        if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
+            latest[m.key] = row
+    return rows, list(latest.values())
+
+
+def _read_parts(
+    connection: Connection, parts: Sequence[sa.Select[Any]], *, skip: int, want: int
+) -> list[Any]:
+    """Read ``want`` rows after skipping ``skip`` across the plan's parts, in order."""
+    out: list[Any] = []
+    for part in parts:
+        if want <= 0:
+            break
+        got = connection.execute(part.limit(want).offset(skip)).all()
+        if got:
+            skip = 0
+        elif skip:
+            total = connection.execute(
+                sa.select(sa.func.count()).select_from(part.order_by(None).subquery())
+            ).scalar_one()
+            skip = max(0, skip - int(total))
+        out.extend(got)
+        want -= len(got)
+    return out

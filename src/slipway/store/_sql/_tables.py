@@ -1,0 +1,174 @@
+"""The schema as SQLAlchemy Core tables: one definition that both SQLite and PostgreSQL use.
+
+The Alembic migrations under ``migrations/versions`` create exactly these tables; a test compares
+the two so they cannot drift apart. ``SCHEMA_REVISION`` is the Alembic head this code expects, kept
+here so that opening a store checks the schema with one SELECT instead of importing Alembic.
+
+Times are integer milliseconds (BIGINT). Metric values are double precision; NaN is stored as NULL
+because SQLite cannot store NaN (it turns it into NULL anyway), and doing the same on PostgreSQL
+keeps filters and ordering identical on both: a NaN never matches a comparison and sorts with the
+runs that lack the metric.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+
+#: The Alembic revision this code reads and writes; a store at another revision is out of date.
+SCHEMA_REVISION = "0001"
+
+# Named constraints, so that migrations can refer to them on every dialect.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ID = sa.String(32)
+_KEY = sa.String(250)
+_MS = sa.BigInteger()
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (free, and ordered by insertion).
+_SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class MetricValue(sa.types.TypeDecorator[float]):
+    """A double where NaN travels as NULL (see the module docstring)."""
+
+    impl = sa.Float(precision=53)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> float | None:
+        if value is None:
+            return None
+        value = float(value)
+        return None if math.isnan(value) else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> float:
+        return math.nan if value is None else float(value)
+
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("name", _KEY, nullable=False, unique=True),
+    sa.Column("created_at", _MS, nullable=False),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column("experiment_id", _ID, sa.ForeignKey("experiments.id"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("experiment_id", _ID, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("name", _KEY, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", _MS, nullable=False),
+    sa.Column("end_time", _MS, nullable=True),
+    sa.Column("user_name", _KEY, nullable=False),  # "user" is reserved in PostgreSQL
+    sa.Column("parent_run_id", _ID, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("heartbeat_at", _MS, nullable=True),
+    # The default search order (newest first) walks this index and stops at the page size.
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time", "id"),
+    sa.Index("ix_runs_start", "start_time", "id"),
+    sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_parent", "parent_run_id"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", _KEY, nullable=False),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", _MS, nullable=False),
+    sa.Column("value", MetricValue(), nullable=True),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+)
+
+# The latest value of each metric of each run, kept by an upsert, so that searches never scan the
+# history. experiment_id is copied from the run so that "metrics.x > v order by metrics.y" inside
+# one experiment is an index range scan on (experiment_id, key, value) that stops at the page size.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("experiment_id", _ID, nullable=False),
+    sa.Column("value", MetricValue(), nullable=True),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", _MS, nullable=False),
+    sa.Index("ix_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("digest", sa.String(128), primary_key=True),
+    sa.Column("name", _KEY, nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("num_rows", sa.BigInteger(), nullable=False),
+    sa.Column("num_columns", sa.Integer(), nullable=False),
+    sa.Column("schema", sa.Text(), nullable=False),  # JSON
+    sa.Column("profile", sa.Text(), nullable=False),  # JSON
+)
+
+run_datasets = sa.Table(
+    "run_datasets",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("digest", sa.String(128), sa.ForeignKey("datasets.digest"), primary_key=True),
+    sa.Column("role", sa.String(64), primary_key=True),
+    sa.Column("name", _KEY, nullable=False),  # the name this run used; the same data may have several
+    sa.Column("logged_at", _MS, nullable=False),
+)
+
+run_artifacts = sa.Table(
+    "run_artifacts",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(128), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("name", _KEY, nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 hex of the secret
+    sa.Column("created_at", _MS, nullable=False),
+    sa.Column("revoked", sa.Boolean(), nullable=False),
+)
