@@ -68,6 +68,14 @@ class TestS3(_FsspecHooks, BlobStoreContract):
     def blobs(self, s3_endpoint: str, s3_prefix: str) -> BlobStore:
         return open_blob_store(s3_prefix, storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}})
 
+    def test_a_file_larger_than_a_block_goes_up_in_parts(self, blobs: BlobStore, tmp_path: Path) -> None:
+        src = tmp_path / "big.bin"
+        src.write_bytes(os.urandom(17 * _MB + 5))  # three 8 MB blocks: a multipart upload
+
+        blob = blobs.put_file(src)
+
+        assert blobs.download(blob.digest, tmp_path / "big.out").read_bytes() == src.read_bytes()
+
 
 # ---------------------------------------------------------------- what only a folder shows
 
