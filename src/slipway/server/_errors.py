@@ -31,6 +31,8 @@ _EXPECTED = (
     ("Input should be ", "expected "),
     ("Field required", "required field is missing"),
     ("Extra inputs are not permitted", "unknown field (not part of the API)"),
+    ("Unexpected keyword argument", "unknown field (not part of the API)"),
+    ("Missing required argument", "required field is missing"),
     ("String should match pattern ", "expected to match "),
 )
 

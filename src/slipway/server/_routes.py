@@ -24,7 +24,6 @@ from slipway.store._wire import (
     LogBatchRequest,
     MarkDeadRequest,
     MetricsResponse,
-    MetricWire,
     RecordArtifactsRequest,
     RunIdsResponse,
     RunsPageResponse,
@@ -125,7 +124,7 @@ def metadata_router(store: "MetadataStore") -> APIRouter:
         """Write metrics, params and tags in one transaction; all or nothing."""
         store.log_batch(
             run_id,
-            metrics=[m.to_core() for m in body.metrics],
+            metrics=body.metrics,
             params=body.params,
             tags=body.tags,
         )
@@ -136,7 +135,7 @@ def metadata_router(store: "MetadataStore") -> APIRouter:
         run_id: str, key: Annotated[str, Query(description="the metric's key")]
     ) -> Response:
         history = store.get_metric_history(run_id, key)
-        return json_answer(MetricsResponse(metrics=[MetricWire.from_core(m) for m in history]))
+        return json_answer(MetricsResponse(metrics=history))
 
     # ---------------------------------------------------------------- datasets and artifact listings
 

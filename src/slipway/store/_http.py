@@ -228,7 +228,7 @@ class HttpMetadataStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         answer = self._call("GET", f"/runs/{_seg(run_id)}/metric-history", params={"key": key})
-        return [m.to_core() for m in self._parse(MetricsResponse, answer).metrics]
+        return list(self._parse(MetricsResponse, answer).metrics)
 
     def search_runs(
         self,

@@ -62,20 +62,6 @@ class ExperimentWire(_Response):
         return Experiment(id=self.id, name=self.name, created_at=self.created_at, tags=dict(self.tags))
 
 
-class MetricWire(_Request):
-    key: _Str
-    value: float
-    step: int = 0
-    timestamp: int = 0
-
-    @classmethod
-    def from_core(cls, m: Metric) -> MetricWire:
-        return cls(key=m.key, value=m.value, step=m.step, timestamp=m.timestamp)
-
-    def to_core(self) -> Metric:
-        return Metric(key=self.key, value=self.value, step=self.step, timestamp=self.timestamp)
-
-
 class RunWire(_Response):
     id: str
     experiment_id: str
@@ -229,7 +215,9 @@ class MarkDeadRequest(_Request):
 
 
 class LogBatchRequest(_Request):
-    metrics: list[MetricWire] = []
+    # The core dataclass itself: validating straight into it is twice as fast as a model per
+    # metric and a conversion, and a batch holds thousands (unknown keys are still refused).
+    metrics: list[Metric] = []
     params: dict[str, str] | None = None
     tags: dict[str, str] | None = None
 
@@ -258,7 +246,7 @@ class RunIdsResponse(_Response):
 
 
 class MetricsResponse(_Response):
-    metrics: list[MetricWire]
+    metrics: list[Metric]
 
 
 class RunsPageResponse(_Response):
@@ -298,7 +286,7 @@ class HealthResponse(_Response):
 
 
 # log_batch carries thousands of metrics per call: serialising the core dataclasses in one typed
-# pass is several times cheaper than building a MetricWire per metric, and yields the same JSON.
+# pass is several times cheaper than building a model per metric, and yields the same JSON.
 _METRICS_JSON: TypeAdapter[list[Metric]] = TypeAdapter(
     list[Metric], config=ConfigDict(ser_json_inf_nan="strings")
 )
