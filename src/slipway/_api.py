@@ -1,0 +1,247 @@
+"""The fluent tracking API (``slipway.start_run``, ``slipway.log_metric`` …) for scripts and notebooks.
+
+This is an edge: it resolves :class:`~slipway.config.Settings` once per process, opens the two
+stores they name, and hands both to a :class:`~slipway.tracking.TrackingClient`. The runs this
+code is inside of form a stack kept in a ``contextvars.ContextVar``, not a module global, so that
+threads and asyncio tasks each see their own current run; ``start_run`` inside an active run
+creates a nested run.
+
+A ``log_*`` call with no active run starts one in the ``Default`` experiment (as MLflow does); it
+ends with the process, FINISHED, or FAILED/KILLED if an exception ended the program.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from slipway.core import RunStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from slipway.core import ArtifactEntry, DatasetRecord, Page, Run
+    from slipway.tracking import ActiveRun, TrackingClient
+
+__all__ = [
+    "active_run",
+    "autolog",
+    "client",
+    "end_run",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dataset",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "seed",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "slipway_active_runs", default=()
+)
+_client: TrackingClient | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> TrackingClient:
+    """The process's tracking client, built from the settings on first use."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = _build_client()
+    return _client
+
+
+def _build_client() -> TrackingClient:
+    from slipway.artifacts import open_blob_store
+    from slipway.config import load_settings
+    from slipway.store import open_metadata_store
+    from slipway.tracking import TrackingClient
+
+    settings = load_settings()
+    if settings.tracking_uri.startswith("sqlite:///"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    return TrackingClient(
+        open_metadata_store(settings.tracking_uri, token=settings.token),
+        open_blob_store(settings.artifact_uri, token=settings.token),
+        flush_interval=settings.flush_interval,
+        heartbeat_interval=settings.heartbeat_interval,
+        dead_after=settings.dead_after,
+        environ=dict(os.environ),
+    )
+
+
+def _reset_for_tests() -> None:
+    """End every run this context started, close the stores and forget the settings."""
+    global _client
+    for run in reversed(_stack.get()):
+        if not run.ended:
+            run.end(RunStatus.KILLED)
+    _stack.set(())
+    with _client_lock:
+        if _client is not None:
+            _client.store.close()
+        _client = None
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    *,
+    tags: Mapping[str, object] | None = None,
+    nested: bool = True,
+) -> ActiveRun:
+    """Start a run and make it the active one; use it as a context manager.
+
+    Inside an active run the new run is nested under it (and defaults to its experiment), unless
+    ``nested=False``.
+    """
+    stack = _stack.get()
+    parent = stack[-1] if stack and nested else None
+    run = client().start_run(experiment=experiment, name=name, parent=parent, tags=tags, on_end=[_pop])
+    _stack.set((*stack, run))
+    return run
+
+
+def _pop(run: ActiveRun) -> None:
+    stack = _stack.get()
+    if run in stack:
+        _stack.set(tuple(r for r in stack if r is not run))
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run this code is inside of, or None."""
+    stack = _stack.get()
+    return stack[-1] if stack else None
+
+
+def _run() -> ActiveRun:
+    stack = _stack.get()
+    return stack[-1] if stack else start_run()
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
+    """End the active run (flushing its metrics); no-op without one."""
+    run = active_run()
+    return run.end(status) if run is not None else None
+
+
+def get_run(run_id: str) -> Run:
+    return client().get_run(run_id)
+
+
+def search_runs(
+    experiment: str | Sequence[str] = (),
+    *,
+    filter: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> Page[Run]:
+    """Runs matching ``filter`` (e.g. ``"metrics.auc > 0.9 and params.penalty = 'l2'"``)."""
+    return client().search_runs(
+        experiments=experiment,
+        filter=filter,
+        order_by=order_by,
+        max_results=max_results,
+        page_token=page_token,
+    )
+
+
+# ---------------------------------------------------------------------- logging
+
+
+def log_param(key: str, value: object) -> None:
+    _run().log_param(key, value)
+
+
+def log_params(params: Mapping[str, object]) -> None:
+    _run().log_params(params)
+
+
+def set_tag(key: str, value: object) -> None:
+    _run().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, object]) -> None:
+    _run().set_tags(tags)
+
+
+def log_metric(key: str, value: float, step: int | None = None, *, timestamp: int | None = None) -> None:
+    """Buffer one metric value on the active run; costs about a microsecond, never waits on the store."""
+    stack = _stack.get()
+    (stack[-1] if stack else start_run()).log_metric(key, value, step, timestamp=timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, *, timestamp: int | None = None
+) -> None:
+    _run().log_metrics(metrics, step, timestamp=timestamp)
+
+
+def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> list[ArtifactEntry]:
+    return _run().log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> list[ArtifactEntry]:
+    return _run().log_artifacts(local_dir, artifact_path)
+
+
+def log_figure(figure: Any, artifact_file: str) -> ArtifactEntry:
+    return _run().log_figure(figure, artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> ArtifactEntry:
+    return _run().log_text(text, artifact_file)
+
+
+def log_dict(data: Mapping[str, Any], artifact_file: str) -> ArtifactEntry:
+    return _run().log_dict(data, artifact_file)
+
+
+def log_dataset(
+    data: object, *, name: str | None = None, role: str = "", source: str | None = None
+) -> DatasetRecord:
+    """Record a DataFrame, array or Parquet/CSV path by content digest, schema and profile."""
+    return _run().log_dataset(data, name=name, role=role, source=source)
+
+
+def seed(n: int) -> int:
+    """Seed random, NumPy (and torch/TensorFlow when imported) and record it on the active run."""
+    from slipway.tracking import seed_everything
+
+    seed_everything(n)
+    run = active_run()
+    if run is not None:
+        run.set_tag("slipway.seed", str(n))
+    return n
+
+
+def autolog(*, disable: bool = False, log_models: bool = True, log_datasets: bool = True) -> None:
+    """Log every scikit-learn fit: params, training metrics, dataset fingerprints and the model."""
+    from slipway.tracking import autolog as _autolog
+
+    _autolog(
+        active_run=active_run,
+        start_run=lambda name: start_run(name=name),
+        disable=disable,
+        log_models=log_models,
+        log_datasets=log_datasets,
+    )

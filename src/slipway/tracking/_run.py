@@ -1,0 +1,305 @@
+"""A run being recorded: params and tags written at once, metrics buffered, artifacts by content.
+
+Params and tags go to the store synchronously because their errors belong at the call that caused
+them (a param set twice to different values is a Conflict, and a training loop should hear of it
+there, not at exit). Metrics are the hot path and go through the background writer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.core import ArtifactEntry, DatasetRecord, Run, RunStatus, validate_artifact_path, validate_key
+from slipway.errors import InvalidInput, SlipwayError, StoreUnavailable
+from slipway.tracking._datasets import fingerprint
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from types import TracebackType
+
+    from slipway.artifacts import BlobStore
+    from slipway.store import MetadataStore
+    from slipway.tracking._writer import RunBuffer, Writer
+
+__all__ = ["ActiveRun"]
+
+log = logging.getLogger("slipway.tracking")
+_END_RETRY_S = 10.0
+
+
+class ActiveRun:
+    """A run this process is recording. Use it as a context manager, or call :meth:`end`.
+
+    Leaving the ``with`` block ends the run FINISHED, FAILED on an exception, KILLED on Ctrl-C;
+    a run never ended explicitly is ended at interpreter exit. Either way every metric logged is
+    flushed first.
+    """
+
+    def __init__(
+        self,
+        *,
+        run: Run,
+        store: MetadataStore,
+        blobs: BlobStore,
+        buffer: RunBuffer,
+        writer: Writer,
+        on_end: Iterable[Callable[[ActiveRun], None]] = (),
+    ) -> None:
+        self._run = run
+        self._store = store
+        self._blobs = blobs
+        self._buffer = buffer
+        self._writer = writer
+        self._on_end = list(on_end)
+        self._points = buffer.points
+        self._batch_size = buffer.batch_size
+        self._max_pending = buffer.max_pending
+        self._steps: dict[str, int] = {}  # metric key -> next implicit step; doubles as "key validated"
+        self._ended = False
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def id(self) -> str:
+        return self._run.id
+
+    @property
+    def experiment_id(self) -> str:
+        return self._run.experiment_id
+
+    @property
+    def name(self) -> str:
+        return self._run.name
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self._run.parent_run_id
+
+    @property
+    def info(self) -> Run:
+        """The run as it was at start (or at end, once ended); :meth:`get` reads the store."""
+        return self._run
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def get(self) -> Run:
+        """The run as the store has it now, after flushing this process's metrics."""
+        if not self._ended:
+            self._buffer.flush()
+        return self._store.get_run(self._run.id)
+
+    def __repr__(self) -> str:
+        state = "ended" if self._ended else "active"
+        return f"<ActiveRun {self._run.id} {self._run.name!r} ({state})>"
+
+    # ------------------------------------------------------------------ params and tags
+    def log_param(self, key: str, value: object) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        """Record params; setting one again to a different value raises Conflict, here."""
+        self._check_open()
+        values = {validate_key("param", k): _text(v) for k, v in params.items()}
+        if values:
+            self._store.log_batch(self._run.id, params=values)
+
+    def set_tag(self, key: str, value: object) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, object]) -> None:
+        self._check_open()
+        values = {validate_key("tag", k): _text(v) for k, v in tags.items()}
+        if values:
+            self._store.log_batch(self._run.id, tags=values)
+
+    # ------------------------------------------------------------------ metrics (the hot path)
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, *, timestamp: int | None = None
+    ) -> None:
+        """Buffer one value; returns in about a microsecond and never waits on the store.
+
+        ``step`` defaults to one more than the last step logged for ``key`` in this run (0 first);
+        ``timestamp`` to now, in milliseconds.
+        """
+        steps = self._steps
+        if key not in steps:
+            self._check_open()
+            validate_key("metric", key)
+            steps[key] = 0
+        elif self._ended:
+            self._check_open()
+        if step is None:
+            step = steps[key]
+        try:
+            point = (key, float(value), int(step), timestamp or time.time_ns() // 1_000_000)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"metric {key!r}: expected a number and an integer step, got {value!r}"
+            ) from None
+        steps[key] = point[2] + 1
+        points = self._points
+        points.append(point)
+        if len(points) >= self._batch_size:
+            self._behind(len(points))
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, *, timestamp: int | None = None
+    ) -> None:
+        ts = timestamp or time.time_ns() // 1_000_000
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, timestamp=ts)
+
+    def _behind(self, pending: int) -> None:
+        if pending < self._max_pending:
+            self._writer.wake()
+        else:  # the store cannot keep up: write from here, which slows the loop instead of eating memory
+            self._buffer.write_once()
+
+    def flush(self) -> None:
+        """Write every metric logged so far before returning (the writer would within flush_interval)."""
+        self._buffer.flush()
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> list[ArtifactEntry]:
+        """Store a file (or a folder's files) under ``artifact_path/<its name>``; returns the entries."""
+        self._check_open()
+        path = Path(local_path)
+        if path.is_dir():
+            return self.log_artifacts(path, f"{artifact_path}/{path.name}" if artifact_path else path.name)
+        if not path.is_file():
+            raise InvalidInput(f"artifact {str(path)!r}: no such file or folder")
+        dest = validate_artifact_path(f"{artifact_path}/{path.name}" if artifact_path else path.name)
+        blob = self._blobs.put_file(path)
+        entry = ArtifactEntry(path=dest, digest=blob.digest, size=blob.size)
+        self._store.record_artifacts(self._run.id, [entry])
+        return [entry]
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> list[ArtifactEntry]:
+        """Store every file below a folder, keeping the relative layout under ``artifact_path``."""
+        self._check_open()
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise InvalidInput(f"artifacts folder {str(root)!r}: no such folder")
+        entries = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.relative_to(root).as_posix()
+            dest = validate_artifact_path(f"{artifact_path}/{rel}" if artifact_path else rel)
+            blob = self._blobs.put_file(file)
+            entries.append(ArtifactEntry(path=dest, digest=blob.digest, size=blob.size))
+        if entries:
+            self._store.record_artifacts(self._run.id, entries)
+        return entries
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> ArtifactEntry:
+        self._check_open()
+        dest = validate_artifact_path(artifact_file)
+        blob = self._blobs.put_bytes(bytes(data))
+        entry = ArtifactEntry(path=dest, digest=blob.digest, size=blob.size)
+        self._store.record_artifacts(self._run.id, [entry])
+        return entry
+
+    def log_text(self, text: str, artifact_file: str) -> ArtifactEntry:
+        return self.log_bytes(text.encode(), artifact_file)
+
+    def log_dict(self, data: Mapping[str, Any], artifact_file: str) -> ArtifactEntry:
+        """Store a mapping as JSON (which every YAML reader also accepts, for ``.yaml`` names)."""
+        return self.log_bytes(json.dumps(data, indent=2, sort_keys=True, default=str).encode(), artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str, *, dpi: int | None = None) -> ArtifactEntry:
+        """Store a matplotlib figure (or Axes) rendered in the format its name ends with (png, svg, pdf)."""
+        fig = getattr(figure, "figure", figure) if not hasattr(figure, "savefig") else figure
+        if not hasattr(fig, "savefig"):
+            raise InvalidInput(
+                f"figure {artifact_file!r}: expected a matplotlib Figure or Axes, got {type(figure)}"
+            )
+        suffix = Path(artifact_file).suffix.lower().lstrip(".") or "png"
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix, dpi=dpi, bbox_inches="tight")
+        return self.log_bytes(
+            buf.getvalue(), artifact_file if Path(artifact_file).suffix else f"{artifact_file}.png"
+        )
+
+    # ------------------------------------------------------------------ datasets
+    def log_dataset(
+        self, data: object, *, name: str | None = None, role: str = "", source: str | None = None
+    ) -> DatasetRecord:
+        """Record a dataset by content digest, schema and profile (not a copy of its rows)."""
+        self._check_open()
+        record = fingerprint(data, name=name, role=role, source=source)
+        self._store.log_dataset(self._run.id, record)
+        return record
+
+    # ------------------------------------------------------------------ ending
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
+        """Flush, then end the run; raises MetricWriteError if metrics could not be written."""
+        status = RunStatus(status)
+        if self._ended:
+            return self._run
+        self._ended = True
+        error: SlipwayError | None = None
+        try:
+            self._buffer.flush(final=True)
+        except SlipwayError as exc:
+            error = exc
+        finally:
+            self._writer.unregister(self._buffer)
+        try:
+            self._run = _with_retry(lambda: self._store.end_run(self._run.id, status=status))
+        finally:
+            for callback in self._on_end:
+                callback(self)
+        if error is not None:
+            raise error
+        return self._run
+
+    def _end_at_exit(self, status: RunStatus) -> None:
+        if not self._ended:
+            self.end(status)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        if exc_type is None:
+            self.end(status)
+            return
+        try:
+            self.end(status)
+        except Exception as end_error:  # never hide the exception that ended the block
+            log.error("run %s: could not end cleanly: %s", self._run.id, end_error)
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise InvalidInput(f"run {self._run.id} has ended; start a new run to log more")
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _with_retry(call: Callable[[], Run]) -> Run:
+    """Ending a run must survive a store that blinks (a restarting server, a locked SQLite file)."""
+    deadline = time.monotonic() + _END_RETRY_S
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except StoreUnavailable:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,303 @@
+"""The background metric writer: a training loop appends, one thread per process writes in batches.
+
+Why a buffer and a thread: a store write costs a transaction (an fsync on SQLite, a round trip to a
+team server), which MLflow pays on every ``log_metric`` call (≈ 300 calls/s). Here a call appends a
+tuple to a ``collections.deque`` (thread-safe without a lock) and returns; the writer thread wakes
+every ``flush_interval`` or as soon as a run's buffer passes ``batch_size`` and sends everything
+pending in one ``log_batch`` per run. The same thread sends each live run's heartbeat, so a run
+whose process dies stops beating and is later marked DIED.
+
+Nothing is lost on purpose:
+
+- ending a run flushes it synchronously, retrying transient errors (:class:`StoreUnavailable`)
+  with backoff, and raises if its metrics still cannot be written, naming how many;
+- at interpreter exit (normal end, uncaught exception, Ctrl-C) an ``atexit`` hook flushes every
+  buffer and ends the runs nobody ended, FAILED or KILLED when an exception ended the program;
+- in the background, transient errors are retried with exponential backoff; any other error is
+  kept and raised when the run ends, instead of being dropped.
+
+A ``kill -9`` loses at most the last ``flush_interval`` of metrics; the run turns DIED.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from slipway.core import Metric, RunStatus
+from slipway.errors import SlipwayError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+__all__ = ["MetricSink", "MetricWriteError", "RunBuffer", "Writer", "get_writer"]
+
+log = logging.getLogger("slipway.tracking")
+
+#: key, value, step, timestamp (ms): a plain tuple is the cheapest thing to build in the hot path.
+Point = tuple[str, float, int, int]
+
+_MAX_PER_CALL = 10_000  # points per log_batch: bounded transactions, bounded request bodies
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 5.0
+
+
+class MetricSink(Protocol):
+    """The part of the metadata store the writer needs (a fake in tests, the real store otherwise)."""
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None: ...
+
+
+class MetricWriteError(SlipwayError):
+    """Metrics that could not be written; raised when the run ends, never swallowed."""
+
+    code = "metric_write_failed"
+    status = 503
+
+
+class RunBuffer:
+    """Metrics of one run waiting to be written.
+
+    The training loop only appends to ``points``; everything else is done under ``_write_lock`` by
+    whichever thread flushes (the writer, or the caller of :meth:`flush`), so batches reach the
+    store in the order they were logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        sink: MetricSink,
+        flush_interval: float,
+        heartbeat_interval: float,
+        batch_size: int = 5_000,
+        max_pending: int = 1_000_000,
+        on_exit: Callable[[RunStatus], None] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.sink = sink
+        self.flush_interval = flush_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.on_exit = on_exit
+        self.points: collections.deque[Point] = collections.deque()
+        self.written = 0
+        self._write_lock = threading.Lock()
+        self._retry: list[Point] = []  # taken from `points` but not yet accepted by the store
+        self._failures = 0
+        self._retry_at = 0.0
+        self._error: BaseException | None = None  # a non-transient failure, raised at flush(final)
+        self._lost = 0
+        now = time.monotonic()
+        self.next_flush = now + flush_interval
+        self.next_heartbeat = now + heartbeat_interval
+
+    @property
+    def pending(self) -> int:
+        return len(self.points) + len(self._retry)
+
+    def due(self, now: float) -> float:
+        """When the writer should next look at this buffer (monotonic seconds)."""
+        flush_at = max(self.next_flush, self._retry_at) if self.pending else float("inf")
+        if len(self.points) >= self.batch_size and now >= self._retry_at:
+            flush_at = now
+        return min(flush_at, self.next_heartbeat)
+
+    def _take(self) -> list[Point]:
+        points = self.points
+        n = len(points)  # appends only happen on the right, so n pops from the left are safe
+        popleft = points.popleft
+        return [popleft() for _ in range(n)]
+
+    def _send(self, batch: list[Point]) -> None:
+        """Write in bounded chunks; on failure ``batch`` keeps exactly what is still unwritten."""
+        while batch:
+            chunk = batch[:_MAX_PER_CALL]
+            self.sink.log_batch(
+                self.run_id, metrics=[Metric(key=k, value=v, step=s, timestamp=t) for k, v, s, t in chunk]
+            )
+            self.written += len(chunk)
+            del batch[: len(chunk)]
+
+    def write_once(self) -> bool:
+        """Try to write everything pending once; False if a transient error left points behind."""
+        with self._write_lock:
+            batch = self._retry + self._take()
+            self._retry = []
+            if not batch:
+                return True
+            try:
+                self._send(batch)
+            except StoreUnavailable as exc:
+                self._retry = batch
+                self._failures += 1
+                delay = min(_BACKOFF_FIRST * 2 ** (self._failures - 1), _BACKOFF_MAX)
+                self._retry_at = time.monotonic() + delay
+                log.warning(
+                    "run %s: %d metrics not written yet (%s); retrying in %.2fs",
+                    self.run_id,
+                    len(batch),
+                    exc,
+                    delay,
+                )
+                return False
+            except Exception as exc:  # not transient: keep it for end_run, never drop it silently
+                self._lost += len(batch)
+                if self._error is None:
+                    self._error = exc
+                log.error("run %s: %d metrics could not be written: %s", self.run_id, len(batch), exc)
+                return True
+            self._failures = 0
+            self._retry_at = 0.0
+            return True
+
+    def flush(self, *, timeout: float = 30.0, final: bool = False) -> None:
+        """Write everything logged so far before returning, retrying transient errors until ``timeout``.
+
+        Raises MetricWriteError if points remain unwritten; with ``final`` (the run is ending) also
+        if an earlier background write failed for good.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.write_once():
+            wait = max(0.0, min(self._retry_at, deadline) - time.monotonic())
+            if time.monotonic() + wait >= deadline:
+                break
+            time.sleep(wait)
+        if self.pending:
+            raise MetricWriteError(
+                f"run {self.run_id}: {self.pending} metrics could not be written within {timeout:g}s "
+                f"(the store is unavailable); {self.written} were written"
+            )
+        if final and self._error is not None:
+            error, lost = self._error, self._lost
+            raise MetricWriteError(
+                f"run {self.run_id}: {lost} metrics were rejected by the store: {error}"
+            ) from error
+
+    def heartbeat(self) -> None:
+        try:
+            self.sink.heartbeat(self.run_id)
+        except Exception as exc:  # a missed beat is retried next interval; dead_after tolerates a few
+            log.warning("run %s: heartbeat failed: %s", self.run_id, exc)
+
+
+class Writer:
+    """One daemon thread that flushes and heartbeats every registered run."""
+
+    def __init__(self) -> None:
+        self._buffers: list[RunBuffer] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._atexit_registered = False
+        self._pid = os.getpid()
+
+    def register(self, buffer: RunBuffer) -> None:
+        with self._lock:
+            self._buffers.append(buffer)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="slipway-metric-writer", daemon=True)
+                self._thread.start()
+            if not self._atexit_registered:
+                atexit.register(self._at_exit)
+                self._atexit_registered = True
+        self._wake.set()
+
+    def unregister(self, buffer: RunBuffer) -> None:
+        with self._lock:
+            if buffer in self._buffers:
+                self._buffers.remove(buffer)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def buffers(self) -> list[RunBuffer]:
+        with self._lock:
+            return list(self._buffers)
+
+    def _loop(self) -> None:
+        while True:
+            buffers = self.buffers()
+            now = time.monotonic()
+            timeout = min((b.due(now) for b in buffers), default=now + 3600.0) - now
+            if timeout > 0:
+                self._wake.wait(timeout)
+            self._wake.clear()
+            now = time.monotonic()
+            for buf in self.buffers():
+                try:
+                    if (
+                        buf.pending
+                        and now >= buf._retry_at
+                        and (now >= buf.next_flush or len(buf.points) >= buf.batch_size)
+                    ):
+                        buf.write_once()
+                        buf.next_flush = time.monotonic() + buf.flush_interval
+                    if now >= buf.next_heartbeat:
+                        buf.heartbeat()
+                        buf.next_heartbeat = time.monotonic() + buf.heartbeat_interval
+                except Exception:  # the thread must survive anything; write_once already recorded it
+                    log.exception("run %s: background writer error", buf.run_id)
+
+    def _at_exit(self) -> None:
+        """Flush every run and end those still open: the script that never called end_run."""
+        if os.getpid() != self._pid:  # a forked child inherited the hook, not the runs
+            return
+        status = exit_status()
+        for buf in reversed(self.buffers()):  # children were registered after their parents
+            try:
+                if buf.on_exit is not None:
+                    buf.on_exit(status)
+                else:
+                    buf.flush(timeout=10.0)
+            except Exception as exc:
+                print(f"slipway: run {buf.run_id}: {exc}", file=sys.stderr)
+
+
+def exit_status() -> RunStatus:
+    """How the program is ending, as far as an atexit hook can tell."""
+    last = getattr(sys, "last_type", None)  # set by the interpreter for an uncaught exception
+    if last is None:
+        return RunStatus.FINISHED
+    if issubclass(last, KeyboardInterrupt):
+        return RunStatus.KILLED
+    return RunStatus.FAILED
+
+
+_writer: Writer | None = None
+_writer_lock = threading.Lock()
+
+
+def get_writer() -> Writer:
+    """The process's writer, started on first use (and again in a forked child, which has no thread)."""
+    global _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = Writer()
+        return _writer
+
+
+def _forget_in_child() -> None:
+    global _writer, _writer_lock
+    _writer = None
+    _writer_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
