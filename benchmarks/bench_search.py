@@ -89,7 +89,8 @@ def measure(url: str, experiment_id: str, repeats: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             page = store.search_runs(experiment_ids=[experiment_id], max_results=100, **q)
             times.append((time.perf_counter() - t0) * 1000)
-        assert len(page.items) == 100 and len(page.items[0].metrics) == 10
+        assert len(page.items) == 100
+        assert len(page.items[0].metrics) == 10
         values = [r.metrics["auc"] for r in page.items]
         if q["order_by"] == "metrics.auc desc":
             assert values == sorted(values, reverse=True)
