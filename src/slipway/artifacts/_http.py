@@ -22,6 +22,7 @@ from slipway.artifacts._digest import CHUNK, check_digest, chunks, hash_file, mi
 from slipway.artifacts._port import Blob
 from slipway.errors import (
     ArtifactNotFound,
+    Conflict,
     InvalidInput,
     SlipwayError,
     StoreUnavailable,
@@ -31,6 +32,7 @@ from slipway.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import BinaryIO
 
 __all__ = ["HttpContentStore"]
 
@@ -78,14 +80,31 @@ class HttpContentStore:
         blob = hash_file(path)
         if self.exists(blob.digest):
             return blob
+        sent = hashlib.sha256()
+
+        def body(f: BinaryIO) -> Iterator[bytes]:
+            for chunk in chunks(f):
+                sent.update(chunk)
+                yield chunk
+
         with path.open("rb") as f:
-            self._upload(blob, content=chunks(f))
+            try:
+                self._upload(blob, content=body(f))
+            except InvalidInput:
+                if sent.hexdigest() == blob.digest:
+                    raise
+                # The server refused bytes that no longer match the digest: the file changed.
+                raise Conflict(
+                    f"{path} changed while it was being stored (sha256:{blob.digest}, then "
+                    f"sha256:{sent.hexdigest()}); nothing was stored: store it again once it is no "
+                    "longer being written"
+                ) from None
         return blob
 
     def _upload(self, blob: Blob, *, content: bytes | Iterator[bytes]) -> None:
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
-        # A file that changes during the upload no longer matches the digest in the URL: the
-        # server refuses it with a 400 and stores nothing.
+        # A stream goes chunked, without a length: a file that grows or shrinks meanwhile still
+        # arrives whole, and the server refuses it for not matching the digest in the URL.
+        headers = {"Content-Type": "application/octet-stream"}
         self._call("PUT", f"/blobs/{blob.digest}", content=content, headers=headers).close()
 
     # -------------------------------------------------------------------- reads
@@ -150,6 +169,10 @@ class HttpContentStore:
             raise StoreUnavailable(
                 f"team server {self._server} did not answer {request.method} {request.url.path} in time "
                 f"({type(exc).__name__})"
+            ) from None
+        except httpx.LocalProtocolError as exc:  # nothing was sent: e.g. a token with a newline in it
+            raise InvalidInput(
+                f"request to team server {self._server} cannot be sent: {exc} (check SLIPWAY_TOKEN)"
             ) from None
         except httpx.TransportError as exc:
             raise StoreUnavailable(

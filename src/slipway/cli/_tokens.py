@@ -46,9 +46,11 @@ def create(
         info, secret = metadata.create_token(name=name)
     finally:
         metadata.close()
-    typer.echo(f"created token {info.id} ({info.name}); its secret is shown only now:")
+    typer.echo(f"created token {info.id} ({info.name}); its secret is shown only this once:")
     typer.echo(secret)
-    typer.echo(f"use it with: export SLIPWAY_TOKEN={secret}")
+    typer.echo("point a client at the server with:")
+    typer.echo("  export SLIPWAY_TRACKING_URI=http://HOST:PORT")
+    typer.echo(f"  export SLIPWAY_TOKEN={secret}")
 
 
 @token_app.command("list")

@@ -117,6 +117,10 @@ def _send(client: httpx.Client, server: str, method: str, path: str, **kwargs: A
         raise StoreUnavailable(
             f"team server {server} did not answer {method} {path} in time ({type(exc).__name__})"
         ) from None
+    except httpx.LocalProtocolError as exc:  # nothing was sent: e.g. a token with a newline in it
+        raise InvalidInput(
+            f"request to team server {server} cannot be sent: {exc} (check SLIPWAY_TOKEN)"
+        ) from None
     except httpx.TransportError as exc:
         raise StoreUnavailable(
             f"team server {server} is unreachable ({exc or type(exc).__name__}); is `slipway server` running?"
@@ -281,6 +285,8 @@ class HttpMetadataStore:
 
     def verify_token(self, secret: str) -> TokenInfo | None:
         """Ask the server who ``secret`` belongs to; None when it does not accept it."""
+        if not secret or not secret.isprintable() or secret != secret.strip():
+            return None  # could not even travel in a header, so it cannot be a token
         try:
             answer = self._call("GET", "/token", headers={"Authorization": f"Bearer {secret}"})
         except Unauthorized:

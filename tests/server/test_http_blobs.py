@@ -1,0 +1,94 @@
+"""The blob-store contract against a real `slipway server` process, through its artifact proxy."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from slipway.artifacts import BlobStore, open_blob_store
+from slipway.artifacts._http import HttpContentStore
+from slipway.errors import Conflict
+from slipway.testing.artifact_contract import BlobStoreContract
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from _team_server import TeamServer
+
+pytestmark = pytest.mark.e2e
+
+# The server's folder is shared by the whole session: counts are taken relative to each test's start.
+_baseline: dict[int, int] = {}
+
+
+def _blob_files(folder: Path) -> int:
+    root = folder / "sha256"
+    return (
+        sum(1 for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")) if root.exists() else 0
+    )
+
+
+class TestHttpBlobs(BlobStoreContract):
+    @pytest.fixture
+    def blobs(self, team_server: TeamServer) -> Iterator[BlobStore]:
+        store = HttpContentStore.connect(team_server.url, token=team_server.token)
+        self._folder = team_server.artifacts
+        _baseline[id(store)] = _blob_files(team_server.artifacts)
+        yield store
+        store.close()
+
+    def corrupt(self, blobs: BlobStore, digest: str) -> None:
+        path = self._folder / "sha256" / digest[:2] / digest[2:]
+        path.write_bytes(b"altered behind the server's back")
+
+    def stored_count(self, blobs: BlobStore) -> int:
+        return _blob_files(self._folder) - _baseline[id(blobs)]
+
+
+def test_open_blob_store_selects_the_proxy_for_a_server_url(team_server: TeamServer) -> None:
+    blobs = open_blob_store(team_server.url, token=team_server.token)
+
+    blob = blobs.put_bytes(b"through the proxy")
+
+    assert isinstance(blobs, HttpContentStore)
+    assert blobs.get_bytes(blob.digest) == b"through the proxy"
+    blobs.close()
+
+
+def test_an_upload_whose_bytes_do_not_match_its_digest_is_refused_and_not_stored(
+    team_server: TeamServer,
+) -> None:
+    claimed = hashlib.sha256(b"what the client said").hexdigest()
+    headers = {"Authorization": f"Bearer {team_server.token}"}
+
+    url = f"{team_server.url}/api/v1/blobs/{claimed}"
+
+    answer = httpx.put(url, content=b"something else", headers=headers)
+
+    assert answer.status_code == 400
+    assert claimed in answer.json()["error"]
+    assert "nothing was stored" in answer.json()["error"]
+    assert httpx.head(url, headers=headers).status_code == 404
+    assert not (team_server.artifacts / "sha256" / claimed[:2] / claimed[2:]).exists()
+
+
+def test_a_file_that_changes_during_upload_is_refused(team_server: TeamServer, tmp_path: Path) -> None:
+    blobs = HttpContentStore.connect(team_server.url, token=team_server.token)
+    src = tmp_path / "growing.log"
+    src.write_bytes(b"first version")
+    original_upload = blobs._upload
+
+    def upload_after_a_change(blob, *, content):  # type: ignore[no-untyped-def]
+        src.write_bytes(b"second version, written while uploading")
+        return original_upload(blob, content=content)
+
+    blobs._upload = upload_after_a_change  # type: ignore[method-assign]
+
+    with pytest.raises(Conflict, match="changed while it was being stored"):
+        blobs.put_file(src)
+    assert not blobs.exists(hashlib.sha256(b"first version").hexdigest())
+    blobs.close()

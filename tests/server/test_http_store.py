@@ -1,0 +1,93 @@
+"""The metadata-store contract against a real `slipway server` process, through HttpMetadataStore."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+
+from slipway.errors import InvalidInput, StoreUnavailable, Unauthorized
+from slipway.store import MetadataStore, open_metadata_store
+from slipway.store._http import HttpMetadataStore
+from slipway.store._sql import SqlMetadataStore
+from slipway.testing.store_contract import MetadataStoreContract
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from _team_server import TeamServer
+
+pytestmark = pytest.mark.e2e
+
+
+class TestHttp(MetadataStoreContract):
+    @pytest.fixture
+    def store(self, team_server: TeamServer) -> Iterator[MetadataStore]:
+        s = HttpMetadataStore.connect(team_server.url, token=team_server.token)
+        # The server's own database, opened as its operator would on the host (token admin).
+        self.host = SqlMetadataStore.connect(team_server.store_url)
+        yield s
+        s.close()
+        self.host.close()
+
+    # Token admin is not exposed over HTTP (a token holder must not mint tokens): the contract's
+    # token tests run here with admin on the host and verification through the server.
+
+    def test_token_secret_is_returned_once_and_verifies(self, store: MetadataStore) -> None:
+        info, secret = self.host.create_token(name=f"ci-{uuid.uuid4().hex}")
+
+        assert store.verify_token(secret) == info
+        with pytest.raises(InvalidInput, match="slipway token create"):
+            store.create_token(name="remote")
+        with pytest.raises(InvalidInput, match="slipway token create"):
+            store.list_tokens()
+        with pytest.raises(InvalidInput, match="slipway token create"):
+            store.revoke_token(info.id)
+
+    def test_wrong_secret_does_not_verify(self, store: MetadataStore) -> None:
+        _, secret = self.host.create_token(name=f"ci-{uuid.uuid4().hex}")
+
+        assert store.verify_token(secret + "x") is None
+        assert store.verify_token("") is None
+        assert store.verify_token("slw_" + uuid.uuid4().hex) is None
+
+    def test_revoked_token_no_longer_verifies(self, store: MetadataStore) -> None:
+        info, secret = self.host.create_token(name=f"ci-{uuid.uuid4().hex}")
+        other, other_secret = self.host.create_token(name=f"ci-{uuid.uuid4().hex}")
+        assert store.verify_token(secret) == info
+
+        self.host.revoke_token(info.id)
+
+        assert store.verify_token(secret) is None
+        assert store.verify_token(other_secret) == other
+
+
+def test_the_tracking_uri_selects_the_http_store(team_server: TeamServer) -> None:
+    store = open_metadata_store(team_server.url, token=team_server.token)
+    try:
+        assert isinstance(store, HttpMetadataStore)
+        assert store.get_experiment_by_name(f"absent-{uuid.uuid4().hex}") is None
+    finally:
+        store.close()
+
+
+def test_without_a_token_calls_are_unauthorized(team_server: TeamServer) -> None:
+    store = HttpMetadataStore.connect(team_server.url)
+    try:
+        with pytest.raises(Unauthorized, match="slipway token create"):
+            store.list_experiments()
+    finally:
+        store.close()
+
+
+def test_a_server_that_is_not_there_is_store_unavailable_naming_it() -> None:
+    from _team_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    store = HttpMetadataStore.connect(url, token="x")
+    try:
+        with pytest.raises(StoreUnavailable, match=url.replace(".", r"\.")):
+            store.list_experiments()
+    finally:
+        store.close()
