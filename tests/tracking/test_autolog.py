@@ -1,0 +1,116 @@
+"""Autolog for scikit-learn, through the explicit hooks the fluent API also uses."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from slipway.tracking import autolog
+from slipway.tracking._autolog import MODEL_NOTE, MODEL_PICKLE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from slipway.tracking import ActiveRun, TrackingClient
+
+
+class Hooks:
+    """A minimal "current run" for the test, standing in for slipway._api."""
+
+    def __init__(self, client: TrackingClient) -> None:
+        self.client = client
+        self.current: ActiveRun | None = None
+        self.started: list[ActiveRun] = []
+
+    def active_run(self) -> ActiveRun | None:
+        return self.current
+
+    def start_run(self, name: str) -> ActiveRun:
+        run = self.client.start_run(experiment="auto", name=name, capture_environment=False)
+        self.started.append(run)
+        return run
+
+
+@pytest.fixture
+def hooks(client: TrackingClient) -> Iterator[Hooks]:
+    h = Hooks(client)
+    autolog(active_run=h.active_run, start_run=h.start_run)
+    yield h
+    autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
+
+
+def test_a_pipeline_logs_once_with_params_metrics_data_and_model(hooks: Hooks, client: TrackingClient) -> None:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.5, max_iter=500))])
+    with client.start_run(experiment="auto", capture_environment=False) as run:
+        hooks.current = run
+        pipe.fit(X, y)
+        hooks.current = None
+
+    assert hooks.started == []  # the active run was used
+    got = client.get_run(run.id)
+    assert got.params["clf__C"] == "0.5"
+    assert got.params["scale__with_mean"] == "True"
+    assert "scale__copy" in got.params
+    expected = {"accuracy", "precision", "recall", "f1", "log_loss", "roc_auc"}
+    assert {k.removeprefix("training_") for k in got.metrics} == expected
+    assert got.metrics["training_accuracy"] == pytest.approx(pipe.score(X, y))
+    # one fit logged: each metric has a single point (inner StandardScaler/LogisticRegression fits are silent)
+    assert len(client.get_metric_history(run.id, "training_accuracy")) == 1
+    assert got.tags["slipway.autolog.estimator"] == "sklearn.pipeline.Pipeline"
+    datasets = {d.name: d for d in client.get_datasets(run.id)}
+    assert datasets["X_train"].role == "training"
+    assert datasets["X_train"].num_rows == len(X)
+    assert datasets["y_train"].num_columns == 1
+
+    model = pickle.loads(client.read_artifact(run.id, MODEL_PICKLE))
+    np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
+    note = json.loads(client.read_artifact(run.id, MODEL_NOTE))
+    assert note["flavor"] == "sklearn" and note["sklearn_version"]
+
+
+def test_without_an_active_run_a_fit_starts_and_ends_one(hooks: Hooks, client: TrackingClient) -> None:
+    X, y = load_diabetes(return_X_y=True)
+    LinearRegression().fit(X, y)
+
+    [run] = hooks.started
+    got = client.get_run(run.id)
+    assert got.status.value == "FINISHED"
+    assert got.name == "LinearRegression"
+    assert set(got.metrics) == {"training_mae", "training_mse", "training_rmse", "training_r2"}
+    assert got.metrics["training_rmse"] == pytest.approx(got.metrics["training_mse"] ** 0.5)
+
+
+def test_multiclass_and_a_failing_fit(hooks: Hooks, client: TrackingClient) -> None:
+    X, y = load_iris(return_X_y=True)
+    LogisticRegression(max_iter=500).fit(X, y)
+    assert "training_roc_auc" in client.get_run(hooks.started[-1].id).metrics
+    with pytest.raises(ValueError, match="C"):
+        LogisticRegression(C=-1).fit(X, y)
+    assert client.get_run(hooks.started[-1].id).status.value == "FAILED"
+
+
+def test_disable_restores_the_original_methods(client: TrackingClient) -> None:
+    original = LogisticRegression.fit
+    h = Hooks(client)
+    autolog(active_run=h.active_run, start_run=h.start_run)
+    assert LogisticRegression.fit is not original
+
+    class Late(LinearRegression):  # defined after autolog: patched through __init_subclass__
+        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+            return super().fit(X, y, sample_weight)
+
+    assert "__wrapped__" in vars(Late.fit)
+    autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
+    assert LogisticRegression.fit is original
+    X, y = load_iris(return_X_y=True)
+    LogisticRegression(max_iter=500).fit(X, y)
+    assert h.started == []

@@ -1,0 +1,206 @@
+"""Runs end to end against SQLite and a blob folder, through the explicit client."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slipway.core import RunStatus
+from slipway.errors import ArtifactNotFound, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from slipway.tracking import TrackingClient
+
+
+def test_the_issue_example(client: TrackingClient, tmp_path: Path) -> None:
+    (tmp_path / "confusion.png").write_bytes(b"\x89PNG fake")
+    train = pd.DataFrame({"x": np.arange(100.0), "y": np.arange(100) % 2})
+    with client.start_run(experiment="churn", name="baseline") as run:
+        run.log_params({"C": 1.0, "penalty": "l2"})
+        run.log_dataset(train, name="train", role="training")
+        for epoch in range(100):
+            run.log_metric("loss", 1 / (epoch + 1), step=epoch)
+        run.log_metric("auc", 0.93)
+        run.log_artifact(tmp_path / "confusion.png")
+
+    got = client.get_run(run.id)
+    assert got.status is RunStatus.FINISHED
+    assert got.end_time is not None and got.end_time >= got.start_time
+    assert got.params == {"C": "1.0", "penalty": "l2"}
+    assert got.metrics == {"loss": 0.01, "auc": 0.93}
+    assert got.user
+    history = client.get_metric_history(run.id, "loss")
+    assert [m.step for m in history] == list(range(100))
+    assert all(m.timestamp > 0 for m in history)
+    [dataset] = client.get_datasets(run.id)
+    assert (dataset.name, dataset.role, dataset.num_rows) == ("train", "training", 100)
+    assert dataset.profile["columns"]["x"]["max"] == 99.0
+    paths = [a.path for a in client.list_artifacts(run.id)]
+    assert "confusion.png" in paths and "slipway/requirements.lock" in paths
+    assert client.read_artifact(run.id, "confusion.png") == b"\x89PNG fake"
+
+
+def test_a_changed_param_is_a_conflict_at_the_call(client: TrackingClient) -> None:
+    with client.start_run() as run:
+        run.log_param("C", 1.0)
+        run.log_param("C", "1.0")  # same value: fine
+        with pytest.raises(Conflict, match="'C'"):
+            run.log_param("C", 2.0)
+
+
+def test_an_exception_inside_with_fails_the_run_and_keeps_its_metrics(client: TrackingClient) -> None:
+    with pytest.raises(ZeroDivisionError), client.start_run() as run:
+        for i in range(1_000):
+            run.log_metric("loss", float(i))
+        _ = 1 / 0
+    got = client.get_run(run.id)
+    assert got.status is RunStatus.FAILED
+    assert len(client.get_metric_history(run.id, "loss")) == 1_000
+
+
+def test_ctrl_c_inside_with_kills_the_run_and_keeps_its_metrics(client: TrackingClient) -> None:
+    with pytest.raises(KeyboardInterrupt), client.start_run() as run:
+        for i in range(500):
+            run.log_metric("loss", float(i))
+        raise KeyboardInterrupt
+    assert client.get_run(run.id).status is RunStatus.KILLED
+    assert len(client.get_metric_history(run.id, "loss")) == 500
+
+
+def test_steps_default_to_the_next_one_per_key(client: TrackingClient) -> None:
+    with client.start_run() as run:
+        run.log_metric("a", 1)
+        run.log_metric("a", 2)
+        run.log_metric("b", 3, step=10)
+        run.log_metric("b", 4)
+        run.log_metrics({"a": 5, "b": 6})
+    assert [m.step for m in client.get_metric_history(run.id, "a")] == [0, 1, 2]
+    assert [m.step for m in client.get_metric_history(run.id, "b")] == [10, 11, 12]
+
+
+def test_bad_metrics_fail_at_the_call_and_ended_runs_refuse_more(client: TrackingClient) -> None:
+    run = client.start_run()
+    with pytest.raises(InvalidInput, match="metric"):
+        run.log_metric("bad key!", 1.0)
+    with pytest.raises(InvalidInput, match="expected a number"):
+        run.log_metric("ok", "abc")  # type: ignore[arg-type]
+    run.end()
+    with pytest.raises(InvalidInput, match="has ended"):
+        run.log_metric("ok", 1.0)
+    assert run.end() == run.info  # ending twice is harmless
+
+
+def test_nested_runs(client: TrackingClient) -> None:
+    with client.start_run(experiment="sweep") as parent:
+        with client.start_run(parent=parent, name="c-0.1") as child:
+            child.log_metric("auc", 0.8)
+    got = client.get_run(child.id)
+    assert got.parent_run_id == parent.id
+    assert got.experiment_id == parent.experiment_id
+    children = client.search_runs(filter=f"attributes.parent_run_id = '{parent.id}'").items
+    assert [r.id for r in children] == [child.id]
+
+
+def test_search_filter_order_and_pages(client: TrackingClient) -> None:
+    for i, auc in enumerate([0.85, 0.95, 0.91, 0.99]):
+        with client.start_run(experiment="churn", name=f"r{i}") as run:
+            run.log_param("penalty", "l2" if i % 2 else "l1")
+            run.log_metric("auc", auc)
+    with client.start_run(experiment="other") as run:
+        run.log_metric("auc", 0.999)
+
+    page = client.search_runs(experiments="churn", filter="metrics.auc > 0.9", order_by="metrics.auc desc")
+    assert [r.metrics["auc"] for r in page.items] == [0.99, 0.95, 0.91]
+    first = client.search_runs(experiments=["churn"], order_by="metrics.auc", max_results=2)
+    assert first.next_token is not None
+    second = client.search_runs(experiments=["churn"], order_by="metrics.auc", max_results=2, page_token=first.next_token)
+    assert [r.metrics["auc"] for r in first.items + second.items] == [0.85, 0.91, 0.95, 0.99]
+    l2 = client.search_runs(experiments="churn", filter="params.penalty = 'l2'")
+    assert {r.name for r in l2.items} == {"r1", "r3"}
+    with pytest.raises(ExperimentNotFound, match="nope"):
+        client.search_runs(experiments="nope")
+    with pytest.raises(InvalidInput, match="filter"):
+        client.search_runs(filter="metrics.auc >")
+
+
+def test_run_ids_accept_a_unique_prefix(client: TrackingClient) -> None:
+    with client.start_run() as run:
+        pass
+    assert client.get_run(run.id[:8]).id == run.id
+    with pytest.raises(RunNotFound):
+        client.get_run("zzzz")
+    with pytest.raises(RunNotFound):
+        client.get_run("0" * 32)
+
+
+def test_a_run_whose_heartbeat_stopped_reads_as_died(client: TrackingClient) -> None:
+    run = client.start_run()
+    run._writer.unregister(run._buffer)  # as if the process had died: no more beats
+    client.dead_after = 0.001
+    time.sleep(0.01)
+    assert client.search_runs(filter=f"attributes.run_id = '{run.id}'").items[0].status is RunStatus.DIED
+    assert client.get_run(run.id).status is RunStatus.DIED
+    # a process that was only asleep (a laptop lid) still ends its run with the real outcome
+    run.end()
+    assert client.store.get_run(run.id).status is RunStatus.FINISHED
+
+
+def test_artifacts_files_folders_figures_text_and_dicts(client: TrackingClient, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = tmp_path / "report"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("A")
+    (folder / "sub" / "b.txt").write_text("B")
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3])
+    with client.start_run() as run:
+        run.log_artifacts(folder, "out")
+        run.log_artifact(folder)  # a folder given to log_artifact keeps its name
+        run.log_figure(fig, "plots/curve.png")
+        run.log_figure(ax, "plots/curve.svg")
+        run.log_text("hello", "notes.txt")
+        run.log_dict({"b": 1, "a": [1, 2]}, "config.json")
+    plt.close(fig)
+
+    paths = {a.path for a in client.list_artifacts(run.id)}
+    assert {"out/a.txt", "out/sub/b.txt", "report/a.txt", "report/sub/b.txt"} <= paths
+    assert client.read_artifact(run.id, "plots/curve.png").startswith(b"\x89PNG")
+    assert b"<svg" in client.read_artifact(run.id, "plots/curve.svg")
+    assert client.read_artifact(run.id, "notes.txt") == b"hello"
+    assert json.loads(client.read_artifact(run.id, "config.json")) == {"a": [1, 2], "b": 1}
+    dest = client.download_artifacts(run.id, "out", tmp_path / "dl")
+    assert (dest / "sub" / "b.txt").read_text() == "B"
+    one = client.download_artifacts(run.id, "notes.txt", tmp_path / "notes-copy.txt")
+    assert one.read_text() == "hello"
+    with pytest.raises(ArtifactNotFound):
+        client.read_artifact(run.id, "missing.txt")
+    with pytest.raises(InvalidInput, match="no such file"), client.start_run() as other:
+        other.log_artifact(tmp_path / "missing.png")
+
+
+def test_compare_runs_names_what_changed(client: TrackingClient) -> None:
+    with client.start_run() as a:
+        a.log_params({"C": 1.0, "penalty": "l2"})
+        a.log_metric("auc", 0.9)
+    with client.start_run() as b:
+        b.log_params({"C": 0.1, "penalty": "l2"})
+        b.log_metric("auc", 0.95)
+    diff = client.compare_runs(a.id, b.id)
+    assert [(d.key, d.a, d.b) for d in diff.params] == [("C", "1.0", "0.1")]
+    assert diff.same_params == 1
+    [auc] = diff.metrics
+    assert auc.delta == pytest.approx(0.05)
+    assert diff.packages == []  # same process, same lock
+    assert pickle.loads(pickle.dumps(diff)) == diff

@@ -1,0 +1,112 @@
+"""Real processes: metrics survive every way a script can end, and a killed run turns DIED."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+N = 20_000
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env.update({"SLIPWAY_HOME": str(tmp_path / ".slipway"), **extra})
+    return env
+
+
+def _script(tmp_path: Path, body: str) -> list[str]:
+    path = tmp_path / "train.py"
+    path.write_text("import slipway\n" + textwrap.dedent(body))
+    return [sys.executable, str(path)]
+
+
+def _rows(tmp_path: Path) -> tuple[str, int, str]:
+    with sqlite3.connect(tmp_path / ".slipway" / "slipway.db") as db:
+        run_id, status = db.execute("SELECT id, status FROM runs").fetchone()
+        (count,) = db.execute("SELECT count(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()
+    return status, count, run_id
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "returncode"),
+    [
+        ("pass", "FINISHED", 0),  # start_run() without `with`, then simply exits
+        ("raise RuntimeError('boom')", "FAILED", 1),
+        ("raise KeyboardInterrupt", "KILLED", -signal.SIGINT),
+        ("os.kill(os.getpid(), signal.SIGINT); time.sleep(5)", "KILLED", -signal.SIGINT),  # a real Ctrl-C
+    ],
+)
+def test_metrics_are_never_lost_however_the_script_ends(
+    tmp_path: Path, ending: str, status: str, returncode: int
+) -> None:
+    argv = _script(
+        tmp_path,
+        f"""
+        import os, signal, time
+        run = slipway.start_run(experiment="e")
+        for i in range({N}):
+            slipway.log_metric("loss", 1.0 / (i + 1), step=i)
+        {ending}
+        """,
+    )
+    out = subprocess.run(argv, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == returncode, out.stderr
+    assert _rows(tmp_path)[:2] == (status, N)
+
+
+def test_a_killed_process_shows_as_died_on_the_next_search(tmp_path: Path) -> None:
+    argv = _script(
+        tmp_path,
+        """
+        import time
+        run = slipway.start_run(experiment="e")
+        print(run.id, flush=True)
+        i = 0
+        while True:
+            slipway.log_metric("loss", 1.0, step=i)
+            i += 1
+            if i % 1000 == 0:
+                time.sleep(0.01)
+        """,
+    )
+    env = _env(tmp_path, SLIPWAY_HEARTBEAT_INTERVAL="0.2", SLIPWAY_DEAD_AFTER="1.5", SLIPWAY_FLUSH_INTERVAL="0.1")
+    with subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            run_id = proc.stdout.readline().strip()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # alive: beating and flushing
+                time.sleep(0.3)
+                status, count, _ = _rows(tmp_path)
+                if count > 0:
+                    break
+        finally:
+            proc.send_signal(signal.SIGKILL)  # kill -9: no atexit, no flush, no end_run
+    assert status == "RUNNING" and count > 0
+    search = textwrap.dedent(
+        f"""
+        import slipway
+        runs = slipway.search_runs("e").items
+        print(runs[0].id, runs[0].status.value)
+        """
+    )
+    still = subprocess.run(
+        [sys.executable, "-c", search], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert still.stdout.split() == [run_id, "RUNNING"]  # within dead_after of its last beat
+    time.sleep(2.0)
+    after = subprocess.run(
+        [sys.executable, "-c", search], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert after.stdout.split() == [run_id, "DIED"]

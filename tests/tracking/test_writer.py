@@ -1,0 +1,146 @@
+"""The background writer against a fake sink: batching, retries, surfacing failures, heartbeats."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from slipway.core import Metric, RunStatus
+from slipway.errors import InvalidInput, StoreUnavailable
+from slipway.tracking import MetricWriteError
+from slipway.tracking._writer import RunBuffer, Writer, exit_status
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+class FakeSink:
+    def __init__(self, *, fail: int = 0, error: Exception | None = None) -> None:
+        self.batches: list[list[Metric]] = []
+        self.beats = 0
+        self.fail = fail  # how many calls raise StoreUnavailable before succeeding
+        self.error = error
+        self.lock = threading.Lock()
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        with self.lock:
+            if self.error is not None:
+                raise self.error
+            if self.fail:
+                self.fail -= 1
+                raise StoreUnavailable("database is locked")
+            self.batches.append(list(metrics))
+
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
+        self.beats += 1
+
+    @property
+    def points(self) -> list[Metric]:
+        return [m for b in self.batches for m in b]
+
+
+def _buffer(sink: FakeSink, **kw: float) -> RunBuffer:
+    opts = {"flush_interval": 0.05, "heartbeat_interval": 0.05, **kw}
+    return RunBuffer(run_id="r1", sink=sink, **opts)  # type: ignore[arg-type]
+
+
+def _wait(cond: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.01)
+
+
+def test_flush_writes_everything_in_order_in_few_batches() -> None:
+    sink = FakeSink()
+    buf = _buffer(sink)
+    for i in range(25_000):
+        buf.points.append(("loss", float(i), i, 1))
+    buf.flush()
+    assert [m.step for m in sink.points] == list(range(25_000))
+    assert len(sink.batches) == 3  # chunks of 10,000: bounded transactions
+    assert buf.written == 25_000 and buf.pending == 0
+
+
+def test_background_thread_flushes_on_interval_and_beats() -> None:
+    sink = FakeSink()
+    writer = Writer()
+    buf = _buffer(sink)
+    writer.register(buf)
+    buf.points.append(("a", 1.0, 0, 1))
+    _wait(lambda: sink.points and sink.beats >= 2)
+    writer.unregister(buf)
+    assert [m.value for m in sink.points] == [1.0]
+    assert sink.beats >= 2
+
+
+def test_a_full_buffer_wakes_the_writer_before_the_interval() -> None:
+    sink = FakeSink()
+    writer = Writer()
+    buf = _buffer(sink, flush_interval=30.0, heartbeat_interval=30.0)
+    buf.batch_size = 100
+    writer.register(buf)
+    for i in range(150):
+        buf.points.append(("a", 1.0, i, 1))
+    writer.wake()
+    _wait(lambda: len(sink.points) >= 150)
+    writer.unregister(buf)
+    assert len(sink.points) == 150
+
+
+def test_transient_errors_are_retried_with_backoff() -> None:
+    sink = FakeSink(fail=3)
+    buf = _buffer(sink)
+    buf.points.extend(("a", float(i), i, 1) for i in range(10))
+    assert buf.write_once() is False  # kept, not dropped
+    assert buf.pending == 10
+    buf.flush(timeout=5)
+    assert [m.step for m in sink.points] == list(range(10))
+
+
+def test_a_store_that_stays_down_is_an_error_at_flush_not_a_silent_loss() -> None:
+    sink = FakeSink(fail=10**9)
+    buf = _buffer(sink)
+    buf.points.extend(("a", 1.0, i, 1) for i in range(7))
+    with pytest.raises(MetricWriteError, match="7 metrics could not be written"):
+        buf.flush(timeout=0.3)
+    assert buf.pending == 7
+
+
+def test_a_rejected_batch_is_raised_when_the_run_ends() -> None:
+    sink = FakeSink(error=InvalidInput("metric 'a': bad"))
+    buf = _buffer(sink)
+    buf.points.extend(("a", 1.0, i, 1) for i in range(4))
+    buf.flush()  # background-style flushes do not raise for it ...
+    with pytest.raises(MetricWriteError, match="4 metrics were rejected"):
+        buf.flush(final=True)  # ... the end of the run does
+
+
+def test_on_exit_ends_runs_children_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    ended: list[tuple[str, RunStatus]] = []
+    writer = Writer()
+    for name in ("parent", "child"):
+        b = _buffer(FakeSink(), heartbeat_interval=60)
+        b.on_exit = lambda status, n=name: ended.append((n, status))  # type: ignore[misc]
+        writer.register(b)
+    monkeypatch.delattr("sys.last_type", raising=False)
+    writer._at_exit()
+    assert ended == [("child", RunStatus.FINISHED), ("parent", RunStatus.FINISHED)]
+
+
+def test_exit_status_reads_how_the_program_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr("sys.last_type", raising=False)
+    assert exit_status() is RunStatus.FINISHED
+    monkeypatch.setattr("sys.last_type", ValueError, raising=False)
+    assert exit_status() is RunStatus.FAILED
+    monkeypatch.setattr("sys.last_type", KeyboardInterrupt, raising=False)
+    assert exit_status() is RunStatus.KILLED
