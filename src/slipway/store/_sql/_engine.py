@@ -144,7 +144,15 @@ def upgrade(url: str) -> str:
 
 
 def current(url: str) -> str | None:
-    """The schema revision of the database at ``url`` (None when it has no slipway schema)."""
+    """The schema revision of the database at ``url`` (None when it has no slipway schema).
+
+    Only looks: a SQLite file that does not exist is not created.
+    """
+    parsed = make_url(normalize_url(url))
+    database = parsed.database or ""
+    is_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if is_file and not Path(database).expanduser().exists():
+        return None
     engine = create_engine(url)
     try:
         with translated(url), engine.connect() as connection:
