@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -133,3 +134,29 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamServer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def api(team_server: TeamServer) -> Iterator[httpx.Client]:
+    """An authenticated client of the session's server, rooted at ``/api/v1``."""
+    with httpx.Client(
+        base_url=f"{team_server.url}/api/v1",
+        headers={"Authorization": f"Bearer {team_server.token}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+def assert_one_line_error(answer: httpx.Response, status: int | None = None) -> str:
+    """A 4xx whose body is ``{"error": one line, "code": ...}``; returns the message."""
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+    if status is not None:
+        assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert isinstance(body["error"], str), body
+    assert body["error"].strip(), body
+    assert "\n" not in body["error"], body
+    assert "Traceback" not in answer.text
+    assert isinstance(body["code"], str)
+    return str(body["error"])

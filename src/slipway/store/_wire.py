@@ -21,7 +21,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
 
@@ -30,7 +30,20 @@ API_PREFIX = "/api/v1"
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 _DIGEST = re.compile(DIGEST_PATTERN)
 
-_Str = Annotated[str, Field(max_length=100_000)]
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL cannot store NUL in text; refusing it here keeps it a 400 instead of a driver error.
+    if "\x00" in text:
+        raise ValueError("NUL characters are not allowed")
+    return text
+
+
+#: any string a client sends: bounded, and storable by every backend
+_Str = Annotated[str, Field(max_length=100_000), AfterValidator(_no_nul)]
+#: every integer a client sends fits the database's BIGINT
+_Int = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+_Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+_INT64 = range(-(2**63), 2**63)
 
 
 def is_digest(text: str) -> bool:
@@ -119,12 +132,12 @@ class DatasetWire(BaseModel):
     digest: _Str
     name: _Str
     source: _Str
-    num_rows: int
-    num_columns: int
+    num_rows: _Count
+    num_columns: _Count
     # `schema` is a BaseModel attribute, hence the alias.
-    schema_: dict[str, str] = Field(alias="schema")
-    profile: dict[str, Any]
-    role: str = ""
+    schema_: dict[_Str, _Str] = Field(alias="schema")
+    profile: dict[_Str, Any]
+    role: _Str = ""
 
     @classmethod
     def from_core(cls, d: DatasetRecord) -> DatasetWire:
@@ -154,8 +167,8 @@ class DatasetWire(BaseModel):
 
 class ArtifactEntryWire(_Request):
     path: _Str
-    digest: str
-    size: int
+    digest: Annotated[str, Field(pattern=DIGEST_PATTERN)]
+    size: _Count
 
     @classmethod
     def from_core(cls, a: ArtifactEntry) -> ArtifactEntryWire:
@@ -189,7 +202,7 @@ class BlobWire(_Response):
 
 class CreateExperimentRequest(_Request):
     name: _Str
-    tags: dict[str, str] | None = None
+    tags: dict[_Str, _Str] | None = None
 
 
 class CreateRunRequest(_Request):
@@ -197,36 +210,43 @@ class CreateRunRequest(_Request):
     name: _Str | None = None
     user: _Str = ""
     parent_run_id: _Str | None = None
-    tags: dict[str, str] | None = None
-    start_time: int | None = None
+    tags: dict[_Str, _Str] | None = None
+    start_time: _Int | None = None
 
 
 class EndRunRequest(_Request):
     status: RunStatus
-    end_time: int | None = None
+    end_time: _Int | None = None
 
 
 class HeartbeatRequest(_Request):
-    at: int | None = None
+    at: _Int | None = None
 
 
 class MarkDeadRequest(_Request):
-    heartbeat_before: int
+    heartbeat_before: _Int
 
 
 class LogBatchRequest(_Request):
     # The core dataclass itself: validating straight into it is twice as fast as a model per
     # metric and a conversion, and a batch holds thousands (unknown keys are still refused).
     metrics: list[Metric] = []
-    params: dict[str, str] | None = None
-    tags: dict[str, str] | None = None
+    params: dict[_Str, _Str] | None = None
+    tags: dict[_Str, _Str] | None = None
+
+    @model_validator(mode="after")
+    def _steps_fit_the_database(self) -> LogBatchRequest:
+        for i, m in enumerate(self.metrics):
+            if m.step not in _INT64 or m.timestamp not in _INT64:
+                raise ValueError(f"metrics.{i}: step and timestamp must fit in 64 bits")
+        return self
 
 
 class SearchRunsRequest(_Request):
     experiment_ids: list[_Str] = []
     filter: _Str | None = None
     order_by: _Str | list[_Str] | None = None
-    max_results: int = 100
+    max_results: _Int = 100
     page_token: _Str | None = None
 
 
