@@ -118,6 +118,15 @@ class MetadataStoreContract(SearchContract):
         assert (run.params, run.metrics, run.parent_run_id, run.user) == ({}, {}, None, "")
         assert store.get_run(run.id) == run
 
+    def test_too_long_names_are_invalid(self, store: MetadataStore) -> None:
+        exp = new_experiment(store)
+        with pytest.raises(InvalidInput):
+            store.create_run(experiment_id=exp.id, name="n" * 251)
+        with pytest.raises(InvalidInput):
+            store.create_experiment(name="e" * 251)
+        run = store.create_run(experiment_id=exp.id, name="n" * 250)
+        assert store.get_run(run.id).name == "n" * 250
+
     def test_two_runs_get_distinct_ids(self, store: MetadataStore) -> None:
         exp = new_experiment(store)
         assert store.create_run(experiment_id=exp.id).id != store.create_run(experiment_id=exp.id).id
@@ -172,17 +181,17 @@ class MetadataStoreContract(SearchContract):
         assert store.get_run(run.id).heartbeat_at == run.start_time + 10_000
 
     def test_mark_dead_runs_marks_only_silent_running_runs(self, store: MetadataStore) -> None:
-        # Times near the epoch: no run of any other test (all "now") falls before this cutoff.
+        # Times at the epoch: no run of any other test (all at 1000 ms or later) is before the cutoff.
         exp = new_experiment(store)
-        silent = store.create_run(experiment_id=exp.id, start_time=1_000)
-        store.heartbeat(silent.id, at=1_500)
-        never_beat = store.create_run(experiment_id=exp.id, start_time=1_200)
-        alive = store.create_run(experiment_id=exp.id, start_time=1_000)
+        silent = store.create_run(experiment_id=exp.id, start_time=10)
+        store.heartbeat(silent.id, at=15)
+        never_beat = store.create_run(experiment_id=exp.id, start_time=12)
+        alive = store.create_run(experiment_id=exp.id, start_time=10)
         store.heartbeat(alive.id, at=_now())
-        finished = store.create_run(experiment_id=exp.id, start_time=1_000)
-        store.end_run(finished.id, status=RunStatus.FINISHED, end_time=1_100)
+        finished = store.create_run(experiment_id=exp.id, start_time=10)
+        store.end_run(finished.id, status=RunStatus.FINISHED, end_time=11)
 
-        dead = store.mark_dead_runs(heartbeat_before=2_000)
+        dead = store.mark_dead_runs(heartbeat_before=20)
 
         assert {silent.id, never_beat.id} <= set(dead)
         assert not {alive.id, finished.id} & set(dead)
@@ -191,11 +200,9 @@ class MetadataStoreContract(SearchContract):
             assert died.status is RunStatus.DIED
             assert died.end_time is not None
         assert store.get_run(alive.id).status is RunStatus.RUNNING
-        assert (store.get_run(finished.id).status, store.get_run(finished.id).end_time) == (
-            RunStatus.FINISHED,
-            1_100,
-        )
-        assert silent.id not in store.mark_dead_runs(heartbeat_before=2_000)  # already DIED
+        untouched = store.get_run(finished.id)
+        assert (untouched.status, untouched.end_time) == (RunStatus.FINISHED, 11)
+        assert silent.id not in store.mark_dead_runs(heartbeat_before=20)  # already DIED
 
     # ------------------------------------------------------------------ params and tags
 
@@ -392,6 +399,12 @@ class MetadataStoreContract(SearchContract):
         assert store.get_run_datasets(second.id) == [
             self._dataset(digest, name="train-copy", role="evaluation")
         ]
+
+    def test_too_long_dataset_name_is_invalid(self, store: MetadataStore) -> None:
+        run = store.create_run(experiment_id=new_experiment(store).id)
+        with pytest.raises(InvalidInput):
+            store.log_dataset(run.id, self._dataset(uuid.uuid4().hex, name="d" * 251))
+        assert store.get_run_datasets(run.id) == []
 
     def test_datasets_of_a_run_without_any(self, store: MetadataStore) -> None:
         run = store.create_run(experiment_id=new_experiment(store).id)

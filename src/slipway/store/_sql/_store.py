@@ -7,83 +7,48 @@ failing. Reads of a page of runs load params, tags and metrics with one ``IN`` q
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from slipway.core import (
-    ArtifactEntry,
-    DatasetRecord,
     Experiment,
     Metric,
     Page,
     Run,
     RunStatus,
-    TokenInfo,
     new_id,
     now_ms,
     parse_filter,
     parse_order_by,
-    validate_artifact_path,
     validate_key,
 )
-from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, NotFound, RunNotFound
+from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
 from slipway.store._sql import _search
+from slipway.store._sql._base import chunks, fits, upsert
 from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
 from slipway.store._sql._errors import masked, translated
+from slipway.store._sql._records import RecordsMixin
 from slipway.store._sql._tables import (
-    datasets,
     experiment_tags,
     experiments,
     latest_metrics,
-    metrics,
     params,
-    run_artifacts,
-    run_datasets,
     run_tags,
     runs,
-    tokens,
 )
+from slipway.store._sql._tables import metrics as metrics_table  # log_batch's `metrics` shadows it
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
 
 _MAX_RESULTS = 10_000
-_IN_CHUNK = 500  # ids per IN (...) list: far below every driver's limit on bound parameters
 
 
-def _upsert(connection: Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT … ON CONFLICT builder (SQLite and PostgreSQL share its API)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        yield list(ids[start : start + _IN_CHUNK])
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class SqlMetadataStore:
+class SqlMetadataStore(RecordsMixin):
     """A :class:`~slipway.store.MetadataStore` over SQLAlchemy; build it with :meth:`connect`."""
-
-    def __init__(self, engine: Engine, *, url: str | None = None) -> None:
-        self._engine = engine
-        self._url = url if url is not None else engine.url.render_as_string(hide_password=True)
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> SqlMetadataStore:
@@ -108,33 +73,18 @@ class SqlMetadataStore:
 
     def _prepare_schema(self) -> None:
         with translated(self._url), self._engine.connect() as connection:
-            if connection.dialect.name == "sqlite":
-                connection.execution_options(**{WRITE: True})
-                with connection.begin():  # under the write lock: one process creates, others see it
-                    if not has_tables(connection):
-                        run_upgrade(connection)
+            with connection.begin():
+                empty = connection.dialect.name == "sqlite" and not has_tables(connection)
+                if not empty:
                     check_schema(connection, self._url)
-            else:
-                with connection.begin():
-                    check_schema(connection, self._url)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __repr__(self) -> str:
-        return f"SqlMetadataStore({self._url!r})"
-
-    @contextmanager
-    def _write(self, *, conflict: Exception | None = None) -> Iterator[Connection]:
-        with translated(self._url, conflict=conflict), self._engine.connect() as connection:  # type: ignore[arg-type]
+                    return
+            # A new SQLite file: create the schema under the write lock, where exactly one of
+            # several processes opening it at once finds it still empty.
             connection.execution_options(**{WRITE: True})
             with connection.begin():
-                yield connection
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with translated(self._url), self._engine.connect() as connection, connection.begin():
-            yield connection
+                if not has_tables(connection):
+                    run_upgrade(connection)
+                check_schema(connection, self._url)
 
     # ------------------------------------------------------------------ experiments
 
@@ -165,7 +115,7 @@ class SqlMetadataStore:
             sa.select(experiments).where(where).order_by(experiments.c.created_at, experiments.c.id)
         ).all()
         tags: dict[str, dict[str, str]] = {row.id: {} for row in rows}
-        for chunk in _chunks(list(tags)):
+        for chunk in chunks(list(tags)):
             for t in connection.execute(
                 sa.select(experiment_tags).where(experiment_tags.c.experiment_id.in_(chunk))
             ):
@@ -200,6 +150,9 @@ class SqlMetadataStore:
         tags: Mapping[str, str] | None = None,
         start_time: int | None = None,
     ) -> Run:
+        if name is not None:
+            fits("run name", name, 250)
+        fits("user", user, 250)
         tags = dict(tags or {})
         for key in tags:
             validate_key("tag", key)
@@ -240,17 +193,6 @@ class SqlMetadataStore:
                     run_tags.insert(), [{"run_id": run.id, "key": k, "value": v} for k, v in tags.items()]
                 )
         return run
-
-    @staticmethod
-    def _experiment_of(connection: Connection, run_id: str) -> str | None:
-        row = connection.execute(sa.select(runs.c.experiment_id).where(runs.c.id == run_id)).first()
-        return None if row is None else str(row[0])
-
-    def _require_run(self, connection: Connection, run_id: str) -> str:
-        experiment_id = self._experiment_of(connection, run_id)
-        if experiment_id is None:
-            raise RunNotFound(f"run {run_id!r} not found")
-        return experiment_id
 
     def get_run(self, run_id: str) -> Run:
         with self._read() as connection:
@@ -294,7 +236,7 @@ class SqlMetadataStore:
                     )
                 ).scalars()
             )
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 connection.execute(
                     runs.update()
                     .where(runs.c.id.in_(chunk), runs.c.status == RunStatus.RUNNING.value)
@@ -332,7 +274,7 @@ class SqlMetadataStore:
             if params:
                 self._write_params(connection, run_id, params)
             if tags:
-                stmt = _upsert(connection, run_tags)
+                stmt = upsert(connection, run_tags)
                 connection.execute(
                     stmt.on_conflict_do_update(
                         index_elements=[run_tags.c.run_id, run_tags.c.key],
@@ -342,7 +284,7 @@ class SqlMetadataStore:
                 )
             if metric_rows:
                 connection.execute(metrics_table.insert(), metric_rows)
-                stmt = _upsert(connection, latest_metrics)
+                stmt = upsert(connection, latest_metrics)
                 newer = sa.or_(
                     stmt.excluded.step > latest_metrics.c.step,
                     sa.and_(
@@ -369,7 +311,7 @@ class SqlMetadataStore:
 
         Checking after the insert (not before) also catches a concurrent writer of the same key.
         """
-        stmt = _upsert(connection, params)
+        stmt = upsert(connection, params)
         connection.execute(
             stmt.on_conflict_do_nothing(index_elements=[params.c.run_id, params.c.key]),
             [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()],
@@ -432,7 +374,7 @@ class SqlMetadataStore:
         found: dict[str, dict[str, dict[str, Any]]] = {
             i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
         }
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for table, slot in ((params, "params"), (run_tags, "tags"), (latest_metrics, "metrics")):
                 query = sa.select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(chunk))
                 for run_id, key, value in connection.execute(query):
@@ -452,139 +394,6 @@ class SqlMetadataStore:
             )
             for row in rows
         ]
-
-    # ------------------------------------------------------------------ datasets and artifacts
-
-    def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
-        if not dataset.digest:
-            raise InvalidInput("dataset: expected a non-empty digest")
-        with self._write() as connection:
-            self._require_run(connection, run_id)
-            stmt = _upsert(connection, datasets)
-            connection.execute(
-                stmt.on_conflict_do_nothing(index_elements=[datasets.c.digest]),
-                {
-                    "digest": dataset.digest,
-                    "name": dataset.name,
-                    "source": dataset.source,
-                    "num_rows": dataset.num_rows,
-                    "num_columns": dataset.num_columns,
-                    "schema": json.dumps(dataset.schema, sort_keys=True),
-                    "profile": json.dumps(dataset.profile, sort_keys=True),
-                },
-            )
-            stmt = _upsert(connection, run_datasets)
-            connection.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[run_datasets.c.run_id, run_datasets.c.digest, run_datasets.c.role],
-                    set_={"name": stmt.excluded.name},
-                ),
-                {
-                    "run_id": run_id,
-                    "digest": dataset.digest,
-                    "role": dataset.role,
-                    "name": dataset.name,
-                    "logged_at": now_ms(),
-                },
-            )
-
-    def get_run_datasets(self, run_id: str) -> list[DatasetRecord]:
-        query = (
-            sa.select(datasets, run_datasets.c.role, run_datasets.c.name.label("run_name"))
-            .join(run_datasets, run_datasets.c.digest == datasets.c.digest)
-            .where(run_datasets.c.run_id == run_id)
-            .order_by(run_datasets.c.logged_at, run_datasets.c.digest, run_datasets.c.role)
-        )
-        with self._read() as connection:
-            self._require_run(connection, run_id)
-            rows = connection.execute(query).all()
-        return [
-            DatasetRecord(
-                digest=r.digest,
-                name=r.run_name,
-                source=r.source,
-                num_rows=r.num_rows,
-                num_columns=r.num_columns,
-                schema=json.loads(r.schema),
-                profile=json.loads(r.profile),
-                role=r.role,
-            )
-            for r in rows
-        ]
-
-    def record_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
-        rows = {validate_artifact_path(e.path): {"digest": e.digest, "size": int(e.size)} for e in entries}
-        with self._write() as connection:
-            self._require_run(connection, run_id)
-            if not rows:
-                return
-            stmt = _upsert(connection, run_artifacts)
-            connection.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[run_artifacts.c.run_id, run_artifacts.c.path],
-                    set_={"digest": stmt.excluded.digest, "size": stmt.excluded.size},
-                ),
-                [{"run_id": run_id, "path": path, **values} for path, values in rows.items()],
-            )
-
-    def list_artifacts(self, run_id: str, *, prefix: str = "") -> list[ArtifactEntry]:
-        query = (
-            sa.select(run_artifacts).where(run_artifacts.c.run_id == run_id).order_by(run_artifacts.c.path)
-        )
-        if prefix:
-            query = query.where(sa.func.substr(run_artifacts.c.path, 1, len(prefix)) == prefix)
-        with self._read() as connection:
-            self._require_run(connection, run_id)
-            rows = connection.execute(query).all()
-        return [ArtifactEntry(path=r.path, digest=r.digest, size=r.size) for r in rows]
-
-    # ------------------------------------------------------------------ tokens
-
-    def create_token(self, *, name: str) -> tuple[TokenInfo, str]:
-        if not isinstance(name, str) or not name.strip() or len(name) > 250:
-            raise InvalidInput(f"token name {name!r}: expected 1-250 characters")
-        secret = "slw_" + secrets.token_urlsafe(32)
-        info = TokenInfo(id=new_id(), name=name, created_at=now_ms(), revoked=False)
-        with self._write() as connection:
-            connection.execute(
-                tokens.insert().values(
-                    id=info.id,
-                    name=name,
-                    secret_hash=_hash_secret(secret),
-                    created_at=info.created_at,
-                    revoked=False,
-                )
-            )
-        return info, secret
-
-    def list_tokens(self) -> list[TokenInfo]:
-        query = sa.select(tokens.c.id, tokens.c.name, tokens.c.created_at, tokens.c.revoked).order_by(
-            tokens.c.created_at, tokens.c.id
-        )
-        with self._read() as connection:
-            rows = connection.execute(query).all()
-        return [
-            TokenInfo(id=r.id, name=r.name, created_at=r.created_at, revoked=bool(r.revoked)) for r in rows
-        ]
-
-    def revoke_token(self, token_id: str) -> None:
-        with self._write() as connection:
-            done = connection.execute(tokens.update().where(tokens.c.id == token_id).values(revoked=True))
-            if done.rowcount == 0:
-                raise NotFound(f"token {token_id!r} not found")
-
-    def verify_token(self, secret: str) -> TokenInfo | None:
-        if not isinstance(secret, str) or not secret:
-            return None
-        query = sa.select(tokens.c.id, tokens.c.name, tokens.c.created_at).where(
-            tokens.c.secret_hash == _hash_secret(secret), tokens.c.revoked.is_(False)
-        )
-        with self._read() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else TokenInfo(id=row.id, name=row.name, created_at=row.created_at)
-
-
-metrics_table = metrics  # the method parameter `metrics` of log_batch shadows the table's name
 
 
 def _metric_rows(run_id: str, batch: Sequence[Metric]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

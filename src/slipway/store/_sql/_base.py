@@ -1,0 +1,80 @@
+"""What every part of the SQL store shares: the engine, short transactions, and small helpers."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from slipway.errors import InvalidInput, RunNotFound, SlipwayError
+from slipway.store._sql._engine import WRITE
+from slipway.store._sql._errors import translated
+from slipway.store._sql._tables import runs
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from sqlalchemy.engine import Connection, Engine
+
+_IN_CHUNK = 500  # ids per IN (...) list: far below every driver's limit on bound parameters
+
+
+def upsert(connection: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT … ON CONFLICT builder (SQLite and PostgreSQL share its API)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield list(ids[start : start + _IN_CHUNK])
+
+
+def fits(what: str, value: str, limit: int) -> str:
+    """Refuse text longer than its column, the same way on SQLite (which would store it) and PostgreSQL."""
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidInput(f"{what} {value!r:.60}: expected a string of at most {limit} characters")
+    return value
+
+
+class SqlBase:
+    """The engine and the two kinds of transaction every method runs in."""
+
+    def __init__(self, engine: Engine, *, url: str | None = None) -> None:
+        self._engine = engine
+        self._url = url if url is not None else engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({self._url!r})"
+
+    @contextmanager
+    def _write(self, *, conflict: SlipwayError | None = None) -> Iterator[Connection]:
+        with translated(self._url, conflict=conflict), self._engine.connect() as connection:
+            connection.execution_options(**{WRITE: True})
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translated(self._url), self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    @staticmethod
+    def _experiment_of(connection: Connection, run_id: str) -> str | None:
+        row = connection.execute(sa.select(runs.c.experiment_id).where(runs.c.id == run_id)).first()
+        return None if row is None else str(row[0])
+
+    def _require_run(self, connection: Connection, run_id: str) -> str:
+        experiment_id = self._experiment_of(connection, run_id)
+        if experiment_id is None:
+            raise RunNotFound(f"run {run_id!r} not found")
+        return experiment_id
