@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 import pytest
 
+from slipway.core import Metric
 from slipway.errors import InvalidInput, StoreUnavailable, Unauthorized
 from slipway.store import MetadataStore, open_metadata_store
 from slipway.store._http import HttpMetadataStore
@@ -91,3 +94,20 @@ def test_a_server_that_is_not_there_is_store_unavailable_naming_it() -> None:
             store.list_experiments()
     finally:
         store.close()
+
+
+def test_small_calls_on_a_kept_alive_connection_do_not_stall(team_server: TeamServer) -> None:
+    """FIELD-NOTES: a server that leaves TCP_NODELAY off makes each such call wait ~44 ms."""
+    store = HttpMetadataStore.connect(team_server.url, token=team_server.token)
+    try:
+        exp = store.create_experiment(name=f"latency-{uuid.uuid4().hex}")
+        run = store.create_run(experiment_id=exp.id)
+        took = []
+        for step in range(40):
+            t0 = time.perf_counter()
+            store.log_batch(run.id, metrics=[Metric(key="loss", value=1.0, step=step)])
+            took.append(time.perf_counter() - t0)
+    finally:
+        store.close()
+
+    assert statistics.median(took) < 0.030, f"median {statistics.median(took) * 1000:.1f} ms"
