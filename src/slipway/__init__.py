@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from slipway._version import __version__
 
 if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ loads them
-    from slipway._api import (  # noqa: F401
+    from slipway._api import (
         active_run,
         autolog,
         end_run,
@@ -20,11 +20,13 @@ if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ l
         log_artifact,
         log_artifacts,
         log_dataset,
+        log_dict,
         log_figure,
         log_metric,
         log_metrics,
         log_param,
         log_params,
+        log_text,
         search_runs,
         seed,
         set_tag,
@@ -32,30 +34,31 @@ if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ l
         start_run,
     )
 
-_LAZY = {
-    name: "slipway._api"
-    for name in (
-        "active_run",
-        "autolog",
-        "end_run",
-        "get_run",
-        "log_artifact",
-        "log_artifacts",
-        "log_dataset",
-        "log_figure",
-        "log_metric",
-        "log_metrics",
-        "log_param",
-        "log_params",
-        "search_runs",
-        "seed",
-        "set_tag",
-        "set_tags",
-        "start_run",
-    )
-}
+# A literal list, so that type checkers see these names as exported.
+__all__ = [
+    "__version__",
+    "active_run",
+    "autolog",
+    "end_run",
+    "get_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dataset",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "seed",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
 
-__all__ = ["__version__", *sorted(_LAZY)]
+_LAZY = {name: "slipway._api" for name in __all__ if name != "__version__"}
 
 
 def __getattr__(name: str) -> Any:

@@ -47,7 +47,9 @@ def hooks(client: TrackingClient) -> Iterator[Hooks]:
     autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
 
 
-def test_a_pipeline_logs_once_with_params_metrics_data_and_model(hooks: Hooks, client: TrackingClient) -> None:
+def test_a_pipeline_logs_once_with_params_metrics_data_and_model(
+    hooks: Hooks, client: TrackingClient
+) -> None:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=0.5, max_iter=500))])
     with client.start_run(experiment="auto", capture_environment=False) as run:
@@ -74,7 +76,8 @@ def test_a_pipeline_logs_once_with_params_metrics_data_and_model(hooks: Hooks, c
     model = pickle.loads(client.read_artifact(run.id, MODEL_PICKLE))
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
     note = json.loads(client.read_artifact(run.id, MODEL_NOTE))
-    assert note["flavor"] == "sklearn" and note["sklearn_version"]
+    assert note["flavor"] == "sklearn"
+    assert note["sklearn_version"]
 
 
 def test_without_an_active_run_a_fit_starts_and_ends_one(hooks: Hooks, client: TrackingClient) -> None:
@@ -104,8 +107,8 @@ def test_disable_restores_the_original_methods(client: TrackingClient) -> None:
     autolog(active_run=h.active_run, start_run=h.start_run)
     assert LogisticRegression.fit is not original
 
-    class Late(LinearRegression):  # defined after autolog: patched through __init_subclass__
-        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+    class Late(LinearRegression):  # type: ignore[misc]  # defined after autolog: patched via __init_subclass__
+        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def,unused-ignore]
             return super().fit(X, y, sample_weight)
 
     assert "__wrapped__" in vars(Late.fit)

@@ -17,7 +17,7 @@ from slipway.errors import ArtifactNotFound, Conflict, ExperimentNotFound, Inval
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from slipway.tracking import TrackingClient
+    from slipway.tracking import ActiveRun, TrackingClient
 
 
 def test_the_issue_example(client: TrackingClient, tmp_path: Path) -> None:
@@ -33,7 +33,8 @@ def test_the_issue_example(client: TrackingClient, tmp_path: Path) -> None:
 
     got = client.get_run(run.id)
     assert got.status is RunStatus.FINISHED
-    assert got.end_time is not None and got.end_time >= got.start_time
+    assert got.end_time is not None
+    assert got.end_time >= got.start_time
     assert got.params == {"C": "1.0", "penalty": "l2"}
     assert got.metrics == {"loss": 0.01, "auc": 0.93}
     assert got.user
@@ -44,7 +45,8 @@ def test_the_issue_example(client: TrackingClient, tmp_path: Path) -> None:
     assert (dataset.name, dataset.role, dataset.num_rows) == ("train", "training", 100)
     assert dataset.profile["columns"]["x"]["max"] == 99.0
     paths = [a.path for a in client.list_artifacts(run.id)]
-    assert "confusion.png" in paths and "slipway/requirements.lock" in paths
+    assert "confusion.png" in paths
+    assert "slipway/requirements.lock" in paths
     assert client.read_artifact(run.id, "confusion.png") == b"\x89PNG fake"
 
 
@@ -56,11 +58,15 @@ def test_a_changed_param_is_a_conflict_at_the_call(client: TrackingClient) -> No
             run.log_param("C", 2.0)
 
 
+def _train_then(run: ActiveRun, n: int, error: BaseException) -> None:
+    for i in range(n):
+        run.log_metric("loss", float(i))
+    raise error
+
+
 def test_an_exception_inside_with_fails_the_run_and_keeps_its_metrics(client: TrackingClient) -> None:
     with pytest.raises(ZeroDivisionError), client.start_run() as run:
-        for i in range(1_000):
-            run.log_metric("loss", float(i))
-        _ = 1 / 0
+        _train_then(run, 1_000, ZeroDivisionError())
     got = client.get_run(run.id)
     assert got.status is RunStatus.FAILED
     assert len(client.get_metric_history(run.id, "loss")) == 1_000
@@ -68,9 +74,7 @@ def test_an_exception_inside_with_fails_the_run_and_keeps_its_metrics(client: Tr
 
 def test_ctrl_c_inside_with_kills_the_run_and_keeps_its_metrics(client: TrackingClient) -> None:
     with pytest.raises(KeyboardInterrupt), client.start_run() as run:
-        for i in range(500):
-            run.log_metric("loss", float(i))
-        raise KeyboardInterrupt
+        _train_then(run, 500, KeyboardInterrupt())
     assert client.get_run(run.id).status is RunStatus.KILLED
     assert len(client.get_metric_history(run.id, "loss")) == 500
 
@@ -99,9 +103,11 @@ def test_bad_metrics_fail_at_the_call_and_ended_runs_refuse_more(client: Trackin
 
 
 def test_nested_runs(client: TrackingClient) -> None:
-    with client.start_run(experiment="sweep") as parent:
-        with client.start_run(parent=parent, name="c-0.1") as child:
-            child.log_metric("auc", 0.8)
+    with (
+        client.start_run(experiment="sweep") as parent,
+        client.start_run(parent=parent, name="c-0.1") as child,
+    ):
+        child.log_metric("auc", 0.8)
     got = client.get_run(child.id)
     assert got.parent_run_id == parent.id
     assert got.experiment_id == parent.experiment_id
@@ -121,7 +127,9 @@ def test_search_filter_order_and_pages(client: TrackingClient) -> None:
     assert [r.metrics["auc"] for r in page.items] == [0.99, 0.95, 0.91]
     first = client.search_runs(experiments=["churn"], order_by="metrics.auc", max_results=2)
     assert first.next_token is not None
-    second = client.search_runs(experiments=["churn"], order_by="metrics.auc", max_results=2, page_token=first.next_token)
+    second = client.search_runs(
+        experiments=["churn"], order_by="metrics.auc", max_results=2, page_token=first.next_token
+    )
     assert [r.metrics["auc"] for r in first.items + second.items] == [0.85, 0.91, 0.95, 0.99]
     l2 = client.search_runs(experiments="churn", filter="params.penalty = 'l2'")
     assert {r.name for r in l2.items} == {"r1", "r3"}

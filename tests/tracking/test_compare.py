@@ -37,7 +37,10 @@ def test_params_metrics_environment_code_and_packages() -> None:
         },
     )
     out = compare(
-        a, b, lock_a="numpy==1.26.0\npandas==2.2.0\nsix==1.0\n", lock_b="numpy==2.0.0\npandas==2.2.0\nrich==13.0\n"
+        a,
+        b,
+        lock_a="numpy==1.26.0\npandas==2.2.0\nsix==1.0\n",
+        lock_b="numpy==2.0.0\npandas==2.2.0\nrich==13.0\n",
     )
 
     assert [(d.key, d.a, d.b) for d in out.params] == [("C", "1.0", "0.1"), ("only_a", "x", None)]
@@ -46,7 +49,8 @@ def test_params_metrics_environment_code_and_packages() -> None:
     assert by_key["auc"].delta == pytest.approx(0.05)
     assert by_key["auc"].relative == pytest.approx(0.05 / 0.9)
     assert not by_key["loss"].changed
-    assert by_key["gone"].b is None and by_key["gone"].delta is None
+    assert by_key["gone"].b is None
+    assert by_key["gone"].delta is None
     assert [(d.key, d.a, d.b) for d in out.packages] == [
         ("numpy", "1.26.0", "2.0.0"),
         ("rich", None, "13.0"),

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def _frame(n: int = 20_000) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame(
+    return pd.DataFrame(  # type: ignore[no-any-return,unused-ignore]
         {
             "x": rng.normal(size=n),
             "k": rng.integers(0, 5, n),
@@ -97,11 +97,13 @@ def test_numpy_arrays() -> None:
 
     assert record.digest != fingerprint(other).digest
     assert record.digest != fingerprint(arr.astype("float32")).digest
-    assert record.num_rows == 20_000 and record.num_columns == 3
+    assert record.num_rows == 20_000
+    assert record.num_columns == 3
     assert record.profile["columns"]["1"]["mean"] == pytest.approx(arr[:, 1].mean())
     assert fingerprint(np.arange(10)).profile["columns"]["0"]["max"] == 9
     images = fingerprint(np.zeros((4, 8, 8)))
-    assert images.num_columns == 64 and images.profile["columns"]["values"]["count"] == 256
+    assert images.num_columns == 64
+    assert images.profile["columns"]["values"]["count"] == 256
 
 
 def test_parquet_and_csv_paths_read_every_row(tmp_path: Path) -> None:
@@ -123,7 +125,8 @@ def test_series_empty_frames_and_odd_cells() -> None:
     s = pd.Series([1.0, 2.0, None], name="y")
     assert fingerprint(s).profile["columns"]["y"]["missing"] == 1
     empty = fingerprint(pd.DataFrame({"a": pd.Series([], dtype="float64")}))
-    assert empty.num_rows == 0 and empty.profile["columns"]["a"]["mean"] is None
+    assert empty.num_rows == 0
+    assert empty.profile["columns"]["a"]["mean"] is None
     lists = fingerprint(pd.DataFrame({"a": [[1, 2], [3]]}))
     assert lists.profile["columns"]["a"]["distinct"] == 2
     dates = fingerprint(pd.DataFrame({"t": pd.date_range("2024-01-01", periods=3)}))

@@ -43,7 +43,8 @@ def test_a_clean_tree_records_commit_and_branch(repo: Path) -> None:
     assert state is not None
     assert state.commit == _git(repo, "rev-parse", "HEAD")
     assert state.branch == "main"
-    assert not state.dirty and state.diff == b""
+    assert not state.dirty
+    assert state.diff == b""
 
 
 def test_a_dirty_tree_records_the_diff_and_untracked_files(repo: Path) -> None:
@@ -57,7 +58,8 @@ def test_a_dirty_tree_records_the_diff_and_untracked_files(repo: Path) -> None:
     assert env.tags["slipway.git.branch"] == "main"
     assert env.tags["slipway.git.commit"] == _git(repo, "rev-parse", "HEAD")
     diff = env.artifacts[DIFF_ARTIFACT].decode()
-    assert "-C = 1.0" in diff and "+C = 0.1" in diff
+    assert "-C = 1.0" in diff
+    assert "+C = 0.1" in diff
     assert "# untracked: notes.md" in diff
     assert ".slipway" not in diff
     assert len(env.tags["slipway.git.diff_digest"]) == 64
@@ -67,7 +69,8 @@ def test_only_untracked_slipway_home_is_still_clean(repo: Path) -> None:
     (repo / ".slipway").mkdir()
     (repo / ".slipway" / "x").write_text("")
     state = git_state(repo)
-    assert state is not None and not state.dirty
+    assert state is not None
+    assert not state.dirty
 
 
 def test_remote_credentials_are_not_recorded(repo: Path) -> None:
@@ -100,7 +103,9 @@ def test_python_platform_source_and_packages(tmp_path: Path) -> None:
     assert package_lock() is package_lock()  # read once per process
 
 
-def test_every_run_carries_the_capture(client: TrackingClient, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_run_carries_the_capture(
+    client: TrackingClient, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(repo)
     (repo / "train.py").write_text("C = 0.5\n")
     monkeypatch.setattr(sys, "argv", ["-c"])

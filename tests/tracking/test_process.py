@@ -80,7 +80,9 @@ def test_a_killed_process_shows_as_died_on_the_next_search(tmp_path: Path) -> No
                 time.sleep(0.01)
         """,
     )
-    env = _env(tmp_path, SLIPWAY_HEARTBEAT_INTERVAL="0.2", SLIPWAY_DEAD_AFTER="1.5", SLIPWAY_FLUSH_INTERVAL="0.1")
+    env = _env(
+        tmp_path, SLIPWAY_HEARTBEAT_INTERVAL="0.2", SLIPWAY_DEAD_AFTER="1.5", SLIPWAY_FLUSH_INTERVAL="0.1"
+    )
     with subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
@@ -93,9 +95,10 @@ def test_a_killed_process_shows_as_died_on_the_next_search(tmp_path: Path) -> No
                     break
         finally:
             proc.send_signal(signal.SIGKILL)  # kill -9: no atexit, no flush, no end_run
-    assert status == "RUNNING" and count > 0
+    assert status == "RUNNING"
+    assert count > 0
     search = textwrap.dedent(
-        f"""
+        """
         import slipway
         runs = slipway.search_runs("e").items
         print(runs[0].id, runs[0].status.value)

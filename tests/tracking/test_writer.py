@@ -68,7 +68,8 @@ def test_flush_writes_everything_in_order_in_few_batches() -> None:
     buf.flush()
     assert [m.step for m in sink.points] == list(range(25_000))
     assert len(sink.batches) == 3  # chunks of 10,000: bounded transactions
-    assert buf.written == 25_000 and buf.pending == 0
+    assert buf.written == 25_000
+    assert buf.pending == 0
 
 
 def test_background_thread_flushes_on_interval_and_beats() -> None:
@@ -130,7 +131,7 @@ def test_on_exit_ends_runs_children_first(monkeypatch: pytest.MonkeyPatch) -> No
     writer = Writer()
     for name in ("parent", "child"):
         b = _buffer(FakeSink(), heartbeat_interval=60)
-        b.on_exit = lambda status, n=name: ended.append((n, status))  # type: ignore[misc]
+        b.on_exit = lambda status, n=name: ended.append((n, status))
         writer.register(b)
     monkeypatch.delattr("sys.last_type", raising=False)
     writer._at_exit()
