@@ -29,6 +29,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
         (401, "missing, unknown or revoked bearer token"),
         (404, "no such experiment, run or blob"),
         (409, "conflicts with what is stored (a taken name, a param changing value)"),
+        (422, "a stored blob no longer matches its digest"),
+        (503, "the database or the artifact store does not answer"),
     )
 }
 
