@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 # `team_server`: a real `slipway server` process for the HTTP adapter and end-to-end tests.
-pytest_plugins = ["_team_server"]
+pytest_plugins = ["tests._team_server"]
 
 
 @pytest.fixture(autouse=True)

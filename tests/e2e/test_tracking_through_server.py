@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from _team_server import clean_env
+from tests._team_server import clean_env
 from slipway.artifacts._http import HttpContentStore
 from slipway.store._http import HttpMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from _team_server import TeamServer
+    from tests._team_server import TeamServer
 
 pytestmark = pytest.mark.e2e
 

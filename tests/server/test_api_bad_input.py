@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from _team_server import assert_one_line_error
+from tests._team_server import assert_one_line_error
 
 if TYPE_CHECKING:
-    from _team_server import TeamServer
+    from tests._team_server import TeamServer
 
 pytestmark = pytest.mark.e2e
 

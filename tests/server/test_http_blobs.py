@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from _team_server import TeamServer
+    from tests._team_server import TeamServer
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +82,7 @@ def test_a_file_that_changes_during_upload_is_refused(team_server: TeamServer, t
     src.write_bytes(b"first version")
     original_upload = blobs._upload
 
-    def upload_after_a_change(blob, *, content):  # type: ignore[no-untyped-def]
+    def upload_after_a_change(blob, *, content):
         src.write_bytes(b"second version, written while uploading")
         return original_upload(blob, content=content)
 

@@ -19,7 +19,7 @@ from slipway.testing.store_contract import MetadataStoreContract
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from _team_server import TeamServer
+    from tests._team_server import TeamServer
 
 pytestmark = pytest.mark.e2e
 
@@ -85,7 +85,7 @@ def test_without_a_token_calls_are_unauthorized(team_server: TeamServer) -> None
 
 
 def test_a_server_that_is_not_there_is_store_unavailable_naming_it() -> None:
-    from _team_server import free_port
+    from tests._team_server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     store = HttpMetadataStore.connect(url, token="x")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from _team_server import TeamServer
+    from tests._team_server import TeamServer
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from _team_server import clean_env, free_port, secret_from
+from tests._team_server import clean_env, free_port, secret_from
 from slipway.cli import main
 
 if TYPE_CHECKING:

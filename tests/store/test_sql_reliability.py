@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from _writers import KEYS_PER_BATCH, write_batches, write_forever
+from tests.store._writers import KEYS_PER_BATCH, write_batches, write_forever
 
 from slipway.core import RunStatus
 from slipway.store._sql import SqlMetadataStore
