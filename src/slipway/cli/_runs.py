@@ -32,8 +32,9 @@ ArtifactsOption = Annotated[
     str | None, typer.Option("--artifacts", help="artifact store: a folder or URL (default: settings)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
-_SHOWN_METRICS = 6
-_SHOWN_PARAMS = 4
+_SHOWN_METRICS = 4
+_SHOWN_PARAMS = 3
+_CELL = 24  # longest param value shown in a list; `runs show` has the whole value
 
 
 def open_client(store: str | None, artifacts: str | None) -> "TrackingClient":
@@ -57,7 +58,10 @@ def when(ms: int | None) -> str:
 def duration(run: "Run") -> str:
     if run.end_time is None:
         return "-"
-    seconds = max(0, run.end_time - run.start_time) // 1000
+    ms = max(0, run.end_time - run.start_time)
+    if ms < 10_000:
+        return f"{ms / 1000:.1f}s"
+    seconds = ms // 1000
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
@@ -141,32 +145,58 @@ def list_(
     )
     param_keys = _columns([r.params for r in page.items], _mentioned(filter_, "param"), _SHOWN_PARAMS)
     columns = ["run", "name", "status", "started", "took"]
-    if not experiment:
-        columns.insert(2, "experiment")
-    table = _table("", *columns, *(f"metrics.{k}" for k in metric_keys), *(f"params.{k}" for k in param_keys))
+    rows = []
     for r in page.items:
-        row = [r.id[:12], r.name, _status(r.status.value), when(r.start_time), duration(r)]
+        row = [r.id[:8], r.name, _status(r.status.value), when(r.start_time)[:16], duration(r)]
         if not experiment:
             row.insert(2, experiments.get(r.experiment_id, r.experiment_id))
-        row += [number(r.metrics.get(k)) for k in metric_keys]
-        row += [r.params.get(k, "-") for k in param_keys]
-        table.add_row(*row)
+        rows.append(row)
+    if not experiment:
+        columns.insert(2, "experiment")
+    # Keep to the terminal's width: drop the least wanted extra columns rather than squeeze them all.
+    from rich.text import Text
+
+    def widest(i: int) -> int:
+        return max(Text.from_markup(row[i]).cell_len for row in rows)
+
+    budget = out.width - 1 - sum(3 + max(len(c), widest(i)) for i, c in enumerate(columns))
+    extra: list[tuple[str, list[str]]] = []
+    for header, cells in [
+        *((f"metrics.{k}", [number(r.metrics.get(k)) for r in page.items]) for k in metric_keys),
+        *((f"params.{k}", [_short(r.params.get(k, "-")) for r in page.items]) for k in param_keys),
+    ]:
+        width = 3 + max(len(header), *(len(c) for c in cells))
+        if width <= budget:
+            extra.append((header, cells))
+            budget -= width
+    table = _table("", *columns, *(h for h, _ in extra))
+    for col in table.columns:
+        col.no_wrap = True
+    for i, row in enumerate(rows):
+        table.add_row(*row, *(cells[i] for _, cells in extra))
     out.print(table)
     if page.next_token:
         out.print(f"more runs: --page-token {page.next_token}")
 
 
 def _columns(values: list[dict[str, Any]], first: list[str], limit: int) -> list[str]:
+    """The keys worth a column: those the user named, then those whose values differ between runs."""
     seen = dict.fromkeys(k for k in first if any(k in v for v in values))
+    distinct: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
     for v in values:
-        for k in v:
+        for k, x in v.items():
             counts[k] = counts.get(k, 0) + 1
-    for k in sorted(counts, key=lambda k: (-counts[k], k)):
+            distinct.setdefault(k, set()).add(str(x))
+    for k in sorted(counts, key=lambda k: (len(distinct[k]) < 2, -counts[k], k)):
         if len(seen) >= max(limit, len(first)):
             break
         seen.setdefault(k)
     return list(seen)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _CELL else text[: _CELL - 1] + "…"
 
 
 def _status(status: str) -> str:
