@@ -121,6 +121,15 @@ def test_parquet_and_csv_paths_read_every_row(tmp_path: Path) -> None:
     assert from_csv.profile["columns"]["x"]["mean"] == pytest.approx(df["x"].mean())
 
 
+def test_arrow_tables_hash_like_their_frames() -> None:
+    import pyarrow as pa
+
+    df = _frame(100)
+    record = fingerprint(pa.Table.from_pandas(df, preserve_index=False))
+    assert record.source == "pyarrow"
+    assert record.num_rows == 100
+
+
 def test_series_empty_frames_and_odd_cells() -> None:
     s = pd.Series([1.0, 2.0, None], name="y")
     assert fingerprint(s).profile["columns"]["y"]["missing"] == 1

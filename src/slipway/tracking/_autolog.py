@@ -174,7 +174,10 @@ def _logged_fit(
     except Exception as exc:
         _warn(f"autolog could not log {type(estimator).__name__}.fit to run {run.id}: {exc}")
     if started is not None:
-        started.end()
+        try:
+            started.end()
+        except Exception as exc:
+            _warn(f"autolog could not end run {started.id}: {exc}")
     return result
 
 

@@ -66,9 +66,17 @@ def fingerprint(
         return _frame_record(data, name=name, role=role, source=source or "pandas", top_k=top_k, bins=bins)
     if isinstance(data, np.ndarray):
         return _array_record(data, name=name, role=role, source=source or "numpy", top_k=top_k, bins=bins)
+    to_pandas = getattr(data, "to_pandas", None)  # pyarrow and polars tables
+    if callable(to_pandas):
+        frame = to_pandas()
+        if isinstance(frame, pd.Series):
+            frame = frame.to_frame()
+        if isinstance(frame, pd.DataFrame):
+            kind = type(data).__module__.split(".")[0]
+            return _frame_record(frame, name=name, role=role, source=source or kind, top_k=top_k, bins=bins)
     raise InvalidInput(
         f"dataset {name or type(data).__name__!r}: expected a pandas DataFrame or Series, a NumPy array, "
-        f"or the path of a .parquet/.csv file, got {type(data).__name__}"
+        f"a pyarrow/polars table, or the path of a .parquet/.csv file, got {type(data).__name__}"
     )
 
 

@@ -273,11 +273,18 @@ class Writer:
 def exit_status() -> RunStatus:
     """How the program is ending, as far as an atexit hook can tell."""
     last = getattr(sys, "last_type", None)  # set by the interpreter for an uncaught exception
-    if last is None:
+    if last is None or _interactive():
         return RunStatus.FINISHED
     if issubclass(last, KeyboardInterrupt):
         return RunStatus.KILLED
     return RunStatus.FAILED
+
+
+def _interactive() -> bool:
+    """In IPython/Jupyter any earlier failed cell sets sys.last_type; quitting is not a failure."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    return callable(get) and get() is not None
 
 
 _writer: Writer | None = None
