@@ -94,7 +94,7 @@ def _reset_for_tests() -> None:
     _stack.set(())
     with _client_lock:
         if _client is not None:
-            _client.store.close()
+            _client.close()
         _client = None
 
 

@@ -19,7 +19,7 @@ def list_(as_json: JsonOption = False, store: StoreOption = None, artifacts: Art
     try:
         experiments = client.list_experiments()
     finally:
-        client.store.close()
+        client.close()
     if as_json:
         typer.echo(
             json.dumps(
@@ -53,5 +53,5 @@ def create(
     try:
         experiment = client.store.create_experiment(name=name)
     finally:
-        client.store.close()
+        client.close()
     typer.echo(f"created experiment {experiment.name!r} ({experiment.id})")

@@ -128,7 +128,7 @@ def list_(
         )
         experiments = {e.id: e.name for e in client.list_experiments()}
     finally:
-        client.store.close()
+        client.close()
     if as_json:
         typer.echo(
             json.dumps({"runs": [run_dict(r) for r in page.items], "next_page_token": page.next_token})
@@ -219,7 +219,7 @@ def show(
         datasets = client.get_datasets(run.id)
         files = client.list_artifacts(run.id)
     finally:
-        client.store.close()
+        client.close()
     if as_json:
         typer.echo(
             json.dumps(
@@ -285,7 +285,7 @@ def compare(
     try:
         diff = client.compare_runs(run_a, run_b)
     finally:
-        client.store.close()
+        client.close()
     if as_json:
         typer.echo(json.dumps(diff.to_dict()))
         return

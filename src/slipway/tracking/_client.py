@@ -64,6 +64,15 @@ class TrackingClient:
         self.environ = environ
         self.writer = writer
 
+    def close(self) -> None:
+        """Close both stores (a team server's blob client holds connections; a folder holds none)."""
+        try:
+            self.store.close()
+        finally:
+            close = getattr(self.blobs, "close", None)
+            if callable(close):
+                close()
+
     # ------------------------------------------------------------------ experiments
     def get_or_create_experiment(self, name: str) -> Experiment:
         found = self.store.get_experiment_by_name(name)
