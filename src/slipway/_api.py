@@ -72,9 +72,7 @@ def _build_client() -> TrackingClient:
     from slipway.store import open_metadata_store
     from slipway.tracking import TrackingClient
 
-    settings = load_settings()
-    if settings.tracking_uri.startswith("sqlite:///"):
-        settings.home.mkdir(parents=True, exist_ok=True)
+    settings = load_settings()  # the stores create the embedded default's folders on first write
     return TrackingClient(
         open_metadata_store(settings.tracking_uri, token=settings.token),
         open_blob_store(settings.artifact_uri, token=settings.token),

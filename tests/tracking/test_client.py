@@ -79,6 +79,16 @@ def test_ctrl_c_inside_with_kills_the_run_and_keeps_its_metrics(client: Tracking
     assert len(client.get_metric_history(run.id, "loss")) == 500
 
 
+def test_a_loop_far_ahead_of_the_store_writes_from_the_loop(client: TrackingClient) -> None:
+    with client.start_run() as run:
+        run._writer.unregister(run._buffer)  # a writer that never gets to run
+        run._batch_size, run._max_pending = 5, 50
+        for i in range(120):
+            run.log_metric("loss", float(i))
+        assert run._buffer.written >= 50  # backpressure instead of unbounded memory
+    assert len(client.get_metric_history(run.id, "loss")) == 120
+
+
 def test_steps_default_to_the_next_one_per_key(client: TrackingClient) -> None:
     with client.start_run() as run:
         run.log_metric("a", 1)

@@ -225,7 +225,8 @@ class Writer:
                 self._buffers.remove(buffer)
 
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # the loop calls this on every append while behind: keep it cheap
+            self._wake.set()
 
     def buffers(self) -> list[RunBuffer]:
         with self._lock:
