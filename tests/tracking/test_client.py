@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 from slipway.core import RunStatus
-from slipway.errors import ArtifactNotFound, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
+from slipway.errors import (
+    ArtifactNotFound,
+    Conflict,
+    ExperimentNotFound,
+    InvalidInput,
+    RunNotFound,
+    StoreUnavailable,
+)
+from slipway.tracking import MetricWriteError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,6 +95,24 @@ def test_a_loop_far_ahead_of_the_store_writes_from_the_loop(client: TrackingClie
             run.log_metric("loss", float(i))
         assert run._buffer.written >= 50  # backpressure instead of unbounded memory
     assert len(client.get_metric_history(run.id, "loss")) == 120
+
+
+def test_a_store_that_stays_down_fails_end_loudly_not_silently(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = client.start_run()
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("metadata store is unavailable: database is locked")
+
+    monkeypatch.setattr(client.store, "log_batch", down)
+    for i in range(3):
+        run.log_metric("loss", float(i))
+    started = time.monotonic()
+    with pytest.raises(MetricWriteError, match="3 metrics could not be written"):
+        run.end(timeout=0.3)
+    assert time.monotonic() - started < 5
+    assert client.store.get_run(run.id).status is RunStatus.FINISHED  # the run itself still ends
 
 
 def test_steps_default_to_the_next_one_per_key(client: TrackingClient) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["ActiveRun"]
 
 log = logging.getLogger("slipway.tracking")
-_END_RETRY_S = 10.0
+_EXIT_TIMEOUT_S = 10.0
 
 
 class ActiveRun:
@@ -236,21 +236,24 @@ class ActiveRun:
         return record
 
     # ------------------------------------------------------------------ ending
-    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
-        """Flush, then end the run; raises MetricWriteError if metrics could not be written."""
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, *, timeout: float = 30.0) -> Run:
+        """Flush, then end the run; raises MetricWriteError if metrics could not be written.
+
+        ``timeout`` bounds how long an unavailable store is retried before giving up.
+        """
         status = RunStatus(status)
         if self._ended:
             return self._run
         self._ended = True
         error: SlipwayError | None = None
         try:
-            self._buffer.flush(final=True)
+            self._buffer.flush(final=True, timeout=timeout)
         except SlipwayError as exc:
             error = exc
         finally:
             self._writer.unregister(self._buffer)
         try:
-            self._run = _with_retry(lambda: self._store.end_run(self._run.id, status=status))
+            self._run = _with_retry(lambda: self._store.end_run(self._run.id, status=status), timeout)
         finally:
             for callback in self._on_end:
                 callback(self)
@@ -259,8 +262,8 @@ class ActiveRun:
         return self._run
 
     def _end_at_exit(self, status: RunStatus) -> None:
-        if not self._ended:
-            self.end(status)
+        if not self._ended:  # a program that is exiting should not hang on a store that is gone
+            self.end(status, timeout=_EXIT_TIMEOUT_S)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -291,9 +294,9 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _with_retry(call: Callable[[], Run]) -> Run:
+def _with_retry(call: Callable[[], Run], timeout: float) -> Run:
     """Ending a run must survive a store that blinks (a restarting server, a locked SQLite file)."""
-    deadline = time.monotonic() + _END_RETRY_S
+    deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
         try:
