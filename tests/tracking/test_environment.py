@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 from typing import TYPE_CHECKING
 
 import pytest
@@ -86,9 +87,14 @@ def test_outside_a_repository_there_are_no_git_tags(tmp_path: Path) -> None:
     assert DIFF_ARTIFACT not in env.artifacts
 
 
-def test_python_platform_source_and_packages(tmp_path: Path) -> None:
+def test_python_platform_source_and_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = tmp_path / "train.py"
     script.write_text("")
+    # As `python train.py` has it, whether this test runs under `pytest` or `python -m pytest`.
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", main)
     env = capture(cwd=tmp_path, argv=[str(script), "--epochs", "3"])
     assert env.tags["slipway.python.version"] == ".".join(map(str, sys.version_info[:3]))
     assert env.tags["slipway.platform"]
