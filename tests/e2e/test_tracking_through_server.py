@@ -9,8 +9,8 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
-
 from tests._team_server import clean_env
+
 from slipway.artifacts._http import HttpContentStore
 from slipway.store._http import HttpMetadataStore
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-
 from tests._team_server import assert_one_line_error
 
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-
 from tests._team_server import assert_one_line_error
 
 if TYPE_CHECKING:

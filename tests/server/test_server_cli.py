@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-
 from tests._team_server import clean_env, free_port, secret_from
+
 from slipway.cli import main
 
 if TYPE_CHECKING:
