@@ -45,6 +45,8 @@ def _rows(tmp_path: Path) -> tuple[str, int, str]:
         ("raise RuntimeError('boom')", "FAILED", 1),
         ("raise KeyboardInterrupt", "KILLED", -signal.SIGINT),
         ("os.kill(os.getpid(), signal.SIGINT); time.sleep(5)", "KILLED", -signal.SIGINT),  # a real Ctrl-C
+        # how Kubernetes and job schedulers stop a process: the conventional exit code 128 + 15
+        ("os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)", "KILLED", 128 + signal.SIGTERM),
     ],
 )
 def test_metrics_are_never_lost_however_the_script_ends(
@@ -63,6 +65,39 @@ def test_metrics_are_never_lost_however_the_script_ends(
     out = subprocess.run(argv, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == returncode, out.stderr
     assert _rows(tmp_path)[:2] == (status, N)
+
+
+def test_sigterm_inside_a_with_block_ends_the_run_killed_with_every_metric(tmp_path: Path) -> None:
+    argv = _script(
+        tmp_path,
+        f"""
+        import os, signal, time
+        with slipway.start_run(experiment="e"):
+            for i in range({N}):
+                slipway.log_metric("loss", 1.0 / (i + 1), step=i)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        """,
+    )
+    out = subprocess.run(argv, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 128 + signal.SIGTERM, out.stderr
+    assert _rows(tmp_path)[:2] == ("KILLED", N)
+
+
+def test_a_program_that_handles_sigterm_itself_keeps_its_handler(tmp_path: Path) -> None:
+    argv = _script(
+        tmp_path,
+        """
+        import os, signal, sys
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))
+        run = slipway.start_run(experiment="e")
+        slipway.log_metric("loss", 1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        """,
+    )
+    out = subprocess.run(argv, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 7, out.stderr
+    assert _rows(tmp_path)[1] == 1
 
 
 def test_a_killed_process_shows_as_died_on_the_next_search(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from slipway.tracking._datasets import fingerprint
 from slipway.tracking._environment import DIFF_ARTIFACT, LOCK_ARTIFACT
 from slipway.tracking._run import ActiveRun
 from slipway.tracking._seed import current_seed, seed_everything
-from slipway.tracking._writer import MetricWriteError
+from slipway.tracking._writer import MetricWriteError, Terminated
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -22,6 +22,7 @@ __all__ = [
     "MetricDifference",
     "MetricWriteError",
     "RunComparison",
+    "Terminated",
     "TrackingClient",
     "autolog",
     "compare",

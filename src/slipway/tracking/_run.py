@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from slipway.core import ArtifactEntry, DatasetRecord, Run, RunStatus, validate_artifact_path, validate_key
 from slipway.errors import InvalidInput, SlipwayError, StoreUnavailable
 from slipway.tracking._datasets import fingerprint
+from slipway.tracking._writer import Terminated
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -273,7 +274,7 @@ class ActiveRun:
     ) -> None:
         if exc_type is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
             status = RunStatus.FINISHED
-        elif issubclass(exc_type, KeyboardInterrupt):
+        elif issubclass(exc_type, (KeyboardInterrupt, Terminated)):
             status = RunStatus.KILLED
         else:
             status = RunStatus.FAILED

@@ -13,6 +13,9 @@ Nothing is lost on purpose:
   with backoff, and raises if its metrics still cannot be written, naming how many;
 - at interpreter exit (normal end, uncaught exception, Ctrl-C) an ``atexit`` hook flushes every
   buffer and ends the runs nobody ended, FAILED or KILLED when an exception ended the program;
+- SIGTERM (how Kubernetes, systemd and job schedulers stop a process) is turned into
+  :class:`Terminated`, a ``SystemExit`` with code 143, when the program has no handler of its own:
+  the stack unwinds as for Ctrl-C, so runs end KILLED with every metric written;
 - in the background, transient errors are retried with exponential backoff; any other error is
   kept and raised when the run ends, instead of being dropped.
 
@@ -25,6 +28,7 @@ import atexit
 import collections
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -36,7 +40,7 @@ from slipway.errors import SlipwayError, StoreUnavailable
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["MetricSink", "MetricWriteError", "RunBuffer", "Writer", "get_writer"]
+__all__ = ["MetricSink", "MetricWriteError", "RunBuffer", "Terminated", "Writer", "get_writer"]
 
 log = logging.getLogger("slipway.tracking")
 
@@ -68,6 +72,33 @@ class MetricWriteError(SlipwayError):
 
     code = "metric_write_failed"
     status = 503
+
+
+class Terminated(SystemExit):
+    """The process was asked to stop (SIGTERM); raised so that ``with`` blocks and atexit flush."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+_terminated = False
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _terminated
+    _terminated = True
+    raise Terminated()
+
+
+def _install_sigterm_handler() -> None:
+    """Only from the main thread, and never over a handler the program installed itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # e.g. an embedded interpreter without signals
+        pass
 
 
 class RunBuffer:
@@ -216,6 +247,7 @@ class Writer:
                 self._thread.start()
             if not self._atexit_registered:
                 atexit.register(self._at_exit)
+                _install_sigterm_handler()
                 self._atexit_registered = True
         self._wake.set()
 
@@ -273,6 +305,8 @@ class Writer:
 
 def exit_status() -> RunStatus:
     """How the program is ending, as far as an atexit hook can tell."""
+    if _terminated:
+        return RunStatus.KILLED
     last = getattr(sys, "last_type", None)  # set by the interpreter for an uncaught exception
     if last is None or _interactive():
         return RunStatus.FINISHED
