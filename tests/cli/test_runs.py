@@ -184,3 +184,38 @@ def test_experiments_list_and_create(
     code, _, err = cli(capsys, urls, "experiments", "create", "fraud")
     assert code == 2
     assert "fraud" in err
+
+
+def test_names_that_look_like_markup_print_as_themselves(
+    capsys: pytest.CaptureFixture[str], urls: tuple[str, str], client: TrackingClient
+) -> None:
+    with client.start_run(experiment="markup", name="[/data] run") as run:
+        run.log_params({"path": "[red]x[/]"})
+        run.set_tag("note", "[bold]")
+    code, out, err = cli(capsys, urls, "runs", "list", "--experiment", "markup")
+    assert (code, err) == (0, "")
+    assert "[/data] run" in out
+    code, out, err = cli(capsys, urls, "runs", "show", run.id)
+    assert (code, err) == (0, "")
+    assert "[red]x[/]" in out
+    assert "[bold]" in out
+
+
+def test_an_error_quoting_markup_is_still_one_line(
+    capsys: pytest.CaptureFixture[str], urls: tuple[str, str]
+) -> None:
+    code, out, err = cli(capsys, urls, "runs", "show", "[/x]")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "[/x]" in err
+
+
+def test_a_store_path_that_cannot_be_created_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    urls = (f"sqlite:///{tmp_path / 'afile' / 'sub' / 'x.db'}", str(tmp_path / "blobs"))
+    code, out, err = cli(capsys, urls, "runs", "list")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "afile" in err

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     except FileNotFoundError as exc:
         _fail(f"{exc.filename}: no such file")
+    except OSError as exc:  # a folder we may not write, a full disk: the file and the reason, one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     except SystemExit:
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _fail(message: str, *, code: int = 2) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+    # The message often quotes user input ("run '[x]' not found"): escape it, never parse it.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     sys.exit(code)

@@ -15,6 +15,7 @@ from slipway.cli._main import app
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from slipway.core import Run
     from slipway.tracking import RunComparison, TrackingClient
@@ -46,7 +47,9 @@ def open_client(store: str | None, artifacts: str | None) -> "TrackingClient":
 def console() -> "Console":
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # markup=False: run names, params and tags are user data; "[/data] run" must print as itself,
+    # not be parsed as Rich markup (which crashes on a stray closing tag). Styles use Text objects.
+    return Console(highlight=False, soft_wrap=False, markup=False)
 
 
 def when(ms: int | None) -> str:
@@ -145,19 +148,28 @@ def list_(
     )
     param_keys = _columns([r.params for r in page.items], _mentioned(filter_, "param"), _SHOWN_PARAMS)
     columns = ["run", "name", "status", "started", "took"]
-    rows = []
+    from rich.text import Text
+
+    rows: list[list[str | Text]] = []
     for r in page.items:
-        row = [r.id[:8], r.name, _status(r.status.value), when(r.start_time)[:16], duration(r)]
+        row: list[str | Text] = [
+            r.id[:8],
+            r.name,
+            _status(r.status.value),
+            when(r.start_time)[:16],
+            duration(r),
+        ]
         if not experiment:
             row.insert(2, experiments.get(r.experiment_id, r.experiment_id))
         rows.append(row)
     if not experiment:
         columns.insert(2, "experiment")
-    # Keep to the terminal's width: drop the least wanted extra columns rather than squeeze them all.
-    from rich.text import Text
 
+    # Keep to the terminal's width: drop the least wanted extra columns rather than squeeze them all.
     def widest(i: int) -> int:
-        return max(Text.from_markup(row[i]).cell_len for row in rows)
+        return max(
+            (cell if isinstance(cell, Text) else Text(cell)).cell_len for row in rows for cell in [row[i]]
+        )
 
     budget = out.width - 1 - sum(3 + max(len(c), widest(i)) for i, c in enumerate(columns))
     extra: list[tuple[str, list[str]]] = []
@@ -199,9 +211,11 @@ def _short(text: str) -> str:
     return text if len(text) <= _CELL else text[: _CELL - 1] + "…"
 
 
-def _status(status: str) -> str:
+def _status(status: str) -> "Text":
+    from rich.text import Text
+
     color = {"FINISHED": "green", "RUNNING": "cyan", "FAILED": "red", "DIED": "red", "KILLED": "yellow"}
-    return f"[{color.get(status, 'white')}]{status}[/]"
+    return Text(status, style=color.get(status, "white"))
 
 
 @runs_app.command("show")
