@@ -204,7 +204,7 @@ def test_names_that_look_like_markup_print_as_themselves(
 def test_an_error_quoting_markup_is_still_one_line(
     capsys: pytest.CaptureFixture[str], urls: tuple[str, str]
 ) -> None:
-    code, out, err = cli(capsys, urls, "runs", "show", "[/x]")
+    code, _out, err = cli(capsys, urls, "runs", "show", "[/x]")
     assert code == 2
     assert err.count("\n") == 1
     assert "[/x]" in err
@@ -215,7 +215,7 @@ def test_a_store_path_that_cannot_be_created_is_a_one_line_error(
 ) -> None:
     (tmp_path / "afile").write_text("not a folder")
     urls = (f"sqlite:///{tmp_path / 'afile' / 'sub' / 'x.db'}", str(tmp_path / "blobs"))
-    code, out, err = cli(capsys, urls, "runs", "list")
+    code, _out, err = cli(capsys, urls, "runs", "list")
     assert code == 2
     assert err.count("\n") == 1
     assert "afile" in err
