@@ -19,10 +19,10 @@ def test_defaults_live_under_dot_slipway_in_the_project(tmp_path: Path) -> None:
 
 
 def test_arguments_beat_environment_beat_toml(tmp_path: Path) -> None:
-    toml = {"tracking_uri": "sqlite:///from-toml.db", "dead_after": 5}
-    env = {"SLIPWAY_TRACKING_URI": "postgresql://db/x", "SLIPWAY_DEAD_AFTER": "7", "PATH": "/bin"}
+    toml = {"tracking_uri": "sqlite:///from-toml.db", "dead_after": 50}
+    env = {"SLIPWAY_TRACKING_URI": "postgresql://db/x", "SLIPWAY_DEAD_AFTER": "70", "PATH": "/bin"}
     s = Settings.resolve(toml=toml, environ=env, cwd=tmp_path)
-    assert (s.tracking_uri, s.dead_after) == ("postgresql://db/x", 7.0)
+    assert (s.tracking_uri, s.dead_after) == ("postgresql://db/x", 70.0)
     s = Settings.resolve(args={"tracking_uri": "sqlite:////abs.db"}, toml=toml, environ=env, cwd=tmp_path)
     assert s.tracking_uri == "sqlite:////abs.db"
     assert Settings.resolve(toml=toml, cwd=tmp_path).tracking_uri == f"sqlite:///{tmp_path / 'from-toml.db'}"
@@ -46,6 +46,7 @@ def test_a_team_server_also_serves_artifacts_unless_told_otherwise(tmp_path: Pat
             "environment: setting 'dead_after' = 'soon': expected a number",
         ),
         ({"args": {"flush_interval": -1}}, "expected a positive number"),
+        ({"environ": {"SLIPWAY_DEAD_AFTER": "1"}}, r"'dead_after' = 1: expected at least 3 x heartbeat_interval"),
     ],
 )
 def test_bad_settings_name_the_source_and_the_setting(

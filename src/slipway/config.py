@@ -22,6 +22,7 @@ __all__ = ["Settings", "load_settings"]
 
 _ENV_PREFIX = "SLIPWAY_"
 _DEFAULT_HOME = Path(".slipway")
+_BEATS_BEFORE_DEAD = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +97,14 @@ class Settings:
             )
         elif "://" not in values["artifact_uri"] and not Path(values["artifact_uri"]).is_absolute():
             values["artifact_uri"] = str((base / values["artifact_uri"]).resolve())
-        return cls(**values)
+        settings = cls(**values)
+        if settings.dead_after < _BEATS_BEFORE_DEAD * settings.heartbeat_interval:
+            # Shorter, and a live run that misses one beat under load would be marked DIED.
+            raise InvalidInput(
+                f"setting 'dead_after' = {settings.dead_after:g}: expected at least {_BEATS_BEFORE_DEAD} x "
+                f"heartbeat_interval ({_BEATS_BEFORE_DEAD * settings.heartbeat_interval:g} seconds)"
+            )
+        return settings
 
 
 def _coerce(key: str, raw: object, source: str) -> Any:
