@@ -10,6 +10,10 @@ test metrics and a matplotlib figure.
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # no display needed
@@ -40,9 +44,10 @@ def main() -> None:
         slipway.log_dataset(X_train.assign(target=y_train), name="train", role="training")
         slipway.log_dataset(X_test.assign(target=y_test), name="test", role="evaluation")
         best_auc, best_c = -1.0, 0.0
+        children: dict[str, float] = {}  # run id -> test AUC
         rng = np.random.default_rng(0)
         for c in (0.01, 0.1, 1.0, 10.0):
-            with slipway.start_run(name=f"C={c}"):  # nested under the sweep
+            with slipway.start_run(name=f"C={c}") as child:  # nested under the sweep
                 model = Pipeline(
                     [("scale", StandardScaler()), ("clf", LogisticRegression(C=c, max_iter=1000))]
                 )
@@ -57,6 +62,7 @@ def main() -> None:
                     )
                 auc = roc_auc_score(y_test, proba)
                 slipway.log_metrics({"test_auc": auc, "test_accuracy": model.score(X_test, y_test)})
+                children[child.id] = auc
                 fig = _roc_figure(y_test.to_numpy(), proba, title=f"C={c}: AUC {auc:.3f}")
                 slipway.log_figure(fig, "roc.png")
                 plt.close(fig)
@@ -67,11 +73,25 @@ def main() -> None:
 
     slipway.autolog(disable=True)
     print(f"tracked run {parent.id} (experiment {EXPERIMENT!r}): best C={best_c}, test AUC {best_auc:.4f}")
+    best, worst = max(children, key=children.__getitem__), min(children, key=children.__getitem__)
+    cli = _slipway_command()
     print("look at it:")
-    print(f'  slipway runs list --experiment {EXPERIMENT} --order-by "metrics.test_auc desc"')
-    print(f"  slipway runs show {parent.id[:8]}")
-    print("  slipway runs compare RUN_A RUN_B     # two ids from the list")
+    print(f'  {cli} runs list --experiment {EXPERIMENT} --order-by "metrics.test_auc desc"')
+    print(f"  {cli} runs show {best[:8]}")
+    print(f"  {cli} runs compare {worst[:8]} {best[:8]}")
     print("  everything is stored in ./.slipway/ (slipway.db and artifacts/)")
+
+
+def _slipway_command() -> str:
+    """`slipway` if the shell finds this venv's command, else its path, so the lines can be pasted."""
+    here = Path(sys.executable).parent / "slipway"
+    found = shutil.which("slipway")
+    if found is not None and Path(found).resolve() == here.resolve():
+        return "slipway"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
 
 
 def _roc_figure(y: np.ndarray, proba: np.ndarray, *, title: str) -> plt.Figure:

@@ -46,19 +46,17 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's usage errors arrive here too
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            _fail("aborted", code=130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", code=130)
+    except typer.TyperException as exc:  # usage errors (missing argument, bad option) from Typer's click
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:  # pragma: no cover - every TyperException Typer raises today has show()
+            _fail(str(exc))
+        sys.exit(2)
     sys.exit(0)
 
 
