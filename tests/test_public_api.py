@@ -35,6 +35,10 @@ def test_every_public_name_is_declared(pkg: str) -> None:
     assert set(mod.__all__) == exposed - submodules
 
 
-def test_top_level_names_all_resolve() -> None:
-    for name in slipway.__all__:
-        assert getattr(slipway, name) is not None
+def test_top_level_names_are_the_fluent_api() -> None:
+    import slipway._api
+
+    assert set(slipway.__all__) - {"__version__"} == set(slipway._api.__all__)
+    for name in slipway._api.__all__:
+        assert callable(getattr(slipway, name)), name
+    assert isinstance(slipway.__version__, str)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ l
     from slipway._api import (
         active_run,
         autolog,
+        client,
         end_run,
         get_run,
         log_artifact,
@@ -39,6 +40,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "client",
     "end_run",
     "get_run",
     "log_artifact",
