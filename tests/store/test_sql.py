@@ -222,3 +222,47 @@ def test_the_migrations_match_the_tables_on_postgres(postgres_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert diff == []
+
+
+# ---------------------------------------------------------------------- schema revisions
+
+
+def _migrate_to(url: str, revision: str) -> None:
+    from slipway.store._sql._engine import WRITE, create_engine, run_upgrade
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE: True})
+        with connection.begin():
+            run_upgrade(connection, revision=revision)
+            connection.exec_driver_sql(
+                "INSERT INTO experiments (id, name, created_at) VALUES ('e0001', 'kept', 1)"
+            )
+    engine.dispose()
+
+
+def _check_0001_is_out_of_date_and_upgrades(url: str) -> None:
+    _migrate_to(url, "0001")
+    assert current(url) == "0001"
+    with pytest.raises(SchemaOutOfDate, match=r"schema revision 0001.*slipway db upgrade"):
+        SqlMetadataStore.connect(url)
+
+    assert upgrade(url) == SCHEMA_REVISION == "0002"
+
+    store = SqlMetadataStore.connect(url)
+    exp = store.get_experiment_by_name("kept")
+    assert exp is not None
+    run = store.create_run(experiment_id=exp.id)
+    for _ in range(2):
+        store.log_batch(run.id, metrics=[Metric(key="m", value=1.0)], batch_id="once")
+    assert len(store.get_metric_history(run.id, "m")) == 1
+    store.close()
+
+
+def test_a_0001_sqlite_database_is_out_of_date_and_upgrades(tmp_path: Path) -> None:
+    _check_0001_is_out_of_date_and_upgrades(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_a_0001_postgres_database_is_out_of_date_and_upgrades(empty_postgres_url: str) -> None:
+    _check_0001_is_out_of_date_and_upgrades(empty_postgres_url)

@@ -14,6 +14,7 @@ from slipway.core._names import (
     new_id,
     now_ms,
     validate_artifact_path,
+    validate_batch_id,
     validate_key,
 )
 from slipway.core._search import Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
@@ -35,5 +36,6 @@ __all__ = [
     "parse_filter",
     "parse_order_by",
     "validate_artifact_path",
+    "validate_batch_id",
     "validate_key",
 ]

@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from slipway.errors import InvalidInput
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]{1,250}$")
+_BATCH_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
 
 
 def new_id() -> str:
@@ -28,6 +29,15 @@ def validate_key(kind: str, key: str) -> str:
             f"{kind} key {key!r}: expected 1-250 characters of letters, digits, '_', '-', '.', ' ', '/', ':'"
         )
     return key
+
+
+def validate_batch_id(batch_id: str) -> str:
+    """Check the id a writer gives a metric batch so that a resent batch is applied only once."""
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        raise InvalidInput(
+            f"batch_id {batch_id!r:.80}: expected 1-64 characters of letters, digits, '_', '-', '.', ':'"
+        )
+    return batch_id
 
 
 def validate_artifact_path(path: str) -> str:

@@ -121,12 +121,16 @@ def metadata_router(store: "MetadataStore") -> APIRouter:
 
     @router.post("/runs/{run_id}/log-batch", status_code=_NO_CONTENT, tags=["runs"])
     def log_batch(run_id: str, body: LogBatchRequest) -> Response:
-        """Write metrics, params and tags in one transaction; all or nothing."""
+        """Write metrics, params and tags in one transaction; all or nothing.
+
+        A ``batch_id`` already applied to the run makes the call a no-op (safe to resend).
+        """
         store.log_batch(
             run_id,
             metrics=body.metrics,
             params=body.params,
             tags=body.tags,
+            batch_id=body.batch_id,
         )
         return Response(status_code=_NO_CONTENT)
 

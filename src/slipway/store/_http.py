@@ -222,11 +222,13 @@ class HttpMetadataStore:
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         body = encode_log_batch(
             list(metrics),
             params=dict(params) if params is not None else None,
             tags=dict(tags) if tags is not None else None,
+            batch_id=batch_id,
         )
         self._call("POST", f"/runs/{_seg(run_id)}/log-batch", content=body, headers=_JSON)
 

@@ -50,11 +50,17 @@ class MetadataStore(Protocol):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """Write metrics, params and tags in one transaction.
 
         A param, once set, cannot change value (that would rewrite history): setting a different
         value raises Conflict and writes nothing of the batch.
+
+        ``batch_id`` (1-64 characters of letters, digits, ``_-.:``) makes the call idempotent: a
+        batch whose id was already applied to the run is skipped and the call returns normally, so
+        a writer may resend a batch after a timeout without duplicating metrics. The id is recorded
+        in the batch's own transaction; a batch that failed is not recorded and may be resent.
         """
         ...
 

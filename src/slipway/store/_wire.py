@@ -233,6 +233,8 @@ class LogBatchRequest(_Request):
     metrics: list[Metric] = []
     params: dict[_Str, _Str] | None = None
     tags: dict[_Str, _Str] | None = None
+    #: makes a resend after a timeout harmless (checked by the store: see MetadataStore.log_batch)
+    batch_id: _Str | None = None
 
     @model_validator(mode="after")
     def _steps_fit_the_database(self) -> LogBatchRequest:
@@ -313,11 +315,16 @@ _METRICS_JSON: TypeAdapter[list[Metric]] = TypeAdapter(
 
 
 def encode_log_batch(
-    metrics: list[Metric], *, params: dict[str, str] | None, tags: dict[str, str] | None
+    metrics: list[Metric],
+    *,
+    params: dict[str, str] | None,
+    tags: dict[str, str] | None,
+    batch_id: str | None = None,
 ) -> bytes:
     """The JSON body of a log-batch call, as :class:`LogBatchRequest` reads it."""
     parts = [b'{"metrics":', _METRICS_JSON.dump_json(metrics)]
-    for name, value in (("params", params), ("tags", tags)):
+    fields: tuple[tuple[str, object], ...] = (("params", params), ("tags", tags), ("batch_id", batch_id))
+    for name, value in fields:
         if value is not None:
             parts.append(f',"{name}":'.encode())
             parts.append(json.dumps(value).encode())

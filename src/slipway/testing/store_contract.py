@@ -34,6 +34,7 @@ from slipway.errors import (
     RunNotFound,
 )
 from slipway.testing._store_contract_search import SearchContract
+from slipway.testing._store_contract_writes import WritesContract
 
 if TYPE_CHECKING:
     from slipway.store import MetadataStore
@@ -50,7 +51,7 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreContract(SearchContract):
+class MetadataStoreContract(SearchContract, WritesContract):
     """Behaviour every metadata store shows; subclasses provide the ``store`` fixture."""
 
     # ------------------------------------------------------------------ experiments

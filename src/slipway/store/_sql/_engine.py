@@ -115,15 +115,15 @@ def check_schema(connection: Connection, url: str) -> None:
     )
 
 
-def run_upgrade(connection: Connection) -> None:
-    """Apply every migration up to head on a connection already inside a write transaction."""
+def run_upgrade(connection: Connection, *, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision`` on a connection already inside a write transaction."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def upgrade(url: str) -> str:

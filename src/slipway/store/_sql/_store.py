@@ -21,6 +21,7 @@ from slipway.core import (
     now_ms,
     parse_filter,
     parse_order_by,
+    validate_batch_id,
     validate_key,
 )
 from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
@@ -30,6 +31,7 @@ from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_t
 from slipway.store._sql._errors import masked, translated
 from slipway.store._sql._records import RecordsMixin
 from slipway.store._sql._tables import (
+    applied_batches,
     experiment_tags,
     experiments,
     latest_metrics,
@@ -253,7 +255,10 @@ class SqlMetadataStore(RecordsMixin):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
+        if batch_id is not None:
+            validate_batch_id(batch_id)
         params = dict(params or {})
         tags = dict(tags or {})
         metric_rows, latest = _metric_rows(run_id, metrics)
@@ -271,6 +276,8 @@ class SqlMetadataStore(RecordsMixin):
             return
         with self._write() as connection:
             experiment_id = self._require_run(connection, run_id)
+            if batch_id is not None and not _first_application(connection, run_id, batch_id):
+                return  # a resend of a batch already committed: applying it again would duplicate
             if params:
                 self._write_params(connection, run_id, params)
             if tags:
@@ -394,6 +401,22 @@ class SqlMetadataStore(RecordsMixin):
             )
             for row in rows
         ]
+
+
+def _first_application(connection: Connection, run_id: str, batch_id: str) -> bool:
+    """Record ``batch_id`` as applied to the run; False when it already was.
+
+    The insert takes the key's lock, so of two concurrent sends of one batch the second waits for
+    the first to commit (then skips) or roll back (then applies it).
+    """
+    stmt = (
+        upsert(connection, applied_batches)
+        .values(run_id=run_id, batch_id=batch_id, applied_at=now_ms())
+        .on_conflict_do_nothing(index_elements=[applied_batches.c.run_id, applied_batches.c.batch_id])
+    )
+    if connection.dialect.name == "postgresql":  # psycopg reports rowcount -1 here: ask for the row
+        return connection.execute(stmt.returning(applied_batches.c.batch_id)).first() is not None
+    return bool(connection.execute(stmt).rowcount == 1)  # SQLite < 3.35 has no RETURNING
 
 
 def _metric_rows(run_id: str, batch: Sequence[Metric]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

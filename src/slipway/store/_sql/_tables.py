@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 #: The Alembic revision this code reads and writes; a store at another revision is out of date.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 # Named constraints, so that migrations can refer to them on every dialect.
 metadata = sa.MetaData(
@@ -130,6 +130,18 @@ latest_metrics = sa.Table(
     sa.Column("timestamp", _MS, nullable=False),
     sa.Index("ix_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
     sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+# The ids of the metric batches applied to each run, written in the batch's own transaction: a
+# writer that resends a batch after a timeout (the first attempt may have been committed) finds its
+# id here and the batch is skipped, so a retry never duplicates metrics. Batches without an id are
+# not recorded.
+applied_batches = sa.Table(
+    "applied_batches",
+    metadata,
+    sa.Column("run_id", _ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("applied_at", _MS, nullable=False),
 )
 
 datasets = sa.Table(

@@ -1,0 +1,91 @@
+"""The write-safety part of the metadata-store contract: idempotent batches, limits, run liveness."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+
+from slipway.core import Metric
+from slipway.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from slipway.core import Run
+    from slipway.store import MetadataStore
+
+
+def _run(store: MetadataStore) -> Run:
+    exp = store.create_experiment(name=f"contract-writes-{uuid.uuid4().hex}")
+    return store.create_run(experiment_id=exp.id)
+
+
+class WritesContract:
+    """What makes writes safe to retry and the same for every store."""
+
+    # ------------------------------------------------------------------ idempotent batches
+
+    def test_a_batch_sent_twice_with_one_id_is_written_once(self, store: MetadataStore) -> None:
+        run = _run(store)
+        batch = [Metric(key="loss", value=0.5, step=1, timestamp=10)]
+
+        store.log_batch(run.id, metrics=batch, params={"lr": "0.1"}, tags={"t": "1"}, batch_id="b-1")
+        store.log_batch(run.id, metrics=batch, params={"lr": "0.1"}, tags={"t": "1"}, batch_id="b-1")
+
+        assert store.get_metric_history(run.id, "loss") == batch
+        got = store.get_run(run.id)
+        assert (got.params, got.tags, got.metrics) == ({"lr": "0.1"}, {"t": "1"}, {"loss": 0.5})
+
+    def test_batch_ids_are_per_run_and_distinct_ids_all_apply(self, store: MetadataStore) -> None:
+        first, second = _run(store), _run(store)
+        one = [Metric(key="m", value=1.0, step=1, timestamp=1)]
+
+        store.log_batch(first.id, metrics=one, batch_id="same")
+        store.log_batch(second.id, metrics=one, batch_id="same")
+        store.log_batch(first.id, metrics=one, batch_id="other")
+        store.log_batch(first.id, metrics=one)  # without an id: always applied
+        store.log_batch(first.id, metrics=one)
+
+        assert len(store.get_metric_history(first.id, "m")) == 4
+        assert len(store.get_metric_history(second.id, "m")) == 1
+
+    def test_a_failed_batch_is_not_recorded_and_may_be_sent_again(self, store: MetadataStore) -> None:
+        run = _run(store)
+        store.log_batch(run.id, params={"lr": "0.1"})
+        metric = Metric(key="loss", value=0.5, step=1, timestamp=10)
+
+        with pytest.raises(Conflict):
+            store.log_batch(run.id, metrics=[metric], params={"lr": "0.2"}, batch_id="b-2")
+        store.log_batch(run.id, metrics=[metric], batch_id="b-2")
+
+        assert store.get_metric_history(run.id, "loss") == [metric]
+
+    def test_one_batch_sent_from_threads_at_once_is_written_once(self, store: MetadataStore) -> None:
+        run = _run(store)
+        batch = [Metric(key=f"k{i}", value=float(i), step=1, timestamp=1) for i in range(50)]
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def send() -> None:
+            try:
+                start.wait()
+                store.log_batch(run.id, metrics=batch, batch_id="racing")
+            except BaseException as exc:  # collected: a thread's failure must fail the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert errors == []
+        assert all(len(store.get_metric_history(run.id, f"k{i}")) == 1 for i in (0, 49))
+
+    @pytest.mark.parametrize("batch_id", ["", "has space", "x" * 65, "new\nline", "a\x00b"])
+    def test_bad_batch_id_is_invalid_and_writes_nothing(self, store: MetadataStore, batch_id: str) -> None:
+        run = _run(store)
+        with pytest.raises(InvalidInput, match="batch_id"):
+            store.log_batch(run.id, metrics=[Metric(key="m", value=1.0)], batch_id=batch_id)
+        assert store.get_metric_history(run.id, "m") == []
