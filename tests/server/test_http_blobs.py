@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
-from slipway.artifacts import BlobStore, open_blob_store
+from slipway.artifacts import BlobStore, ContentStore, open_blob_store
 from slipway.artifacts._http import HttpContentStore
 from slipway.errors import Conflict
 from slipway.testing.artifact_contract import BlobStoreContract
@@ -92,3 +93,39 @@ def test_a_file_that_changes_during_upload_is_refused(team_server: TeamServer, t
         blobs.put_file(src)
     assert not blobs.exists(hashlib.sha256(b"first version").hexdigest())
     blobs.close()
+
+
+def test_the_proxy_and_a_folder_describe_a_changed_file_in_the_same_words(
+    team_server: TeamServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "growing.log"
+
+    def change() -> None:
+        src.write_bytes(b"second version, written while storing")
+
+    src.write_bytes(b"first version")
+    proxy = HttpContentStore.connect(team_server.url, token=team_server.token)
+    upload = proxy._upload
+
+    def upload_after_a_change(blob, *, content):
+        change()
+        return upload(blob, content=content)
+
+    monkeypatch.setattr(proxy, "_upload", upload_after_a_change)
+    with pytest.raises(Conflict) as through_the_proxy:
+        proxy.put_file(src)
+    proxy.close()
+
+    src.write_bytes(b"first version")
+    folder = ContentStore(LocalFileSystem(), (tmp_path / "folder").as_posix())
+    holds = folder._holds
+
+    def holds_then_change(blob):
+        change()
+        return holds(blob)
+
+    monkeypatch.setattr(folder, "_holds", holds_then_change)
+    with pytest.raises(Conflict) as in_a_folder:
+        folder.put_file(src)
+
+    assert str(through_the_proxy.value) == str(in_a_folder.value)

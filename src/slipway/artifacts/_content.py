@@ -18,9 +18,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.artifacts._digest import CHUNK, check_digest, chunks, hash_file, mismatch
+from slipway.artifacts._digest import CHUNK, changed, check_digest, chunks, hash_file, mismatch
 from slipway.artifacts._port import Blob
-from slipway.errors import ArtifactNotFound, Conflict
+from slipway.errors import ArtifactNotFound
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -104,7 +104,7 @@ class ContentStore:
                 out.flush()
                 os.fsync(out.fileno())  # the rename must not outlive the bytes after a crash
             if h.hexdigest() != blob.digest:
-                raise _changed(source, blob.digest, h.hexdigest())
+                raise changed(source, blob.digest, h.hexdigest())
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -120,7 +120,7 @@ class ContentStore:
                 out.write(chunk)
         if h.hexdigest() != blob.digest:
             self._fs.rm_file(key)
-            raise _changed(source, blob.digest, h.hexdigest())
+            raise changed(source, blob.digest, h.hexdigest())
 
     # -------------------------------------------------------------------- reads
 
@@ -209,13 +209,6 @@ class ContentStore:
 
     def _where(self) -> str:
         return str(self._fs.unstrip_protocol(self._root))
-
-
-def _changed(source: str, expected: str, found: str) -> Conflict:
-    return Conflict(
-        f"{source} changed while it was being stored (sha256:{expected}, then sha256:{found}); "
-        "nothing was stored: store it again once it is no longer being written"
-    )
 
 
 class _VerifyingReader(io.RawIOBase):

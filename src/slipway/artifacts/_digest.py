@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from slipway.artifacts._port import Blob
-from slipway.errors import IntegrityViolation, InvalidInput
+from slipway.errors import Conflict, IntegrityViolation, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -59,4 +59,12 @@ def mismatch(digest: str, found: str, size: int, where: str) -> IntegrityViolati
     return IntegrityViolation(
         f"blob sha256:{digest} in {where}: its {size} bytes hash to sha256:{found}; "
         "the stored copy is corrupt or was altered, so it was not used"
+    )
+
+
+def changed(source: str, expected: str, found: str) -> Conflict:
+    """A file whose bytes changed between hashing it and storing it: nothing was stored."""
+    return Conflict(
+        f"{source} changed while it was being stored (sha256:{expected}, then sha256:{found}); "
+        "nothing was stored: store it again once it is no longer being written"
     )

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from slipway._version import __version__
-from slipway.artifacts._digest import CHUNK, check_digest, chunks, hash_file, mismatch
+from slipway.artifacts._digest import CHUNK, changed, check_digest, chunks, hash_file, mismatch
 from slipway.artifacts._port import Blob
 from slipway.errors import (
     ArtifactNotFound,
-    Conflict,
     InvalidInput,
     SlipwayError,
     StoreUnavailable,
@@ -94,11 +93,7 @@ class HttpContentStore:
                 if sent.hexdigest() == blob.digest:
                     raise
                 # The server refused bytes that no longer match the digest: the file changed.
-                raise Conflict(
-                    f"{path} changed while it was being stored (sha256:{blob.digest}, then "
-                    f"sha256:{sent.hexdigest()}); nothing was stored: store it again once it is no "
-                    "longer being written"
-                ) from None
+                raise changed(str(path), blob.digest, sent.hexdigest()) from None
         return blob
 
     def _upload(self, blob: Blob, *, content: bytes | Iterator[bytes]) -> None:
