@@ -228,7 +228,7 @@ def seed(n: int) -> int:
     seed_everything(n)
     run = active_run()
     if run is not None:
-        run.set_tag("slipway.seed", str(n))
+        run._set_tags({"slipway.seed": str(n)})  # a captured tag: users cannot set slipway.* ones
     return n
 
 

@@ -248,3 +248,92 @@ def test_compare_runs_names_what_changed(client: TrackingClient) -> None:
     assert auc.delta == pytest.approx(0.05)
     assert diff.packages == []  # same process, same lock
     assert pickle.loads(pickle.dumps(diff)) == diff
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"value": 1.0, "step": 2**64}, "step .* does not fit in 64 bits"),
+        ({"value": 1.0, "step": -(2**63) - 1}, "step .* does not fit in 64 bits"),
+        ({"value": 1.0, "timestamp": 2**63}, "timestamp .* does not fit in 64 bits"),
+        ({"value": 1.0, "step": 1.5}, "step must be an integer"),
+        ({"value": True}, "expected a number, got bool"),
+        ({"value": "0.5"}, "expected a number, got str"),
+        ({"value": 10**400}, "expected a number"),
+    ],
+)
+def test_a_metric_the_store_cannot_keep_fails_at_the_call(
+    client: TrackingClient, kwargs: dict[str, object], message: str
+) -> None:
+    with client.start_run() as run:
+        with pytest.raises(InvalidInput, match=f"metric 'loss': {message}"):
+            run.log_metric("loss", **kwargs)  # type: ignore[arg-type]
+        run.log_metric("loss", np.float32(0.5), step=np.int64(2**63 - 1))  # NumPy scalars, the last step
+    [metric] = client.get_metric_history(run.id, "loss")
+    assert (metric.value, metric.step) == (0.5, 2**63 - 1)
+
+
+def test_one_bad_point_in_a_batch_loses_only_itself_on_sqlite(client: TrackingClient) -> None:
+    run = client.start_run()
+    for i in range(100):
+        run.log_metric("loss", float(i), step=i)
+    run._buffer.points.append(("loss", 0.0, 2**64, 1))  # past validation, as from an older client
+    with pytest.raises(MetricWriteError, match="1 metrics were rejected"):
+        run.end()
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == list(range(100))
+    assert client.get_run(run.id).status is RunStatus.FINISHED
+
+
+def test_memory_stays_bounded_while_the_store_is_down(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = client.start_run()
+    run._writer.unregister(run._buffer)  # only the loop writes
+    run._batch_size, run._max_pending = 5, 50
+    real = client.store.log_batch
+    failures = 3
+
+    def down_then_up(*args: object, **kwargs: object) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise StoreUnavailable("metadata store is unavailable: database is locked")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client.store, "log_batch", down_then_up)
+    most = 0
+    for i in range(200):
+        run.log_metric("loss", float(i))
+        most = max(most, run._buffer.pending)
+    assert most <= 50  # the loop waited for the store instead of piling up points
+    run.end()
+    assert len(client.get_metric_history(run.id, "loss")) == 200
+
+
+@pytest.mark.parametrize("status", ["finished", "Killed", " FAILED ", RunStatus.FAILED])
+def test_end_accepts_status_names_in_any_case(client: TrackingClient, status: str | RunStatus) -> None:
+    run = client.start_run()
+    assert run.end(status).status.value == str(getattr(status, "value", status)).strip().upper()
+
+
+@pytest.mark.parametrize("status", ["done", "RUNNING", ""])
+def test_end_with_an_unknown_status_names_the_allowed_ones(client: TrackingClient, status: str) -> None:
+    run = client.start_run()
+    with pytest.raises(InvalidInput, match="FINISHED, FAILED, KILLED"):
+        run.end(status)
+    assert run.end().status is RunStatus.FINISHED  # the bad call did not end it
+
+
+def test_captured_slipway_tags_cannot_be_overwritten(client: TrackingClient) -> None:
+    with pytest.raises(InvalidInput, match=r"'slipway\.git\.commit'.*reserved"):
+        client.start_run(tags={"slipway.git.commit": "abc"})
+    with client.start_run(tags={"team": "risk"}) as run:
+        with pytest.raises(InvalidInput, match="reserved"):
+            run.set_tag("slipway.python.version", "2.7")
+        with pytest.raises(InvalidInput, match="reserved"):
+            run.set_tags({"ok": "1", "Slipway.host": "x"})
+        run.set_tag("slipway_like", "fine")
+    tags = client.get_run(run.id).tags
+    assert tags["slipway.python.version"] != "2.7"
+    assert (tags["team"], tags["slipway_like"]) == ("risk", "fine")
+    assert "ok" not in tags  # the call failed as a whole

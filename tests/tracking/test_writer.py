@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from slipway.core import Metric, RunStatus
-from slipway.errors import InvalidInput, StoreUnavailable
-from slipway.tracking import MetricWriteError
+from slipway.errors import InvalidInput, RunNotFound, StoreUnavailable
+from slipway.tracking import MetricWriteError, Terminated
 from slipway.tracking._writer import RunBuffer, Writer, exit_status
 
 if TYPE_CHECKING:
@@ -145,3 +145,73 @@ def test_exit_status_reads_how_the_program_ended(monkeypatch: pytest.MonkeyPatch
     assert exit_status() is RunStatus.FAILED
     monkeypatch.setattr("sys.last_type", KeyboardInterrupt, raising=False)
     assert exit_status() is RunStatus.KILLED
+
+
+class PickySink(FakeSink):
+    """Rejects (for good) any batch holding a step SQLite cannot store, as the real store does."""
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.calls = getattr(self, "calls", 0) + 1
+        if any(m.step >= 2**63 for m in metrics):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        super().log_batch(run_id, metrics=metrics)
+
+
+def test_one_rejected_point_costs_only_itself() -> None:
+    sink = PickySink()
+    buf = _buffer(sink)
+    buf.points.extend(("a", float(i), i, 1) for i in range(50))
+    buf.points.append(("a", 0.0, 2**64, 1))  # got past validation (another client, an old version)
+    buf.points.extend(("a", float(i), i, 1) for i in range(50, 100))
+    buf.flush()
+    assert [m.step for m in sink.points] == list(range(100))  # in order, none of the good ones lost
+    assert buf.written == 100
+    assert sink.calls < 20  # bisected, not one call per point
+    with pytest.raises(MetricWriteError, match="1 metrics were rejected"):
+        buf.flush(final=True)
+
+
+def test_a_batch_rejected_as_a_whole_is_not_split() -> None:
+    sink = FakeSink(error=RunNotFound("run 'r1' does not exist"))
+    calls = 0
+    original = sink.log_batch
+
+    def counting(*args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        original(*args, **kwargs)  # type: ignore[arg-type]
+
+    sink.log_batch = counting  # type: ignore[method-assign]
+    buf = _buffer(sink)
+    buf.points.extend(("a", 1.0, i, 1) for i in range(1_000))
+    buf.flush()
+    assert calls == 1
+    with pytest.raises(MetricWriteError, match="1000 metrics were rejected"):
+        buf.flush(final=True)
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, Terminated])
+def test_an_interrupted_write_keeps_its_points_in_order(interrupt: type[BaseException]) -> None:
+    class InterruptedOnce(FakeSink):
+        def log_batch(self, run_id: str, **kwargs: Any) -> None:
+            if len(self.batches) == 1 and not getattr(self, "interrupted", False):
+                self.interrupted = True
+                raise interrupt()
+            super().log_batch(run_id, **kwargs)
+
+    sink = InterruptedOnce()
+    buf = _buffer(sink)
+    buf.points.extend(("a", float(i), i, 1) for i in range(25_000))
+    with pytest.raises(interrupt):
+        buf.flush()
+    assert buf.pending == 15_000  # the chunk being written when Ctrl-C came is still there
+    buf.points.append(("a", 0.0, 25_000, 1))
+    buf.flush()  # the flush that follows (the end of the run, atexit) writes it all
+    assert [m.step for m in sink.points] == list(range(25_001))

@@ -189,7 +189,7 @@ def _log_fit(options: _Options, run: ActiveRun, estimator: Any, X: Any, y: Any) 
     import sklearn
 
     cls = type(estimator)
-    run.set_tags(
+    run._set_tags(
         {"slipway.autolog": "sklearn", "slipway.autolog.estimator": f"{cls.__module__}.{cls.__qualname__}"}
     )
     run.log_params({k: _param_text(v) for k, v in estimator.get_params(deep=True).items()})

@@ -14,7 +14,7 @@ from slipway.core import ArtifactEntry, Experiment, Metric, Page, Run, RunStatus
 from slipway.errors import AlreadyExists, ArtifactNotFound, ExperimentNotFound, InvalidInput, RunNotFound
 from slipway.tracking._compare import RunComparison, compare
 from slipway.tracking._environment import LOCK_ARTIFACT, capture
-from slipway.tracking._run import ActiveRun
+from slipway.tracking._run import ActiveRun, check_user_tags
 from slipway.tracking._seed import current_seed
 from slipway.tracking._writer import RunBuffer, Writer, get_writer
 
@@ -126,7 +126,7 @@ class TrackingClient:
         seed = current_seed()
         if seed is not None:
             all_tags["slipway.seed"] = str(seed)
-        all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        all_tags.update({k: str(v) for k, v in check_user_tags(tags or {}).items()})
         run = self.store.create_run(
             experiment_id=experiment_id,
             name=name,

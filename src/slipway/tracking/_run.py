@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import operator
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,11 @@ __all__ = ["ActiveRun"]
 
 log = logging.getLogger("slipway.tracking")
 _EXIT_TIMEOUT_S = 10.0
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # what every store keeps in a step or a timestamp column
+#: Tags in this namespace are captured by slipway (code, environment, seed, autolog); users cannot set them.
+RESERVED_TAG_PREFIX = "slipway."
+#: How a run can be ended by its program (RUNNING is not an end; DIED is set when beats stop).
+_END_STATUSES = (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 
 
 class ActiveRun:
@@ -62,6 +69,7 @@ class ActiveRun:
         self._max_pending = buffer.max_pending
         self._steps: dict[str, int] = {}  # metric key -> next implicit step; doubles as "key validated"
         self._ended = False
+        self._pid = os.getpid()  # in a forked child this run belongs to the parent: never end it there
 
     # ------------------------------------------------------------------ identity
     @property
@@ -114,6 +122,11 @@ class ActiveRun:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, object]) -> None:
+        """Record tags (they may change); ``slipway.*`` tags are captured, not set: InvalidInput."""
+        self._set_tags(check_user_tags(tags))
+
+    def _set_tags(self, tags: Mapping[str, object]) -> None:
+        """Any tag, ``slipway.*`` included: for the capture code (autolog, seed) only."""
         self._check_open()
         values = {validate_key("tag", k): _text(v) for k, v in tags.items()}
         if values:
@@ -126,7 +139,8 @@ class ActiveRun:
         """Buffer one value; returns in about a microsecond and never waits on the store.
 
         ``step`` defaults to one more than the last step logged for ``key`` in this run (0 first);
-        ``timestamp`` to now, in milliseconds.
+        ``timestamp`` to now, in milliseconds. A value that is not a real number (a bool or a string
+        included), or a step or timestamp outside signed 64 bits, is InvalidInput here, at the call.
         """
         steps = self._steps
         if key not in steps:
@@ -137,30 +151,33 @@ class ActiveRun:
             self._check_open()
         if step is None:
             step = steps[key]
-        try:
-            point = (key, float(value), int(step), timestamp or time.time_ns() // 1_000_000)
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                f"metric {key!r}: expected a number and an integer step, got {value!r}"
-            ) from None
-        steps[key] = point[2] + 1
+        if type(step) is not int or not _I64_MIN <= step <= _I64_MAX:  # fast path: a plain int in range
+            step = _integer(key, "step", step)
+        if timestamp is None:
+            timestamp = time.time_ns() // 1_000_000
+        elif type(timestamp) is not int or not _I64_MIN <= timestamp <= _I64_MAX:
+            timestamp = _integer(key, "timestamp", timestamp)
+        if type(value) is not float:
+            value = _number(key, value)
+        steps[key] = step + 1
         points = self._points
-        points.append(point)
+        points.append((key, value, step, timestamp))
         if len(points) >= self._batch_size:
-            self._behind(len(points))
+            self._behind()
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None, *, timestamp: int | None = None
     ) -> None:
-        ts = timestamp or time.time_ns() // 1_000_000
+        ts = time.time_ns() // 1_000_000 if timestamp is None else timestamp
         for key, value in metrics.items():
             self.log_metric(key, value, step, timestamp=ts)
 
-    def _behind(self, pending: int) -> None:
-        if pending < self._max_pending:
+    def _behind(self) -> None:
+        # `pending`, not len(points): while the store is down, failed writes move points to the retry list
+        if self._buffer.pending < self._max_pending:
             self._writer.wake()
         else:  # the store cannot keep up: write from here, which slows the loop instead of eating memory
-            self._buffer.write_once()
+            self._buffer.make_room(self._max_pending)
 
     def flush(self) -> None:
         """Write every metric logged so far before returning (the writer would within flush_interval)."""
@@ -240,12 +257,18 @@ class ActiveRun:
     def end(self, status: RunStatus | str = RunStatus.FINISHED, *, timeout: float = 30.0) -> Run:
         """Flush, then end the run; raises MetricWriteError if metrics could not be written.
 
-        ``timeout`` bounds how long an unavailable store is retried before giving up.
+        ``timeout`` bounds how long an unavailable store is retried before giving up. ``status``
+        is a :class:`RunStatus` or its name in any case (``"finished"``).
+
+        In a forked child (``multiprocessing``) a run inherited from the parent is only flushed:
+        the parent owns it and ends it.
         """
-        status = RunStatus(status)
+        status = parse_status(status)
         if self._ended:
             return self._run
         self._ended = True
+        if os.getpid() != self._pid:
+            return self._flush_in_child(timeout)
         error: SlipwayError | None = None
         try:
             self._buffer.flush(final=True, timeout=timeout)
@@ -260,6 +283,15 @@ class ActiveRun:
                 callback(self)
         if error is not None:
             raise error
+        return self._run
+
+    def _flush_in_child(self, timeout: float) -> Run:
+        try:
+            self._buffer.flush(final=True, timeout=timeout)
+        finally:
+            self._writer.unregister(self._buffer)
+            for callback in self._on_end:
+                callback(self)
         return self._run
 
     def _end_at_exit(self, status: RunStatus) -> None:
@@ -293,6 +325,52 @@ class ActiveRun:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+def _integer(key: str, what: str, value: object) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]  # anything with __index__ (NumPy ints)
+    except TypeError:
+        raise InvalidInput(f"metric {key!r}: {what} must be an integer, got {value!r}") from None
+    if not _I64_MIN <= number <= _I64_MAX:
+        raise InvalidInput(f"metric {key!r}: {what} {number} does not fit in 64 bits (-2**63 to 2**63-1)")
+    return number
+
+
+def _number(key: str, value: object) -> float:
+    """A real number as float; NaN and infinities are values like any other (a diverged loss)."""
+    if isinstance(value, (bool, str, bytes)) or type(value).__name__ == "bool_":  # NumPy's bool too
+        raise InvalidInput(f"metric {key!r}: expected a number, got {type(value).__name__} {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]  # NumPy scalars, Decimal, 0-d tensors
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(
+            f"metric {key!r}: expected a number, got {type(value).__name__} {value!r}"
+        ) from None
+
+
+def parse_status(status: RunStatus | str) -> RunStatus:
+    """A status given as the enum or its name, in any case."""
+    if isinstance(status, RunStatus) and status in _END_STATUSES:
+        return status
+    name = status.value if isinstance(status, RunStatus) else str(status).strip().upper()
+    found = next((s for s in _END_STATUSES if s.value == name), None)
+    if found is None:
+        allowed = ", ".join(s.value for s in _END_STATUSES)
+        raise InvalidInput(f"run status {status!r}: a run ends as one of {allowed} (any case)")
+    return found
+
+
+def check_user_tags(tags: Mapping[str, object]) -> Mapping[str, object]:
+    """Refuse tags in the ``slipway.`` namespace: the captured ones must stay what was captured."""
+    reserved = sorted(k for k in tags if str(k).lower().startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        raise InvalidInput(
+            f"tag {reserved[0]!r}: the 'slipway.' namespace is reserved for captured tags; pick another name"
+        )
+    return tags
 
 
 def _with_retry(call: Callable[[], Run], timeout: float) -> Run:

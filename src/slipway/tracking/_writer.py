@@ -16,8 +16,15 @@ Nothing is lost on purpose:
 - SIGTERM (how Kubernetes, systemd and job schedulers stop a process) is turned into
   :class:`Terminated`, a ``SystemExit`` with code 143, when the program has no handler of its own:
   the stack unwinds as for Ctrl-C, so runs end KILLED with every metric written;
-- in the background, transient errors are retried with exponential backoff; any other error is
-  kept and raised when the run ends, instead of being dropped.
+- in the background, transient errors are retried with exponential backoff; a batch the store
+  rejects for good is split in halves and each half retried, so that only the points the store
+  really refuses are lost, and their count is raised when the run ends;
+- an exception that interrupts a write (Ctrl-C, :class:`Terminated`) puts the batch back, in order,
+  for the flush that follows;
+- in a forked child (``multiprocessing`` with the fork start method) the runs it inherited get a
+  buffer of their own, written by the child's writer and flushed when the child exits, by atexit or
+  by ``multiprocessing``'s finalizers (which run before its ``os._exit``); a child never ends, and
+  never beats for, a run of its parent.
 
 A ``kill -9`` loses at most the last ``flush_interval`` of metrics; the run turns DIED.
 """
@@ -26,16 +33,18 @@ from __future__ import annotations
 
 import atexit
 import collections
+import itertools
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from slipway.core import Metric, RunStatus
-from slipway.errors import SlipwayError, StoreUnavailable
+from slipway.errors import Conflict, NotFound, SlipwayError, StoreUnavailable, Unauthorized
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +59,12 @@ Point = tuple[str, float, int, int]
 _MAX_PER_CALL = 10_000  # points per log_batch: bounded transactions, bounded request bodies
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 5.0
+#: Errors about the run or the caller, not about a point: splitting the batch cannot help.
+_WHOLE_BATCH_ERRORS = (NotFound, Unauthorized, Conflict)
+#: Rejected calls allowed while bisecting one chunk; past it the rest of the chunk counts as lost
+#: (a store that refuses nearly every point would otherwise cost two calls per point).
+_MAX_REJECTED_CALLS = 200
+_EXIT_FLUSH_PRIORITY = 100  # multiprocessing finalizers: higher runs first; queues close at 10
 
 
 class MetricSink(Protocol):
@@ -135,6 +150,7 @@ class RunBuffer:
         self._retry_at = 0.0
         self._error: BaseException | None = None  # a non-transient failure, raised at flush(final)
         self._lost = 0
+        self._budget = _MAX_REJECTED_CALLS
         now = time.monotonic()
         self.next_flush = now + flush_interval
         self.next_heartbeat = now + heartbeat_interval
@@ -151,29 +167,59 @@ class RunBuffer:
         return min(flush_at, self.next_heartbeat)
 
     def _take(self) -> list[Point]:
-        points = self.points
-        n = len(points)  # appends only happen on the right, so n pops from the left are safe
-        popleft = points.popleft
-        return [popleft() for _ in range(n)]
+        # Appends only happen on the right, so n pops from the left are safe. The pops run in C
+        # (no bytecode in between), so a signal handler cannot raise halfway and drop points.
+        return list(itertools.starmap(self.points.popleft, itertools.repeat((), len(self.points))))
 
     def _send(self, batch: list[Point]) -> None:
         """Write in bounded chunks; on failure ``batch`` keeps exactly what is still unwritten."""
         while batch:
-            chunk = batch[:_MAX_PER_CALL]
+            self._budget = _MAX_REJECTED_CALLS
+            self._send_chunk(batch, min(len(batch), _MAX_PER_CALL))
+
+    def _send_chunk(self, batch: list[Point], n: int) -> None:
+        """Write ``batch[:n]`` and remove it from ``batch``.
+
+        A chunk the store rejects for good is split in halves and each half retried, so that one bad
+        point costs only itself; what is given up is counted in ``_lost``. A transient error
+        propagates, with ``batch`` still holding everything not yet written or given up.
+        """
+        try:
             self.sink.log_batch(
-                self.run_id, metrics=[Metric(key=k, value=v, step=s, timestamp=t) for k, v, s, t in chunk]
+                self.run_id,
+                metrics=[Metric(key=k, value=v, step=s, timestamp=t) for k, v, s, t in batch[:n]],
             )
-            self.written += len(chunk)
-            del batch[: len(chunk)]
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            self._budget -= 1
+            if n > 1 and self._budget > 0 and not isinstance(exc, _WHOLE_BATCH_ERRORS):
+                half = n // 2
+                self._send_chunk(batch, half)
+                self._send_chunk(batch, n - half)
+                return
+            self._lost += n
+            if self._error is None:
+                self._error = exc
+            log.error("run %s: %d metrics could not be written: %s", self.run_id, n, exc)
+            del batch[:n]
+            return
+        self.written += n
+        del batch[:n]
 
     def write_once(self) -> bool:
-        """Try to write everything pending once; False if a transient error left points behind."""
+        """Try to write everything pending once; False if a transient error left points behind.
+
+        Points the store rejects for good are counted (and raised by ``flush(final=True)``); any
+        other exception (Ctrl-C, :class:`Terminated`) puts what is unwritten back and propagates.
+        """
         with self._write_lock:
-            batch = self._retry + self._take()
-            self._retry = []
-            if not batch:
-                return True
+            batch = self._retry
             try:
+                batch.extend(self._take())
+                self._retry = []
+                if not batch:
+                    return True
                 self._send(batch)
             except StoreUnavailable as exc:
                 self._retry = batch
@@ -188,12 +234,9 @@ class RunBuffer:
                     delay,
                 )
                 return False
-            except Exception as exc:  # not transient: keep it for end_run, never drop it silently
-                self._lost += len(batch)
-                if self._error is None:
-                    self._error = exc
-                log.error("run %s: %d metrics could not be written: %s", self.run_id, len(batch), exc)
-                return True
+            except BaseException:  # interrupted mid-write: keep the points, in order, for the next flush
+                self._retry = batch
+                raise
             self._failures = 0
             self._retry_at = 0.0
             return True
@@ -221,6 +264,31 @@ class RunBuffer:
                 f"run {self.run_id}: {lost} metrics were rejected by the store: {error}"
             ) from error
 
+    def make_room(self, limit: int | None = None) -> None:
+        """Called by the logging thread when ``limit`` (``max_pending``) points wait: write from there.
+
+        While the store is unavailable this waits (with the writer's backoff) until it accepts the
+        points, so that a loop far ahead of its store slows down instead of filling memory.
+        """
+        limit = self.max_pending if limit is None else limit
+        while self.pending >= limit and not self.write_once():
+            log.warning("run %s: %d metrics waiting; logging waits for the store", self.run_id, self.pending)
+            time.sleep(max(0.0, self._retry_at - time.monotonic()))
+
+    def _forked(self) -> None:
+        """In a forked child: start empty, with a lock of our own; the parent writes what it had."""
+        self._write_lock = threading.Lock()
+        self.points.clear()  # the same deque object: an ActiveRun holds a reference to it
+        self._retry = []
+        self.on_exit = None  # a child must never end its parent's run
+        self.written = 0
+        self._failures = 0
+        self._retry_at = 0.0
+        self._error = None
+        self._lost = 0
+        self.next_flush = time.monotonic() + self.flush_interval
+        self.next_heartbeat = float("inf")  # the parent beats for its run
+
     def heartbeat(self) -> None:
         try:
             self.sink.heartbeat(self.run_id)
@@ -237,19 +305,45 @@ class Writer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._atexit_registered = False
-        self._pid = os.getpid()
+        _writers.add(self)
 
     def register(self, buffer: RunBuffer) -> None:
         with self._lock:
             self._buffers.append(buffer)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="slipway-metric-writer", daemon=True)
-                self._thread.start()
+            self._start()
             if not self._atexit_registered:
                 atexit.register(self._at_exit)
                 _install_sigterm_handler()
                 self._atexit_registered = True
         self._wake.set()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="slipway-metric-writer", daemon=True)
+            self._thread.start()
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's thread and locks did not come along, its runs did.
+
+        Each inherited buffer starts empty and is written by a new thread here; the child flushes
+        them when it exits, through atexit (inherited from the parent) or, for a ``multiprocessing``
+        child, which leaves through ``os._exit``, through a finalizer of its own.
+        """
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+        for buf in self._buffers:
+            buf._forked()
+        if not self._buffers:
+            return
+        self._start()
+        if not self._atexit_registered:
+            atexit.register(self._at_exit)
+            self._atexit_registered = True
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            # Process._bootstrap clears the finalizers after fork, then runs the after-fork hooks.
+            mp_util.register_after_fork(self, _finalize_at_child_exit)
 
     def unregister(self, buffer: RunBuffer) -> None:
         with self._lock:
@@ -289,9 +383,11 @@ class Writer:
                     log.exception("run %s: background writer error", buf.run_id)
 
     def _at_exit(self) -> None:
-        """Flush every run and end those still open: the script that never called end_run."""
-        if os.getpid() != self._pid:  # a forked child inherited the hook, not the runs
-            return
+        """Flush every run and end those still open: the script that never called end_run.
+
+        In a forked child the runs inherited from the parent are only flushed (their ``on_exit`` is
+        None); runs the child started itself are ended as in any program.
+        """
         status = exit_status()
         for buf in reversed(self.buffers()):  # children were registered after their parents
             try:
@@ -335,11 +431,27 @@ def get_writer() -> Writer:
         return _writer
 
 
-def _forget_in_child() -> None:
-    global _writer, _writer_lock
-    _writer = None
+_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _finalize_at_child_exit(writer: Writer) -> None:
+    from multiprocessing.util import Finalize
+
+    Finalize(None, writer._at_exit, exitpriority=_EXIT_FLUSH_PRIORITY)
+
+
+def _after_fork_in_child() -> None:
+    global _writer_lock, _terminated
     _writer_lock = threading.Lock()
+    _terminated = False
+    try:  # multiprocessing's Pool.terminate() SIGTERMs its workers: they must die as they would without us
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+    for writer in list(_writers):
+        writer._forked()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
