@@ -140,3 +140,22 @@ def test_autolog_through_the_fluent_api() -> None:
     auto = slipway.search_runs(filter="params.max_depth = '2'").items
     assert [r.name for r in auto] == ["DecisionTreeClassifier"]
     assert auto[0].status is RunStatus.FINISHED
+
+
+def _child_logs_to_the_active_run() -> None:
+    for i in range(1_000):
+        slipway.log_metric("loss", float(i), step=i)
+
+
+def test_a_forked_child_logs_to_the_parents_active_run() -> None:
+    import multiprocessing
+
+    with slipway.start_run() as run:
+        child = multiprocessing.get_context("fork").Process(target=_child_logs_to_the_active_run)
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert _api.client().store.get_run(run.id).status is RunStatus.RUNNING
+    got = slipway.get_run(run.id)
+    assert got.status is RunStatus.FINISHED
+    assert len(_api.client().get_metric_history(run.id, "loss")) == 1_000
