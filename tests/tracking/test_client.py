@@ -19,6 +19,7 @@ from slipway.errors import (
     InvalidInput,
     RunNotFound,
     StoreUnavailable,
+    Unauthorized,
 )
 from slipway.tracking import MetricWriteError
 
@@ -337,3 +338,69 @@ def test_captured_slipway_tags_cannot_be_overwritten(client: TrackingClient) -> 
     assert tags["slipway.python.version"] != "2.7"
     assert (tags["team"], tags["slipway_like"]) == ("risk", "fine")
     assert "ok" not in tags  # the call failed as a whole
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _count_marks(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch, error: Exception | None = None
+) -> list[int]:
+    calls: list[int] = []
+    real = client.store.mark_dead_runs
+
+    def mark(*, heartbeat_before: int) -> list[str]:
+        calls.append(heartbeat_before)
+        if error is not None:
+            raise error
+        return real(heartbeat_before=heartbeat_before)
+
+    monkeypatch.setattr(client.store, "mark_dead_runs", mark)
+    return calls
+
+
+def test_reads_mark_dead_runs_at_most_once_per_interval(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr("slipway.tracking._client.time.monotonic", clock)
+    client.heartbeat_interval = 60.0  # marks at most every min(heartbeat_interval, 5 s)
+    calls = _count_marks(client, monkeypatch)
+    with client.start_run() as run:
+        pass
+    for _ in range(5):
+        client.search_runs()
+        client.get_run(run.id)
+    assert len(calls) == 1
+    clock.now += 5.0
+    client.search_runs()
+    assert len(calls) == 2
+
+
+def test_a_failing_mark_does_not_fail_the_read(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_marks(client, monkeypatch, error=Unauthorized("this token may only read"))
+    run = client.start_run()
+    run._writer.unregister(run._buffer)  # no more beats, as if the process had died
+    client.dead_after = 0.001
+    time.sleep(0.01)
+    assert client.search_runs().items[0].status is RunStatus.DIED  # reads as DIED, though not marked
+    assert client.get_run(run.id).status is RunStatus.DIED
+    assert len(calls) == 1
+    assert client.store.get_run(run.id).status is RunStatus.RUNNING
+    run.end()
+
+
+def test_a_read_only_store_is_never_marked(client: TrackingClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_marks(client, monkeypatch)
+    monkeypatch.setattr(client.store, "read_only", True, raising=False)
+    with client.start_run():
+        pass
+    client.search_runs()
+    assert calls == []

@@ -6,7 +6,11 @@ tests and notebooks that want several stores at once use the client directly.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
+import logging
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,9 @@ __all__ = ["DEFAULT_EXPERIMENT", "TrackingClient"]
 
 DEFAULT_EXPERIMENT = "Default"
 _ID_LENGTH = 32
+_MARK_DEAD_EVERY_MAX_S = 5.0
+
+log = logging.getLogger("slipway.tracking")
 
 
 class TrackingClient:
@@ -39,8 +46,10 @@ class TrackingClient:
         blobs: where artifact bytes live, by SHA-256.
         flush_interval: seconds between background metric writes.
         heartbeat_interval: seconds between a live run's heartbeats.
-        dead_after: seconds without a heartbeat after which searches mark a RUNNING run DIED;
-            keep it several heartbeats long.
+        dead_after: seconds without a heartbeat after which a RUNNING run reads as DIED; keep it
+            several heartbeats long. Searches mark such runs DIED in the store, at most once per
+            ``min(heartbeat_interval, 5 s)`` per client (it is a write), never on a read-only
+            store, and a failing mark never fails the read.
         environ: the process environment as the edge read it (for notebook detection).
         writer: the background writer; the process-wide one by default.
     """
@@ -63,6 +72,8 @@ class TrackingClient:
         self.dead_after = dead_after
         self.environ = environ
         self.writer = writer
+        self._marked_at = -float("inf")  # monotonic time of the last mark_dead_runs
+        self._mark_lock = threading.Lock()
 
     def close(self) -> None:
         """Close both stores (a team server's blob client holds connections; a folder holds none)."""
@@ -158,11 +169,37 @@ class TrackingClient:
     def get_run(self, run_id: str) -> Run:
         """A run by id (or unique id prefix); a RUNNING run whose heartbeat stopped reads as DIED."""
         run = self.store.get_run(self.resolve_run_id(run_id))
-        last_seen = run.heartbeat_at if run.heartbeat_at is not None else run.start_time
-        if run.status is RunStatus.RUNNING and last_seen < self._cutoff():
-            self.store.mark_dead_runs(heartbeat_before=self._cutoff())
-            run = self.store.get_run(run.id)
+        if self._looks_dead(run):
+            if self._mark_dead_runs():
+                run = self.store.get_run(run.id)
+            if self._looks_dead(run):  # not marked (rate limit, read-only store): it still reads DIED
+                run = dataclasses.replace(run, status=RunStatus.DIED)
         return run
+
+    def _looks_dead(self, run: Run) -> bool:
+        last_seen = run.heartbeat_at if run.heartbeat_at is not None else run.start_time
+        return run.status is RunStatus.RUNNING and last_seen < self._cutoff()
+
+    def _mark_dead_runs(self) -> bool:
+        """Mark runs whose beats stopped as DIED, at most once per interval; True if it ran.
+
+        Marking is a write on a read path (on SQLite it queues behind every logging process), so it
+        is rate-limited, skipped on a read-only store, and its failure is logged, never raised.
+        """
+        if getattr(self.store, "read_only", False):
+            return False
+        every = min(self.heartbeat_interval, _MARK_DEAD_EVERY_MAX_S)
+        with self._mark_lock:
+            now = time.monotonic()
+            if now - self._marked_at < every:
+                return False
+            self._marked_at = now
+        try:
+            self.store.mark_dead_runs(heartbeat_before=self._cutoff())
+        except Exception as exc:  # a read must not fail because marking failed (read-only, no rights)
+            log.warning("could not mark runs whose heartbeat stopped as DIED: %s", exc)
+            return False
+        return True
 
     def resolve_run_id(self, run_id: str) -> str:
         """Accept a unique prefix of a run id, as users copy them from tables."""
@@ -187,17 +224,28 @@ class TrackingClient:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[Run]:
-        """Runs matching a filter (see :mod:`slipway.core._search`); dead runs are marked DIED first."""
+        """Runs matching a filter (see :mod:`slipway.core._search`); dead runs are marked DIED first.
+
+        A run whose heartbeat stopped reads DIED even when it could not be marked (see ``dead_after``),
+        though a filter on ``status`` only sees it once it is marked.
+        """
         names = [experiments] if isinstance(experiments, str) else list(experiments)
         ids = [self.get_experiment_by_name(n).id for n in names]
-        self.store.mark_dead_runs(heartbeat_before=self._cutoff())
-        return self.store.search_runs(
+        self._mark_dead_runs()
+        page = self.store.search_runs(
             experiment_ids=ids,
             filter=filter,
             order_by=order_by,
             max_results=max_results,
             page_token=page_token,
         )
+        if not any(self._looks_dead(r) for r in page.items):
+            return page
+        # not marked yet (rate limit, read-only store): they still read DIED
+        items = [
+            dataclasses.replace(r, status=RunStatus.DIED) if self._looks_dead(r) else r for r in page.items
+        ]
+        return dataclasses.replace(page, items=items)
 
     def _cutoff(self) -> int:
         return now_ms() - int(self.dead_after * 1000)
