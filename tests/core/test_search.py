@@ -66,3 +66,29 @@ def test_order_by_parses_directions_and_defaults_to_ascending() -> None:
 def test_metric_values_round_trip_through_the_parser(value: float, key: str) -> None:
     f = parse_filter(f"metrics.{key} >= {value!r}")
     assert f.clauses[0].value == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "attributes.start_time > 1e19",
+        "start_time < -1e19",
+        "end_time in (1, 9.3e18)",
+        "start_time >= 1e999",
+        "end_time != -1e999",
+    ],
+)
+def test_times_beyond_64_bits_are_invalid_input_naming_the_clause(text: str) -> None:
+    with pytest.raises(InvalidInput, match="_time is a time in milliseconds") as info:
+        parse_filter(text)
+    assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["metrics.m > 1e19", "metrics.m < 1e999", "metrics.m >= -1e999"])
+def test_metrics_compare_with_any_number_infinities_included(text: str) -> None:
+    (clause,) = parse_filter(text).clauses
+    assert isinstance(clause.value, float)
+
+
+def test_times_at_the_edges_of_64_bits_are_accepted() -> None:
+    assert parse_filter("start_time >= -9.2e18 and end_time <= 9.2e18").clauses[1].value == 9.2e18

@@ -17,9 +17,10 @@ from slipway.core._names import (
     validate_batch_id,
     validate_key,
 )
-from slipway.core._search import Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
+from slipway.core._search import ATTRIBUTES, Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
 
 __all__ = [
+    "ATTRIBUTES",
     "ArtifactEntry",
     "Comparison",
     "DatasetRecord",

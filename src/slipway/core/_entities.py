@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from slipway.errors import InvalidInput
+
 T = TypeVar("T")
 
 
@@ -25,6 +27,15 @@ class RunStatus(str, enum.Enum):
     @property
     def is_terminal(self) -> bool:
         return self is not RunStatus.RUNNING
+
+    @classmethod
+    def of(cls, value: str | RunStatus) -> RunStatus:
+        """The status ``value`` names; anything else is InvalidInput listing the statuses."""
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise InvalidInput(f"run status {value!r:.60}: expected one of {names}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

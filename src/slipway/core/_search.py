@@ -12,6 +12,11 @@ Grammar (case-insensitive keywords, clauses joined by AND)::
 
 Metrics compare as numbers (the latest value of each); params and tags as strings; attributes by
 their own type. A bad filter is an :class:`InvalidInput` naming the clause and what was expected.
+
+Numbers: a metric may be compared with any number, infinities included (``metrics.loss < 1e999``
+keeps every run whose loss is finite), since metrics are doubles that may themselves be infinite.
+The time attributes are 64-bit integers of milliseconds, so a value outside
+``-2**63 .. 2**63-1`` (or infinite) is refused rather than silently matching all or nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ ATTRIBUTES: dict[str, bool] = {
     "end_time": True,
 }
 _ATTRIBUTE_ALIASES = {"id": "run_id", "run_name": "name"}
+#: the range of a numeric attribute: the databases' signed 64-bit integer
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _STRING_OPS: frozenset[str] = frozenset({"=", "!=", "like", "ilike", "in", "not in"})
 _NUMERIC_OPS: frozenset[str] = frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"})
 
@@ -203,6 +210,11 @@ def _check(clause: Comparison, *, what: str, text: str) -> Comparison:
             raise InvalidInput(f"{what} {text!r}: {name} is a number; {clause.op!r} needs a string")
         if not all(isinstance(v, float) for v in values):
             raise InvalidInput(f"{what} {text!r}: {name} is a number; expected a number after {clause.op!r}")
+        if clause.kind == "attribute" and not all(_INT64_MIN <= float(v) <= _INT64_MAX for v in values):
+            raise InvalidInput(
+                f"{what} {text!r}: {name} is a time in milliseconds; expected a number between "
+                f"-2**63 and 2**63-1 after {clause.op!r}"
+            )
     else:
         if clause.op not in _STRING_OPS:
             raise InvalidInput(

@@ -12,6 +12,7 @@ call, which matters when the tracking client flushes metrics several times a sec
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from slipway._version import __version__
+from slipway.core import RunStatus
 from slipway.errors import (
     Conflict,
     InvalidInput,
@@ -52,9 +54,9 @@ from slipway.store._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
-    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
+    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, TokenInfo
 
 __all__ = ["HttpMetadataStore", "build_client", "raise_for_answer"]
 
@@ -140,7 +142,13 @@ class HttpMetadataStore:
     def connect(cls, uri: str, *, token: str | None = None, **_: object) -> HttpMetadataStore:
         """Open no connection yet: the first call connects, and a dead server fails it clearly."""
         server = uri.rstrip("/")
-        return cls(build_client(server, token=token), server=server)
+        try:
+            client = build_client(server, token=token)
+        except httpx.InvalidURL as exc:  # e.g. a port that is not a number
+            raise InvalidInput(
+                f"store URI {server!r}: not a valid URL ({exc}); expected http(s)://HOST[:PORT]"
+            ) from None
+        return cls(client, server=server)
 
     def __repr__(self) -> str:
         return f"HttpMetadataStore({self._server!r})"
@@ -165,7 +173,8 @@ class HttpMetadataStore:
     # -------------------------------------------------------------------- experiments
 
     def create_experiment(self, *, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
-        body = CreateExperimentRequest(name=name, tags=dict(tags) if tags is not None else None)
+        with _checked("experiment"):
+            body = CreateExperimentRequest(name=name, tags=dict(tags) if tags is not None else None)
         return self._parse(ExperimentWire, self._post("/experiments", body)).to_core()
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -191,28 +200,33 @@ class HttpMetadataStore:
         tags: Mapping[str, str] | None = None,
         start_time: int | None = None,
     ) -> Run:
-        body = CreateRunRequest(
-            experiment_id=experiment_id,
-            name=name,
-            user=user,
-            parent_run_id=parent_run_id,
-            tags=dict(tags) if tags is not None else None,
-            start_time=start_time,
-        )
+        with _checked("run"):
+            body = CreateRunRequest(
+                experiment_id=experiment_id,
+                name=name,
+                user=user,
+                parent_run_id=parent_run_id,
+                tags=dict(tags) if tags is not None else None,
+                start_time=start_time,
+            )
         return self._parse(RunWire, self._post("/runs", body)).to_core()
 
     def get_run(self, run_id: str) -> Run:
         return self._parse(RunWire, self._call("GET", f"/runs/{_seg(run_id)}")).to_core()
 
     def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run:
-        body = EndRunRequest(status=status, end_time=end_time)
+        with _checked("end_run"):
+            body = EndRunRequest(status=RunStatus.of(status), end_time=end_time)
         return self._parse(RunWire, self._post(f"/runs/{_seg(run_id)}/end", body)).to_core()
 
     def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
-        self._post(f"/runs/{_seg(run_id)}/heartbeat", HeartbeatRequest(at=at))
+        with _checked("heartbeat"):
+            body = HeartbeatRequest(at=at)
+        self._post(f"/runs/{_seg(run_id)}/heartbeat", body)
 
     def mark_dead_runs(self, *, heartbeat_before: int) -> list[str]:
-        body = MarkDeadRequest(heartbeat_before=heartbeat_before)
+        with _checked("mark_dead_runs"):
+            body = MarkDeadRequest(heartbeat_before=heartbeat_before)
         return list(self._parse(RunIdsResponse, self._post("/runs/mark-dead", body)).run_ids)
 
     def log_batch(
@@ -245,26 +259,30 @@ class HttpMetadataStore:
         max_results: int = 100,
         page_token: str | None = None,
     ) -> Page[Run]:
-        body = SearchRunsRequest(
-            experiment_ids=list(experiment_ids),
-            filter=filter,
-            order_by=order_by if order_by is None or isinstance(order_by, str) else list(order_by),
-            max_results=max_results,
-            page_token=page_token,
-        )
+        with _checked("search"):
+            body = SearchRunsRequest(
+                experiment_ids=list(experiment_ids),
+                filter=filter,
+                order_by=order_by if order_by is None or isinstance(order_by, str) else list(order_by),
+                max_results=max_results,
+                page_token=page_token,
+            )
         return self._parse(RunsPageResponse, self._post("/runs/search", body)).to_core()
 
     # -------------------------------------------------------------------- datasets and artifacts
 
     def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None:
-        self._post(f"/runs/{_seg(run_id)}/datasets", DatasetWire.from_core(dataset))
+        with _checked("dataset"):
+            body = DatasetWire.from_core(dataset)
+        self._post(f"/runs/{_seg(run_id)}/datasets", body)
 
     def get_run_datasets(self, run_id: str) -> list[DatasetRecord]:
         found = self._parse(DatasetsResponse, self._call("GET", f"/runs/{_seg(run_id)}/datasets"))
         return [d.to_core() for d in found.datasets]
 
     def record_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
-        body = RecordArtifactsRequest(entries=[ArtifactEntryWire.from_core(e) for e in entries])
+        with _checked("artifact"):
+            body = RecordArtifactsRequest(entries=[ArtifactEntryWire.from_core(e) for e in entries])
         self._post(f"/runs/{_seg(run_id)}/artifacts", body)
 
     def list_artifacts(self, run_id: str, *, prefix: str = "") -> list[ArtifactEntry]:
@@ -297,6 +315,17 @@ class HttpMetadataStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+@contextmanager
+def _checked(what: str) -> Iterator[None]:
+    """Refuse here what the server's request models would refuse: InvalidInput, as a local store."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        raise InvalidInput(f"{what}: {where}: {first.get('msg', 'invalid value')}") from None
 
 
 def _seg(value: str) -> str:

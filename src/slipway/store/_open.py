@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from slipway.errors import InvalidInput, MissingExtra
+from slipway.store._uri import masked
 
 if TYPE_CHECKING:
     from slipway.store._port import MetadataStore
@@ -27,9 +28,17 @@ def _import_target(target: str) -> Any:
 
 def open_metadata_store(uri: str, **options: Any) -> MetadataStore:
     """Open the store a URI names; options go to the backend's ``connect`` (e.g. ``token=``)."""
-    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    try:
+        scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    except (ValueError, AttributeError) as exc:  # e.g. "postgresql://a:b@[bad": Invalid IPv6 URL
+        raise InvalidInput(
+            f"store URI {masked(str(uri))!r}: not a valid URL ({exc}); expected e.g. "
+            "sqlite:///PATH, postgresql://USER@HOST/DB or https://HOST"
+        ) from None
     if scheme not in _METADATA_STORES:
-        raise InvalidInput(f"store URI {uri!r}: scheme must be one of {', '.join(sorted(_METADATA_STORES))}")
+        raise InvalidInput(
+            f"store URI {masked(uri)!r}: scheme must be one of {', '.join(sorted(_METADATA_STORES))}"
+        )
     target, extra = _METADATA_STORES[scheme]
     try:
         cls = _import_target(target)

@@ -282,6 +282,31 @@ class SearchContract:
         with pytest.raises(InvalidInput):
             store.search_runs(experiment_ids=[population.experiment_id], filter=text)
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("metrics.acc > 1e19", set()),
+            ("metrics.acc < 1e19", {"alpha", "beta", "gamma", "eps"}),
+            ("metrics.acc < 1e999", {"alpha", "beta", "gamma", "eps"}),  # 1e999 is infinity
+            ("metrics.acc in (0.9, 1e300)", {"alpha"}),
+            ("start_time > 9e18", set()),
+            ("end_time >= -9e18", {"alpha", "gamma", "eps"}),
+        ],
+    )
+    def test_filter_with_huge_numbers(
+        self, store: MetadataStore, population: Population, text: str, expected: set[str]
+    ) -> None:
+        assert sorted(self._search(store, population, filter=text)) == sorted(expected)
+
+    @pytest.mark.parametrize(
+        "text", ["attributes.start_time > 1e19", "end_time < -1e19", "start_time in (1, 1e999)"]
+    )
+    def test_times_beyond_64_bits_in_a_filter_are_invalid_input(
+        self, store: MetadataStore, population: Population, text: str
+    ) -> None:
+        with pytest.raises(InvalidInput, match="time"):
+            store.search_runs(experiment_ids=[population.experiment_id], filter=text)
+
     @pytest.mark.parametrize("order_by", ["metrics.acc sideways", "no_such_attribute", "metrics."])
     def test_bad_order_by_is_invalid_input(
         self, store: MetadataStore, population: Population, order_by: str

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from slipway.core import Metric
+from slipway.core import Metric, RunStatus
 from slipway.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
@@ -89,3 +89,30 @@ class WritesContract:
         with pytest.raises(InvalidInput, match="batch_id"):
             store.log_batch(run.id, metrics=[Metric(key="m", value=1.0)], batch_id=batch_id)
         assert store.get_metric_history(run.id, "m") == []
+
+    # ------------------------------------------------------------------ bad input
+
+    def test_integers_beyond_64_bits_are_invalid_input(self, store: MetadataStore) -> None:
+        run = _run(store)
+        with pytest.raises(InvalidInput, match="start_time"):
+            store.create_run(experiment_id=run.experiment_id, start_time=2**63)
+        with pytest.raises(InvalidInput, match="end_time"):
+            store.end_run(run.id, status=RunStatus.FINISHED, end_time=-(2**63) - 1)
+        with pytest.raises(InvalidInput):
+            store.heartbeat(run.id, at=2**64)
+        with pytest.raises(InvalidInput):
+            store.log_batch(run.id, metrics=[Metric(key="m", value=1.0, step=2**63)])
+        with pytest.raises(InvalidInput):
+            store.log_batch(run.id, metrics=[Metric(key="m", value=1.0, timestamp=10**30)])
+        assert store.get_run(run.id) == run
+        store.log_batch(run.id, metrics=[Metric(key="m", value=1.0, step=2**63 - 1, timestamp=-(2**63))])
+        assert store.get_metric_history(run.id, "m")[0].step == 2**63 - 1
+
+    @pytest.mark.parametrize("status", ["BOGUS", "finished", "", "RUNNING"])
+    def test_end_run_with_a_status_that_does_not_end_it_is_invalid(
+        self, store: MetadataStore, status: str
+    ) -> None:
+        run = _run(store)
+        with pytest.raises(InvalidInput, match="status"):
+            store.end_run(run.id, status=status)  # type: ignore[arg-type]
+        assert store.get_run(run.id).status is RunStatus.RUNNING

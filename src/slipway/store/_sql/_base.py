@@ -36,6 +36,20 @@ def chunks(ids: Sequence[str]) -> Iterator[list[str]]:
         yield list(ids[start : start + _IN_CHUNK])
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def int64(what: str, value: float | str) -> int:
+    """An integer for a BIGINT column: anything else, or beyond 64 bits, is InvalidInput naming it."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{what} {value!r:.60}: expected an integer") from None
+    if number not in _INT64:
+        raise InvalidInput(f"{what} {number}: expected an integer between -2**63 and 2**63-1")
+    return number
+
+
 def fits(what: str, value: str, limit: int) -> str:
     """Refuse text longer than its column, the same way on SQLite (which would store it) and PostgreSQL."""
     if not isinstance(value, str) or len(value) > limit:

@@ -43,10 +43,22 @@ def normalize_url(url: str) -> str:
     raise InvalidInput(f"store URI {masked(url)!r}: the SQL store takes sqlite:// or postgresql:// URLs")
 
 
+def parse_url(url: str) -> sa.URL:
+    """The normalised URL, parsed; a URL that does not parse is InvalidInput naming it (masked)."""
+    normalized = normalize_url(url)
+    try:
+        return make_url(normalized)
+    except (sa.exc.ArgumentError, ValueError) as exc:  # e.g. a port that is not a number
+        raise InvalidInput(
+            f"store URI {masked(url)!r}: not a valid database URL ({exc}); expected "
+            "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+        ) from None
+
+
 def create_engine(url: str) -> Engine:
     """Build (without connecting) the engine for a store URL."""
+    parsed = parse_url(url)
     url = normalize_url(url)
-    parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if importlib.util.find_spec("psycopg") is None:
@@ -58,7 +70,15 @@ def _sqlite_engine(parsed: sa.URL) -> Engine:
     database = parsed.database or ""
     memory = database in ("", ":memory:")
     if not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # PermissionError, a file in the way, a read-only file system
+            raise InvalidInput(
+                f"metadata store {parsed.render_as_string(hide_password=True)}: cannot create the "
+                f"folder {str(folder)!r} for the SQLite file ({exc.strerror or exc}); expected a "
+                "path in a folder this user may create and write"
+            ) from None
     engine = sa.create_engine(
         parsed,
         connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -148,7 +168,7 @@ def current(url: str) -> str | None:
 
     Only looks: a SQLite file that does not exist is not created.
     """
-    parsed = make_url(normalize_url(url))
+    parsed = parse_url(url)
     database = parsed.database or ""
     is_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
     if is_file and not Path(database).expanduser().exists():

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from slipway.core import ArtifactEntry, DatasetRecord, TokenInfo, new_id, now_ms, validate_artifact_path
 from slipway.errors import InvalidInput, NotFound
-from slipway.store._sql._base import SqlBase, fits, upsert
+from slipway.store._sql._base import SqlBase, fits, int64, upsert
 from slipway.store._sql._tables import datasets, run_artifacts, run_datasets, tokens
 
 if TYPE_CHECKING:
@@ -42,8 +42,8 @@ class RecordsMixin(SqlBase):
                     "digest": dataset.digest,
                     "name": dataset.name,
                     "source": dataset.source,
-                    "num_rows": dataset.num_rows,
-                    "num_columns": dataset.num_columns,
+                    "num_rows": int64("dataset num_rows", dataset.num_rows),
+                    "num_columns": int64("dataset num_columns", dataset.num_columns),
                     "schema": json.dumps(dataset.schema, sort_keys=True),
                     "profile": json.dumps(dataset.profile, sort_keys=True),
                 },
@@ -91,7 +91,7 @@ class RecordsMixin(SqlBase):
         rows = {
             fits("artifact path", validate_artifact_path(e.path), 1024): {
                 "digest": fits("artifact digest", e.digest, 128),
-                "size": int(e.size),
+                "size": int64("artifact size", e.size),
             }
             for e in entries
         }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from slipway.core import ATTRIBUTES
 from slipway.errors import InvalidInput
 from slipway.store._sql._tables import latest_metrics, params, run_tags, runs
 
@@ -69,17 +70,28 @@ def decode_token(token: str | None) -> int:
     return offset
 
 
-def _number(value: float | str) -> float | int:
+_INT64 = range(-(2**63), 2**63)
+
+
+def _number(value: float | str, *, integer_column: bool) -> float | int:
+    """The bound value: an int for an integer column when exact and in range, else the float.
+
+    The parser already refuses time values beyond 64 bits; binding such a value as a float (never
+    as an int, which SQLite's driver cannot convert) keeps a hand-built filter from failing.
+    """
     assert isinstance(value, float)
-    return int(value) if value.is_integer() else value
+    if integer_column and value.is_integer() and int(value) in _INT64:
+        return int(value)
+    return value
 
 
 def _compare(column: ColumnElement[Any], clause: Comparison, *, numeric: bool) -> ColumnElement[bool]:
     value = clause.value
+    integer_column = numeric and clause.kind == "attribute"
     if isinstance(value, tuple):
-        items = [_number(v) for v in value] if numeric else list(value)
+        items = [_number(v, integer_column=integer_column) for v in value] if numeric else list(value)
         return column.in_(items) if clause.op == "in" else column.not_in(items)
-    scalar: float | str = _number(value) if numeric else value
+    scalar: float | str = _number(value, integer_column=integer_column) if numeric else value
     match clause.op:
         case "=":
             return column == scalar
@@ -102,8 +114,7 @@ def _compare(column: ColumnElement[Any], clause: Comparison, *, numeric: bool) -
 
 def _where(clause: Comparison) -> ColumnElement[bool]:
     if clause.kind == "attribute":
-        numeric = clause.key in ("start_time", "end_time")
-        return _compare(_ATTRIBUTE_COLUMNS[clause.key], clause, numeric=numeric)
+        return _compare(_ATTRIBUTE_COLUMNS[clause.key], clause, numeric=ATTRIBUTES[clause.key])
     table = _KEYED[clause.kind].alias()
     # A run that lacks the key matches no comparison, != and "not in" included (as in MLflow).
     return sa.exists().where(

@@ -26,7 +26,7 @@ from slipway.core import (
 )
 from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
 from slipway.store._sql import _search
-from slipway.store._sql._base import chunks, fits, upsert
+from slipway.store._sql._base import chunks, fits, int64, upsert
 from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
 from slipway.store._sql._errors import masked, translated
 from slipway.store._sql._records import RecordsMixin
@@ -164,7 +164,7 @@ class SqlMetadataStore(RecordsMixin):
             experiment_id=experiment_id,
             name=name or f"run-{run_id[:8]}",
             status=RunStatus.RUNNING,
-            start_time=now_ms() if start_time is None else int(start_time),
+            start_time=now_ms() if start_time is None else int64("start_time", start_time),
             user=user,
             parent_run_id=parent_run_id,
             tags=tags,
@@ -204,14 +204,17 @@ class SqlMetadataStore(RecordsMixin):
             return self._load_runs(connection, [row])[0]
 
     def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run:
-        status = RunStatus(status)
+        status = RunStatus.of(status)
         if not status.is_terminal:
             raise InvalidInput(f"end_run {run_id!r}: status must be terminal, not {status.value}")
         with self._write() as connection:
             done = connection.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(status=status.value, end_time=now_ms() if end_time is None else int(end_time))
+                .values(
+                    status=status.value,
+                    end_time=now_ms() if end_time is None else int64("end_time", end_time),
+                )
             )
             if done.rowcount == 0:
                 raise RunNotFound(f"run {run_id!r} not found")
@@ -222,7 +225,7 @@ class SqlMetadataStore(RecordsMixin):
             done = connection.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(heartbeat_at=now_ms() if at is None else int(at))
+                .values(heartbeat_at=now_ms() if at is None else int64("heartbeat at", at))
             )
             if done.rowcount == 0:
                 raise RunNotFound(f"run {run_id!r} not found")
@@ -234,7 +237,8 @@ class SqlMetadataStore(RecordsMixin):
             ids = list(
                 connection.execute(
                     sa.select(runs.c.id).where(
-                        runs.c.status == RunStatus.RUNNING.value, last_seen < int(heartbeat_before)
+                        runs.c.status == RunStatus.RUNNING.value,
+                        last_seen < int64("heartbeat_before", heartbeat_before),
                     )
                 ).scalars()
             )
@@ -429,17 +433,16 @@ def _metric_rows(run_id: str, batch: Sequence[Metric]) -> tuple[list[dict[str, A
     for m in batch:
         validate_key("metric", m.key)
         try:
-            row = {
-                "run_id": run_id,
-                "key": m.key,
-                "value": float(m.value),
-                "step": int(m.step),
-                "timestamp": int(m.timestamp),
-            }
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                f"metric {m.key!r}: expected a number value and integer step and timestamp"
-            ) from None
+            value = float(m.value)
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidInput(f"metric {m.key!r}: expected a number value, got {m.value!r:.60}") from None
+        row = {
+            "run_id": run_id,
+            "key": m.key,
+            "value": value,
+            "step": int64(f"metric {m.key!r}: step", m.step),
+            "timestamp": int64(f"metric {m.key!r}: timestamp", m.timestamp),
+        }
         rows.append(row)
         best = latest.get(m.key)
         if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
