@@ -159,3 +159,22 @@ def test_a_forked_child_logs_to_the_parents_active_run() -> None:
     got = slipway.get_run(run.id)
     assert got.status is RunStatus.FINISHED
     assert len(_api.client().get_metric_history(run.id, "loss")) == 1_000
+
+
+def test_autolog_keeps_every_fit_of_a_sweep_in_one_run() -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_iris(return_X_y=True)
+    slipway.autolog()
+    try:
+        with slipway.start_run(experiment="sweep") as run:
+            for depth in (1, 2, 3):
+                DecisionTreeClassifier(max_depth=depth).fit(X, y)
+            assert slipway.active_run() is run
+    finally:
+        slipway.autolog(disable=True)
+    assert slipway.get_run(run.id).params["max_depth"] == "1"
+    children = slipway.search_runs("sweep", filter=f"attributes.parent_run_id = '{run.id}'").items
+    assert sorted(r.params["max_depth"] for r in children) == ["2", "3"]
+    assert {r.name for r in children} == {"DecisionTreeClassifier"}

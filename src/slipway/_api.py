@@ -239,6 +239,7 @@ def autolog(*, disable: bool = False, log_models: bool = True, log_datasets: boo
     _autolog(
         active_run=active_run,
         start_run=lambda name: start_run(name=name),
+        start_nested=lambda parent, name: start_run(name=name),  # parent is the active run: it nests
         disable=disable,
         log_models=log_models,
         log_datasets=log_datasets,

@@ -13,6 +13,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from slipway.core import RunStatus
 from slipway.tracking import autolog
 from slipway.tracking._autolog import MODEL_NOTE, MODEL_PICKLE
 
@@ -38,11 +39,16 @@ class Hooks:
         self.started.append(run)
         return run
 
+    def start_nested(self, parent: ActiveRun, name: str) -> ActiveRun:
+        run = self.client.start_run(parent=parent, name=name, capture_environment=False)
+        self.started.append(run)
+        return run
+
 
 @pytest.fixture
 def hooks(client: TrackingClient) -> Iterator[Hooks]:
     h = Hooks(client)
-    autolog(active_run=h.active_run, start_run=h.start_run)
+    autolog(active_run=h.active_run, start_run=h.start_run, start_nested=h.start_nested)
     yield h
     autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
 
@@ -117,3 +123,52 @@ def test_disable_restores_the_original_methods(client: TrackingClient) -> None:
     X, y = load_iris(return_X_y=True)
     LogisticRegression(max_iter=500).fit(X, y)
     assert h.started == []
+
+
+def test_a_sweep_inside_one_run_keeps_every_fit_in_nested_runs(hooks: Hooks, client: TrackingClient) -> None:
+    X, y = load_iris(return_X_y=True)
+    with client.start_run(experiment="auto", capture_environment=False) as run:
+        hooks.current = run
+        for c in (0.1, 1.0, 10.0):
+            LogisticRegression(C=c, max_iter=500).fit(X, y)
+        hooks.current = None
+
+    assert client.get_run(run.id).params["C"] == "0.1"  # the first fit is the run's own
+    children = client.search_runs(filter=f"attributes.parent_run_id = '{run.id}'").items
+    assert sorted(r.params["C"] for r in children) == ["1.0", "10.0"]
+    for child in children:
+        assert child.name == "LogisticRegression"
+        assert child.status is RunStatus.FINISHED
+        assert "training_accuracy" in child.metrics
+        fitted_c = pickle.loads(client.read_artifact(child.id, MODEL_PICKLE)).C
+        assert fitted_c == float(child.params["C"])
+    assert pickle.loads(client.read_artifact(run.id, MODEL_PICKLE)).C == 0.1
+
+
+def test_a_fit_whose_params_clash_with_the_users_gets_its_own_run(
+    hooks: Hooks, client: TrackingClient
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    with client.start_run(experiment="auto", capture_environment=False) as run:
+        run.log_param("C", 5)
+        hooks.current = run
+        LogisticRegression(C=1.0, max_iter=500).fit(X, y)
+        hooks.current = None
+    assert client.get_run(run.id).params == {"C": "5"}
+    [child] = client.search_runs(filter=f"attributes.parent_run_id = '{run.id}'").items
+    assert child.params["C"] == "1.0"
+
+
+def test_refitting_the_same_params_without_models_stays_in_the_run(client: TrackingClient) -> None:
+    h = Hooks(client)
+    autolog(active_run=h.active_run, start_run=h.start_run, start_nested=h.start_nested, log_models=False)
+    try:
+        X, y = load_iris(return_X_y=True)
+        with client.start_run(experiment="auto", capture_environment=False) as run:
+            h.current = run
+            for _ in range(2):
+                LogisticRegression(max_iter=500).fit(X, y)
+    finally:
+        autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
+    assert h.started == []
+    assert len(client.get_metric_history(run.id, "training_accuracy")) == 2

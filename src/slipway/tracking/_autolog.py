@@ -10,6 +10,11 @@ fit, and those inner fits are not separate models to the user. The guard is proc
 thread, because meta-estimators fit their parts in worker threads; two unrelated fits running
 concurrently in one process therefore log only the first.
 
+A run holds one model: when the active run already has an autologged model, or autologged (or
+user) params that this fit would change, the fit is logged in a nested run of its own, named after
+the estimator and ended with the fit, so that a sweep in a loop inside one ``with start_run()``
+keeps every fit.
+
 Logging never breaks a fit: any failure to log is a warning, the fitted estimator is returned.
 """
 
@@ -21,10 +26,12 @@ import pickle
 import platform
 import threading
 import warnings
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
+from slipway.errors import Conflict
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,28 +56,42 @@ class AutologWarning(UserWarning):
 class _Options:
     active_run: Callable[[], ActiveRun | None]
     start_run: Callable[[str], ActiveRun]
+    start_nested: Callable[[ActiveRun, str], ActiveRun] | None
     log_models: bool
     log_datasets: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class _Logged:
+    """What autolog put in a run: its params, and whether it holds a model."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    model: bool = False
 
 
 _options: _Options | None = None
 _originals: dict[tuple[type, str], Any] = {}
 _depth = 0
 _depth_lock = threading.Lock()
+_logged: weakref.WeakKeyDictionary[ActiveRun, _Logged] = weakref.WeakKeyDictionary()
 
 
 def autolog(
     *,
     active_run: Callable[[], ActiveRun | None],
     start_run: Callable[[str], ActiveRun],
+    start_nested: Callable[[ActiveRun, str], ActiveRun] | None = None,
     disable: bool = False,
     log_models: bool = True,
     log_datasets: bool = True,
 ) -> None:
     """Patch scikit-learn so that each outermost fit logs to the active run (or a new one).
 
-    ``active_run`` and ``start_run`` come from the caller (the fluent API), which owns the notion of
-    "the current run"; ``disable=True`` restores the original methods.
+    ``active_run``, ``start_run(name)`` and ``start_nested(parent, name)`` come from the caller (the
+    fluent API), which owns the notion of "the current run"; ``start_nested`` starts a run nested
+    under ``parent`` for a later fit that the active run cannot hold (``start_run`` when not given,
+    for callers whose ``start_run`` nests under the active run). ``disable=True`` restores the
+    original methods.
     """
     global _options
     if disable:
@@ -80,7 +101,11 @@ def autolog(
     from sklearn.base import BaseEstimator
 
     _options = _Options(
-        active_run=active_run, start_run=start_run, log_models=log_models, log_datasets=log_datasets
+        active_run=active_run,
+        start_run=start_run,
+        start_nested=start_nested,
+        log_models=log_models,
+        log_datasets=log_datasets,
     )
     for cls in _subclasses(BaseEstimator):
         _patch_class(cls)
@@ -169,10 +194,20 @@ def _logged_fit(
         raise
     X = args[0] if args else kwargs.get("X")
     y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+    target = run
     try:
-        _log_fit(options, run, estimator, X, y)
+        params = {k: _param_text(v) for k, v in estimator.get_params(deep=True).items()}
+        if started is None and _taken(run, params):
+            target = started = _start_nested(options, run, estimator)
+        try:
+            _log_fit(options, target, estimator, params, X, y)
+        except Conflict:  # the user's own params differ: this fit gets a run of its own
+            if started is not None:
+                raise
+            target = started = _start_nested(options, run, estimator)
+            _log_fit(options, target, estimator, params, X, y)
     except Exception as exc:
-        _warn(f"autolog could not log {type(estimator).__name__}.fit to run {run.id}: {exc}")
+        _warn(f"autolog could not log {type(estimator).__name__}.fit to run {target.id}: {exc}")
     if started is not None:
         try:
             started.end()
@@ -181,18 +216,37 @@ def _logged_fit(
     return result
 
 
+def _taken(run: ActiveRun, params: dict[str, str]) -> bool:
+    """Whether ``run`` already holds an autologged model, or autologged params this fit changes."""
+    logged = _logged.get(run)
+    if logged is None:
+        return False
+    return logged.model or any(logged.params.get(k, v) != v for k, v in params.items())
+
+
+def _start_nested(options: _Options, parent: ActiveRun, estimator: Any) -> ActiveRun:
+    name = type(estimator).__name__
+    if options.start_nested is not None:
+        return options.start_nested(parent, name)
+    return options.start_run(name)
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, AutologWarning, stacklevel=4)
 
 
-def _log_fit(options: _Options, run: ActiveRun, estimator: Any, X: Any, y: Any) -> None:
+def _log_fit(
+    options: _Options, run: ActiveRun, estimator: Any, params: dict[str, str], X: Any, y: Any
+) -> None:
     import sklearn
 
     cls = type(estimator)
+    run.log_params(params)  # first: a Conflict here has written nothing
+    logged = _logged.setdefault(run, _Logged())
+    logged.params.update(params)
     run._set_tags(
         {"slipway.autolog": "sklearn", "slipway.autolog.estimator": f"{cls.__module__}.{cls.__qualname__}"}
     )
-    run.log_params({k: _param_text(v) for k, v in estimator.get_params(deep=True).items()})
     if X is not None and y is not None:
         run.log_metrics(training_metrics(estimator, X, y))
     if options.log_datasets and X is not None:
@@ -203,6 +257,7 @@ def _log_fit(options: _Options, run: ActiveRun, estimator: Any, X: Any, y: Any) 
                 except Exception as exc:  # sparse matrices and exotic containers: skip the fingerprint
                     log.debug("autolog: no fingerprint for %s: %s", name, exc)
     if options.log_models:
+        logged.model = True  # set first: a half-logged model still takes the run's model slot
         # Until slipway.models exists, the model is a pickle plus a note of what unpickles it.
         run.log_bytes(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL), MODEL_PICKLE)
         run.log_dict(
