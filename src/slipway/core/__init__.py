@@ -10,6 +10,15 @@ from slipway.core._entities import (
     RunStatus,
     TokenInfo,
 )
+from slipway.core._model_uri import (
+    LocalModelUri,
+    ModelUri,
+    RegistryModelUri,
+    RunModelUri,
+    parse_model_uri,
+    validate_alias,
+    validate_model_name,
+)
 from slipway.core._names import (
     new_id,
     now_ms,
@@ -18,25 +27,38 @@ from slipway.core._names import (
     validate_key,
 )
 from slipway.core._search import ATTRIBUTES, Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
+from slipway.core._signature import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 
 __all__ = [
     "ATTRIBUTES",
     "ArtifactEntry",
+    "ColumnSpec",
     "Comparison",
     "DatasetRecord",
     "Experiment",
+    "LocalModelUri",
     "Metric",
+    "ModelUri",
     "OrderBy",
     "Page",
+    "ParamSpec",
+    "RegistryModelUri",
     "Run",
     "RunFilter",
+    "RunModelUri",
     "RunStatus",
+    "Schema",
+    "Signature",
+    "TensorSpec",
     "TokenInfo",
     "new_id",
     "now_ms",
     "parse_filter",
+    "parse_model_uri",
     "parse_order_by",
+    "validate_alias",
     "validate_artifact_path",
     "validate_batch_id",
     "validate_key",
+    "validate_model_name",
 ]
