@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -58,11 +59,20 @@ def fits(what: str, value: str, limit: int) -> str:
 
 
 class SqlBase:
-    """The engine and the two kinds of transaction every method runs in."""
+    """The engine and the two kinds of transaction every method runs in.
+
+    An in-memory SQLite database lives in one connection that every thread shares (StaticPool):
+    a lock then serialises each transaction, or a writer thread's transaction would interleave
+    with the main thread's on that one connection and lose writes.
+    """
 
     def __init__(self, engine: Engine, *, url: str | None = None) -> None:
         self._engine = engine
         self._url = url if url is not None else engine.url.render_as_string(hide_password=True)
+        self._exclusive = threading.RLock() if isinstance(engine.pool, sa.pool.StaticPool) else None
+
+    def _turn(self) -> threading.RLock | nullcontext[None]:
+        return self._exclusive if self._exclusive is not None else nullcontext()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -72,14 +82,18 @@ class SqlBase:
 
     @contextmanager
     def _write(self, *, conflict: SlipwayError | None = None) -> Iterator[Connection]:
-        with translated(self._url, conflict=conflict), self._engine.connect() as connection:
+        with (
+            self._turn(),
+            translated(self._url, conflict=conflict),
+            self._engine.connect() as connection,
+        ):
             connection.execution_options(**{WRITE: True})
             with connection.begin():
                 yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with translated(self._url), self._engine.connect() as connection, connection.begin():
+        with self._turn(), translated(self._url), self._engine.connect() as connection, connection.begin():
             yield connection
 
     @staticmethod
