@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 import types
@@ -10,12 +14,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from slipway.tracking import DIFF_ARTIFACT, LOCK_ARTIFACT
+from slipway.tracking import _environment as environment
 from slipway.tracking._environment import capture, git_state, package_lock, parse_lock
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from slipway.tracking import TrackingClient
+
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -30,6 +38,8 @@ def _git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
     root = tmp_path / "repo"
     root.mkdir()
     _git(root, "init", "-q", "-b", "main")
@@ -81,6 +91,7 @@ def test_remote_credentials_are_not_recorded(repo: Path) -> None:
     assert "s3cret" not in str(env.tags)
 
 
+@needs_git
 def test_outside_a_repository_there_are_no_git_tags(tmp_path: Path) -> None:
     env = capture(cwd=tmp_path, argv=["-c"])
     assert not any(k.startswith("slipway.git.") for k in env.tags)
@@ -100,7 +111,9 @@ def test_python_platform_source_and_packages(tmp_path: Path, monkeypatch: pytest
     assert env.tags["slipway.platform"]
     assert env.tags["slipway.source.type"] == "script"
     assert env.tags["slipway.source.name"] == str(script)
-    assert "pytest" in env.tags["slipway.source.command"]  # the real command line of this process
+    # the real command line of this process, whatever ran the tests
+    real = getattr(sys, "orig_argv", None) or [sys.executable, str(script), "--epochs", "3"]
+    assert env.tags["slipway.source.command"] == shlex.join(real)[:5_000]
     lock = env.artifacts[LOCK_ARTIFACT].decode()
     names = list(parse_lock(lock))
     assert names == sorted(names)
@@ -122,3 +135,91 @@ def test_every_run_carries_the_capture(
     assert got.tags["slipway.git.commit"] == _git(repo, "rev-parse", "HEAD")
     assert b"+C = 0.5" in client.read_artifact(run.id, DIFF_ARTIFACT)
     assert client.read_artifact(run.id, LOCK_ARTIFACT) == package_lock()
+
+
+def test_running_from_a_subfolder_ignores_its_slipway_home(repo: Path) -> None:
+    project = repo / "projects" / "churn"
+    project.mkdir(parents=True)
+    (project / "train.py").write_text("C = 1.0\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "project")
+    (project / ".slipway" / "artifacts").mkdir(parents=True)  # the home of a run started from here
+    (project / ".slipway" / "slipway.db").write_text("")
+    state = git_state(project)
+    assert state is not None
+    assert not state.dirty
+    (project / "notes.md").write_text("x")
+    state = git_state(project)
+    assert state is not None
+    assert state.untracked == ("projects/churn/notes.md",)
+    assert b".slipway" not in state.diff
+
+
+def test_untracked_text_files_are_in_the_diff_and_git_apply_rebuilds_the_tree(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "train.py").write_text("C = 0.1\n")
+    (repo / "notes.md").write_text("line one\nno newline at the end")
+    (repo / "empty.txt").write_text("")
+    (repo / "src").mkdir()
+    (repo / "src" / "features.py").write_text("def f():\n    return 1\n")
+    (repo / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "weights.bin").write_bytes(b"\x00\x01" * 100)
+    (repo / "big.csv").write_text("a,b\n" * 300_000)  # 1.2 MB
+    state = git_state(repo)
+    assert state is not None
+    diff = state.diff.decode()
+
+    assert "# untracked: notes.md\n" in diff
+    assert "# untracked: weights.bin (not included: binary)" in diff
+    assert "# untracked: big.csv (not included: 1.2 MB, over 1 MB)" in diff
+    assert "+def f():" in diff
+    assert "a,b" not in diff
+
+    copy = tmp_path / "copy"
+    subprocess.run(["git", "clone", "-q", str(repo), str(copy)], check=True)
+    (copy / "slipway.diff").write_bytes(state.diff)
+    _git(copy, "apply", "slipway.diff")
+    for name in ("train.py", "notes.md", "empty.txt", "src/features.py", "run.sh"):
+        assert (copy / name).read_bytes() == (repo / name).read_bytes(), name
+    assert os.access(copy / "run.sh", os.X_OK)
+
+
+def _fake_distribution(site: Path, folder: str, metadata: str, direct_url: dict[str, object] | None) -> None:
+    info = site / folder
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(metadata)
+    if direct_url is not None:
+        (info / "direct_url.json").write_text(json.dumps(direct_url))
+
+
+def test_the_lock_names_distributions_by_their_metadata_and_records_direct_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    _fake_distribution(site, "Weird.Folder-1.0.dist-info", "Name: Real_Name\nVersion: 2.0\n\nbody\n", None)
+    _fake_distribution(
+        site,
+        "from_git-0.3.dist-info",
+        "Metadata-Version: 2.1\nName: from.git\nVersion: 0.3\n",
+        {"url": "https://user:tok@example.com/x.git", "vcs_info": {"vcs": "git", "commit_id": "abc123"}},
+    )
+    _fake_distribution(
+        site,
+        "mine-0.1.dist-info",
+        "Name: mine\nVersion: 0.1\n",
+        {"url": "file:///home/me/mine", "dir_info": {"editable": True}},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(environment, "_lock_cache", None)
+    lines = package_lock().decode().splitlines()
+
+    assert "real-name==2.0" in lines
+    assert "from-git @ git+https://example.com/x.git@abc123  # 0.3" in lines
+    assert "mine @ file:///home/me/mine  # 0.1" in lines
+    assert not any(line.startswith("weird") for line in lines)
+    parsed = parse_lock("\n".join(lines))
+    assert parsed["real-name"] == "2.0"
+    assert parsed["from-git"] == "0.3 @ git+https://example.com/x.git@abc123"
+    assert parsed["mine"] == "0.1 @ file:///home/me/mine"
