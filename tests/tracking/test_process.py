@@ -156,3 +156,43 @@ def test_a_killed_process_shows_as_died_on_the_next_search(tmp_path: Path) -> No
     )
     assert after.stdout.split() == [run_id, "DIED"]
     assert _rows(tmp_path)[0] == "DIED"  # marked in the store, not only read so
+
+
+@pytest.mark.slow
+def test_eight_processes_log_at_once_to_a_sqlite_file_none_has_created(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    argv = _script(
+        tmp_path,
+        f"""
+        import sys, time
+        from pathlib import Path
+        while not Path({str(go)!r}).exists():  # all start together, on a file that does not exist yet
+            time.sleep(0.005)
+        with slipway.start_run(experiment="shared", name=sys.argv[1]):
+            slipway.log_params({{"worker": sys.argv[1], "lr": 0.01}})
+            for i in range(2_000):
+                slipway.log_metric("loss", 1.0 / (i + 1), step=i)
+                if i % 200 == 0:
+                    time.sleep(0.01)  # let beats and flushes interleave with the other processes
+        """,
+    )
+    env = _env(tmp_path, SLIPWAY_HEARTBEAT_INTERVAL="0.05", SLIPWAY_FLUSH_INTERVAL="0.02")
+    procs = [
+        subprocess.Popen(
+            [*argv, f"w{k}"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for k in range(8)
+    ]
+    go.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert "database is locked" not in err
+    with sqlite3.connect(tmp_path / ".slipway" / "slipway.db") as db:
+        runs = db.execute("SELECT id, name, status FROM runs").fetchall()
+        counts = dict(db.execute("SELECT run_id, count(*) FROM metrics GROUP BY run_id").fetchall())
+        (experiments,) = db.execute("SELECT count(*) FROM experiments WHERE name = 'shared'").fetchone()
+    assert sorted(name for _, name, _ in runs) == [f"w{k}" for k in range(8)]
+    assert {status for _, _, status in runs} == {"FINISHED"}
+    assert [counts.get(run_id) for run_id, _, _ in runs] == [2_000] * 8
+    assert experiments == 1
