@@ -34,9 +34,9 @@ def _key(store: ContentStore, digest: str) -> str:
 class _FsspecHooks:
     """Tampering and counting through the store's own filesystem, bypassing the store."""
 
-    def corrupt(self, blobs: BlobStore, digest: str) -> None:
+    def overwrite(self, blobs: BlobStore, digest: str, data: bytes) -> None:
         store = cast("ContentStore", blobs)
-        store.fs.pipe_file(_key(store, digest), b"not what was stored")
+        store.fs.pipe_file(_key(store, digest), data)
 
     def stored_count(self, blobs: BlobStore) -> int:
         store = cast("ContentStore", blobs)
@@ -48,8 +48,8 @@ class TestLocalFolder(_FsspecHooks, BlobStoreContract):
     def blobs(self, tmp_path: Path) -> BlobStore:
         return open_blob_store(str(tmp_path / "store"))
 
-    def corrupt(self, blobs: BlobStore, digest: str) -> None:
-        Path(_key(cast("ContentStore", blobs), digest)).write_bytes(b"flipped on disk")
+    def overwrite(self, blobs: BlobStore, digest: str, data: bytes) -> None:
+        Path(_key(cast("ContentStore", blobs), digest)).write_bytes(data)  # in place: same inode
 
 
 class TestMemory(_FsspecHooks, BlobStoreContract):
@@ -67,6 +67,24 @@ class TestS3(_FsspecHooks, BlobStoreContract):
     @pytest.fixture
     def blobs(self, s3_endpoint: str, s3_prefix: str) -> BlobStore:
         return open_blob_store(s3_prefix, storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}})
+
+    @pytest.mark.parametrize("size", [3 * _MB, 9 * _MB], ids=["one-shot-put", "multipart"])
+    def test_an_upload_that_fails_midway_leaves_nothing(
+        self, blobs: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+    ) -> None:
+        store = cast("ContentStore", blobs)
+        src = tmp_path / "model.bin"
+        src.write_bytes(os.urandom(size + _MB))
+        _fail_the_copy_after(size, monkeypatch)
+
+        with pytest.raises(OSError, match="the disk went away"):
+            store.put_file(src)
+
+        store.fs.invalidate_cache()
+        assert store.fs.find(store.root) == []  # fsspec's close() would have completed the upload
+        bucket, _, prefix = store.root.partition("/")
+        pending = store.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
+        assert pending.get("Uploads", []) == []  # and no part is left to pay for
 
     def test_a_file_larger_than_a_block_goes_up_in_parts(self, blobs: BlobStore, tmp_path: Path) -> None:
         src = tmp_path / "big.bin"
@@ -154,6 +172,65 @@ def test_a_file_that_changes_while_stored_is_refused(
     assert not store.exists(hashlib.sha256(b"a,b\n1,2\n").hexdigest())
 
 
+def _fail_the_copy_after(nbytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy into the store (the second read of the source) fails after ``nbytes``."""
+    import slipway.artifacts._content as content
+
+    calls = 0
+
+    def failing_chunks(stream: io.BufferedIOBase, size: int = _MB) -> Iterator[bytes]:
+        nonlocal calls
+        calls += 1
+        sent = 0
+        while chunk := stream.read(size):
+            if calls > 1 and sent >= nbytes:
+                raise OSError("the disk went away")
+            sent += len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(content, "chunks", failing_chunks)
+    monkeypatch.setattr("slipway.artifacts._digest.chunks", failing_chunks)
+
+
+def test_an_upload_to_memory_that_fails_midway_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = cast("ContentStore", open_blob_store(f"memory://failing-{uuid.uuid4().hex}"))
+    src = tmp_path / "model.bin"
+    src.write_bytes(os.urandom(3 * _MB))
+    _fail_the_copy_after(_MB, monkeypatch)
+
+    with pytest.raises(OSError, match="the disk went away"):
+        store.put_file(src)
+
+    assert store.fs.find(store.root) == []
+
+
+def test_a_read_keeps_a_copy_that_a_put_replaced_meanwhile(
+    folder: ContentStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = b"the weights we trained"
+    blob = folder.put_bytes(data)
+    key = Path(_key(folder, blob.digest))
+    key.write_bytes(bytes(reversed(data)))
+    cat_file = folder.fs.cat_file
+
+    def read_then_a_put_repairs_it(path: str, **kwargs: object) -> bytes:
+        read: bytes = cat_file(path, **kwargs)
+        repaired = tmp_path / "repaired"
+        repaired.write_bytes(data)
+        os.replace(repaired, key)  # what a concurrent put_file does: a new file renamed into place
+        return read
+
+    monkeypatch.setattr(folder.fs, "cat_file", read_then_a_put_repairs_it)
+
+    with pytest.raises(IntegrityViolation):
+        folder.get_bytes(blob.digest)
+
+    monkeypatch.undo()
+    assert folder.get_bytes(blob.digest) == data
+
+
 def test_writes_and_downloads_stream_in_bounded_memory(folder: ContentStore, tmp_path: Path) -> None:
     src = tmp_path / "big.bin"
     with src.open("wb") as f:
@@ -224,6 +301,7 @@ def test_a_stream_of_a_tampered_blob_fails_at_the_end(folder: ContentStore) -> N
             stream.read()
         with pytest.raises(IntegrityViolation):  # and it stays failed
             stream.read()
+    assert not folder.exists(blob.digest)  # removed, so the next put stores it again
 
 
 def test_a_stream_cannot_seek(folder: ContentStore) -> None:

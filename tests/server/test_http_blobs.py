@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import TYPE_CHECKING
 
 import httpx
@@ -42,9 +43,9 @@ class TestHttpBlobs(BlobStoreContract):
         yield store
         store.close()
 
-    def corrupt(self, blobs: BlobStore, digest: str) -> None:
+    def overwrite(self, blobs: BlobStore, digest: str, data: bytes) -> None:
         path = self._folder / "sha256" / digest[:2] / digest[2:]
-        path.write_bytes(b"altered behind the server's back")
+        path.write_bytes(data)
 
     def stored_count(self, blobs: BlobStore) -> int:
         return _blob_files(self._folder) - _baseline[id(blobs)]
@@ -129,3 +130,17 @@ def test_the_proxy_and_a_folder_describe_a_changed_file_in_the_same_words(
         folder.put_file(src)
 
     assert str(through_the_proxy.value) == str(in_a_folder.value)
+
+
+def test_head_reports_the_size_of_the_stored_copy(team_server: TeamServer) -> None:
+    data = b"sized " + os.urandom(16)
+    digest = hashlib.sha256(data).hexdigest()
+    url = f"{team_server.url}/api/v1/blobs/{digest}"
+    headers = {"Authorization": f"Bearer {team_server.token}"}
+    assert httpx.put(url, content=data, headers=headers).status_code == 201
+
+    answer = httpx.head(url, headers=headers)
+
+    assert answer.status_code == 200
+    assert answer.headers["content-length"] == str(len(data))
+    assert answer.content == b""

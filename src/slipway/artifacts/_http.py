@@ -20,7 +20,7 @@ import httpx
 from slipway._transport import Connection, raise_for_answer
 from slipway.artifacts._digest import CHUNK, changed, check_digest, chunks, hash_file, mismatch
 from slipway.artifacts._port import Blob
-from slipway.errors import ArtifactNotFound, InvalidInput
+from slipway.errors import ArtifactNotFound, InvalidInput, StoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,10 +57,14 @@ class HttpContentStore:
         return blob
 
     def put_file(self, path: Path) -> Blob:
-        """Hash first, then upload only what the server lacks (a re-logged model costs one HEAD)."""
+        """Hash first, then upload unless the server holds a copy of this size (one HEAD).
+
+        A copy of another size (a torn upload, a damaged disk) is uploaded over, as a local
+        store would rewrite it.
+        """
         path = Path(path)
         blob = hash_file(path)
-        if self.exists(blob.digest):
+        if self.stored_size(blob.digest) == blob.size:
             return blob
         sent = hashlib.sha256()
 
@@ -88,12 +92,22 @@ class HttpContentStore:
     # -------------------------------------------------------------------- reads
 
     def exists(self, digest: str) -> bool:
+        return self.stored_size(digest) is not None
+
+    def stored_size(self, digest: str) -> int | None:
+        """The size the server reports for its copy (``HEAD``'s Content-Length)."""
         check_digest(digest)
         response = self._conn.send("HEAD", f"/blobs/{digest}")
         if response.status_code == 404:
-            return False
+            return None
         self._raise_for_answer(response)
-        return True
+        length = response.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise StoreUnavailable(
+                f"team server {self._conn.server}: HEAD /blobs/{digest} answered without a size "
+                f"(Content-Length {length!r}); is a proxy in between altering it?"
+            )
+        return int(length)
 
     def get_bytes(self, digest: str) -> bytes:
         check_digest(digest)

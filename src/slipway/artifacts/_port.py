@@ -2,7 +2,8 @@
 
 A blob's address is the SHA-256 of its bytes, so the same file logged twice is stored once, and a
 reader can always tell whether what it got is what was written: every read verifies the digest and
-raises IntegrityViolation on a mismatch. Names (the paths users see) live in the metadata store; the
+raises IntegrityViolation on a mismatch, and the read that finds a corrupt copy removes it, so the
+next put of those bytes stores them again. Names (the paths users see) live in the metadata store; the
 blob store knows only digests.
 """
 
@@ -34,3 +35,12 @@ class BlobStore(Protocol):
         ...
 
     def exists(self, digest: str) -> bool: ...
+    def stored_size(self, digest: str) -> int | None:
+        """The size of the stored copy in bytes, or None when there is none; not verified.
+
+        A put skips only a blob stored with the right size, and the team server records an
+        artifact only for a blob of the size it claims.
+
+        .. versionadded:: 0.1
+        """
+        ...

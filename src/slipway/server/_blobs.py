@@ -36,7 +36,15 @@ def blob_router(blobs: "BlobStore") -> APIRouter:
 
     @router.head("/blobs/{digest}", status_code=200, responses={404: {"description": "no such blob"}})
     def blob_exists(digest: Digest) -> Response:
-        return Response(status_code=200 if blobs.exists(digest) else 404)
+        """200 with the stored copy's size as Content-Length, or 404.
+
+        Clients compare that size with their file's and upload again when they differ, so a
+        torn copy is repaired by the next upload, as the blob store repairs it by the next put.
+        """
+        size = blobs.stored_size(digest)
+        if size is None:
+            return Response(status_code=404)
+        return Response(status_code=200, headers={"Content-Length": str(size)})
 
     @router.get(
         "/blobs/{digest}",

@@ -3,9 +3,9 @@
 Subclass :class:`BlobStoreContract` in a ``Test…`` class and provide:
 
 - a ``blobs`` fixture returning a fresh, empty store for each test;
-- ``corrupt(blobs, digest)``: alter the stored bytes of one blob behind the store's back (for a
-  folder, overwrite its file; for a bucket, put other bytes at its key), so the suite can check
-  that every read refuses it;
+- ``overwrite(blobs, digest, data)``: replace the stored bytes of one blob with ``data`` behind the
+  store's back (for a folder, write its file; for a bucket, put ``data`` at its key), so the suite
+  can check that every read refuses a damaged copy and that the store repairs it;
 - ``stored_count(blobs)``: how many blobs the backend holds, so the suite can check that storing
   the same bytes twice stores them once.
 
@@ -16,11 +16,15 @@ Subclass :class:`BlobStoreContract` in a ``Test…`` class and provide:
         def blobs(self, tmp_path):
             return MyStore(tmp_path)
 
-        def corrupt(self, blobs, digest):
+        def overwrite(self, blobs, digest, data):
             ...
 
         def stored_count(self, blobs):
             ...
+
+.. versionchanged:: 0.1
+   ``overwrite`` replaces the ``corrupt`` hook, which now defaults to overwriting with other bytes;
+   the repair tests need damage of a chosen size.
 """
 
 from __future__ import annotations
@@ -71,9 +75,13 @@ class BlobStoreContract:
 
     # ------------------------------------------------------------ hooks subclasses provide
 
+    def overwrite(self, blobs: BlobStore, digest: str, data: bytes) -> None:
+        """Replace the stored bytes of ``digest`` with ``data``, bypassing the store."""
+        raise NotImplementedError(f"{type(self).__name__} must implement overwrite(blobs, digest, data)")
+
     def corrupt(self, blobs: BlobStore, digest: str) -> None:
         """Replace the stored bytes of ``digest`` with other bytes, bypassing the store."""
-        raise NotImplementedError(f"{type(self).__name__} must implement corrupt(blobs, digest)")
+        self.overwrite(blobs, digest, b"altered behind the store's back")
 
     def stored_count(self, blobs: BlobStore) -> int:
         """How many blobs the backend holds."""
@@ -179,6 +187,19 @@ class BlobStoreContract:
         assert blobs.exists(blob.digest)
         assert not blobs.exists(_ABSENT)
 
+    @pytest.mark.parametrize("size", [0, 1, 10_007], ids=["empty", "1B", "10kB"])
+    def test_stored_size_is_the_size_of_the_stored_copy(self, blobs: BlobStore, size: int) -> None:
+        blob = blobs.put_bytes(os.urandom(size))
+
+        assert blobs.stored_size(blob.digest) == size
+        assert blobs.stored_size(_ABSENT) is None
+
+    def test_stored_size_reports_a_damaged_copy_as_it_is(self, blobs: BlobStore) -> None:
+        blob = blobs.put_bytes(b"twelve bytes")
+        self.overwrite(blobs, blob.digest, b"twelve")
+
+        assert blobs.stored_size(blob.digest) == 6
+
     def test_a_missing_blob_is_not_found(self, blobs: BlobStore, tmp_path: Path) -> None:
         dest = tmp_path / "out" / "missing.bin"
 
@@ -194,6 +215,8 @@ class BlobStoreContract:
             blobs.get_bytes(digest)
         with pytest.raises(InvalidInput, match="64 lowercase hex"):
             blobs.exists(digest)
+        with pytest.raises(InvalidInput, match="64 lowercase hex"):
+            blobs.stored_size(digest)
         with pytest.raises(InvalidInput, match="64 lowercase hex"):
             blobs.download(digest, tmp_path / "out")
         assert not (tmp_path / "out").exists()
@@ -229,6 +252,8 @@ class BlobStoreContract:
 
         with pytest.raises(IntegrityViolation, match=blob.digest) as on_get:
             blobs.get_bytes(blob.digest)
+        blobs.put_bytes(b"the weights we trained")  # the failed read removed the corrupt copy
+        self.corrupt(blobs, blob.digest)
         with pytest.raises(IntegrityViolation, match=blob.digest):
             blobs.download(blob.digest, dest)
 
@@ -247,3 +272,48 @@ class BlobStoreContract:
 
         assert dest.read_bytes() == b"v1 of the model"
         assert [p.name for p in dest.parent.iterdir()] == ["model.bin"]
+
+    # ------------------------------------------------------------ repair
+
+    @pytest.mark.parametrize("put", ["put_bytes", "put_file"])
+    def test_a_copy_of_the_wrong_size_is_stored_again_by_the_next_put(
+        self, blobs: BlobStore, tmp_path: Path, put: str
+    ) -> None:
+        data = b"the complete weights, all of them: " + os.urandom(16)  # unique: backends may be shared
+        blob = blobs.put_bytes(data)
+        self.overwrite(blobs, blob.digest, data[:7])  # a torn upload, never read since
+
+        again = _put(blobs, put, data, tmp_path)
+
+        assert again == blob
+        assert blobs.stored_size(blob.digest) == len(data)
+        assert blobs.get_bytes(blob.digest) == data
+
+    @pytest.mark.parametrize("put", ["put_bytes", "put_file"])
+    @pytest.mark.parametrize("read", ["get_bytes", "download"])
+    def test_a_read_removes_a_corrupt_copy_so_the_next_put_stores_it_again(
+        self, blobs: BlobStore, tmp_path: Path, put: str, read: str
+    ) -> None:
+        data = b"the weights we trained: " + os.urandom(16)  # unique: backends may be shared
+        blob = blobs.put_bytes(data)
+        self.overwrite(blobs, blob.digest, bytes(reversed(data)))  # same size: a put cannot tell
+
+        with pytest.raises(IntegrityViolation, match=blob.digest):
+            _read(blobs, read, blob.digest, tmp_path)
+
+        assert not blobs.exists(blob.digest)
+        assert _put(blobs, put, data, tmp_path) == blob
+        assert blobs.get_bytes(blob.digest) == data
+        assert self.stored_count(blobs) == 1
+
+
+def _put(blobs: BlobStore, how: str, data: bytes, tmp_path: Path) -> Blob:
+    if how == "put_bytes":
+        return blobs.put_bytes(data)
+    return blobs.put_file(_write(tmp_path / "again" / "weights.bin", data))
+
+
+def _read(blobs: BlobStore, how: str, digest: str, tmp_path: Path) -> bytes:
+    if how == "get_bytes":
+        return blobs.get_bytes(digest)
+    return blobs.download(digest, tmp_path / "out" / "blob.bin").read_bytes()
