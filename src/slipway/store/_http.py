@@ -7,11 +7,16 @@ failure and :func:`~slipway.errors.error_from_code` rebuilds the class; transpor
 :class:`~slipway.errors.StoreUnavailable` naming the URL, never an httpx exception.
 
 One :class:`httpx.Client` is kept for the store's lifetime: keep-alive saves a TCP handshake per
-call, which matters when the tracking client flushes metrics several times a second.
+call, which matters when the tracking client flushes metrics several times a second. A forked
+child must not talk over the parent's kept-alive sockets (the two would read each other's answers):
+after a fork the child drops the inherited client, without closing it, and builds its own on its
+next call.
 """
 
 from __future__ import annotations
 
+import os
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -54,7 +59,7 @@ from slipway.store._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, TokenInfo
 
@@ -131,12 +136,34 @@ def _send(client: httpx.Client, server: str, method: str, path: str, **kwargs: A
     return response
 
 
-class HttpMetadataStore:
-    """:class:`~slipway.store.MetadataStore` over the team server's REST API."""
+#: open stores, so that a forked child can drop the clients it inherited
+_STORES: weakref.WeakSet[HttpMetadataStore] = weakref.WeakSet()
 
-    def __init__(self, client: httpx.Client, *, server: str) -> None:
-        self._client = client
+
+def _drop_inherited_clients() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_drop_inherited_clients)
+
+
+class HttpMetadataStore:
+    """:class:`~slipway.store.MetadataStore` over the team server's REST API.
+
+    ``rebuild`` makes a new client like ``client`` (used in a forked child); by default one is
+    built from ``client``'s base URL, headers and timeout.
+    """
+
+    def __init__(
+        self, client: httpx.Client, *, server: str, rebuild: Callable[[], httpx.Client] | None = None
+    ) -> None:
+        self._client: httpx.Client | None = client
         self._server = server
+        self._rebuild = rebuild
+        self._inherited: httpx.Client | None = None
+        _STORES.add(self)
 
     @classmethod
     def connect(cls, uri: str, *, token: str | None = None, **_: object) -> HttpMetadataStore:
@@ -148,7 +175,7 @@ class HttpMetadataStore:
             raise InvalidInput(
                 f"store URI {server!r}: not a valid URL ({exc}); expected http(s)://HOST[:PORT]"
             ) from None
-        return cls(client, server=server)
+        return cls(client, server=server, rebuild=lambda: build_client(server, token=token))
 
     def __repr__(self) -> str:
         return f"HttpMetadataStore({self._server!r})"
@@ -156,7 +183,29 @@ class HttpMetadataStore:
     # -------------------------------------------------------------------- plumbing
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return _send(self._client, self._server, method, path, **kwargs)
+        client = self._client
+        if client is None:  # first call in a forked child
+            client = self._client = self._new_client()
+        return _send(client, self._server, method, path, **kwargs)
+
+    def _forked(self) -> None:
+        if self._client is not None:
+            # Kept referenced and never closed: its sockets are still the parent's.
+            self._inherited, self._client = self._client, None
+
+    def _new_client(self) -> httpx.Client:
+        if self._rebuild is not None:
+            return self._rebuild()
+        model = self._inherited
+        if model is None:  # pragma: no cover - only a store closed before the fork gets here
+            raise StoreUnavailable(f"team server {self._server}: the store was closed")
+        return httpx.Client(
+            base_url=model.base_url,
+            headers=model.headers,
+            timeout=model.timeout,
+            transport=httpx.HTTPTransport(retries=2),
+            follow_redirects=model.follow_redirects,
+        )
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
         try:
@@ -314,7 +363,8 @@ class HttpMetadataStore:
         return self._parse(TokenInfoWire, answer).to_core()
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 @contextmanager

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import traceback
 import uuid
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -116,3 +120,44 @@ class WritesContract:
         with pytest.raises(InvalidInput, match="status"):
             store.end_run(run.id, status=status)  # type: ignore[arg-type]
         assert store.get_run(run.id).status is RunStatus.RUNNING
+
+    # ------------------------------------------------------------------ processes
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+    def test_a_forked_child_writes_through_the_inherited_store(self, store: MetadataStore) -> None:
+        """The child must not share the parent's connections: both write at once and lose nothing."""
+        run = _run(store)
+        for who in ("parent", "child"):  # warm: the parent now holds a pooled, kept-alive connection
+            store.log_batch(run.id, metrics=[Metric(key=who, value=-1.0, step=0, timestamp=0)])
+        batches = 40
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():  # Python 3.12 warns when forking with threads running
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: report through the pipe, never return into pytest
+            os.close(read_end)
+            code = 0
+            try:
+                for step in range(1, batches + 1):
+                    store.log_batch(run.id, metrics=[Metric(key="child", value=float(step), step=step)])
+                    store.get_run(run.id)
+            except BaseException:
+                os.write(write_end, traceback.format_exc().encode())
+                code = 1
+            finally:
+                os.close(write_end)
+                sys.stdout.flush()
+                os._exit(code)
+        os.close(write_end)
+        try:
+            for step in range(1, batches + 1):
+                store.log_batch(run.id, metrics=[Metric(key="parent", value=float(step), step=step)])
+                store.get_run(run.id)
+        finally:
+            with os.fdopen(read_end, "rb") as pipe:
+                report = pipe.read().decode(errors="replace")
+            _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"the child failed:\n{report}"
+        for who in ("parent", "child"):
+            assert [m.step for m in store.get_metric_history(run.id, who)] == list(range(batches + 1))
+        assert store.get_run(run.id).metrics == {"parent": float(batches), "child": float(batches)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -58,18 +60,34 @@ def fits(what: str, value: str, limit: int) -> str:
     return value
 
 
+#: stores whose lock a forked child must replace (a thread of the parent may have held it)
+_LOCKED: weakref.WeakSet[SqlBase] = weakref.WeakSet()
+
+
+def _fresh_locks_in_child() -> None:
+    for store in list(_LOCKED):
+        store._exclusive = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)
+
+
 class SqlBase:
     """The engine and the two kinds of transaction every method runs in.
 
     An in-memory SQLite database lives in one connection that every thread shares (StaticPool):
     a lock then serialises each transaction, or a writer thread's transaction would interleave
-    with the main thread's on that one connection and lose writes.
+    with the main thread's on that one connection and lose writes. A forked child gets its own
+    copy of such a database (what it writes stays in the child) and a fresh lock.
     """
 
     def __init__(self, engine: Engine, *, url: str | None = None) -> None:
         self._engine = engine
         self._url = url if url is not None else engine.url.render_as_string(hide_password=True)
         self._exclusive = threading.RLock() if isinstance(engine.pool, sa.pool.StaticPool) else None
+        if self._exclusive is not None:
+            _LOCKED.add(self)
 
     def _turn(self) -> threading.RLock | nullcontext[None]:
         return self._exclusive if self._exclusive is not None else nullcontext()

@@ -11,6 +11,8 @@ pysqlite's own transaction handling is switched off (``isolation_level = None``)
 from __future__ import annotations
 
 import importlib.util
+import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,24 @@ if TYPE_CHECKING:
 WRITE = "slipway_write"
 _BUSY_TIMEOUT_S = 30.0
 _MIGRATIONS = Path(__file__).parent / "migrations"
+#: every engine built here, so that a forked child can drop the connections it inherited
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: never use (nor close) the parent's pooled connections; open new ones.
+
+    ``dispose(close=False)`` drops the pool without closing its connections, which stay the
+    parent's (closing a PostgreSQL one would end the parent's session). An in-memory SQLite
+    database is the one exception: its only connection *is* the database, copied into the child.
+    """
+    for engine in list(_ENGINES):
+        if not isinstance(engine.pool, sa.pool.StaticPool):
+            engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def normalize_url(url: str) -> str:
@@ -60,10 +80,13 @@ def create_engine(url: str) -> Engine:
     parsed = parse_url(url)
     url = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    if importlib.util.find_spec("psycopg") is None:
+        engine = _sqlite_engine(parsed)
+    elif importlib.util.find_spec("psycopg") is None:
         raise MissingExtra(f"{masked(url)}: PostgreSQL needs its driver: pip install 'slipway[postgres]'")
-    return sa.create_engine(parsed, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    else:
+        engine = sa.create_engine(parsed, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    _ENGINES.add(engine)
+    return engine
 
 
 def _sqlite_engine(parsed: sa.URL) -> Engine:
