@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -404,3 +404,22 @@ def test_a_read_only_store_is_never_marked(client: TrackingClient, monkeypatch: 
         pass
     client.search_runs()
     assert calls == []
+
+
+def test_a_batch_committed_before_its_answer_was_lost_is_not_stored_twice(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = client.store.log_batch
+    answered: set[str | None] = set()
+
+    def read_timeout_after_commit(run_id: str, **kwargs: Any) -> None:
+        real(run_id, **kwargs)
+        if kwargs.get("metrics") and kwargs.get("batch_id") not in answered:
+            answered.add(kwargs.get("batch_id"))
+            raise StoreUnavailable("team server did not answer: ReadTimeout")
+
+    monkeypatch.setattr(client.store, "log_batch", read_timeout_after_commit)
+    with client.start_run() as run:
+        for i in range(12_000):
+            run.log_metric("loss", float(i), step=i)
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == list(range(12_000))

@@ -32,6 +32,7 @@ class FakeSink:
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         with self.lock:
             if self.error is not None:
@@ -157,11 +158,12 @@ class PickySink(FakeSink):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         self.calls = getattr(self, "calls", 0) + 1
         if any(m.step >= 2**63 for m in metrics):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        super().log_batch(run_id, metrics=metrics)
+        super().log_batch(run_id, metrics=metrics, batch_id=batch_id)
 
 
 def test_one_rejected_point_costs_only_itself() -> None:
@@ -215,3 +217,54 @@ def test_an_interrupted_write_keeps_its_points_in_order(interrupt: type[BaseExce
     buf.points.append(("a", 0.0, 25_000, 1))
     buf.flush()  # the flush that follows (the end of the run, atexit) writes it all
     assert [m.step for m in sink.points] == list(range(25_001))
+
+
+class LostAnswers(FakeSink):
+    """Commits, then loses the answer (a read timeout) on the first try of each batch; dedupes by id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.applied: set[str] = set()
+        self.answered: set[str] = set()
+        self.ids: list[str | None] = []
+
+    def log_batch(self, run_id: str, *, batch_id: str | None = None, **kwargs: Any) -> None:
+        self.ids.append(batch_id)
+        if batch_id is None or batch_id not in self.applied:
+            super().log_batch(run_id, batch_id=batch_id, **kwargs)
+            if batch_id is not None:
+                self.applied.add(batch_id)
+        if batch_id not in self.answered:
+            self.answered.add(str(batch_id))
+            raise StoreUnavailable("team server did not answer: ReadTimeout")
+
+
+def test_a_batch_resent_after_a_lost_answer_is_written_once() -> None:
+    sink = LostAnswers()
+    buf = _buffer(sink)
+    buf.points.extend(("a", float(i), i, 1) for i in range(25_000))
+    buf.flush(timeout=10)
+    assert [m.step for m in sink.points] == list(range(25_000))  # no chunk twice
+    assert len(set(sink.ids)) == 3  # three chunks of 10,000, each sent twice with the same id
+    assert len(sink.ids) == 6
+
+
+def test_batch_ids_are_distinct_across_buffers_and_stay_within_the_store_limit() -> None:
+    sink = PickySink()
+    ids: list[str] = []
+    original = sink.log_batch
+
+    def record(run_id: str, *, batch_id: str | None = None, **kwargs: Any) -> None:
+        assert batch_id is not None
+        ids.append(batch_id)
+        original(run_id, batch_id=batch_id, **kwargs)
+
+    sink.log_batch = record  # type: ignore[method-assign]
+    for _ in range(2):  # two processes writing to one run have two buffers for it
+        buf = _buffer(sink)
+        buf.points.extend(("a", float(i), i, 1) for i in range(10_000))
+        buf.points.append(("a", 0.0, 2**64, 1))  # rejected: bisected down to one point
+        buf.flush()
+    assert len(sink.points) == 20_000
+    assert len(ids) == len(set(ids))
+    assert max(len(i) for i in ids) <= 64

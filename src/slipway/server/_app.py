@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.security import HTTPAuthorizationCredentials  # noqa: TC002 - FastAPI reads route signatures at run time
 
 from slipway._version import __version__
+from slipway.errors import InvalidInput
 from slipway.server._auth import TokenVerifier, bearer_scheme
 from slipway.server._blobs import blob_router
 from slipway.server._errors import install_error_handlers
@@ -36,7 +37,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def create_app(
-    *, store: "MetadataStore", blobs: "BlobStore", auth: bool = True, token_cache_seconds: float = 5.0
+    *,
+    store: "MetadataStore",
+    blobs: "BlobStore",
+    auth: bool = True,
+    token_cache_seconds: float = 5.0,
+    dead_after: float = 60.0,
 ) -> FastAPI:
     """The REST API over ``store`` and ``blobs``, documented at ``/openapi.json`` and ``/docs``.
 
@@ -47,7 +53,11 @@ def create_app(
         auth: require ``Authorization: Bearer <token>`` on every ``/api/v1`` call.
         token_cache_seconds: how long a verified token is trusted without asking the store again,
             which is also how long a revoked token may keep working.
+        dead_after: seconds without a heartbeat after which a run may be marked DIED; clients
+            asking to mark runs dead are held to it (their cutoff is clamped to now - dead_after).
     """
+    if not 0 <= dead_after < float("inf"):
+        raise InvalidInput(f"dead_after {dead_after!r}: expected a finite number of seconds, 0 or more")
     app = FastAPI(
         title="slipway team server",
         version=__version__,
@@ -67,7 +77,7 @@ def create_app(
     api = APIRouter(
         prefix=API_PREFIX, responses=_ERRORS, dependencies=[Depends(require_token)] if auth else []
     )
-    api.include_router(metadata_router(store))
+    api.include_router(metadata_router(store, dead_after=dead_after))
     api.include_router(blob_router(blobs))
     app.include_router(api)
 

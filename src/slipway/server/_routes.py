@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
+from slipway.core import now_ms
 from slipway.store._wire import (
     ArtifactEntryWire,
     ArtifactsResponse,
@@ -43,8 +44,13 @@ def json_answer(model: "BaseModel", *, status: int = 200) -> Response:
     return Response(model.model_dump_json(by_alias=True), status_code=status, media_type="application/json")
 
 
-def metadata_router(store: "MetadataStore") -> APIRouter:
-    """Routes for experiments, runs, metrics, datasets and artifact listings."""
+def metadata_router(store: "MetadataStore", *, dead_after: float = 60.0) -> APIRouter:
+    """Routes for experiments, runs, metrics, datasets and artifact listings.
+
+    ``dead_after`` (seconds) is the server's policy for marking runs DIED: no client cutoff may be
+    later than ``now - dead_after``.
+    """
+    dead_after_ms = round(dead_after * 1000)
     router = APIRouter()
 
     # ---------------------------------------------------------------- experiments
@@ -99,10 +105,13 @@ def metadata_router(store: "MetadataStore") -> APIRouter:
 
     @router.post("/runs/mark-dead", response_model=RunIdsResponse, tags=["runs"])
     def mark_dead_runs(body: MarkDeadRequest) -> Response:
-        """Mark RUNNING runs whose heartbeat stopped before the cutoff as DIED."""
-        return json_answer(
-            RunIdsResponse(run_ids=store.mark_dead_runs(heartbeat_before=body.heartbeat_before))
-        )
+        """Mark RUNNING runs whose heartbeat stopped before the cutoff as DIED.
+
+        The cutoff is clamped to the server's clock and policy (``now - dead_after``), so that no
+        client, whatever its clock or setting, marks a run dead sooner than the server would.
+        """
+        cutoff = min(body.heartbeat_before, now_ms() - dead_after_ms)
+        return json_answer(RunIdsResponse(run_ids=store.mark_dead_runs(heartbeat_before=cutoff)))
 
     @router.get("/runs/{run_id}", response_model=RunWire, tags=["runs"])
     def get_run(run_id: str) -> Response:

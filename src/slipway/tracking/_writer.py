@@ -19,8 +19,10 @@ Nothing is lost on purpose:
 - in the background, transient errors are retried with exponential backoff; a batch the store
   rejects for good is split in halves and each half retried, so that only the points the store
   really refuses are lost, and their count is raised when the run ends;
-- an exception that interrupts a write (Ctrl-C, :class:`Terminated`) puts the batch back, in order,
-  for the flush that follows;
+- each batch gets an id (``log_batch(batch_id=...)``) that stays the same when it is resent, so a
+  batch the store committed before its answer was lost (a read timeout) is not written twice;
+- an exception that interrupts a write (Ctrl-C, :class:`Terminated`) leaves the batch queued, in
+  order, for the flush that follows;
 - in a forked child (``multiprocessing`` with the fork start method) the runs it inherited get a
   buffer of their own, written by the child's writer and flushed when the child exits, by atexit or
   by ``multiprocessing``'s finalizers (which run before its ``os._exit``); a child never ends, and
@@ -36,6 +38,7 @@ import collections
 import itertools
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -61,9 +64,9 @@ _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 5.0
 #: Errors about the run or the caller, not about a point: splitting the batch cannot help.
 _WHOLE_BATCH_ERRORS = (NotFound, Unauthorized, Conflict)
-#: Rejected calls allowed while bisecting one chunk; past it the rest of the chunk counts as lost
-#: (a store that refuses nearly every point would otherwise cost two calls per point).
-_MAX_REJECTED_CALLS = 200
+#: Rejected calls a run may spend on bisecting; past it a rejected chunk is lost whole (a store that
+#: refuses nearly every point would otherwise cost two calls per point).
+_MAX_REJECTED_CALLS = 1_000
 _EXIT_FLUSH_PRIORITY = 100  # multiprocessing finalizers: higher runs first; queues close at 10
 
 
@@ -77,6 +80,7 @@ class MetricSink(Protocol):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None: ...
 
     def heartbeat(self, run_id: str, *, at: int | None = None) -> None: ...
@@ -122,6 +126,12 @@ class RunBuffer:
     The training loop only appends to ``points``; everything else is done under ``_write_lock`` by
     whichever thread flushes (the writer, or the caller of :meth:`flush`), so batches reach the
     store in the order they were logged.
+
+    A flush moves the points into ``_retry`` as one chunk with an id; the chunk stays there, first
+    in line, until the store accepts or rejects it. Its id never changes, and the pieces it is cut
+    into (to bound a transaction, or to isolate a rejected point) get ids derived from it, so a
+    resent chunk is one the store can recognise. Each change to ``_retry`` adds before it removes:
+    an interruption in between leaves a chunk to be sent again, which its id makes harmless.
     """
 
     def __init__(
@@ -145,7 +155,9 @@ class RunBuffer:
         self.points: collections.deque[Point] = collections.deque()
         self.written = 0
         self._write_lock = threading.Lock()
-        self._retry: list[Point] = []  # taken from `points` but not yet accepted by the store
+        self._retry: collections.deque[tuple[str, list[Point]]] = collections.deque()  # (batch id, chunk)
+        self._ids = secrets.token_hex(8)  # batch ids are per run; several processes may write to it
+        self._seq = itertools.count()
         self._failures = 0
         self._retry_at = 0.0
         self._error: BaseException | None = None  # a non-transient failure, raised at flush(final)
@@ -157,7 +169,7 @@ class RunBuffer:
 
     @property
     def pending(self) -> int:
-        return len(self.points) + len(self._retry)
+        return len(self.points) + sum(len(chunk) for _, chunk in self._retry)
 
     def due(self, now: float) -> float:
         """When the writer should next look at this buffer (monotonic seconds)."""
@@ -171,72 +183,76 @@ class RunBuffer:
         # (no bytecode in between), so a signal handler cannot raise halfway and drop points.
         return list(itertools.starmap(self.points.popleft, itertools.repeat((), len(self.points))))
 
-    def _send(self, batch: list[Point]) -> None:
-        """Write in bounded chunks; on failure ``batch`` keeps exactly what is still unwritten."""
-        while batch:
-            self._budget = _MAX_REJECTED_CALLS
-            self._send_chunk(batch, min(len(batch), _MAX_PER_CALL))
+    def _send(self) -> None:
+        """Send the queued chunks in order; a transient error propagates with the rest still queued."""
+        retry = self._retry
+        while retry:
+            batch_id, chunk = retry[0]
+            if len(chunk) > _MAX_PER_CALL:  # bounded transactions
+                pieces = range(0, len(chunk), _MAX_PER_CALL)
+                retry.extendleft(
+                    reversed(
+                        [(f"{batch_id}.{k}", chunk[i : i + _MAX_PER_CALL]) for k, i in enumerate(pieces)]
+                    )
+                )
+                del retry[len(pieces)]
+                continue
+            try:
+                self.sink.log_batch(
+                    self.run_id,
+                    metrics=[Metric(key=k, value=v, step=s, timestamp=t) for k, v, s, t in chunk],
+                    batch_id=batch_id,
+                )
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                self._rejected(batch_id, chunk, exc)
+                continue
+            retry.popleft()
+            self.written += len(chunk)
 
-    def _send_chunk(self, batch: list[Point], n: int) -> None:
-        """Write ``batch[:n]`` and remove it from ``batch``.
+    def _rejected(self, batch_id: str, chunk: list[Point], exc: Exception) -> None:
+        """The store refused the first chunk for good: split it in halves, or count it as lost.
 
-        A chunk the store rejects for good is split in halves and each half retried, so that one bad
-        point costs only itself; what is given up is counted in ``_lost``. A transient error
-        propagates, with ``batch`` still holding everything not yet written or given up.
+        Halving isolates the points the store refuses, so one bad point costs only itself.
         """
-        try:
-            self.sink.log_batch(
-                self.run_id,
-                metrics=[Metric(key=k, value=v, step=s, timestamp=t) for k, v, s, t in batch[:n]],
-            )
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            self._budget -= 1
-            if n > 1 and self._budget > 0 and not isinstance(exc, _WHOLE_BATCH_ERRORS):
-                half = n // 2
-                self._send_chunk(batch, half)
-                self._send_chunk(batch, n - half)
-                return
-            self._lost += n
-            if self._error is None:
-                self._error = exc
-            log.error("run %s: %d metrics could not be written: %s", self.run_id, n, exc)
-            del batch[:n]
+        self._budget -= 1
+        if len(chunk) > 1 and self._budget > 0 and not isinstance(exc, _WHOLE_BATCH_ERRORS):
+            half = len(chunk) // 2
+            self._retry.extendleft([(f"{batch_id}.b", chunk[half:]), (f"{batch_id}.a", chunk[:half])])
+            del self._retry[2]
             return
-        self.written += n
-        del batch[:n]
+        self._lost += len(chunk)
+        if self._error is None:
+            self._error = exc
+        log.error("run %s: %d metrics could not be written: %s", self.run_id, len(chunk), exc)
+        self._retry.popleft()
 
     def write_once(self) -> bool:
         """Try to write everything pending once; False if a transient error left points behind.
 
         Points the store rejects for good are counted (and raised by ``flush(final=True)``); any
-        other exception (Ctrl-C, :class:`Terminated`) puts what is unwritten back and propagates.
+        other exception (Ctrl-C, :class:`Terminated`) leaves what is unwritten queued and propagates.
         """
         with self._write_lock:
-            batch = self._retry
+            if self.points:
+                self._retry.append((f"{self._ids}-{next(self._seq)}", self._take()))
+            if not self._retry:
+                return True
             try:
-                batch.extend(self._take())
-                self._retry = []
-                if not batch:
-                    return True
-                self._send(batch)
+                self._send()
             except StoreUnavailable as exc:
-                self._retry = batch
                 self._failures += 1
                 delay = min(_BACKOFF_FIRST * 2 ** (self._failures - 1), _BACKOFF_MAX)
                 self._retry_at = time.monotonic() + delay
                 log.warning(
                     "run %s: %d metrics not written yet (%s); retrying in %.2fs",
                     self.run_id,
-                    len(batch),
+                    self.pending,
                     exc,
                     delay,
                 )
                 return False
-            except BaseException:  # interrupted mid-write: keep the points, in order, for the next flush
-                self._retry = batch
-                raise
             self._failures = 0
             self._retry_at = 0.0
             return True
@@ -279,7 +295,10 @@ class RunBuffer:
         """In a forked child: start empty, with a lock of our own; the parent writes what it had."""
         self._write_lock = threading.Lock()
         self.points.clear()  # the same deque object: an ActiveRun holds a reference to it
-        self._retry = []
+        self._retry = collections.deque()
+        self._ids = secrets.token_hex(8)  # never the parent's ids: the store would skip our batches
+        self._seq = itertools.count()
+        self._budget = _MAX_REJECTED_CALLS
         self.on_exit = None  # a child must never end its parent's run
         self.written = 0
         self._failures = 0
