@@ -423,3 +423,30 @@ def test_a_batch_committed_before_its_answer_was_lost_is_not_stored_twice(
         for i in range(12_000):
             run.log_metric("loss", float(i), step=i)
     assert [m.step for m in client.get_metric_history(run.id, "loss")] == list(range(12_000))
+
+
+def test_ctrl_c_while_ending_leaves_the_run_to_the_exit_hook(
+    client: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = client.start_run()
+    for i in range(100):
+        run.log_metric("loss", float(i))
+    real = client.store.log_batch
+    interrupted = False
+
+    def ctrl_c_once(*args: Any, **kwargs: Any) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(client.store, "log_batch", ctrl_c_once)
+    with pytest.raises(KeyboardInterrupt):
+        run.end()
+    assert not run.ended
+    assert run._buffer in run._writer.buffers()  # still the exit hook's to end
+    assert run._buffer.on_exit is not None
+    run._buffer.on_exit(RunStatus.KILLED)  # what the atexit hook does
+    assert client.get_run(run.id).status is RunStatus.KILLED
+    assert len(client.get_metric_history(run.id, "loss")) == 100

@@ -271,16 +271,19 @@ class ActiveRun:
             return self._flush_in_child(timeout)
         error: SlipwayError | None = None
         try:
-            self._buffer.flush(final=True, timeout=timeout)
-        except SlipwayError as exc:
-            error = exc
-        finally:
-            self._writer.unregister(self._buffer)
-        try:
+            try:
+                self._buffer.flush(final=True, timeout=timeout)
+            except SlipwayError as exc:
+                error = exc
             self._run = _with_retry(lambda: self._store.end_run(self._run.id, status=status), timeout)
-        finally:
-            for callback in self._on_end:
-                callback(self)
+        except SlipwayError:
+            self._finish()
+            raise
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM): the run stays registered, so the exit hook flushes and ends it.
+            self._ended = False
+            raise
+        self._finish()
         if error is not None:
             raise error
         return self._run
@@ -288,11 +291,21 @@ class ActiveRun:
     def _flush_in_child(self, timeout: float) -> Run:
         try:
             self._buffer.flush(final=True, timeout=timeout)
-        finally:
+        except SlipwayError:
+            self._finish()
+            raise
+        except BaseException:
+            self._ended = False
+            raise
+        self._finish()
+        return self._run
+
+    def _finish(self) -> None:
+        try:
             self._writer.unregister(self._buffer)
+        finally:
             for callback in self._on_end:
                 callback(self)
-        return self._run
 
     def _end_at_exit(self, status: RunStatus) -> None:
         if not self._ended:  # a program that is exiting should not hang on a store that is gone
