@@ -10,7 +10,7 @@ prints the message and exits 2, the servers answer the ``status`` below with ``{
     SlipwayError
     ├── NotFound (LookupError)             e.g. RunNotFound, ExperimentNotFound, ArtifactNotFound
     ├── InvalidInput (ValueError)          names the field or file and what was expected
-    ├── Conflict                           e.g. AlreadyExists, SchemaOutOfDate
+    ├── Conflict                           e.g. AlreadyExists, SchemaOutOfDate, EnvironmentMismatch
     ├── IntegrityViolation                 an artifact digest mismatch; never downgraded to a warning
     ├── GateFailed                         a promotion blocked by validation
     ├── Unauthorized (PermissionError)     a missing or wrong bearer token
@@ -28,6 +28,7 @@ __all__ = [
     "AlreadyExists",
     "ArtifactNotFound",
     "Conflict",
+    "EnvironmentMismatch",
     "ExperimentNotFound",
     "GateFailed",
     "IntegrityViolation",
@@ -90,6 +91,12 @@ class AlreadyExists(Conflict):
 
 class SchemaOutOfDate(Conflict):
     code = "schema_out_of_date"
+
+
+class EnvironmentMismatch(Conflict):
+    """A model's recorded requirements differ from what is installed (strict loading only)."""
+
+    code = "environment_mismatch"
 
 
 class IntegrityViolation(SlipwayError):

@@ -1,0 +1,52 @@
+"""Models: the model folder format, flavors, signature inference and enforcement, save and load.
+
+``save_model`` writes a folder (``slipway.yaml`` manifest, model data, input example, pinned
+requirements, file digests); ``load_model`` verifies it and returns a :class:`Model` with one
+``predict`` whatever the flavor. Flavors plug in through :class:`Flavor` (built in: ``sklearn``
+and ``pyfunc``; third parties through the ``slipway.flavors`` entry-point group).
+"""
+
+from slipway.models._enforce import ExtraColumns, InputEnforcer
+from slipway.models._flavor import (
+    ENTRY_POINT_GROUP,
+    Flavor,
+    FlavorData,
+    detect_flavor,
+    flavor_names,
+    get_flavor,
+)
+from slipway.models._infer import infer_schema, infer_signature
+from slipway.models._log import ModelInfo, RunSink, log_model
+from slipway.models._manifest import MANIFEST_FILE, DatasetRef, Lineage, Manifest, read_manifest
+from slipway.models._model import Model, load_model
+from slipway.models._requirements import Mismatch, check_environment
+from slipway.models._save import save_model
+from slipway.models._warnings import EnvironmentMismatchWarning, SlipwayWarning
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "MANIFEST_FILE",
+    "DatasetRef",
+    "EnvironmentMismatchWarning",
+    "ExtraColumns",
+    "Flavor",
+    "FlavorData",
+    "InputEnforcer",
+    "Lineage",
+    "Manifest",
+    "Mismatch",
+    "Model",
+    "ModelInfo",
+    "RunSink",
+    "SlipwayWarning",
+    "check_environment",
+    "detect_flavor",
+    "flavor_names",
+    "get_flavor",
+    "infer_schema",
+    "infer_signature",
+    "load_model",
+    "log_model",
+    "read_manifest",
+    "save_model",
+]

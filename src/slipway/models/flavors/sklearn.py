@@ -1,0 +1,81 @@
+"""scikit-learn estimators and pipelines, saved with pickle (the format scikit-learn documents).
+
+The scikit-learn version is recorded in the loader options (and pinned in the requirements), so a
+load under another version is named by the environment check before scikit-learn's own warning.
+A model fitted on a DataFrame receives a DataFrame (column names matter to a ColumnTransformer);
+one fitted on an array receives an array, so scikit-learn never warns about feature names.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from slipway.models import _pickling
+from slipway.models._flavor import FlavorData, require
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+__all__ = ["FLAVOR", "SklearnFlavor"]
+
+_FILE = "model.pkl"
+_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
+
+
+class SklearnFlavor:
+    """The ``sklearn`` flavor (extra ``sklearn``)."""
+
+    name = "sklearn"
+    extra: str | None = "sklearn"
+
+    def detect(self, obj: object) -> bool:
+        base = sys.modules.get("sklearn.base")  # not imported: obj cannot be an estimator
+        return base is not None and isinstance(obj, base.BaseEstimator)
+
+    def save(self, obj: object, folder: Path) -> FlavorData:
+        sklearn = require("sklearn", flavor=self.name, extra=self.extra)
+        modules = _pickling.dump(obj, folder / _FILE)
+        cls = type(obj)
+        options: dict[str, Any] = {
+            "file": _FILE,
+            "serialization": "pickle",
+            "sklearn_version": sklearn.__version__,
+            "estimator": f"{cls.__module__}.{cls.__qualname__}",
+        }
+        classes = getattr(obj, "classes_", None)
+        if classes is not None and getattr(classes, "ndim", 0) == 1 and len(classes) <= 1000:
+            labels = [c.item() if hasattr(c, "item") else c for c in classes]
+            if all(isinstance(c, (str, int, float, bool)) for c in labels):
+                options["classes"] = labels  # the columns of predict_proba, for readers of the manifest
+        return FlavorData(options=options, data=(_FILE,), modules=frozenset(modules))
+
+    def load(self, folder: Path, options: Mapping[str, Any]) -> object:
+        require("sklearn", flavor=self.name, extra=self.extra)
+        return _pickling.load(folder / str(options.get("file", _FILE)))
+
+    def requirements(self, obj: object) -> list[str]:
+        return ["scikit-learn", "numpy", "scipy"]
+
+    def methods(self, model: object, options: Mapping[str, Any]) -> dict[str, Callable[..., Any]]:
+        named = getattr(model, "feature_names_in_", None) is not None
+        out: dict[str, Callable[..., Any]] = {}
+        for method in _METHODS:
+            if hasattr(model, method):  # available_if hides e.g. SVC(probability=False).predict_proba
+                out[method] = _adapted(getattr(model, method), named)
+        return out
+
+
+def _adapted(fn: Callable[[Any], Any], named: bool) -> Callable[[Any], Any]:
+    if named:
+        return fn
+
+    def call(data: Any) -> Any:
+        to_numpy = getattr(data, "to_numpy", None)  # a DataFrame to a model fitted without names
+        return fn(to_numpy() if to_numpy is not None and hasattr(data, "columns") else data)
+
+    return call
+
+
+FLAVOR = SklearnFlavor()
