@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from slipway.core import ArtifactEntry, DatasetRecord, Page, Run
+    from slipway.core import ArtifactEntry, DatasetRecord, Page, Run, Signature
+    from slipway.models import ExtraColumns, Flavor, Model, ModelInfo
     from slipway.tracking import ActiveRun, TrackingClient
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "client",
     "end_run",
     "get_run",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_dataset",
@@ -39,6 +41,7 @@ __all__ = [
     "log_figure",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
@@ -219,6 +222,65 @@ def log_dataset(
 ) -> DatasetRecord:
     """Record a DataFrame, array or Parquet/CSV path by content digest, schema and profile."""
     return _run().log_dataset(data, name=name, role=role, source=source)
+
+
+def log_model(
+    model: object,
+    artifact_path: str = "model",
+    *,
+    signature: Signature | None = None,
+    input_example: object = None,
+    training_data: object = None,
+    flavor: str | Flavor | None = None,
+    requirements: Sequence[str] | None = None,
+    extra_requirements: Sequence[str] = (),
+    code_paths: Sequence[str | os.PathLike[str]] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> ModelInfo:
+    """Save a model into the active run's artifacts (see ``slipway.models.save_model``).
+
+    Its lineage is the run: the run id, the datasets it logged and its git commit.
+    """
+    from slipway.models import log_model as _log_model
+
+    return _log_model(
+        model,
+        artifact_path,
+        run=_run(),
+        store=client().store,
+        signature=signature,
+        input_example=input_example,
+        training_data=training_data,
+        flavor=flavor,
+        requirements=requirements,
+        extra_requirements=extra_requirements,
+        code_paths=code_paths,
+        metadata=metadata,
+    )
+
+
+def load_model(
+    model_uri: str | os.PathLike[str], *, strict_env: bool = False, extra_columns: ExtraColumns = "drop"
+) -> Model:
+    """Load a model folder or ``runs:/RUN_ID/PATH``, every file verified (``models:/`` with the registry).
+
+    A run's model is downloaded once, into ``<home>/cache/models`` keyed by its files' digests.
+    """
+    from slipway.models import load_model as _load_model
+
+    if not str(model_uri).startswith("runs:/"):
+        return _load_model(model_uri, strict_env=strict_env, extra_columns=extra_columns)
+    from slipway.config import load_settings
+
+    tracking = client()
+    return _load_model(
+        model_uri,
+        strict_env=strict_env,
+        extra_columns=extra_columns,
+        store=tracking.store,
+        blobs=tracking.blobs,
+        cache_dir=load_settings().home / "cache" / "models",
+    )
 
 
 def seed(n: int) -> int:

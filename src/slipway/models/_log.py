@@ -17,8 +17,6 @@ from slipway.models._manifest import MANIFEST_FILE, DatasetRef, Lineage, Manifes
 from slipway.models._save import save_model
 
 if TYPE_CHECKING:
-    import os
-
     from slipway.core import ArtifactEntry, Run
     from slipway.store import MetadataStore
 
@@ -34,9 +32,7 @@ class RunSink(Protocol):
     def id(self) -> str: ...
     @property
     def info(self) -> Run: ...
-    def log_artifacts(
-        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
-    ) -> list[ArtifactEntry]: ...
+    def log_artifacts(self, local_dir: Path, artifact_path: str | None = None) -> list[ArtifactEntry]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
