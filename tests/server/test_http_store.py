@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from slipway.core import Metric
+from slipway.core import Metric, RunStatus
 from slipway.errors import InvalidInput, StoreUnavailable, Unauthorized
 from slipway.store import MetadataStore, open_metadata_store
 from slipway.store._http import HttpMetadataStore
@@ -18,6 +18,7 @@ from slipway.testing.store_contract import MetadataStoreContract
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from tests._team_server import TeamServer
 
@@ -111,3 +112,69 @@ def test_small_calls_on_a_kept_alive_connection_do_not_stall(team_server: TeamSe
         store.close()
 
     assert statistics.median(took) < 0.030, f"median {statistics.median(took) * 1000:.1f} ms"
+
+
+# ---------------------------------------------------------------------- marking runs DIED
+
+
+def test_a_client_cannot_mark_a_live_run_dead(team_server: TeamServer) -> None:
+    store = HttpMetadataStore.connect(team_server.url, token=team_server.token)
+    try:
+        exp = store.create_experiment(name=f"dead-{uuid.uuid4().hex}")
+        live = store.create_run(experiment_id=exp.id)
+        store.heartbeat(live.id)
+        silent = store.create_run(experiment_id=exp.id, start_time=10)
+
+        dead = store.mark_dead_runs(heartbeat_before=2**62)  # "everything is dead", says the client
+
+        assert silent.id in dead
+        assert live.id not in dead
+        assert store.get_run(live.id).status is RunStatus.RUNNING
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("dead_after", "marked"), [(60.0, False), (3600.0, False), (30.0, True)])
+def test_the_server_holds_clients_to_its_dead_after(tmp_path: Path, dead_after: float, marked: bool) -> None:
+    import asyncio
+
+    import httpx
+
+    from slipway.artifacts import open_blob_store
+    from slipway.server import create_app
+
+    sql = SqlMetadataStore.connect(f"sqlite:///{tmp_path / 'm.db'}")
+    app = create_app(
+        store=sql, blobs=open_blob_store(str(tmp_path / "blobs")), auth=False, dead_after=dead_after
+    )
+
+    async def mark_dead(cutoff: int) -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app/api/v1") as client:
+            answer = await client.post("/runs/mark-dead", json={"heartbeat_before": cutoff})
+        answer.raise_for_status()
+        return list(answer.json()["run_ids"])
+
+    try:
+        run = sql.create_run(experiment_id=sql.create_experiment(name="e").id)
+        sql.heartbeat(run.id, at=int(time.time() * 1000) - 45_000)  # silent for 45 s
+
+        dead = asyncio.run(mark_dead(2**62))  # "everything is dead", says the client
+
+        assert (run.id in dead) is marked
+        assert (sql.get_run(run.id).status is RunStatus.DIED) is marked
+    finally:
+        sql.close()
+
+
+@pytest.mark.parametrize("dead_after", [-1.0, float("nan"), float("inf")])
+def test_dead_after_must_be_a_finite_number_of_seconds(tmp_path: Path, dead_after: float) -> None:
+    from slipway.artifacts import open_blob_store
+    from slipway.server import create_app
+
+    sql = SqlMetadataStore.connect(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        with pytest.raises(InvalidInput, match="dead_after"):
+            create_app(store=sql, blobs=open_blob_store(str(tmp_path / "b")), dead_after=dead_after)
+    finally:
+        sql.close()

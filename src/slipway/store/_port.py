@@ -38,9 +38,19 @@ class MetadataStore(Protocol):
     ) -> Run: ...
     def get_run(self, run_id: str) -> Run: ...  # raises RunNotFound
     def end_run(self, run_id: str, *, status: RunStatus, end_time: int | None = None) -> Run: ...
-    def heartbeat(self, run_id: str, *, at: int | None = None) -> None: ...
+    def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
+        """Record that the run is alive; a DIED run becomes RUNNING again (its end time cleared).
+
+        A slow but living process (a long GC pause, a suspended laptop) must not stay DIED.
+        """
+        ...
+
     def mark_dead_runs(self, *, heartbeat_before: int) -> list[str]:
-        """Mark RUNNING runs whose last heartbeat is older than the cutoff as DIED; return their ids."""
+        """Mark RUNNING runs whose last heartbeat is older than the cutoff as DIED; return their ids.
+
+        A team server clamps the cutoff to its own ``now - dead_after``: a client cannot mark runs
+        dead sooner than the server's policy allows.
+        """
         ...
 
     def log_batch(

@@ -205,6 +205,24 @@ class MetadataStoreContract(SearchContract, WritesContract):
         assert (untouched.status, untouched.end_time) == (RunStatus.FINISHED, 11)
         assert silent.id not in store.mark_dead_runs(heartbeat_before=20)  # already DIED
 
+    def test_a_heartbeat_brings_a_died_run_back_to_running(self, store: MetadataStore) -> None:
+        exp = new_experiment(store)
+        slow = store.create_run(experiment_id=exp.id, start_time=10)
+        done = store.create_run(experiment_id=exp.id, start_time=10)
+        store.end_run(done.id, status=RunStatus.FINISHED, end_time=11)
+        assert slow.id in store.mark_dead_runs(heartbeat_before=20)
+
+        store.heartbeat(slow.id)  # the process was only slow: it is alive
+        store.heartbeat(done.id)
+
+        back = store.get_run(slow.id)
+        assert (back.status, back.end_time) == (RunStatus.RUNNING, None)
+        assert back.heartbeat_at is not None
+        assert back.heartbeat_at >= _now() - 60_000
+        assert slow.id not in store.mark_dead_runs(heartbeat_before=20)
+        finished = store.get_run(done.id)
+        assert (finished.status, finished.end_time) == (RunStatus.FINISHED, 11)
+
     # ------------------------------------------------------------------ params and tags
 
     def test_params_are_set_and_read_back(self, store: MetadataStore) -> None:

@@ -221,11 +221,18 @@ class SqlMetadataStore(RecordsMixin):
         return self.get_run(run_id)
 
     def heartbeat(self, run_id: str, *, at: int | None = None) -> None:
+        """Record a sign of life; a run marked DIED is alive after all: RUNNING again, no end time."""
+        died = runs.c.status == RunStatus.DIED.value
         with self._write() as connection:
             done = connection.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(heartbeat_at=now_ms() if at is None else int64("heartbeat at", at))
+                .values(
+                    heartbeat_at=now_ms() if at is None else int64("heartbeat at", at),
+                    # SET expressions read the row as it was, on SQLite and PostgreSQL alike.
+                    status=sa.case((died, RunStatus.RUNNING.value), else_=runs.c.status),
+                    end_time=sa.case((died, sa.null()), else_=runs.c.end_time),
+                )
             )
             if done.rowcount == 0:
                 raise RunNotFound(f"run {run_id!r} not found")
