@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from tests._team_server import assert_one_line_error
 
 from slipway.artifacts import BlobStore, ContentStore, open_blob_store
 from slipway.artifacts._http import HttpContentStore
@@ -144,3 +146,53 @@ def test_head_reports_the_size_of_the_stored_copy(team_server: TeamServer) -> No
     assert answer.status_code == 200
     assert answer.headers["content-length"] == str(len(data))
     assert answer.content == b""
+
+
+# ---------------------------------------------------------------- recording artifacts of a run
+
+
+def _new_run(api: httpx.Client) -> str:
+    experiment = api.post("/experiments", json={"name": f"blobs-{uuid.uuid4().hex}"}).json()
+    run_id: str = api.post("/runs", json={"experiment_id": experiment["id"]}).json()["id"]
+    return run_id
+
+
+def _stored(api: httpx.Client, data: bytes) -> dict[str, object]:
+    digest = hashlib.sha256(data).hexdigest()
+    assert api.put(f"/blobs/{digest}", content=data).status_code == 201
+    return {"digest": digest, "size": len(data)}
+
+
+def test_recording_an_uploaded_blob_lists_it(api: httpx.Client) -> None:
+    run_id = _new_run(api)
+    blob = _stored(api, b"uploaded first " + os.urandom(8))
+
+    answer = api.post(f"/runs/{run_id}/artifacts", json={"entries": [{"path": "model.bin", **blob}]})
+
+    assert answer.status_code == 204, answer.text
+    assert api.get(f"/runs/{run_id}/artifacts").json()["entries"] == [{"path": "model.bin", **blob}]
+
+
+@pytest.mark.parametrize("problem", ["never uploaded", "another size"])
+def test_recording_a_blob_the_server_lacks_records_nothing_of_the_request(
+    api: httpx.Client, problem: str
+) -> None:
+    run_id = _new_run(api)
+    good = _stored(api, b"fine " + os.urandom(8))
+    if problem == "never uploaded":
+        bad = {"digest": hashlib.sha256(os.urandom(8)).hexdigest(), "size": 8}
+    else:
+        stored = _stored(api, b"twelve bytes" + os.urandom(4))
+        bad = {**stored, "size": 12}
+    entries = [{"path": "a/first.txt", **good}, {"path": "b/weights.bin", **bad}]
+
+    answer = api.post(f"/runs/{run_id}/artifacts", json={"entries": entries})
+
+    message = assert_one_line_error(answer, 400)
+    assert "b/weights.bin" in message
+    assert str(bad["digest"]) in message
+    assert "nothing was recorded" in message
+    if problem == "another size":
+        assert "16 bytes" in message
+        assert "not 12" in message
+    assert api.get(f"/runs/{run_id}/artifacts").json()["entries"] == []  # not even the good entry

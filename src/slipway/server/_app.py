@@ -14,7 +14,7 @@ from slipway.errors import InvalidInput
 from slipway.server._auth import TokenVerifier, bearer_scheme
 from slipway.server._blobs import blob_router
 from slipway.server._errors import install_error_handlers
-from slipway.server._routes import json_answer, metadata_router
+from slipway.server._routes import artifact_records_router, json_answer, metadata_router
 from slipway.store._wire import API_PREFIX, ErrorResponse, HealthResponse, TokenInfoWire
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def create_app(
         prefix=API_PREFIX, responses=_ERRORS, dependencies=[Depends(require_token)] if auth else []
     )
     api.include_router(metadata_router(store, dead_after=dead_after))
+    api.include_router(artifact_records_router(store, blobs=blobs))
     api.include_router(blob_router(blobs))
     app.include_router(api)
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
-from slipway.core import now_ms
+from slipway.core import now_ms, validate_artifact_path
+from slipway.errors import InvalidInput
 from slipway.store._wire import (
     ArtifactEntryWire,
     ArtifactsResponse,
@@ -33,8 +34,12 @@ from slipway.store._wire import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pydantic import BaseModel
 
+    from slipway.artifacts import BlobStore
+    from slipway.core import ArtifactEntry
     from slipway.store import MetadataStore
 
 _NO_CONTENT = 204
@@ -162,15 +167,53 @@ def metadata_router(store: "MetadataStore", *, dead_after: float = 60.0) -> APIR
         found = store.get_run_datasets(run_id)
         return json_answer(DatasetsResponse(datasets=[DatasetWire.from_core(d) for d in found]))
 
-    @router.post("/runs/{run_id}/artifacts", status_code=_NO_CONTENT, tags=["artifacts"])
-    def record_artifacts(run_id: str, body: RecordArtifactsRequest) -> Response:
-        """Record which blob each path of the run holds; upload the blobs first (``PUT /blobs/{digest}``)."""
-        store.record_artifacts(run_id, [e.to_core() for e in body.entries])
-        return Response(status_code=_NO_CONTENT)
-
     @router.get("/runs/{run_id}/artifacts", response_model=ArtifactsResponse, tags=["artifacts"])
     def list_artifacts(run_id: str, prefix: str = "") -> Response:
         found = store.list_artifacts(run_id, prefix=prefix)
         return json_answer(ArtifactsResponse(entries=[ArtifactEntryWire.from_core(e) for e in found]))
 
     return router
+
+
+def artifact_records_router(store: "MetadataStore", *, blobs: "BlobStore") -> APIRouter:
+    """Recording a run's artifacts: the one metadata route that consults the blob store too."""
+    router = APIRouter()
+
+    @router.post("/runs/{run_id}/artifacts", status_code=_NO_CONTENT, tags=["artifacts"])
+    def record_artifacts(run_id: str, body: RecordArtifactsRequest) -> Response:
+        """Record which blob each path of the run holds; upload the blobs first (``PUT /blobs/{digest}``).
+
+        All or nothing: an entry whose blob is not stored with the size it claims is a 400 naming
+        its path and digest, and nothing of the request is recorded.
+        """
+        entries = [e.to_core() for e in body.entries]
+        _check_blobs_are_stored(blobs, entries)
+        store.record_artifacts(run_id, entries)
+        return Response(status_code=_NO_CONTENT)
+
+    return router
+
+
+def _check_blobs_are_stored(blobs: "BlobStore", entries: "Sequence[ArtifactEntry]") -> None:
+    """Refuse the whole request when an entry names a blob not stored with the size it claims.
+
+    Paths are checked first, so a bad path is reported as such whatever its blob.
+    """
+    for entry in entries:
+        validate_artifact_path(entry.path)
+    sizes: dict[str, int | None] = {}
+    refused = []
+    for entry in entries:
+        if entry.digest not in sizes:
+            sizes[entry.digest] = blobs.stored_size(entry.digest)
+        if sizes[entry.digest] != entry.size:
+            refused.append(entry)
+    if not refused:
+        return
+    first, stored = refused[0], sizes[refused[0].digest]
+    found = "is not stored" if stored is None else f"is stored with {stored} bytes, not {first.size}"
+    more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+    raise InvalidInput(
+        f"artifact {first.path!r}: blob sha256:{first.digest} {found}{more}; upload it first "
+        f"(PUT /api/v1/blobs/{first.digest}); nothing was recorded"
+    )
