@@ -157,7 +157,8 @@ def check_environment(
         name, spec = normalize(m.group(1)), m.group(2).replace(" ", "")
         have = installed[name] if installed is not None and name in installed else installed_version(name)
         if have is None:
-            out.append(Mismatch(package=name, recorded=spec or "(any version)", installed=None))
+            recorded = spec[2:] if spec.startswith("==") else spec or "(any version)"
+            out.append(Mismatch(package=name, recorded=recorded, installed=None))
         elif spec.startswith("==") and "," not in spec and have != spec[2:]:
             out.append(Mismatch(package=name, recorded=spec[2:], installed=have))
     return out
