@@ -3,10 +3,14 @@
 It is started exactly as a user would: a token created with ``slipway token create`` against a
 SQLite file, then ``python -m slipway server --store … --artifacts …`` on a free port. Tests talk
 to it over sockets only, so what passes here is what a team gets.
+
+:func:`serving` is the one way tests start a server process (this one, the moto S3 server, the
+servers of ``test_server_cli``) and wait until it answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,7 +25,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
 
@@ -72,12 +76,51 @@ def free_port() -> int:
         return port
 
 
-def _healthy(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether anything answers HTTP at ``url`` (an error status is an answer too)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, OSError):
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError as answer:
+        answer.close()
+        return True
+    except OSError:
         return False
+
+
+@contextlib.contextmanager
+def serving(
+    argv: Sequence[str],
+    *,
+    ready: str,
+    log: Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``argv`` with its output in ``log``, wait until ``ready`` (a URL) answers, stop it after.
+
+    A process that exits or does not answer within ``timeout`` seconds fails the test with the end
+    of its log. On the way out it is terminated, and killed if it has not stopped within 15 s.
+    """
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            list(argv), stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=dict(env or clean_env())
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not answers(ready):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{' '.join(argv[:4])} did not answer {ready}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -99,41 +142,10 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamServer
     )
     assert created.returncode == 0, created.stderr
     token = secret_from(created.stdout)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "slipway",
-                "server",
-                "--store",
-                store_url,
-                "--artifacts",
-                str(artifacts),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-            cwd=root,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"slipway server did not start on {url}:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    argv = [sys.executable, "-m", "slipway", "server", "--store", store_url, "--artifacts", str(artifacts)]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    with serving(argv, ready=f"{url}/health", log=log, cwd=root):
         yield TeamServer(url=url, token=token, store_url=store_url, artifacts=artifacts, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
 import sys
-import time
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from tests._team_server import clean_env, free_port, secret_from
+from tests._team_server import free_port, secret_from, serving
 
 from slipway.cli import main
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -77,50 +77,23 @@ def test_token_admin_through_a_server_url_says_where_to_do_it(capsys: pytest.Cap
     assert "slipway token create" in err
 
 
-def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+@contextlib.contextmanager
+def _server(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
+    """``slipway server ARGS`` on a free port: its URL and log, until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
     argv = [sys.executable, "-m", "slipway", "server", "--port", str(port), *args]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env(), cwd=tmp_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url, log
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with serving(argv, ready=f"{url}/health", log=log, cwd=tmp_path):
+        yield url, log
 
 
 @pytest.mark.e2e
 def test_a_server_without_auth_answers_without_a_token_and_says_so(tmp_path: Path) -> None:
-    proc, url, log = _start(
-        tmp_path,
-        "--store",
-        f"sqlite:///{tmp_path / 'open.db'}",
-        "--artifacts",
-        str(tmp_path / "a"),
-        "--no-auth",
-        "--upgrade-db",
-    )
-    try:
+    store = f"sqlite:///{tmp_path / 'open.db'}"
+    args = ("--store", store, "--artifacts", str(tmp_path / "a"), "--no-auth", "--upgrade-db")
+    with _server(tmp_path, *args) as (url, log):
         answer = httpx.get(f"{url}/api/v1/experiments")
-    finally:
-        _stop(proc)
 
     assert answer.status_code == 200
     text = log.read_text()
@@ -130,13 +103,9 @@ def test_a_server_without_auth_answers_without_a_token_and_says_so(tmp_path: Pat
 
 @pytest.mark.e2e
 def test_a_server_with_auth_and_no_token_says_how_to_create_one(tmp_path: Path) -> None:
-    proc, url, log = _start(
-        tmp_path, "--store", f"sqlite:///{tmp_path / 'new.db'}", "--artifacts", str(tmp_path)
-    )
-    try:
+    args = ("--store", f"sqlite:///{tmp_path / 'new.db'}", "--artifacts", str(tmp_path))
+    with _server(tmp_path, *args) as (url, log):
         answer = httpx.get(f"{url}/api/v1/experiments")
-    finally:
-        _stop(proc)
 
     assert answer.status_code == 401
     text = log.read_text()
