@@ -450,3 +450,11 @@ def test_ctrl_c_while_ending_leaves_the_run_to_the_exit_hook(
     run._buffer.on_exit(RunStatus.KILLED)  # what the atexit hook does
     assert client.get_run(run.id).status is RunStatus.KILLED
     assert len(client.get_metric_history(run.id, "loss")) == 100
+
+
+def test_logging_fast_while_the_writer_works_through_its_queue(client: TrackingClient) -> None:
+    with client.start_run() as run:
+        run._batch_size = 50  # the loop checks the queue's length often, as the writer changes it
+        for i in range(200_000):
+            run.log_metric("loss", 0.5, step=i)
+    assert len(client.get_metric_history(run.id, "loss")) == 200_000

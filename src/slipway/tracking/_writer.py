@@ -156,6 +156,7 @@ class RunBuffer:
         self.written = 0
         self._write_lock = threading.Lock()
         self._retry: collections.deque[tuple[str, list[Point]]] = collections.deque()  # (batch id, chunk)
+        self._queued = 0  # points in _retry
         self._ids = secrets.token_hex(8)  # batch ids are per run; several processes may write to it
         self._seq = itertools.count()
         self._failures = 0
@@ -169,7 +170,11 @@ class RunBuffer:
 
     @property
     def pending(self) -> int:
-        return len(self.points) + sum(len(chunk) for _, chunk in self._retry)
+        # Read on every append while behind: an int, recounted whenever a write changes the queue.
+        return len(self.points) + self._queued
+
+    def _recount(self) -> None:
+        self._queued = sum(len(chunk) for _, chunk in self._retry)  # under _write_lock
 
     def due(self, now: float) -> float:
         """When the writer should next look at this buffer (monotonic seconds)."""
@@ -237,11 +242,13 @@ class RunBuffer:
         with self._write_lock:
             if self.points:
                 self._retry.append((f"{self._ids}-{next(self._seq)}", self._take()))
+                self._recount()
             if not self._retry:
                 return True
             try:
                 self._send()
             except StoreUnavailable as exc:
+                self._recount()
                 self._failures += 1
                 delay = min(_BACKOFF_FIRST * 2 ** (self._failures - 1), _BACKOFF_MAX)
                 self._retry_at = time.monotonic() + delay
@@ -253,6 +260,10 @@ class RunBuffer:
                     delay,
                 )
                 return False
+            except BaseException:
+                self._recount()
+                raise
+            self._recount()
             self._failures = 0
             self._retry_at = 0.0
             return True
@@ -296,6 +307,7 @@ class RunBuffer:
         self._write_lock = threading.Lock()
         self.points.clear()  # the same deque object: an ActiveRun holds a reference to it
         self._retry = collections.deque()
+        self._queued = 0
         self._ids = secrets.token_hex(8)  # never the parent's ids: the store would skip our batches
         self._seq = itertools.count()
         self._budget = _MAX_REJECTED_CALLS
