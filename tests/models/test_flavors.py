@@ -46,7 +46,7 @@ class TestSklearnClassifier(FlavorContract):
         return LogisticRegression(max_iter=1000).fit(X, y)
 
     @pytest.fixture
-    def example(self) -> pd.DataFrame:
+    def example(self) -> Any:
         from sklearn.datasets import load_iris
 
         return load_iris(as_frame=True).data.iloc[[0, 60, 120]]
@@ -73,7 +73,7 @@ class TestSklearnRegressorOnArrays(FlavorContract):
         return Ridge().fit(X, y)
 
     @pytest.fixture
-    def example(self) -> np.ndarray:
+    def example(self) -> Any:
         from sklearn.datasets import load_diabetes
 
         return load_diabetes().data[:4]
@@ -108,7 +108,7 @@ class TestSklearnPipelineWithColumnTransformer(FlavorContract):
         )
 
     @pytest.fixture
-    def example(self) -> pd.DataFrame:
+    def example(self) -> Any:
         return mixed_frame(5, seed=1)[0]
 
     @pytest.fixture
@@ -126,7 +126,9 @@ class TestSklearnPipelineWithColumnTransformer(FlavorContract):
             "active": "bool",
         }
 
-    def test_columns_in_another_order_are_reordered(self, loaded: Any, example: pd.DataFrame, expected: Any) -> None:
+    def test_columns_in_another_order_are_reordered(
+        self, loaded: Any, example: pd.DataFrame, expected: Any
+    ) -> None:
         np.testing.assert_array_equal(loaded.predict(example[example.columns[::-1]]), expected)
 
 
@@ -181,7 +183,7 @@ class TestPythonFunction(FlavorContract):
         return {"code_paths": [module_file]}
 
     @pytest.fixture
-    def example(self) -> pd.DataFrame:
+    def example(self) -> Any:
         return pd.DataFrame({"tenure": [3, 30, 5], "tickets": [2, 9, 7]})
 
     @pytest.fixture
