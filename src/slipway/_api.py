@@ -139,7 +139,10 @@ def _run() -> ActiveRun:
 
 
 def end_run(status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
-    """End the active run (flushing its metrics); no-op without one."""
+    """End the active run (flushing its metrics); no-op without one.
+
+    ``status`` is FINISHED, FAILED or KILLED, as a :class:`RunStatus` or its name in any case.
+    """
     run = active_run()
     return run.end(status) if run is not None else None
 
