@@ -153,6 +153,7 @@ class Connection:
         self._timeout = timeout
         self._transport = transport
         self._client: httpx.Client | None = None
+        self._inherited: httpx.Client | None = None
         self._pid = 0
         self._lock = threading.Lock()
         self._lock_pid = os.getpid()
@@ -175,8 +176,10 @@ class Connection:
             self._lock, self._lock_pid = threading.Lock(), pid
         with self._lock:
             if self._client is None or self._pid != pid:
-                # The parent's client is dropped, not closed: closing it here would close the
-                # parent's connections too. Only the child's file descriptors go with it.
+                if self._client is not None:
+                    # The parent's client is set aside, never closed nor collected: its sockets are
+                    # the parent's connections, and closing them must stay the parent's business.
+                    self._inherited = self._client
                 self._client = build_client(
                     self._server, token=self._token, timeout=self._timeout, transport=self._transport
                 )
