@@ -80,3 +80,15 @@ def test_any_accepted_path_is_relative_without_parent_parts(path: str) -> None:
     assert "\x00" not in normalised
     assert not normalised.startswith("~")
     assert validate_artifact_path(normalised) == normalised  # normalising is idempotent
+
+
+def test_values_have_one_limit_and_no_nul() -> None:
+    from slipway.core import MAX_VALUE_LENGTH, validate_value
+
+    assert validate_value("param", "lr", "v" * MAX_VALUE_LENGTH) == "v" * MAX_VALUE_LENGTH
+    with pytest.raises(InvalidInput, match=rf"param 'lr': value of {MAX_VALUE_LENGTH + 1} characters"):
+        validate_value("param", "lr", "v" * (MAX_VALUE_LENGTH + 1))
+    with pytest.raises(InvalidInput, match="NUL"):
+        validate_value("tag", "t", "a\x00b")
+    with pytest.raises(InvalidInput, match="expected a string value, got int"):
+        validate_value("tag", "t", 3)  # type: ignore[arg-type]

@@ -20,17 +20,20 @@ from slipway.core._model_uri import (
     validate_model_name,
 )
 from slipway.core._names import (
+    MAX_VALUE_LENGTH,
     new_id,
     now_ms,
     validate_artifact_path,
     validate_batch_id,
     validate_key,
+    validate_value,
 )
 from slipway.core._search import ATTRIBUTES, Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
 from slipway.core._signature import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 
 __all__ = [
     "ATTRIBUTES",
+    "MAX_VALUE_LENGTH",
     "ArtifactEntry",
     "ColumnSpec",
     "Comparison",
@@ -61,4 +64,5 @@ __all__ = [
     "validate_batch_id",
     "validate_key",
     "validate_model_name",
+    "validate_value",
 ]

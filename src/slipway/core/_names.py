@@ -12,6 +12,11 @@ from slipway.errors import InvalidInput
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]{1,250}$")
 _BATCH_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
 
+#: The longest param or tag value (and any other string a client sends the team server), in
+#: characters. One limit for every store: the SQL store refuses longer values itself, and the
+#: server's request models use the same number, so SQLite, PostgreSQL and HTTP accept the same.
+MAX_VALUE_LENGTH = 100_000
+
 
 def new_id() -> str:
     """A random 32-hex-character identifier (runs, experiments, tokens)."""
@@ -29,6 +34,22 @@ def validate_key(kind: str, key: str) -> str:
             f"{kind} key {key!r}: expected 1-250 characters of letters, digits, '_', '-', '.', ' ', '/', ':'"
         )
     return key
+
+
+def validate_value(kind: str, key: str, value: str) -> str:
+    """Check a param or tag value: a string of at most MAX_VALUE_LENGTH characters, without NUL.
+
+    NUL is refused because PostgreSQL cannot store it in text (SQLite could): every store agrees.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(f"{kind} {key!r}: expected a string value, got {type(value).__name__}")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise InvalidInput(
+            f"{kind} {key!r}: value of {len(value)} characters; expected at most {MAX_VALUE_LENGTH}"
+        )
+    if "\x00" in value:
+        raise InvalidInput(f"{kind} {key!r}: NUL characters are not allowed in values")
+    return value
 
 
 def validate_batch_id(batch_id: str) -> str:

@@ -23,7 +23,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
+from slipway.core import (
+    MAX_VALUE_LENGTH,
+    ArtifactEntry,
+    DatasetRecord,
+    Experiment,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+    TokenInfo,
+)
 
 API_PREFIX = "/api/v1"
 #: lowercase hex SHA-256, the address of a blob
@@ -38,8 +48,8 @@ def _no_nul(text: str) -> str:
     return text
 
 
-#: any string a client sends: bounded, and storable by every backend
-_Str = Annotated[str, Field(max_length=100_000), AfterValidator(_no_nul)]
+#: any string a client sends: bounded by the one limit the stores also apply, storable everywhere
+_Str = Annotated[str, Field(max_length=MAX_VALUE_LENGTH), AfterValidator(_no_nul)]
 #: every integer a client sends fits the database's BIGINT
 _Int = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 _Count = Annotated[int, Field(ge=0, le=2**63 - 1)]

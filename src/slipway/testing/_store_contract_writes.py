@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from slipway.core import Metric, RunStatus
+from slipway.core import MAX_VALUE_LENGTH, Metric, RunStatus
 from slipway.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
@@ -95,6 +95,37 @@ class WritesContract:
         assert store.get_metric_history(run.id, "m") == []
 
     # ------------------------------------------------------------------ bad input
+
+    def test_values_up_to_the_one_limit_are_kept_and_longer_ones_are_invalid(
+        self, store: MetadataStore
+    ) -> None:
+        run = _run(store)
+        longest, too_long = "v" * MAX_VALUE_LENGTH, "v" * (MAX_VALUE_LENGTH + 1)
+        store.log_batch(run.id, params={"p": longest}, tags={"t": longest})
+        got = store.get_run(run.id)
+        assert (got.params, got.tags) == ({"p": longest}, {"t": longest})
+
+        with pytest.raises(InvalidInput, match="param"):
+            store.log_batch(run.id, params={"q": too_long})
+        with pytest.raises(InvalidInput, match="tag"):
+            store.log_batch(run.id, tags={"t": too_long})
+        with pytest.raises(InvalidInput):
+            store.create_run(experiment_id=run.experiment_id, tags={"t": too_long})
+        with pytest.raises(InvalidInput):
+            store.create_experiment(name=f"contract-{uuid.uuid4().hex}", tags={"t": too_long})
+        assert store.get_run(run.id) == got
+
+    def test_nul_is_refused_everywhere_as_postgresql_cannot_store_it(self, store: MetadataStore) -> None:
+        run = _run(store)
+        with pytest.raises(InvalidInput):
+            store.log_batch(run.id, params={"p": "a\x00b"})
+        with pytest.raises(InvalidInput):
+            store.log_batch(run.id, tags={"t": "a\x00b"})
+        with pytest.raises(InvalidInput):
+            store.create_run(experiment_id=run.experiment_id, name="a\x00b")
+        with pytest.raises(InvalidInput):
+            store.create_run(experiment_id=run.experiment_id, tags={"t": "\x00"})
+        assert store.get_run(run.id) == run
 
     def test_integers_beyond_64_bits_are_invalid_input(self, store: MetadataStore) -> None:
         run = _run(store)

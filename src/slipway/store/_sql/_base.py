@@ -54,9 +54,14 @@ def int64(what: str, value: float | str) -> int:
 
 
 def fits(what: str, value: str, limit: int) -> str:
-    """Refuse text longer than its column, the same way on SQLite (which would store it) and PostgreSQL."""
+    """Refuse text longer than its column, or holding NUL, alike on SQLite and PostgreSQL.
+
+    SQLite would store either; PostgreSQL refuses NUL and a string longer than a VARCHAR.
+    """
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidInput(f"{what} {value!r:.60}: expected a string of at most {limit} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} {value!r:.60}: NUL characters are not allowed")
     return value
 
 

@@ -23,6 +23,7 @@ from slipway.core import (
     parse_order_by,
     validate_batch_id,
     validate_key,
+    validate_value,
 )
 from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
 from slipway.store._sql import _search
@@ -94,8 +95,9 @@ class SqlMetadataStore(RecordsMixin):
         if not isinstance(name, str) or not name.strip() or len(name) > 250 or name != name.strip():
             raise InvalidInput(f"experiment name {name!r}: expected 1-250 characters without outer spaces")
         tags = dict(tags or {})
-        for key in tags:
+        for key, value in tags.items():
             validate_key("tag", key)
+            validate_value("tag", key, value)
         experiment = Experiment(id=new_id(), name=name, created_at=now_ms(), tags=tags)
         exists = AlreadyExists(f"experiment {name!r} already exists; pick another name or fetch it by name")
         with self._write(conflict=exists) as connection:
@@ -156,8 +158,9 @@ class SqlMetadataStore(RecordsMixin):
             fits("run name", name, 250)
         fits("user", user, 250)
         tags = dict(tags or {})
-        for key in tags:
+        for key, value in tags.items():
             validate_key("tag", key)
+            validate_value("tag", key, value)
         run_id = new_id()
         run = Run(
             id=run_id,
@@ -275,12 +278,10 @@ class SqlMetadataStore(RecordsMixin):
         metric_rows, latest = _metric_rows(run_id, metrics)
         for key, value in params.items():
             validate_key("param", key)
-            if not isinstance(value, str):
-                raise InvalidInput(f"param {key!r}: expected a string value, got {type(value).__name__}")
+            validate_value("param", key, value)
         for key, value in tags.items():
             validate_key("tag", key)
-            if not isinstance(value, str):
-                raise InvalidInput(f"tag {key!r}: expected a string value, got {type(value).__name__}")
+            validate_value("tag", key, value)
         if not (metric_rows or params or tags):
             with self._read() as connection:
                 self._require_run(connection, run_id)
