@@ -344,6 +344,8 @@ def _integer(key: str, what: str, value: object) -> int:
     try:
         if isinstance(value, bool):
             raise TypeError
+        if isinstance(value, float) and value.is_integer():  # step=2.0, e.g. from epoch arithmetic
+            return _integer(key, what, int(value))
         number = operator.index(value)  # type: ignore[arg-type]  # anything with __index__ (NumPy ints)
     except TypeError:
         raise InvalidInput(f"metric {key!r}: {what} must be an integer, got {value!r}") from None
