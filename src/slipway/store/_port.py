@@ -83,7 +83,17 @@ class MetadataStore(Protocol):
         order_by: str | Sequence[str] | None = None,
         max_results: int = 100,
         page_token: str | None = None,
-    ) -> Page[Run]: ...
+    ) -> Page[Run]:
+        """One page of the runs that match ``filter``, in ``order_by`` order (newest first by default).
+
+        Pass ``next_token`` back, with the same experiments, filter and order, for the next page;
+        a token used with another search is InvalidInput (``max_results`` may change). Pages are
+        offsets into the ordered result, computed anew at each call: a run created, or re-ordered
+        by a new metric value, between two calls shifts the following pages, so a run may then be
+        seen twice or not at all. For a stable listing of a live experiment, filter on
+        ``start_time`` below the first call's time.
+        """
+        ...
 
     # datasets and artifacts
     def log_dataset(self, run_id: str, dataset: DatasetRecord) -> None: ...

@@ -239,6 +239,44 @@ class SearchContract:
         assert seen == everything
         assert pages == math.ceil(5 / page_size)
 
+    @pytest.mark.parametrize(
+        "other",
+        [
+            {"filter": "metrics.acc > 0"},
+            {"order_by": "metrics.loss desc"},
+            {"experiment_ids": []},
+        ],
+        ids=["filter", "order", "experiments"],
+    )
+    def test_a_page_token_belongs_to_its_search(
+        self, store: MetadataStore, population: Population, other: dict[str, object]
+    ) -> None:
+        first = store.search_runs(experiment_ids=[population.experiment_id], max_results=2)
+        assert first.next_token is not None
+        query: dict[str, object] = {"experiment_ids": [population.experiment_id], **other}
+
+        with pytest.raises(InvalidInput, match="another search"):
+            store.search_runs(max_results=2, page_token=first.next_token, **query)  # type: ignore[arg-type]
+
+    def test_a_page_token_survives_respelling_the_same_search(
+        self, store: MetadataStore, population: Population
+    ) -> None:
+        first = store.search_runs(
+            experiment_ids=[population.experiment_id],
+            filter="metrics.acc >= 0.7",
+            order_by="name",
+            max_results=2,
+        )
+        rest = store.search_runs(
+            experiment_ids=[population.experiment_id],
+            filter="  metrics.acc>=0.7 ",
+            order_by=["attributes.name ASC"],
+            max_results=10,
+            page_token=first.next_token,
+        )
+        assert population.names(first.items + rest.items) == ["alpha", "beta", "eps", "gamma"]
+        assert rest.next_token is None
+
     def test_exact_page_has_no_next_token(self, store: MetadataStore, population: Population) -> None:
         page = store.search_runs(experiment_ids=[population.experiment_id], max_results=5)
         assert len(page.items) == 5

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,24 +50,36 @@ class Plan:
     parts: list[sa.Select[Any]]
 
 
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+def fingerprint(*, experiment_ids: Sequence[str], run_filter: RunFilter, order_by: Sequence[OrderBy]) -> str:
+    """A short hash of what a search asks for, parsed (spacing and keyword case do not count)."""
+    query = repr((sorted(set(experiment_ids)), run_filter, tuple(order_by)))
+    return hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
-def decode_token(token: str | None) -> int:
-    """The offset a page token stands for; anything this store did not issue is InvalidInput."""
+def encode_token(offset: int, *, search: str) -> str:
+    """The token of the page at ``offset`` of the search whose :func:`fingerprint` is ``search``."""
+    return base64.urlsafe_b64encode(f"offset:{offset}:{search}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None, *, search: str) -> int:
+    """The offset a page token stands for, checking that it was issued for this same search."""
     if token is None or token == "":
         return 0
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        label, _, number = text.partition(":")
+        label, number, issued_for = text.split(":")
         offset = int(number)
         if label != "offset" or offset < 0:
             raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
-            f"page_token {token!r}: not a token this store issued; pass next_token back"
+            f"page_token {token!r:.80}: not a token this store issued; pass next_token back"
         ) from None
+    if issued_for != search:
+        raise InvalidInput(
+            f"page_token {token!r:.80}: the page token belongs to another search (other experiments, "
+            "filter or order); pass it back only with the search that returned it"
+        )
     return offset
 
 

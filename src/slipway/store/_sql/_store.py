@@ -372,19 +372,17 @@ class SqlMetadataStore(RecordsMixin):
             raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        offset = _search.decode_token(page_token)
-        plan = _search.plan(
-            experiment_ids=list(experiment_ids),
-            run_filter=parse_filter(filter),
-            order_by=parse_order_by(
-                order_by if order_by is None or isinstance(order_by, str) else list(order_by)
-            ),
-        )
+        run_filter = parse_filter(filter)
+        orders = parse_order_by(order_by if order_by is None or isinstance(order_by, str) else list(order_by))
+        search = _search.fingerprint(experiment_ids=experiment_ids, run_filter=run_filter, order_by=orders)
+        offset = _search.decode_token(page_token, search=search)
+        plan = _search.plan(experiment_ids=list(experiment_ids), run_filter=run_filter, order_by=orders)
         with self._read() as connection:
             rows = _read_parts(connection, plan.parts, skip=offset, want=max_results + 1)
             more = len(rows) > max_results
             items = self._load_runs(connection, rows[:max_results])
-        return Page(items=items, next_token=_search.encode_token(offset + max_results) if more else None)
+        next_token = _search.encode_token(offset + max_results, search=search) if more else None
+        return Page(items=items, next_token=next_token)
 
     @staticmethod
     def _load_runs(connection: Connection, rows: Sequence[Any]) -> list[Run]:
