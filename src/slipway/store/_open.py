@@ -48,3 +48,24 @@ def open_metadata_store(uri: str, **options: Any) -> MetadataStore:
         raise MissingExtra(f"{scheme}:// needs: pip install 'slipway[{extra}]'") from exc
     store: MetadataStore = cls.connect(uri, **options)
     return store
+
+
+def upgrade(url: str) -> str:
+    """Migrate the SQL database at ``url`` to the schema this slipway needs; safe to run again.
+
+    Returns the schema revision the database is at afterwards. Only SQL stores have a schema:
+    another URL is InvalidInput. SQLAlchemy and Alembic are imported only now.
+    """
+    from slipway.store import _sql
+
+    return _sql.upgrade(url)
+
+
+def current(url: str) -> str | None:
+    """The schema revision of the SQL database at ``url``, or None when it has no slipway schema.
+
+    Only looks: a SQLite file that does not exist is not created.
+    """
+    from slipway.store import _sql
+
+    return _sql.current(url)
