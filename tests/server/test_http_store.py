@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from slipway.artifacts import open_blob_store
 from slipway.core import Metric, RunStatus
 from slipway.errors import InvalidInput, StoreUnavailable, Unauthorized
 from slipway.store import MetadataStore, open_metadata_store
@@ -17,7 +18,7 @@ from slipway.store._sql import SqlMetadataStore
 from slipway.testing.store_contract import MetadataStoreContract
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from tests._team_server import TeamServer
@@ -31,9 +32,16 @@ class TestHttp(MetadataStoreContract):
         s = HttpMetadataStore.connect(team_server.url, token=team_server.token)
         # The server's own database, opened as its operator would on the host (token admin).
         self.host = SqlMetadataStore.connect(team_server.store_url)
+        self.blobs = open_blob_store(team_server.url, token=team_server.token)
         yield s
         s.close()
         self.host.close()
+        self.blobs.close()  # type: ignore[attr-defined]  # the HTTP blob store has close(); the port does not
+
+    def store_blobs(self, store: MetadataStore, contents: Sequence[bytes]) -> None:
+        # The server records an artifact only for a blob it holds: upload, as a client does first.
+        for data in contents:
+            self.blobs.put_bytes(data)
 
     # Token admin is not exposed over HTTP (a token holder must not mint tokens): the contract's
     # token tests run here with admin on the host and verification through the server.

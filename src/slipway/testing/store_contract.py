@@ -16,6 +16,7 @@ It needs pytest and nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -37,6 +38,8 @@ from slipway.testing._store_contract_search import SearchContract
 from slipway.testing._store_contract_writes import WritesContract
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from slipway.store import MetadataStore
 
 __all__ = ["MetadataStoreContract", "new_experiment"]
@@ -433,13 +436,28 @@ class MetadataStoreContract(SearchContract, WritesContract):
 
     # ------------------------------------------------------------------ artifacts
 
+    def store_blobs(self, store: MetadataStore, contents: Sequence[bytes]) -> None:
+        """Hook: make blobs of these bytes exist where ``store`` checks artifact records.
+
+        A team server records an artifact only for a blob it holds with the claimed size: its
+        test class uploads them here. Stores that record any digest need not override this.
+        """
+
+    def _artifacts(self, store: MetadataStore, **contents: bytes) -> dict[str, ArtifactEntry]:
+        """Entries for real bytes (path -> bytes), their blobs stored first."""
+        self.store_blobs(store, list(contents.values()))
+        return {
+            path: ArtifactEntry(path=path, digest=hashlib.sha256(data).hexdigest(), size=len(data))
+            for path, data in contents.items()
+        }
+
     def test_artifact_listing_with_prefix(self, store: MetadataStore) -> None:
         run = store.create_run(experiment_id=new_experiment(store).id)
-        entries = [
-            ArtifactEntry(path="model/slipway.yaml", digest="a" * 64, size=120),
-            ArtifactEntry(path="model/weights.bin", digest="b" * 64, size=4096),
-            ArtifactEntry(path="plots/roc.png", digest="c" * 64, size=2048),
-        ]
+        made = self._artifacts(
+            store, **{"model/slipway.yaml": b"flavor: sklearn\n", "model/weights.bin": b"\x00" * 4096}
+        )
+        made.update(self._artifacts(store, **{"plots/roc.png": b"\x89PNG" + bytes(range(256))}))
+        entries = sorted(made.values(), key=lambda e: e.path)
         store.record_artifacts(run.id, entries)
 
         assert sorted(store.list_artifacts(run.id), key=lambda e: e.path) == entries
@@ -448,16 +466,19 @@ class MetadataStoreContract(SearchContract, WritesContract):
 
     def test_recording_an_artifact_path_again_updates_it(self, store: MetadataStore) -> None:
         run = store.create_run(experiment_id=new_experiment(store).id)
-        store.record_artifacts(run.id, [ArtifactEntry(path="model.pkl", digest="a" * 64, size=1)])
-        store.record_artifacts(run.id, [ArtifactEntry(path="model.pkl", digest="d" * 64, size=2)])
+        first = self._artifacts(store, **{"model.pkl": b"version 1"})["model.pkl"]
+        second = self._artifacts(store, **{"model.pkl": b"version two"})["model.pkl"]
+        store.record_artifacts(run.id, [first])
+        store.record_artifacts(run.id, [second])
 
-        assert store.list_artifacts(run.id) == [ArtifactEntry(path="model.pkl", digest="d" * 64, size=2)]
+        assert store.list_artifacts(run.id) == [second]
 
     @pytest.mark.parametrize("path", ["../escape", "/etc/passwd", ""])
     def test_artifact_paths_are_validated(self, store: MetadataStore, path: str) -> None:
         run = store.create_run(experiment_id=new_experiment(store).id)
+        entry = self._artifacts(store, blob=b"some bytes")["blob"]
         with pytest.raises(InvalidInput):
-            store.record_artifacts(run.id, [ArtifactEntry(path=path, digest="a" * 64, size=1)])
+            store.record_artifacts(run.id, [ArtifactEntry(path=path, digest=entry.digest, size=entry.size)])
         assert store.list_artifacts(run.id) == []
 
     # ------------------------------------------------------------------ tokens
