@@ -28,6 +28,7 @@ already match is returned as it is after two comparisons.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,12 +61,17 @@ def _kind_name(values: Any) -> str:
     return str(values.dtype)
 
 
+@functools.lru_cache(maxsize=64)
+def _name(dtype: Any) -> str:
+    return str(dtype.name)  # numpy computes .name on every access; this is on the hot path
+
+
 def cast_array(where: str, values: Any, target: str) -> Any:
     """Cast a 1-D or N-D ndarray to ``target`` under the rules above, or raise naming ``where``."""
     import numpy as np
 
     dt = values.dtype
-    if target == "object" or dt.name == target:
+    if target == "object" or _name(dt) == target:
         return values
     if dt.kind == "U" and target == "string":
         return values.astype(object)
@@ -157,13 +163,18 @@ def _cast_objects(where: str, values: Any, target: str) -> Any:
 
 
 def _cast_column(spec: ColumnSpec, s: Any) -> Any:
-    """One DataFrame column to its spec's type; returns a Series or an ndarray."""
+    """One column (a Series, or an object ndarray from records) to its spec's type."""
     import numpy as np
     import pandas as pd
 
-    where, target, dt = f"column {spec.name!r}", spec.dtype, s.dtype
+    where, target = f"column {spec.name!r}", spec.dtype
     if target == "object":
         return s
+    if isinstance(s, np.ndarray):
+        if target != "datetime":
+            return cast_array(where, s, target)
+        s = pd.Series(s)
+    dt = s.dtype
     if isinstance(dt, pd.CategoricalDtype):
         s = s.astype(object)
         dt = s.dtype
@@ -213,6 +224,7 @@ class InputEnforcer:
         self._columns = schema.columns
         self._names = schema.names
         self._shaped = any(c.shape is not None for c in schema.columns or ())
+        self._known = frozenset(self._names)
         self._index: Any = None
         self._fast: list[Callable[[Any], bool]] = []
 
@@ -248,22 +260,31 @@ class InputEnforcer:
 
         if self._index is None:
             self._compile()
+        if isinstance(data, pd.DataFrame):
+            if data.columns.equals(self._index) and all(
+                ok(d) for ok, d in zip(self._fast, data.dtypes.tolist(), strict=True)
+            ):
+                return data  # the common case: nothing to check further, nothing copied
+            labels = [str(c) for c in data.columns]
+            frame = data if labels == list(data.columns) else data.set_axis(labels, axis=1)
+            return self._assemble(labels, frame.__getitem__, index=frame.index)
         if isinstance(data, np.ndarray):
-            data = self._from_array(data)
-        df = data if isinstance(data, pd.DataFrame) else as_data(data)
-        if not isinstance(df, pd.DataFrame):
-            raise InvalidInput(
-                f"input: expected a table with columns {', '.join(self._names)}, got named arrays"
-            )
-        if df.columns.equals(self._index) and all(
-            ok(d) for ok, d in zip(self._fast, df.dtypes.tolist(), strict=True)
-        ):
-            return df  # the common case: nothing to check further, nothing copied
-        return self._rebuild(df)
+            return self._from_array(data)
+        if isinstance(data, Mapping) and data and all(_is_scalar(v) for v in data.values()):
+            data = [data]  # one record
+        if isinstance(data, list) and data and all(isinstance(r, Mapping) for r in data):
+            return self._from_records(data)
+        if isinstance(data, Mapping) and data:
+            columns = {str(k): _objects(v) for k, v in data.items()}
+            if len({len(v) for v in columns.values()}) != 1:
+                raise InvalidInput("input: every column of a dict must have the same length")
+            return self._assemble(list(columns), columns.__getitem__)
+        frame = as_data(data)
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInput(f"input: expected a table with columns {', '.join(self._names)}")
+        return self._frame(frame)
 
     def _from_array(self, array: Any) -> Any:
-        import pandas as pd
-
         if array.ndim == 1 and len(self._names) == array.shape[0]:
             array = array.reshape(1, -1)
         if array.ndim != 2 or array.shape[1] != len(self._names):
@@ -271,32 +292,55 @@ class InputEnforcer:
                 f"input: expected an array of shape (n, {len(self._names)}) for columns "
                 f"{', '.join(self._names)}, got shape {array.shape}"
             )
-        return pd.DataFrame(array, columns=list(self._names))
+        if array.dtype.kind == "U":
+            array = array.astype(object)
+        return self._assemble(list(self._names), lambda n: array[:, self._names.index(n)])
 
-    def _rebuild(self, df: Any) -> Any:
+    def _from_records(self, records: list[Any]) -> Any:
+        """Rows as dicts, straight to one array per column (no intermediate DataFrame)."""
+        keys: dict[str, None] = {}
+        for record in records:
+            keys.update(dict.fromkeys(record))
+        labels = [str(k) for k in keys]
+        absent = object()
+
+        def column(name: str) -> Any:
+            values = [r.get(name, absent) for r in records]
+            if any(v is absent for v in values):
+                i = next(i for i, v in enumerate(values) if v is absent)
+                raise InvalidInput(f"column {name!r} is missing from record {i}")
+            return _objects(values)
+
+        return self._assemble(labels, column)
+
+    def _assemble(self, labels: list[str], get: Callable[[str], Any], *, index: Any = None) -> Any:
+        """Check names against the signature, cast each column, build one DataFrame."""
         import pandas as pd
 
-        labels = [str(c) for c in df.columns]
         if len(set(labels)) != len(labels):
             dup = next(x for x in labels if labels.count(x) > 1)
             raise InvalidInput(f"input: column {dup!r} appears more than once")
         present = set(labels)
         for c in self._columns or ():
             if c.name not in present and not c.optional:
-                have = ", ".join(repr(x) for x in labels[:20]) or "none"
-                raise InvalidInput(f"column {c.name!r} is missing (expected {c.dtype}); the input has {have}")
-        extra = [x for x in labels if x not in set(self._names)]
-        if extra and self.extra_columns == "reject":
-            raise InvalidInput(
-                f"input has columns the signature does not: {', '.join(repr(x) for x in extra[:20])} "
-                "(extra_columns='reject'; 'drop' ignores them)"
-            )
-        position = {x: i for i, x in enumerate(labels)}
+                have = ", ".join(repr(x) for x in labels[:10]) or "none"
+                more = f" and {len(labels) - 10} more" if len(labels) > 10 else ""
+                raise InvalidInput(
+                    f"column {c.name!r} is missing (expected {c.dtype}); the input has {have}{more}"
+                )
+        if self.extra_columns == "reject":
+            extra = [x for x in labels if x not in self._known]
+            if extra:
+                raise InvalidInput(
+                    f"input has columns the signature does not: {', '.join(repr(x) for x in extra[:20])} "
+                    "(extra_columns='reject'; 'drop' ignores them)"
+                )
         out = {}
         for c in self._columns or ():
-            if c.name in position:
-                out[c.name] = _cast_column(c, df.iloc[:, position[c.name]])
-        return pd.DataFrame(out, index=df.index)
+            if c.name in present:
+                values = _cast_column(c, get(c.name))
+                out[c.name] = values.array if isinstance(values, pd.Series) else values
+        return pd.DataFrame(out, index=index, copy=False)
 
     # ---------------------------------------------------------------- tensors
     def _tensor(self, data: object, spec: TensorSpec, *, where: str = "input") -> Any:
@@ -340,6 +384,24 @@ class InputEnforcer:
         if extra and self.extra_columns == "reject":
             raise InvalidInput(f"input has arrays the signature does not: {', '.join(map(repr, extra))}")
         return out
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, (str, bytes, int, float, bool)) or value is None or not hasattr(value, "__len__")
+
+
+def _objects(values: Any) -> Any:
+    """Values as a 1-D object array: element types are checked one by one, never coerced by NumPy."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        return values.astype(object) if values.dtype.kind == "U" else values
+    if hasattr(values, "to_numpy"):
+        return values.to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # item by item: a list-valued cell stays one cell
+        out[i] = v
+    return out
 
 
 def _matches(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
