@@ -361,3 +361,22 @@ class TestThirdPartyFlavor(FlavorContract):
     @pytest.fixture
     def expected(self, model: Any, example: Any) -> Any:
         return model.score(example)
+
+
+def test_an_estimator_gets_the_container_it_was_fitted_on(tmp_path: Path, regressor: Any) -> None:
+    # fitted on a DataFrame, saved with an array example: scikit-learn must not warn about names
+    save_model(regressor, tmp_path / "m", input_example=np.array([[1.0], [2.0]]))
+    model = load_model(tmp_path / "m")
+    assert model.signature is not None
+    assert model.signature.inputs.tensor is not None
+    np.testing.assert_allclose(model.predict(np.array([[3.0]])), [6.0])
+
+
+def test_a_loaded_model_predicts_from_many_threads(tmp_path: Path, regressor: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    save_model(regressor, tmp_path / "m", input_example=pd.DataFrame({"x": [1.0]}))
+    model = load_model(tmp_path / "m")  # its enforcement is compiled on the first predict
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: model.predict([{"x": float(i)}])[0], range(200)))
+    np.testing.assert_allclose(results, [2.0 * i for i in range(200)], atol=1e-9)

@@ -229,22 +229,25 @@ class InputEnforcer:
         self._fast: list[Callable[[Any], bool]] = []
 
     def _compile(self) -> None:
+        """Build the fast-path checks once, on first use (pandas is imported only then)."""
         import numpy as np
         import pandas as pd
 
-        self._index = pd.Index(self._names)
+        fast: list[Callable[[Any], bool]] = []
         for c in self._columns or ():
             if c.dtype == "string":
-                self._fast.append(lambda d: isinstance(d, pd.StringDtype))
+                fast.append(lambda d: isinstance(d, pd.StringDtype))
             elif c.dtype == "datetime":
-                self._fast.append(lambda d: isinstance(d, pd.DatetimeTZDtype) or d.kind == "M")
-            elif c.dtype in ("object",):
-                self._fast.append(lambda d: True)
+                fast.append(lambda d: isinstance(d, pd.DatetimeTZDtype) or d.kind == "M")
+            elif c.dtype == "object":
+                fast.append(lambda d: True)
             elif c.dtype == "binary":
-                self._fast.append(lambda d: False)
+                fast.append(lambda d: False)
             else:
                 want = np.dtype(c.dtype)
-                self._fast.append(lambda d, want=want: d == want)  # type: ignore[misc]
+                fast.append(lambda d, want=want: d == want)  # type: ignore[misc]
+        self._fast = fast
+        self._index = pd.Index(self._names)  # set last: it marks the checks as ready (threads)
 
     def __call__(self, data: object) -> Any:
         if self.schema.tensor is not None:

@@ -59,21 +59,26 @@ class SklearnFlavor:
         return ["scikit-learn", "numpy", "scipy"]
 
     def methods(self, model: object, options: Mapping[str, Any]) -> dict[str, Callable[..., Any]]:
-        named = getattr(model, "feature_names_in_", None) is not None
+        names = getattr(model, "feature_names_in_", None)
         out: dict[str, Callable[..., Any]] = {}
         for method in _METHODS:
             if hasattr(model, method):  # available_if hides e.g. SVC(probability=False).predict_proba
-                out[method] = _adapted(getattr(model, method), named)
+                out[method] = _adapted(getattr(model, method), None if names is None else list(names))
         return out
 
 
-def _adapted(fn: Callable[[Any], Any], named: bool) -> Callable[[Any], Any]:
-    if named:
-        return fn
+def _adapted(fn: Callable[[Any], Any], names: list[str] | None) -> Callable[[Any], Any]:
+    """Give the estimator the container it was fitted on, so scikit-learn has nothing to warn about."""
 
     def call(data: Any) -> Any:
-        to_numpy = getattr(data, "to_numpy", None)  # a DataFrame to a model fitted without names
-        return fn(to_numpy() if to_numpy is not None and hasattr(data, "columns") else data)
+        if names is None and hasattr(data, "columns"):
+            data = data.to_numpy()  # a DataFrame to a model fitted on an array
+        elif names is not None and getattr(data, "ndim", 0) == 2 and not hasattr(data, "columns"):
+            import pandas as pd
+
+            if data.shape[1] == len(names):
+                data = pd.DataFrame(data, columns=names)  # an array to a model fitted on a DataFrame
+        return fn(data)
 
     return call
 
