@@ -269,7 +269,7 @@ def test_a_metric_the_store_cannot_keep_fails_at_the_call(
     with client.start_run() as run:
         with pytest.raises(InvalidInput, match=f"metric 'loss': {message}"):
             run.log_metric("loss", **kwargs)  # type: ignore[arg-type]
-        run.log_metric("loss", 0.25, step=3.0)  # an integral float is the integer it names
+        run.log_metric("loss", 0.25, step=3.0)  # type: ignore[arg-type]  # an integral float, accepted
         run.log_metric("loss", np.float32(0.5), step=np.int64(2**63 - 1))  # NumPy scalars, the last step
     history = client.get_metric_history(run.id, "loss")
     assert [(m.value, m.step) for m in history] == [(0.25, 3), (0.5, 2**63 - 1)]

@@ -5,9 +5,7 @@ PostgreSQL database, or a SQLite file from an older slipway, is migrated here, e
 a schema never changes as a side effect of running a script.
 """
 
-import importlib
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Annotated
 
 import typer
 
@@ -30,29 +28,28 @@ StoreOption = Annotated[
 ]
 
 
-def _sql(store: str | None) -> tuple[Any, str]:
-    """The SQL store module and the database URL the settings resolve to.
-
-    Through importlib: the CLI must not import SQLAlchemy for commands that do not use it.
-    """
+def _sql_url(store: str | None) -> str:
+    """The database URL the settings resolve to; a team server's URL is refused with the reason."""
     from slipway.cli._context import settings
 
     uri = settings(tracking_uri=store).tracking_uri
-    if urlsplit(uri).scheme.lower() in ("http", "https"):
+    if uri.lower().startswith(("http://", "https://")):
         raise InvalidInput(
             f"--store {uri}: a team server migrates its own database (`slipway server --upgrade-db`); "
             "expected sqlite:///PATH or postgresql://…"
         )
-    return importlib.import_module("slipway.store._sql"), uri
+    return uri
 
 
 @db_app.command("upgrade")
 def upgrade(store: StoreOption = None) -> None:
     """Migrate the database to the schema this slipway needs (safe to run again)."""
-    sql, uri = _sql(store)
-    before = sql.current(uri)
-    after = sql.upgrade(uri)
-    shown = sql.masked(uri)
+    from slipway import store as stores
+
+    uri = _sql_url(store)
+    before = stores.current(uri)
+    after = stores.upgrade(uri)
+    shown = stores.masked_uri(uri)
     if before == after:
         typer.echo(f"{shown}: schema already at revision {after}")
     else:
@@ -62,15 +59,18 @@ def upgrade(store: StoreOption = None) -> None:
 @db_app.command("current")
 def current(store: StoreOption = None) -> None:
     """Print the database's schema revision and whether this slipway can use it."""
-    sql, uri = _sql(store)
-    revision = sql.current(uri)
-    shown = sql.masked(uri)
-    if revision == sql.SCHEMA_REVISION:
+    from slipway import store as stores
+
+    uri = _sql_url(store)
+    revision = stores.current(uri)
+    needed = stores.required_schema()
+    shown = stores.masked_uri(uri)
+    if revision == needed:
         typer.echo(f"{shown}: schema at revision {revision} (current)")
     elif revision is None:
         typer.echo(f"{shown}: no slipway schema; run `slipway db upgrade --store {shown}`")
     else:
         typer.echo(
-            f"{shown}: schema at revision {revision}, this slipway needs {sql.SCHEMA_REVISION}; "
+            f"{shown}: schema at revision {revision}, this slipway needs {needed}; "
             f"run `slipway db upgrade --store {shown}`"
         )

@@ -5,9 +5,7 @@ reach both through it with a bearer token. So its stores must be the real ones, 
 server's URL.
 """
 
-import importlib
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
@@ -46,7 +44,7 @@ def server(
 
     s = settings(tracking_uri=store, artifact_uri=artifacts)
     for option, uri in (("--store", s.tracking_uri), ("--artifacts", s.artifact_uri)):
-        if urlsplit(uri).scheme.lower() in ("http", "https"):
+        if uri.lower().startswith(("http://", "https://")):
             raise InvalidInput(
                 f"{option} {uri}: a team server needs the real store, not another server's URL; expected "
                 + (
@@ -55,29 +53,28 @@ def server(
                     else "a folder, s3://… or gs://…"
                 )
             )
-    if upgrade_db:
-        # Through importlib: the CLI must not import SQLAlchemy for commands that do not use it.
-        revision = importlib.import_module("slipway.store._sql").upgrade(s.tracking_uri)
-        typer.echo(f"database schema at revision {revision}")
-
     from slipway.artifacts import open_blob_store
-    from slipway.store import open_metadata_store
+    from slipway.store import masked_uri, open_metadata_store, upgrade
+
+    if upgrade_db:
+        typer.echo(f"database schema at revision {upgrade(s.tracking_uri)}")
 
     metadata = open_metadata_store(s.tracking_uri)
     blobs = open_blob_store(s.artifact_uri)
     try:
         from slipway.server import create_app, run_server
 
-        application = create_app(store=metadata, blobs=blobs, auth=auth)
+        # The server, not its clients, decides when a silent run is dead (its own dead_after).
+        application = create_app(store=metadata, blobs=blobs, auth=auth, dead_after=s.dead_after)
         shown = host if ":" not in host else f"[{host}]"
         typer.echo(
             f"slipway server on http://{shown}:{port} (auth {'on' if auth else 'OFF'}; "
-            f"store {_masked(s.tracking_uri)}; artifacts {s.artifact_uri}); API docs at /docs"
+            f"store {masked_uri(s.tracking_uri)}; artifacts {s.artifact_uri}); API docs at /docs"
         )
         if auth and not any(not t.revoked for t in metadata.list_tokens()):
             typer.echo(
                 "no token exists yet: create one with "
-                f"`slipway token create --name NAME --store {_masked(s.tracking_uri)}`",
+                f"`slipway token create --name NAME --store {masked_uri(s.tracking_uri)}`",
                 err=True,
             )
         if not auth and host not in ("127.0.0.1", "localhost", "::1"):
@@ -85,11 +82,3 @@ def server(
         run_server(application, host=host, port=port, access_log=access_log)
     finally:
         metadata.close()
-
-
-def _masked(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

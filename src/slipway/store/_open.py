@@ -72,3 +72,9 @@ def current(url: str) -> str | None:
     """
     revision: str | None = _import_target(_SQL_SCHEMA + "current")(url)
     return revision
+
+
+def required_schema() -> str:
+    """The schema revision this slipway reads and writes (what ``upgrade`` migrates to)."""
+    revision: str = _import_target("slipway.store._sql._tables:SCHEMA_REVISION")
+    return revision
