@@ -18,7 +18,6 @@ stays cheap and a missing framework surfaces as :class:`MissingExtra` naming the
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -26,6 +25,7 @@ from slipway.errors import InvalidInput, MissingExtra
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from importlib.metadata import EntryPoint
     from pathlib import Path
     from types import ModuleType
 
@@ -110,17 +110,19 @@ def require(module: str, *, flavor: str, extra: str | None) -> ModuleType:
 
 
 _loaded: dict[str, Flavor] = {}
-_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
+_entry_points: dict[str, EntryPoint] | None = None
 
 
-def _third_party() -> dict[str, importlib.metadata.EntryPoint]:
+def _third_party() -> dict[str, EntryPoint]:
     global _entry_points
     if _entry_points is None:
-        _entry_points = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        from importlib.metadata import entry_points  # ~15 ms to import: only when a name is not built in
+
+        _entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return _entry_points
 
 
-def _resolve(name: str, target: str | importlib.metadata.EntryPoint) -> Flavor:
+def _resolve(name: str, target: str | EntryPoint) -> Flavor:
     if isinstance(target, str):
         module, _, attr = target.partition(":")
         obj = getattr(importlib.import_module(module), attr)
@@ -136,7 +138,7 @@ def get_flavor(name: str) -> Flavor:
     flavor = _loaded.get(name)
     if flavor is not None:
         return flavor
-    target: str | importlib.metadata.EntryPoint | None = _BUILTIN.get(name) or _third_party().get(name)
+    target: str | EntryPoint | None = _BUILTIN.get(name) or _third_party().get(name)
     if target is None:
         raise MissingExtra(
             f"model flavor {name!r} is not available (known: {', '.join(flavor_names())}); "

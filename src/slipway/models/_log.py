@@ -7,7 +7,6 @@ The run is anything with an ``id``, an ``info`` (the run's tags, for the git com
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -69,6 +68,8 @@ def log_model(
 
     .. versionadded:: 0.1
     """
+    import tempfile
+
     artifact_path = validate_artifact_path(artifact_path)
     lineage = options.pop("lineage", None) or lineage_of(run, store)
     with tempfile.TemporaryDirectory(prefix="slipway-model-") as tmp:

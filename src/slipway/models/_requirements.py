@@ -9,7 +9,6 @@ those are mapped to distributions too. Versions come from the installed metadata
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 import sys
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ def normalize(name: str) -> str:
 
 
 def installed_version(dist: str) -> str | None:
+    import importlib.metadata  # imported on first use: it costs ~15 ms, and import slipway.models should not
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -81,6 +82,8 @@ def _dist_of(module: str) -> str | None:
     if installed_version(top) is not None:
         return normalize(top)
     if _packages_map is None:
+        import importlib.metadata
+
         _packages_map = dict(importlib.metadata.packages_distributions())
     dists = _packages_map.get(top)
     return normalize(dists[0]) if dists else None
