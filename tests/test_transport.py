@@ -93,8 +93,7 @@ def test_a_success_raises_nothing() -> None:
 
 
 def _metadata_store(handler: httpx.MockTransport) -> HttpMetadataStore:
-    client = httpx.Client(base_url=f"{SERVER}/api/v1", transport=handler)
-    return HttpMetadataStore(client, server=SERVER)
+    return HttpMetadataStore(Connection(SERVER, token=None, transport=handler))
 
 
 def _blob_store(handler: httpx.MockTransport) -> HttpContentStore:
@@ -184,3 +183,5 @@ def test_a_malformed_server_url_is_invalid_input_at_once(url: str) -> None:
         Connection(url, token=None)
     with pytest.raises(InvalidInput, match="expected http"):
         HttpContentStore.connect(url)
+    with pytest.raises(InvalidInput, match="expected http"):
+        HttpMetadataStore.connect(url)

@@ -6,37 +6,23 @@ without code changes, so it must behave exactly like it: the same entities back,
 failure and :func:`~slipway.errors.error_from_code` rebuilds the class; transport failures become
 :class:`~slipway.errors.StoreUnavailable` naming the URL, never an httpx exception.
 
-One :class:`httpx.Client` is kept for the store's lifetime: keep-alive saves a TCP handshake per
-call, which matters when the tracking client flushes metrics several times a second. A forked
-child must not talk over the parent's kept-alive sockets (the two would read each other's answers):
-after a fork the child drops the inherited client, without closing it, and builds its own on its
-next call.
+Client setup, keep-alive, fork safety, error decoding and transport-error translation are
+``slipway._transport``'s (:class:`~slipway._transport.Connection`), shared with ``artifacts._http``:
+the two adapters are siblings (STYLE B.3) and import nothing from each other.
 """
 
 from __future__ import annotations
 
-import os
-import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
-from slipway._version import __version__
+from slipway._transport import Connection
 from slipway.core import RunStatus
-from slipway.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    SlipwayError,
-    StoreUnavailable,
-    Unauthorized,
-    error_from_code,
-)
+from slipway.errors import InvalidInput, SlipwayError, StoreUnavailable, Unauthorized
 from slipway.store._wire import (
-    API_PREFIX,
     ArtifactEntryWire,
     ArtifactsResponse,
     CreateExperimentRequest,
@@ -59,160 +45,48 @@ from slipway.store._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
+
+    import httpx
 
     from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, TokenInfo
 
-__all__ = ["HttpMetadataStore", "build_client", "raise_for_answer"]
+__all__ = ["HttpMetadataStore"]
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Connecting should be quick or not at all; a large log-batch or search may take a while to answer.
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0, pool=30.0)
 _JSON = {"Content-Type": "application/json"}
-_STATUS_ERRORS: dict[int, type[SlipwayError]] = {
-    400: InvalidInput,
-    401: Unauthorized,
-    403: Unauthorized,
-    404: NotFound,
-    409: Conflict,
-    422: InvalidInput,
-}
-
-
-def build_client(uri: str, *, token: str | None, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
-    """A keep-alive client for the server at ``uri``; shared by the metadata and blob adapters."""
-    headers = {"User-Agent": f"slipway/{__version__}", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    # Retries cover connection setup only (a server restarting); a request that reached the server
-    # is never replayed, so a log_batch cannot be written twice.
-    return httpx.Client(
-        base_url=uri.rstrip("/") + API_PREFIX,
-        headers=headers,
-        timeout=timeout,
-        transport=httpx.HTTPTransport(retries=2),
-        follow_redirects=False,
-    )
-
-
-def raise_for_answer(response: httpx.Response, *, server: str) -> None:
-    """Turn a non-2xx answer into the slipway error the server meant."""
-    if response.is_success:
-        return
-    message, code = "", None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        message = body["error"]
-        code = body.get("code") if isinstance(body.get("code"), str) else None
-    if code is not None:
-        raise error_from_code(code, message)
-    if not message:
-        message = f"team server {server} answered HTTP {response.status_code} to {response.request.url.path}"
-    if response.status_code >= 500:
-        raise StoreUnavailable(message)
-    raise _STATUS_ERRORS.get(response.status_code, SlipwayError)(message)
-
-
-def _send(client: httpx.Client, server: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise StoreUnavailable(
-            f"team server {server} did not answer {method} {path} in time ({type(exc).__name__})"
-        ) from None
-    except httpx.LocalProtocolError as exc:  # nothing was sent: e.g. a token with a newline in it
-        raise InvalidInput(
-            f"request to team server {server} cannot be sent: {exc} (check SLIPWAY_TOKEN)"
-        ) from None
-    except httpx.TransportError as exc:
-        raise StoreUnavailable(
-            f"team server {server} is unreachable ({exc or type(exc).__name__}); is `slipway server` running?"
-        ) from None
-    raise_for_answer(response, server=server)
-    return response
-
-
-#: open stores, so that a forked child can drop the clients it inherited
-_STORES: weakref.WeakSet[HttpMetadataStore] = weakref.WeakSet()
-
-
-def _drop_inherited_clients() -> None:
-    for store in list(_STORES):
-        store._forked()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_drop_inherited_clients)
 
 
 class HttpMetadataStore:
-    """:class:`~slipway.store.MetadataStore` over the team server's REST API.
+    """:class:`~slipway.store.MetadataStore` over the team server's REST API."""
 
-    ``rebuild`` makes a new client like ``client`` (used in a forked child); by default one is
-    built from ``client``'s base URL, headers and timeout.
-    """
-
-    def __init__(
-        self, client: httpx.Client, *, server: str, rebuild: Callable[[], httpx.Client] | None = None
-    ) -> None:
-        self._client: httpx.Client | None = client
-        self._server = server
-        self._rebuild = rebuild
-        self._inherited: httpx.Client | None = None
-        _STORES.add(self)
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
 
     @classmethod
     def connect(cls, uri: str, *, token: str | None = None, **_: object) -> HttpMetadataStore:
         """Open no connection yet: the first call connects, and a dead server fails it clearly."""
-        server = uri.rstrip("/")
         try:
-            client = build_client(server, token=token)
-        except httpx.InvalidURL as exc:  # e.g. a port that is not a number
-            raise InvalidInput(
-                f"store URI {server!r}: not a valid URL ({exc}); expected http(s)://HOST[:PORT]"
-            ) from None
-        return cls(client, server=server, rebuild=lambda: build_client(server, token=token))
+            connection = Connection(uri, token=token)
+        except InvalidInput as exc:  # say which setting holds the bad URL
+            raise InvalidInput(f"store URI: {exc}") from None
+        return cls(connection)
 
     def __repr__(self) -> str:
-        return f"HttpMetadataStore({self._server!r})"
+        return f"HttpMetadataStore({self._conn.server!r})"
 
     # -------------------------------------------------------------------- plumbing
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        client = self._client
-        if client is None:  # first call in a forked child
-            client = self._client = self._new_client()
-        return _send(client, self._server, method, path, **kwargs)
-
-    def _forked(self) -> None:
-        if self._client is not None:
-            # Kept referenced and never closed: its sockets are still the parent's.
-            self._inherited, self._client = self._client, None
-
-    def _new_client(self) -> httpx.Client:
-        if self._rebuild is not None:
-            return self._rebuild()
-        model = self._inherited
-        if model is None:  # pragma: no cover - only a store closed before the fork gets here
-            raise StoreUnavailable(f"team server {self._server}: the store was closed")
-        return httpx.Client(
-            base_url=model.base_url,
-            headers=model.headers,
-            timeout=model.timeout,
-            transport=httpx.HTTPTransport(retries=2),
-            follow_redirects=model.follow_redirects,
-        )
+        return self._conn.call(method, path, **kwargs)
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise StoreUnavailable(
-                f"team server {self._server} sent an unexpected {model.__name__} "
+                f"team server {self._conn.server} sent an unexpected {model.__name__} "
                 f"({exc.error_count()} problems); are client and server the same slipway version?"
             ) from None
 
@@ -344,13 +218,13 @@ class HttpMetadataStore:
     # -------------------------------------------------------------------- tokens
 
     def create_token(self, *, name: str) -> tuple[TokenInfo, str]:
-        raise _tokens_are_local(self._server)
+        raise _tokens_are_local(self._conn.server)
 
     def list_tokens(self) -> list[TokenInfo]:
-        raise _tokens_are_local(self._server)
+        raise _tokens_are_local(self._conn.server)
 
     def revoke_token(self, token_id: str) -> None:
-        raise _tokens_are_local(self._server)
+        raise _tokens_are_local(self._conn.server)
 
     def verify_token(self, secret: str) -> TokenInfo | None:
         """Ask the server who ``secret`` belongs to; None when it does not accept it."""
@@ -363,8 +237,7 @@ class HttpMetadataStore:
         return self._parse(TokenInfoWire, answer).to_core()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._conn.close()
 
 
 @contextmanager
