@@ -46,7 +46,10 @@ def test_a_team_server_also_serves_artifacts_unless_told_otherwise(tmp_path: Pat
             "environment: setting 'dead_after' = 'soon': expected a number",
         ),
         ({"args": {"flush_interval": -1}}, "expected a positive number"),
-        ({"environ": {"SLIPWAY_DEAD_AFTER": "1"}}, r"'dead_after' = 1: expected at least 3 x heartbeat_interval"),
+        (
+            {"environ": {"SLIPWAY_DEAD_AFTER": "1"}},
+            r"'dead_after' = 1: expected at least 3 x heartbeat_interval",
+        ),
     ],
 )
 def test_bad_settings_name_the_source_and_the_setting(

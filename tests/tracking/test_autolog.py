@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import pickle
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,8 +13,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from slipway.core import RunStatus
+from slipway.models import Model, load_model
 from slipway.tracking import autolog
-from slipway.tracking._autolog import MODEL_NOTE, MODEL_PICKLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -79,11 +78,13 @@ def test_a_pipeline_logs_once_with_params_metrics_data_and_model(
     assert datasets["X_train"].num_rows == len(X)
     assert datasets["y_train"].num_columns == 1
 
-    model = pickle.loads(client.read_artifact(run.id, MODEL_PICKLE))
+    model = _model(client, run.id)  # a slipway model folder: verified, with a signature and an example
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))
-    note = json.loads(client.read_artifact(run.id, MODEL_NOTE))
-    assert note["flavor"] == "sklearn"
-    assert note["sklearn_version"]
+    assert model.flavor == "sklearn"
+    assert model.signature is not None
+    assert [c.name for c in model.signature.inputs.columns or ()] == list(X.columns)
+    assert any(r.startswith("scikit-learn==") for r in model.manifest.requirements)
+    assert model.input_example is not None
 
 
 def test_without_an_active_run_a_fit_starts_and_ends_one(hooks: Hooks, client: TrackingClient) -> None:
@@ -140,9 +141,12 @@ def test_a_sweep_inside_one_run_keeps_every_fit_in_nested_runs(hooks: Hooks, cli
         assert child.name == "LogisticRegression"
         assert child.status is RunStatus.FINISHED
         assert "training_accuracy" in child.metrics
-        fitted_c = pickle.loads(client.read_artifact(child.id, MODEL_PICKLE)).C
-        assert fitted_c == float(child.params["C"])
-    assert pickle.loads(client.read_artifact(run.id, MODEL_PICKLE)).C == 0.1
+        fitted = _model(client, child.id).raw
+        assert isinstance(fitted, LogisticRegression)
+        assert float(child.params["C"]) == fitted.C
+    first = _model(client, run.id).raw
+    assert isinstance(first, LogisticRegression)
+    assert first.C == 0.1
 
 
 def test_a_fit_whose_params_clash_with_the_users_gets_its_own_run(
@@ -172,3 +176,9 @@ def test_refitting_the_same_params_without_models_stays_in_the_run(client: Track
         autolog(active_run=h.active_run, start_run=h.start_run, disable=True)
     assert h.started == []
     assert len(client.get_metric_history(run.id, "training_accuracy")) == 2
+
+
+def _model(client: TrackingClient, run_id: str) -> Model:
+    # each test runs in its own folder (tests/conftest.py), so a relative cache is private to it
+    cache = Path("model-cache")
+    return load_model(f"runs:/{run_id}/model", store=client.store, blobs=client.blobs, cache_dir=cache)

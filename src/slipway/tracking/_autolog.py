@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import pickle
-import platform
 import threading
 import warnings
 import weakref
@@ -31,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
-from slipway.errors import Conflict
+from slipway.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,8 +42,6 @@ log = logging.getLogger("slipway.tracking")
 
 _METHODS = ("fit", "fit_transform", "fit_predict")
 _MAX_PARAM = 500
-MODEL_PICKLE = "model/model.pkl"
-MODEL_NOTE = "model/MLmodel"
 
 
 class AutologWarning(UserWarning):
@@ -238,7 +234,6 @@ def _warn(message: str) -> None:
 def _log_fit(
     options: _Options, run: ActiveRun, estimator: Any, params: dict[str, str], X: Any, y: Any
 ) -> None:
-    import sklearn
 
     cls = type(estimator)
     run.log_params(params)  # first: a Conflict here has written nothing
@@ -258,20 +253,18 @@ def _log_fit(
                     log.debug("autolog: no fingerprint for %s: %s", name, exc)
     if options.log_models:
         logged.model = True  # set first: a half-logged model still takes the run's model slot
-        # Until slipway.models exists, the model is a pickle plus a note of what unpickles it.
-        run.log_bytes(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL), MODEL_PICKLE)
-        run.log_dict(
-            {
-                "flavor": "sklearn",
-                "serialization": "pickle",
-                "pickle_protocol": pickle.HIGHEST_PROTOCOL,
-                "sklearn_version": sklearn.__version__,
-                "python_version": platform.python_version(),
-                "estimator": f"{cls.__module__}.{cls.__qualname__}",
-                "model_file": "model.pkl",
-            },
-            MODEL_NOTE,
-        )
+        try:  # the model folder: signature and an input example from the training rows
+            run.log_model(estimator, "model", input_example=_head(X))
+        except InvalidInput as exc:  # inputs the signature cannot describe (sparse, ragged): no example
+            log.debug("autolog: model without an input example: %s", exc)
+            run.log_model(estimator, "model")
+
+
+def _head(X: Any, rows: int = 5) -> Any:
+    """A few training rows as the model's input example (a DataFrame or array; else none)."""
+    if X is None or not hasattr(X, "__getitem__") or not hasattr(X, "shape"):
+        return None
+    return X.iloc[:rows] if hasattr(X, "iloc") else X[:rows]
 
 
 def _param_text(value: Any) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from slipway.artifacts import BlobStore
+    from slipway.models import ModelInfo
     from slipway.store import MetadataStore
     from slipway.tracking._writer import RunBuffer, Writer
 
@@ -244,6 +245,16 @@ class ActiveRun:
         )
 
     # ------------------------------------------------------------------ datasets
+    def log_model(self, model: object, artifact_path: str = "model", **options: Any) -> ModelInfo:
+        """Save a model into this run (see ``slipway.models.save_model`` for ``options``).
+
+        Its lineage is this run: the run id, the datasets it logged and its git commit.
+        """
+        from slipway.models import log_model
+
+        self._check_open()
+        return log_model(model, artifact_path, run=self, store=self._store, **options)
+
     def log_dataset(
         self, data: object, *, name: str | None = None, role: str = "", source: str | None = None
     ) -> DatasetRecord:
