@@ -106,20 +106,29 @@ def test_a_server_that_is_not_there_is_store_unavailable_naming_it() -> None:
 
 
 def test_small_calls_on_a_kept_alive_connection_do_not_stall(team_server: TeamServer) -> None:
-    """FIELD-NOTES: a server that leaves TCP_NODELAY off makes each such call wait ~44 ms."""
+    """FIELD-NOTES: a server that leaves TCP_NODELAY off makes every such call wait ~44 ms.
+
+    That stall is a floor under every call, while a busy CI machine only slows some of them: so
+    the fastest quarter of the calls, after a warm-up, must stay well under 40 ms.
+    """
     store = HttpMetadataStore.connect(team_server.url, token=team_server.token)
     try:
         exp = store.create_experiment(name=f"latency-{uuid.uuid4().hex}")
         run = store.create_run(experiment_id=exp.id)
         took = []
-        for step in range(40):
+        for step in range(60):
             t0 = time.perf_counter()
             store.log_batch(run.id, metrics=[Metric(key="loss", value=1.0, step=step)])
             took.append(time.perf_counter() - t0)
     finally:
         store.close()
 
-    assert statistics.median(took) < 0.030, f"median {statistics.median(took) * 1000:.1f} ms"
+    took = took[10:]  # the first calls open the connection and warm up the server's code paths
+    fastest_quarter = statistics.quantiles(took, n=4)[0]
+    assert fastest_quarter < 0.035, (
+        f"25th percentile {fastest_quarter * 1000:.1f} ms, "
+        f"median {statistics.median(took) * 1000:.1f} ms over {len(took)} kept-alive calls"
+    )
 
 
 # ---------------------------------------------------------------------- marking runs DIED
