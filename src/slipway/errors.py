@@ -8,7 +8,8 @@ prints the message and exits 2, the servers answer the ``status`` below with ``{
 ::
 
     SlipwayError
-    ├── NotFound (LookupError)             e.g. RunNotFound, ExperimentNotFound, ArtifactNotFound
+    ├── NotFound (LookupError)             e.g. RunNotFound, ExperimentNotFound, ArtifactNotFound,
+    │                                      ModelNotFound, ModelVersionNotFound, AliasNotFound
     ├── InvalidInput (ValueError)          names the field or file and what was expected
     ├── Conflict                           e.g. AlreadyExists, SchemaOutOfDate, EnvironmentMismatch
     ├── IntegrityViolation                 an artifact digest mismatch; never downgraded to a warning
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AliasNotFound",
     "AlreadyExists",
     "ArtifactNotFound",
     "Conflict",
@@ -34,6 +36,8 @@ __all__ = [
     "IntegrityViolation",
     "InvalidInput",
     "MissingExtra",
+    "ModelNotFound",
+    "ModelVersionNotFound",
     "NotFound",
     "RunNotFound",
     "SchemaOutOfDate",
@@ -73,6 +77,18 @@ class ExperimentNotFound(NotFound):
 
 class ArtifactNotFound(NotFound):
     code = "artifact_not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class ModelVersionNotFound(NotFound):
+    code = "model_version_not_found"
+
+
+class AliasNotFound(NotFound):
+    code = "alias_not_found"
 
 
 class InvalidInput(SlipwayError, ValueError):

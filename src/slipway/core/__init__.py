@@ -28,6 +28,7 @@ from slipway.core._names import (
     validate_key,
     validate_value,
 )
+from slipway.core._registry import AuditAction, AuditEvent, ModelVersion, RegisteredModel
 from slipway.core._search import ATTRIBUTES, Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
 from slipway.core._signature import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 
@@ -35,6 +36,8 @@ __all__ = [
     "ATTRIBUTES",
     "MAX_VALUE_LENGTH",
     "ArtifactEntry",
+    "AuditAction",
+    "AuditEvent",
     "ColumnSpec",
     "Comparison",
     "DatasetRecord",
@@ -42,9 +45,11 @@ __all__ = [
     "LocalModelUri",
     "Metric",
     "ModelUri",
+    "ModelVersion",
     "OrderBy",
     "Page",
     "ParamSpec",
+    "RegisteredModel",
     "RegistryModelUri",
     "Run",
     "RunFilter",

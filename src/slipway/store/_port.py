@@ -11,8 +11,22 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import Any
 
-    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, RunStatus, TokenInfo
+    from slipway.core import (
+        ArtifactEntry,
+        AuditAction,
+        AuditEvent,
+        DatasetRecord,
+        Experiment,
+        Metric,
+        ModelVersion,
+        Page,
+        RegisteredModel,
+        Run,
+        RunStatus,
+        TokenInfo,
+    )
 
 
 @runtime_checkable
@@ -106,5 +120,84 @@ class MetadataStore(Protocol):
     def list_tokens(self) -> list[TokenInfo]: ...
     def revoke_token(self, token_id: str) -> None: ...
     def verify_token(self, secret: str) -> TokenInfo | None: ...
+
+    # registry: models, versions, aliases and the append-only audit log. Every method that changes
+    # state writes its AuditEvent in the same transaction, with the actor and reason it is given
+    # (a team server overrides the actor with the authenticated token's name).
+    def create_model_version(
+        self,
+        *,
+        name: str,
+        source: str,
+        manifest_digest: str,
+        files: Sequence[ArtifactEntry],
+        run_id: str | None = None,
+        lineage: Mapping[str, Any] | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        actor: str,
+        reason: str = "",
+    ) -> ModelVersion:
+        """Register the next version of ``name`` (creating the model if it is new).
+
+        Versions increase by one per model and stay unique under any number of concurrent callers;
+        the version row, its files and the REGISTER audit event are one transaction.
+        """
+        ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...  # raises ModelNotFound
+    def list_registered_models(self) -> list[RegisteredModel]: ...
+    def set_model_description(self, name: str, description: str, *, actor: str, reason: str = "") -> None: ...
+    def get_model_version(self, name: str, version: int) -> ModelVersion: ...  # ModelVersionNotFound
+    def list_model_versions(self, name: str) -> list[ModelVersion]: ...  # newest first
+    def list_model_version_files(self, name: str, version: int) -> list[ArtifactEntry]: ...
+    def set_model_version_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, actor: str, reason: str = ""
+    ) -> None:
+        """Set tags; a value of None deletes that tag."""
+        ...
+
+    def set_model_version_description(
+        self, name: str, version: int, description: str, *, actor: str, reason: str = ""
+    ) -> None: ...
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...  # AliasNotFound
+    def set_alias(
+        self,
+        *,
+        name: str,
+        alias: str,
+        version: int,
+        actor: str,
+        reason: str = "",
+        action: AuditAction | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Point ``alias`` at ``version`` atomically and log it; the event names the previous holder.
+
+        The event's action is ALIAS_SET unless ``action`` says PROMOTE, OVERRIDE or ROLLBACK.
+        """
+        ...
+
+    def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent: ...
+    def record_gate_result(
+        self, name: str, version: int, result: Mapping[str, Any], *, actor: str, reason: str = ""
+    ) -> AuditEvent:
+        """Store ``result`` as the version's latest gate result (``ModelVersion.gate``) and log it."""
+        ...
+
+    def search_audit(
+        self,
+        *,
+        model: str | None = None,
+        action: AuditAction | None = None,
+        alias: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """Audit events oldest first (``id`` order). There is no method to edit or delete one."""
+        ...
 
     def close(self) -> None: ...
