@@ -9,7 +9,7 @@ import pytest
 
 from slipway.models import Mismatch, check_environment
 from slipway.models._pickling import modules_in_pickle
-from slipway.models._requirements import distributions_for_modules, pin
+from slipway.models._requirements import distributions_for_modules, installed_version, pin
 
 
 def test_pin_uses_installed_versions_and_keeps_given_specifiers() -> None:
@@ -70,3 +70,18 @@ def test_every_mismatch_is_named_with_both_versions() -> None:
 
 def test_python_patch_releases_do_not_count() -> None:
     assert check_environment([], python_version="3.11.2", current_python="3.11.9") == []
+
+
+def test_a_local_build_is_pinned_by_its_public_version_and_matches_it() -> None:
+    # torch installs as 2.13.0+cpu; no index serves that name, and PEP 440's ==2.13.0 matches it.
+    assert check_environment(["torch==2.13.0"], installed={"torch": "2.13.0+cpu"}) == []
+    assert check_environment(["torch==2.13.0+cpu"], installed={"torch": "2.13.0+cpu"}) == []
+    assert check_environment(["torch==2.13.0+cu121"], installed={"torch": "2.13.0+cpu"}) == [
+        Mismatch(package="torch", recorded="2.13.0+cu121", installed="2.13.0+cpu")
+    ]
+    assert check_environment(["torch==2.12.0"], installed={"torch": "2.13.0+cpu"}) == [
+        Mismatch(package="torch", recorded="2.12.0", installed="2.13.0+cpu")
+    ]
+    torch = installed_version("torch")
+    if torch is not None and "+" in torch:
+        assert pin(["torch"]) == [f"torch=={torch.partition('+')[0]}"]

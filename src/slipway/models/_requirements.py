@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["Mismatch", "check_environment", "distributions_for_modules", "normalize", "pin"]
+__all__ = [
+    "Mismatch",
+    "check_environment",
+    "distributions_for_modules",
+    "normalize",
+    "pin",
+    "public_version",
+]
 
 _NORMALIZE = re.compile(r"[-_.]+")
 _SPLIT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(?:\[[^\]]*\])?\s*(.*?)\s*(?:;.*)?$")
@@ -54,6 +61,8 @@ def installed_version(dist: str) -> str | None:
 def pin(names: Iterable[str]) -> list[str]:
     """``name==installed version`` for each installed distribution; lines with a specifier are kept.
 
+    The pin is the public version: a local label (``torch 2.13.0+cpu``) names a build that no
+    package index serves, and PEP 440's ``==2.13.0`` already matches every local build of it.
     A bare name that is not installed is kept bare (the user asked for it; pip will resolve it).
     """
     out: dict[str, str] = {}
@@ -66,8 +75,18 @@ def pin(names: Iterable[str]) -> list[str]:
             out[name] = f"{name}{spec.replace(' ', '')}"
             continue
         version = installed_version(name)
-        out.setdefault(name, f"{name}=={version}" if version else name)
+        out.setdefault(name, f"{name}=={public_version(version)}" if version else name)
     return sorted(out.values())
+
+
+def public_version(version: str) -> str:
+    """The version without its local label: ``2.13.0+cpu`` -> ``2.13.0``."""
+    return version.partition("+")[0]
+
+
+def _same_version(recorded: str, installed: str) -> bool:
+    """PEP 440 ``==``: a recorded version without a local label matches any local build of it."""
+    return installed == recorded or ("+" not in recorded and public_version(installed) == recorded)
 
 
 _packages_map: dict[str, list[str]] | None = None
@@ -144,7 +163,8 @@ def check_environment(
 ) -> list[Mismatch]:
     """Every recorded requirement this environment does not satisfy, by name and both versions.
 
-    Pins (``==``) must match exactly; other lines only need the distribution installed. Python is
+    Pins (``==``) must match (a pin without a local label matches any local build, as in PEP 440);
+    other lines only need the distribution installed. Python is
     compared by major.minor, since that is what decides whether a pickle loads. ``installed`` and
     ``current_python`` replace what is looked up, for tests and for checking another environment.
     """
@@ -162,6 +182,6 @@ def check_environment(
         if have is None:
             recorded = spec[2:] if spec.startswith("==") else spec or "(any version)"
             out.append(Mismatch(package=name, recorded=recorded, installed=None))
-        elif spec.startswith("==") and "," not in spec and have != spec[2:]:
+        elif spec.startswith("==") and "," not in spec and not _same_version(spec[2:], have):
             out.append(Mismatch(package=name, recorded=spec[2:], installed=have))
     return out

@@ -49,7 +49,7 @@ from slipway.models import (
     save_model,
 )
 from slipway.models._manifest import write_manifest
-from slipway.models._requirements import normalize
+from slipway.models._requirements import normalize, public_version
 
 __all__ = ["FlavorContract"]
 
@@ -225,7 +225,7 @@ class FlavorContract:
         assert lines == list(manifest.requirements)
         for line in manifest.requirements:
             name, _, version = line.partition("==")
-            assert version == importlib.metadata.version(name), line
+            assert version == public_version(importlib.metadata.version(name)), line
         declared = {normalize(n) for n in detect_flavor(model).requirements(model)}
         pinned = {line.partition("==")[0] for line in manifest.requirements}
         assert declared <= pinned
