@@ -239,6 +239,7 @@ def log_model(
     extra_requirements: Sequence[str] = (),
     code_paths: Sequence[str | os.PathLike[str]] = (),
     metadata: Mapping[str, Any] | None = None,
+    flavor_options: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
     """Save a model into the active run's artifacts (see ``slipway.models.save_model``).
 
@@ -259,6 +260,7 @@ def log_model(
         extra_requirements=extra_requirements,
         code_paths=code_paths,
         metadata=metadata,
+        flavor_options=flavor_options,
     )
 
 

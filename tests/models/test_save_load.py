@@ -380,3 +380,9 @@ def test_a_loaded_model_predicts_from_many_threads(tmp_path: Path, regressor: An
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda i: model.predict([{"x": float(i)}])[0], range(200)))
     np.testing.assert_allclose(results, [2.0 * i for i in range(200)], atol=1e-9)
+
+
+def test_flavor_options_are_refused_by_a_flavor_that_takes_none(tmp_path: Path, regressor: Any) -> None:
+    with pytest.raises(InvalidInput, match="the sklearn flavor takes no options"):
+        save_model(regressor, tmp_path / "m", flavor_options={"init": {}})
+    assert not (tmp_path / "m").exists()

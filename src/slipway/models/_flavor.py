@@ -56,11 +56,15 @@ class FlavorData:
     ``options`` must be JSON-compatible; they come back to ``load`` and ``methods`` unchanged.
     ``modules`` are top-level modules the saved data imports when loaded (e.g. read from a pickle);
     they are mapped to distributions and pinned alongside ``Flavor.requirements``.
+    ``code`` are source files or package folders the model imports and no installed distribution
+    provides (the project's own code): they are copied into ``code/`` unless ``code_paths``
+    already holds them.
     """
 
     options: dict[str, Any]
     data: tuple[str, ...]
     modules: frozenset[str] = field(default_factory=frozenset)
+    code: tuple[Path, ...] = ()
 
 
 @runtime_checkable
@@ -78,7 +82,11 @@ class Flavor(Protocol):
         ...
 
     def save(self, obj: object, folder: Path) -> FlavorData:
-        """Write ``obj``'s data files into ``folder`` (which exists and may hold other files)."""
+        """Write ``obj``'s data files into ``folder`` (which exists and may hold other files).
+
+        A flavor that takes options from the caller (``save_model(..., flavor_options={...})``)
+        accepts them as an ``options`` keyword: ``save(obj, folder, *, options)``.
+        """
         ...
 
     def load(self, folder: Path, options: Mapping[str, Any]) -> object:

@@ -6,6 +6,7 @@ and a failed save leaves nothing behind.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ from slipway.models._requirements import distributions_for_modules, pin
 from slipway.models._warnings import SlipwayWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from slipway.core import Signature
     from slipway.models._flavor import FlavorData
@@ -53,6 +54,7 @@ def save_model(
     code_paths: Iterable[str | os.PathLike[str]] = (),
     metadata: Mapping[str, Any] | None = None,
     lineage: Lineage | None = None,
+    flavor_options: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Save ``model`` as a slipway model folder at ``path`` and return its manifest.
 
@@ -69,6 +71,8 @@ def save_model(
         code_paths: files or folders of Python code the model imports, copied to ``code/``.
         metadata: free-form JSON-compatible values kept in the manifest.
         lineage: the run, datasets and commit the model came from (``log_model`` fills it).
+        flavor_options: options for the flavor's ``save`` (e.g. the ``pytorch`` flavor's
+            ``{"init": {...}}``, the module's constructor arguments); only for a flavor that takes them.
 
     .. versionadded:: 0.1
     """
@@ -96,6 +100,7 @@ def save_model(
             code_paths=[Path(p) for p in code_paths],
             metadata=dict(metadata or {}),
             lineage=lineage,
+            flavor_options=flavor_options,
         )
         if target.exists():
             target.rmdir()  # empty, checked above
@@ -125,9 +130,14 @@ def _write(
     code_paths: list[Path],
     metadata: dict[str, Any],
     lineage: Lineage | None,
+    flavor_options: Mapping[str, Any] | None,
 ) -> Manifest:
     code = _copy_code(folder, code_paths)
-    data = flavor.save(model, folder)
+    data = _save_data(flavor, model, folder, flavor_options)
+    extra_code = _uncovered(data.code, code_paths)
+    if extra_code:
+        code = _copy_code(folder, extra_code)
+        code_paths = [*code_paths, *extra_code]
     check_json(f"{flavor.name} flavor options", data.options)
     example_file = None
     if input_example is not None:
@@ -157,11 +167,38 @@ def _write(
     return manifest
 
 
+def _save_data(flavor: Flavor, model: object, folder: Path, options: Mapping[str, Any] | None) -> FlavorData:
+    if options is None:
+        return flavor.save(model, folder)
+    try:
+        takes_options = "options" in inspect.signature(flavor.save).parameters
+    except (TypeError, ValueError):
+        takes_options = False
+    if not takes_options:
+        raise InvalidInput(f"flavor_options: the {flavor.name} flavor takes no options")
+    save: Callable[..., FlavorData] = flavor.save
+    return save(model, folder, options=dict(options))
+
+
+def _uncovered(code: tuple[Path, ...], code_paths: list[Path]) -> list[Path]:
+    """The flavor's code that ``code_paths`` does not already ship (by path, or by name in ``code/``)."""
+    given = [p.resolve() for p in code_paths]
+    names = {p.name for p in code_paths}
+    out: list[Path] = []
+    for path in code:
+        resolved = path.resolve()
+        if path.name in names or any(resolved == g or g in resolved.parents for g in given):
+            continue
+        out.append(path)
+        names.add(path.name)
+    return out
+
+
 def _copy_code(folder: Path, paths: list[Path]) -> str | None:
     if not paths:
         return None
     dest = folder / CODE_DIR
-    dest.mkdir()
+    dest.mkdir(exist_ok=True)
     for src in paths:
         if not src.exists():
             raise InvalidInput(f"code_paths: {str(src)!r} does not exist")
