@@ -1,0 +1,422 @@
+"""The registry service: register, resolve and load versions; aliases, promotion, rollback, lineage, audit.
+
+``Registry(store, blobs)`` works over any :class:`~slipway.store.MetadataStore` (SQLite, PostgreSQL
+or a team server) and any blob store. Every change of state is one store call that writes its
+audit event in the same transaction, so the registry never leaves a change unlogged or a log entry
+without its change. The constructor only keeps its arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.core import (
+    AuditAction,
+    LocalModelUri,
+    ModelVersion,
+    RegistryModelUri,
+    RunModelUri,
+    parse_model_uri,
+    validate_alias,
+    validate_model_name,
+)
+from slipway.errors import (
+    AliasNotFound,
+    Conflict,
+    GateFailed,
+    IntegrityViolation,
+    InvalidInput,
+    ModelNotFound,
+)
+from slipway.models import MANIFEST_FILE
+from slipway.registry._cache import cached_folder
+from slipway.registry._history import alias_changes, alias_state
+from slipway.registry._lineage import DatasetLink, VersionLineage
+from slipway.registry._sources import from_folder, from_run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from slipway.artifacts import BlobStore
+    from slipway.core import AuditEvent, RegisteredModel
+    from slipway.models import ExtraColumns, Model
+    from slipway.store import MetadataStore
+
+__all__ = ["Registry", "parse_version_uri"]
+
+_AUDIT_PAGE = 1000
+
+
+def parse_version_uri(uri: str | RegistryModelUri) -> tuple[str, int | None, str | None]:
+    """``(name, version, alias)`` of ``models:/NAME/VERSION``, ``…@ALIAS`` or ``models:/NAME/latest``.
+
+    For ``latest`` both version and alias are None.
+    """
+    if isinstance(uri, RegistryModelUri):
+        return uri.name, uri.version, uri.alias
+    if isinstance(uri, str) and uri.startswith("models:/") and uri.endswith("/latest"):
+        name = uri[len("models:/") : -len("/latest")]
+        try:
+            return validate_model_name(name), None, None
+        except InvalidInput as exc:
+            raise InvalidInput(f"model URI {uri!r}: expected models:/NAME/latest: {exc}") from None
+    ref = parse_model_uri(uri)
+    if not isinstance(ref, RegistryModelUri):
+        raise InvalidInput(
+            f"model URI {uri!r}: expected models:/NAME/VERSION, models:/NAME@ALIAS or models:/NAME/latest"
+        )
+    return ref.name, ref.version, ref.alias
+
+
+class Registry:
+    """Named models, their versions, aliases and the audit log, over a metadata and a blob store.
+
+    Args:
+        store: the metadata store (versions, aliases and the audit log live there).
+        blobs: the blob store holding the models' files.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, store: MetadataStore, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+
+    def __repr__(self) -> str:
+        return f"Registry(store={self.store!r}, blobs={self.blobs!r})"
+
+    # ------------------------------------------------------------------ registration
+    def register(
+        self,
+        source: str | os.PathLike[str],
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        actor: str,
+        reason: str = "",
+    ) -> ModelVersion:
+        """Register the next version of ``name`` from ``runs:/RUN/PATH`` or a local model folder.
+
+        A run's model is registered by the digests the run recorded (nothing is uploaded); a
+        folder is checked against its manifest and uploaded. The version is pinned to the digest
+        of its ``slipway.yaml``, which every load checks. Nothing is written to the metadata store
+        unless every check and upload succeeded.
+        """
+        validate_model_name(name)
+        text = source if isinstance(source, str) else os.fspath(source)
+        ref = parse_model_uri(text)
+        if isinstance(ref, RunModelUri):
+            src = from_run(self.store, self.blobs, ref)
+        elif isinstance(ref, LocalModelUri):
+            src = from_folder(self.store, self.blobs, Path(ref.path))
+        else:
+            raise InvalidInput(
+                f"{ref}: a registered version cannot be the source of another; "
+                "register from runs:/RUN_ID/PATH or a model folder (or set an alias on it)"
+            )
+        mv = self.store.create_model_version(
+            name=name,
+            source=src.uri,
+            manifest_digest=src.manifest_digest,
+            files=src.files,
+            run_id=src.run.id if src.run is not None else None,
+            lineage=src.lineage(),
+            description=description,
+            tags=tags,
+            actor=actor,
+            reason=reason,
+        )
+        return _complete(mv)
+
+    # ------------------------------------------------------------------ reading
+    def get_model(self, name: str) -> RegisteredModel:
+        return self.store.get_registered_model(name)
+
+    def list_models(self) -> list[RegisteredModel]:
+        return self.store.list_registered_models()
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        return _complete(self.store.get_model_version(name, version))
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, newest first."""
+        return [_complete(mv) for mv in self.store.list_model_versions(name)]
+
+    def resolve(self, uri: str | RegistryModelUri) -> ModelVersion:
+        """The version ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``models:/NAME/latest`` names."""
+        name, version, alias = parse_version_uri(uri)
+        if alias is not None:
+            return _complete(self.store.get_version_by_alias(name, alias))
+        if version is None:
+            latest = self.store.get_registered_model(name).latest_version
+            if latest is None:
+                raise ModelNotFound(f"model {name!r} has no versions yet")
+            version = latest
+        return _complete(self.store.get_model_version(name, version))
+
+    # ------------------------------------------------------------------ loading
+    def download(self, version: ModelVersion, *, cache_dir: str | os.PathLike[str]) -> Path:
+        """The local folder of ``version``'s files, downloaded into ``cache_dir`` on first use.
+
+        The store's listing must pin the manifest the version was registered with; the files
+        themselves are checked when loaded.
+        """
+        entries = self.store.list_model_version_files(version.name, version.version)
+        files = {e.path: e.digest for e in entries}
+        listed = files.get(MANIFEST_FILE)
+        if listed != version.manifest_digest:
+            raise IntegrityViolation(
+                f"models:/{version.name}/{version.version}: the stored file listing's {MANIFEST_FILE} "
+                f"(sha256:{(listed or 'none')[:16]}…) is not the manifest the version was registered "
+                f"with (sha256:{version.manifest_digest[:16]}…); refusing to load it"
+            )
+        return cached_folder(self.blobs, files, cache_dir=Path(cache_dir))
+
+    def load(
+        self,
+        uri: str | RegistryModelUri | ModelVersion,
+        *,
+        cache_dir: str | os.PathLike[str],
+        strict_env: bool = False,
+        extra_columns: ExtraColumns = "drop",
+    ) -> Model:
+        """Resolve ``uri``, download its files once, check them against the version, and load it.
+
+        The downloaded ``slipway.yaml`` must have the digest recorded on the version, and every
+        file the digest its manifest lists (IntegrityViolation otherwise), before anything of
+        the model is unpickled or imported.
+        """
+        from slipway.models import load_model
+
+        version = uri if isinstance(uri, ModelVersion) else self.resolve(uri)
+        folder = self.download(version, cache_dir=cache_dir)
+        return load_model(
+            folder,
+            strict_env=strict_env,
+            extra_columns=extra_columns,
+            manifest_digest=version.manifest_digest,
+        )
+
+    # ------------------------------------------------------------------ aliases, tags, descriptions
+    def set_alias(self, name: str, alias: str, version: int, *, actor: str, reason: str = "") -> AuditEvent:
+        """Point ``alias`` at ``version`` (creating or moving it) atomically; logged as ``alias.set``."""
+        return self.store.set_alias(
+            name=name, alias=validate_alias(alias), version=version, actor=actor, reason=reason
+        )
+
+    def delete_alias(self, name: str, alias: str, *, actor: str, reason: str = "") -> AuditEvent:
+        return self.store.delete_alias(name=name, alias=alias, actor=actor, reason=reason)
+
+    def set_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, actor: str, reason: str = ""
+    ) -> None:
+        """Set tags on a version; a value of None deletes that tag."""
+        self.store.set_model_version_tags(name, version, tags, actor=actor, reason=reason)
+
+    def describe(
+        self, name: str, description: str, *, version: int | None = None, actor: str, reason: str = ""
+    ) -> None:
+        """Set the description of the model, or of one of its versions."""
+        if version is None:
+            self.store.set_model_description(name, description, actor=actor, reason=reason)
+        else:
+            self.store.set_model_version_description(name, version, description, actor=actor, reason=reason)
+
+    # ------------------------------------------------------------------ promotion and rollback
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str,
+        actor: str,
+        force: bool = False,
+        reason: str = "",
+    ) -> AuditEvent:
+        """Move ``alias`` to ``version`` if the version's latest gate result passed (``promote``).
+
+        Without a passing gate, GateFailed names the version, the alias and the failed checks.
+        ``force=True`` moves it anyway and is logged as ``override`` with the gate's state; it needs
+        a reason. A forced promotion whose gate did pass is an ordinary ``promote``.
+        """
+        validate_alias(alias)
+        if force and not reason.strip():
+            raise InvalidInput(
+                f"promoting models:/{name}/{version} to {alias!r} with force needs a reason "
+                '(--reason "…"); it is recorded in the audit log'
+            )
+        mv = self.store.get_model_version(name, version)
+        gate = mv.gate
+        passed = gate is not None and gate.get("passed") is True
+        if passed:
+            return self.store.set_alias(
+                name=name,
+                alias=alias,
+                version=version,
+                actor=actor,
+                reason=reason,
+                action=AuditAction.PROMOTE,
+                details={"gate": gate},
+            )
+        if not force:
+            raise GateFailed(_gate_message(mv, alias))
+        return self.store.set_alias(
+            name=name,
+            alias=alias,
+            version=version,
+            actor=actor,
+            reason=reason,
+            action=AuditAction.OVERRIDE,
+            details={"gate": gate, "gate_state": "none" if gate is None else "failed"},
+        )
+
+    def rollback(self, name: str, *, alias: str, actor: str, reason: str = "") -> AuditEvent:
+        """Move ``alias`` back to the holder it had before its latest move, by the audit log.
+
+        Rollbacks stack: a second one walks further back, skipping the states earlier rollbacks
+        undid. Conflict when the alias has no earlier holder.
+        """
+        validate_alias(alias)
+        model = self.store.get_registered_model(name)  # ModelNotFound names it
+        state = alias_state(self.audit(model=name, alias=alias), alias)
+        current = model.aliases.get(alias)
+        if current is None and state.holder is None and not state.undo:
+            raise AliasNotFound(
+                f"model {name!r} has no alias {alias!r} and never had one; nothing to roll back"
+            )
+        if current != state.holder:
+            raise Conflict(
+                f"alias {alias!r} of model {name!r} points at {_v(current)} but its audit log ends at "
+                f"{_v(state.holder)}; it was probably moved just now, so try again"
+            )
+        target = state.rollback_target
+        if target is None:
+            raise Conflict(
+                f"alias {alias!r} of model {name!r} has no earlier holder to roll back to "
+                f"(it is at {_v(current)}, where its history starts)"
+            )
+        return self.store.set_alias(
+            name=name,
+            alias=alias,
+            version=target,
+            actor=actor,
+            reason=reason,
+            action=AuditAction.ROLLBACK,
+            details={"rolled_back_from": current},
+        )
+
+    # ------------------------------------------------------------------ lineage and audit
+    def lineage(self, name: str, version: int) -> VersionLineage:
+        """The run, datasets, code commit and replaced versions of ``name`` version ``version``."""
+        mv = self.get_version(name, version)
+        data = mv.lineage
+        datasets = tuple(
+            DatasetLink(
+                digest=str(d.get("digest", "")), name=str(d.get("name", "")), role=str(d.get("role", ""))
+            )
+            for d in data.get("datasets") or []
+            if isinstance(d, dict)
+        )
+        dirty = data.get("git_dirty")
+        return VersionLineage(
+            name=mv.name,
+            version=mv.version,
+            source=mv.source,
+            manifest_digest=mv.manifest_digest,
+            run_id=data.get("run_id") or mv.run_id,
+            datasets=datasets,
+            git_commit=data.get("git_commit"),
+            git_dirty=dirty if isinstance(dirty, bool) else None,
+            previous_version=data.get("previous_version"),
+            alias_changes=tuple(alias_changes(self.audit(model=name), version)),
+        )
+
+    def audit(
+        self,
+        *,
+        model: str | None = None,
+        action: AuditAction | str | None = None,
+        alias: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> Iterator[AuditEvent]:
+        """Every matching audit event, oldest first, reading the store's pages as it goes.
+
+        ``since`` and ``until`` are milliseconds since the epoch.
+        """
+        act = _action(action)
+        token: str | None = None
+        while True:
+            page = self.store.search_audit(
+                model=model,
+                action=act,
+                alias=alias,
+                actor=actor,
+                since=since,
+                until=until,
+                max_results=_AUDIT_PAGE,
+                page_token=token,
+            )
+            yield from page.items
+            token = page.next_token
+            if token is None:
+                return
+
+
+def _complete(mv: ModelVersion) -> ModelVersion:
+    """Fill ``lineage["previous_version"]``: versions count up by one and are never deleted.
+
+    Derived rather than read before registering, which would race with a concurrent registration.
+    """
+    if "previous_version" in mv.lineage:
+        return mv
+    previous = mv.version - 1 if mv.version > 1 else None
+    return dataclasses.replace(mv, lineage={**mv.lineage, "previous_version": previous})
+
+
+def _action(action: AuditAction | str | None) -> AuditAction | None:
+    if action is None or isinstance(action, AuditAction):
+        return action
+    try:
+        return AuditAction(action)
+    except ValueError:
+        known = ", ".join(a.value for a in AuditAction)
+        raise InvalidInput(f"audit action {action!r}: expected one of {known}") from None
+
+
+def _v(version: int | None) -> str:
+    return "nothing" if version is None else f"version {version}"
+
+
+def _gate_message(mv: ModelVersion, alias: str) -> str:
+    where = f"models:/{mv.name}/{mv.version} cannot take alias {alias!r}"
+    override = 'or override with --force --reason "…"'
+    gate: Mapping[str, Any] | None = mv.gate
+    if gate is None:
+        return (
+            f"{where}: no gate result: run `slipway validate models:/{mv.name}/{mv.version} …` first, "
+            f"{override}"
+        )
+    failed = _failed_checks(gate)
+    what = f"failed checks: {', '.join(failed)}" if failed else "its gate did not pass"
+    return f"{where}: {what}; fix and validate again, {override}"
+
+
+def _failed_checks(gate: Mapping[str, Any]) -> list[str]:
+    """Names of the failed checks of a gate result (``checks`` as a list of dicts or a name -> dict map)."""
+    checks = gate.get("checks")
+    out: list[str] = []
+    if isinstance(checks, dict):
+        checks = [
+            {"name": k, **v} if isinstance(v, dict) else {"name": k, "passed": v} for k, v in checks.items()
+        ]
+    if isinstance(checks, list):
+        for i, check in enumerate(checks):
+            if isinstance(check, dict) and check.get("passed") is False:
+                out.append(str(check.get("name") or check.get("check") or f"check {i + 1}"))
+    return out
