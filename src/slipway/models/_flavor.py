@@ -43,6 +43,7 @@ ENTRY_POINT_GROUP = "slipway.flavors"
 
 # name -> "module:attribute" of its Flavor object, in detection order (pyfunc must stay last).
 _BUILTIN: dict[str, str] = {
+    "xgboost": "slipway.models.flavors.xgboost:FLAVOR",  # XGBoost estimators subclass scikit-learn's
     "sklearn": "slipway.models.flavors.sklearn:FLAVOR",
     "pyfunc": "slipway.models.flavors.pyfunc:FLAVOR",
 }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.models import _pickling
 from slipway.models._flavor import FlavorData, require
+from slipway.models.flavors._tabular import adapted, class_labels
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -44,11 +45,9 @@ class SklearnFlavor:
             "sklearn_version": sklearn.__version__,
             "estimator": f"{cls.__module__}.{cls.__qualname__}",
         }
-        classes = getattr(obj, "classes_", None)
-        if classes is not None and getattr(classes, "ndim", 0) == 1 and len(classes) <= 1000:
-            labels = [c.item() if hasattr(c, "item") else c for c in classes]
-            if all(isinstance(c, (str, int, float, bool)) for c in labels):
-                options["classes"] = labels  # the columns of predict_proba, for readers of the manifest
+        classes = class_labels(getattr(obj, "classes_", None))
+        if classes is not None:
+            options["classes"] = classes  # the columns of predict_proba, for readers of the manifest
         return FlavorData(options=options, data=(_FILE,), modules=frozenset(modules))
 
     def load(self, folder: Path, options: Mapping[str, Any]) -> object:
@@ -63,24 +62,8 @@ class SklearnFlavor:
         out: dict[str, Callable[..., Any]] = {}
         for method in _METHODS:
             if hasattr(model, method):  # available_if hides e.g. SVC(probability=False).predict_proba
-                out[method] = _adapted(getattr(model, method), None if names is None else list(names))
+                out[method] = adapted(getattr(model, method), None if names is None else list(names))
         return out
-
-
-def _adapted(fn: Callable[[Any], Any], names: list[str] | None) -> Callable[[Any], Any]:
-    """Give the estimator the container it was fitted on, so scikit-learn has nothing to warn about."""
-
-    def call(data: Any) -> Any:
-        if names is None and hasattr(data, "columns"):
-            data = data.to_numpy()  # a DataFrame to a model fitted on an array
-        elif names is not None and getattr(data, "ndim", 0) == 2 and not hasattr(data, "columns"):
-            import pandas as pd
-
-            if data.shape[1] == len(names):
-                data = pd.DataFrame(data, columns=names)  # an array to a model fitted on a DataFrame
-        return fn(data)
-
-    return call
 
 
 FLAVOR = SklearnFlavor()
