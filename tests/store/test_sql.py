@@ -241,28 +241,39 @@ def _migrate_to(url: str, revision: str) -> None:
     engine.dispose()
 
 
-def _check_0001_is_out_of_date_and_upgrades(url: str) -> None:
-    _migrate_to(url, "0001")
-    assert current(url) == "0001"
-    with pytest.raises(SchemaOutOfDate, match=r"schema revision 0001.*slipway db upgrade"):
+def _check_old_schema_is_out_of_date_and_upgrades(url: str, revision: str) -> None:
+    _migrate_to(url, revision)
+    assert current(url) == revision
+    with pytest.raises(SchemaOutOfDate, match=rf"schema revision {revision}.*slipway db upgrade"):
         SqlMetadataStore.connect(url)
 
-    assert upgrade(url) == SCHEMA_REVISION == "0002"
+    assert upgrade(url) == SCHEMA_REVISION == "0003"
 
     store = SqlMetadataStore.connect(url)
     exp = store.get_experiment_by_name("kept")
     assert exp is not None
     run = store.create_run(experiment_id=exp.id)
-    for _ in range(2):
+    for _ in range(2):  # 0002: applied batches
         store.log_batch(run.id, metrics=[Metric(key="m", value=1.0)], batch_id="once")
     assert len(store.get_metric_history(run.id, "m")) == 1
+    for _ in range(2):  # 0003: the registry
+        store.create_model_version(
+            name="churn", source=f"runs:/{run.id}/model", manifest_digest="d" * 64, files=[], actor="ada"
+        )
+    store.set_alias(name="churn", alias="production", version=2, actor="ada")
+    assert store.get_version_by_alias("churn", "production").version == 2
+    assert len(store.search_audit(model="churn").items) == 3
     store.close()
 
 
-def test_a_0001_sqlite_database_is_out_of_date_and_upgrades(tmp_path: Path) -> None:
-    _check_0001_is_out_of_date_and_upgrades(f"sqlite:///{tmp_path / 'old.db'}")
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_an_older_sqlite_database_is_out_of_date_and_upgrades(tmp_path: Path, revision: str) -> None:
+    _check_old_schema_is_out_of_date_and_upgrades(f"sqlite:///{tmp_path / 'old.db'}", revision)
 
 
 @pytest.mark.postgres
-def test_a_0001_postgres_database_is_out_of_date_and_upgrades(empty_postgres_url: str) -> None:
-    _check_0001_is_out_of_date_and_upgrades(empty_postgres_url)
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_an_older_postgres_database_is_out_of_date_and_upgrades(
+    empty_postgres_url: str, revision: str
+) -> None:
+    _check_old_schema_is_out_of_date_and_upgrades(empty_postgres_url, revision)

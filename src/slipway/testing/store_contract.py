@@ -34,6 +34,7 @@ from slipway.errors import (
     RunNotFound,
 )
 from slipway.testing._store_contract_records import RecordsContract
+from slipway.testing._store_contract_registry import RegistryContract
 from slipway.testing._store_contract_search import SearchContract
 from slipway.testing._store_contract_writes import WritesContract
 
@@ -52,7 +53,7 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreContract(RecordsContract, SearchContract, WritesContract):
+class MetadataStoreContract(RecordsContract, RegistryContract, SearchContract, WritesContract):
     """Behaviour every metadata store shows; subclasses provide the ``store`` fixture."""
 
     # ------------------------------------------------------------------ experiments

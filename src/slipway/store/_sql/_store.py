@@ -31,6 +31,7 @@ from slipway.store._sql._base import chunks, fits, int64, upsert
 from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
 from slipway.store._sql._errors import masked, translated
 from slipway.store._sql._records import RecordsMixin
+from slipway.store._sql._registry import RegistryMixin
 from slipway.store._sql._tables import (
     applied_batches,
     experiment_tags,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 _MAX_RESULTS = 10_000
 
 
-class SqlMetadataStore(RecordsMixin):
+class SqlMetadataStore(RecordsMixin, RegistryMixin):
     """A :class:`~slipway.store.MetadataStore` over SQLAlchemy; build it with :meth:`connect`."""
 
     @classmethod

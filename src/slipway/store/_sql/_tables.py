@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 #: The Alembic revision this code reads and writes; a store at another revision is out of date.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 # Named constraints, so that migrations can refer to them on every dialect.
 metadata = sa.MetaData(
@@ -183,4 +183,97 @@ tokens = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),  # SHA-256 hex of the secret
     sa.Column("created_at", _MS, nullable=False),
     sa.Column("revoked", sa.Boolean(), nullable=False),
+)
+
+
+# ------------------------------------------------------------------------------------ registry
+# A version row never changes its source, manifest digest or files once written (no method does);
+# descriptions, tags, the latest gate result and aliases may move, each with an audit event in the
+# same transaction. The registered_models row is also the lock that serialises version allocation
+# and alias moves of one model on PostgreSQL (SELECT … FOR UPDATE).
+
+_MODEL = sa.String(200)
+_ALIAS = sa.String(63)
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", _MODEL, primary_key=True),
+    sa.Column("created_at", _MS, nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+)
+
+model_tags = sa.Table(
+    "model_tags",
+    metadata,
+    sa.Column("name", _MODEL, sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", _MODEL, sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("version", sa.BigInteger(), primary_key=True),
+    sa.Column("created_at", _MS, nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("manifest_digest", sa.String(128), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),  # no foreign key: a run may live elsewhere
+    sa.Column("creator", _KEY, nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("lineage", sa.Text(), nullable=False),  # JSON
+    sa.Column("gate", sa.Text(), nullable=True),  # JSON, the latest gate result
+    sa.Index("ix_model_versions_run", "run_id"),
+)
+
+_VERSION_FK = ("model_versions.name", "model_versions.version")
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("name", _MODEL, primary_key=True),
+    sa.Column("version", sa.BigInteger(), primary_key=True),
+    sa.Column("key", _KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], list(_VERSION_FK)),
+)
+
+model_version_files = sa.Table(
+    "model_version_files",
+    metadata,
+    sa.Column("name", _MODEL, primary_key=True),
+    sa.Column("version", sa.BigInteger(), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(128), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], list(_VERSION_FK)),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", _MODEL, primary_key=True),
+    sa.Column("alias", _ALIAS, primary_key=True),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], list(_VERSION_FK)),
+)
+
+# Append-only: no code path updates or deletes a row. No foreign keys, so that the log outlives
+# anything it mentions.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("at", _MS, nullable=False),
+    sa.Column("actor", _KEY, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("model", _MODEL, nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=True),
+    sa.Column("alias", _ALIAS, nullable=True),
+    sa.Column("previous_version", sa.BigInteger(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("details", sa.Text(), nullable=False),  # JSON
+    sa.Index("ix_audit_events_model_id", "model", "id"),
+    sa.Index("ix_audit_events_action_id", "action", "id"),
 )

@@ -1,0 +1,438 @@
+"""The registry part of the metadata-store contract: versions, aliases, gate results, the audit log.
+
+A store that sets the actor itself (a team server with authentication sets it from the caller's
+token) overrides :meth:`RegistryContract.expected_actor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from slipway.core import ArtifactEntry, AuditAction, ModelVersion
+from slipway.errors import AliasNotFound, InvalidInput, ModelNotFound, ModelVersionNotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from slipway.core import AuditEvent
+    from slipway.store import MetadataStore
+
+
+def new_model_name() -> str:
+    """A model name no other test (or test session) shares."""
+    return f"contract-model-{uuid.uuid4().hex}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _files(*names: str) -> list[ArtifactEntry]:
+    return [ArtifactEntry(path=n, digest=_digest(n), size=len(n)) for n in names]
+
+
+def register(store: MetadataStore, name: str, *, actor: str = "ada", **options: Any) -> ModelVersion:
+    """Register a version of ``name`` with a small manifest and two files."""
+    options.setdefault("source", f"runs:/{uuid.uuid4().hex}/model")
+    options.setdefault("manifest_digest", _digest(uuid.uuid4().hex))
+    options.setdefault("files", _files("slipway.yaml", "model.pkl"))
+    return store.create_model_version(name=name, actor=actor, **options)
+
+
+def _events(store: MetadataStore, model: str, **filters: Any) -> list[AuditEvent]:
+    return store.search_audit(model=model, **filters).items
+
+
+class RegistryContract:
+    """Registered models, immutable versions, atomic alias moves and an append-only audit log."""
+
+    def expected_actor(self, claimed: str) -> str:
+        """The actor the store records when a caller claims ``claimed`` (itself, by default)."""
+        return claimed
+
+    # ------------------------------------------------------------------ versions
+
+    def test_versions_count_up_per_model_and_independently(self, store: MetadataStore) -> None:
+        churn, fraud = new_model_name(), new_model_name()
+
+        assert [register(store, churn).version for _ in range(3)] == [1, 2, 3]
+        assert [register(store, fraud).version for _ in range(2)] == [1, 2]
+        assert register(store, churn).version == 4
+
+    def test_the_first_version_creates_the_model(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        with pytest.raises(ModelNotFound, match=name):
+            store.get_registered_model(name)
+
+        mv = register(store, name)
+
+        model = store.get_registered_model(name)
+        assert (model.name, model.latest_version, model.description) == (name, 1, "")
+        assert abs(model.created_at - mv.created_at) < 60_000
+        assert model in store.list_registered_models()
+        register(store, name)
+        assert store.get_registered_model(name).latest_version == 2
+
+    def test_a_version_round_trips(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        run_id = uuid.uuid4().hex
+        lineage = {
+            "run_id": run_id,
+            "datasets": [{"digest": _digest("train"), "name": "train", "role": "training"}],
+            "commit": "0" * 40,
+            "replaces": None,
+            "metrics": {"auc": 0.91, "loss": 1e-9},
+        }
+        files = _files("slipway.yaml", "model/weights.bin", "code/train.py")
+        mv = register(
+            store,
+            name,
+            source=f"runs:/{run_id}/model",
+            manifest_digest=_digest("manifest"),
+            files=files,
+            run_id=run_id,
+            lineage=lineage,
+            description="first try",
+            tags={"team": "risk", "note": ""},
+        )
+
+        assert (mv.name, mv.version, mv.run_id, mv.source) == (name, 1, run_id, f"runs:/{run_id}/model")
+        assert (mv.manifest_digest, mv.description) == (_digest("manifest"), "first try")
+        assert (mv.lineage, mv.tags, mv.gate, mv.aliases) == (
+            lineage,
+            {"team": "risk", "note": ""},
+            None,
+            frozenset(),
+        )
+        assert mv.creator == self.expected_actor("ada")
+        assert store.get_model_version(name, 1) == mv
+        assert store.list_model_versions(name) == [mv]
+        assert store.list_model_version_files(name, 1) == sorted(files, key=lambda f: f.path)
+
+    def test_versions_are_listed_newest_first(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+
+        assert [mv.version for mv in store.list_model_versions(name)] == [3, 2, 1]
+
+    def test_a_registered_version_never_changes_its_files_or_manifest(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        first = register(store, name, files=_files("a.bin"))
+        register(store, name, files=_files("b.bin", "c.bin"))
+
+        assert store.list_model_version_files(name, 1) == _files("a.bin")
+        assert store.get_model_version(name, 1).manifest_digest == first.manifest_digest
+        # ... and no method of the port could change them.
+        changers = [
+            m
+            for m in _port_methods()
+            if re.search(r"(update|edit|replace|delete|remove|set)_.*(file|manifest|source|version$)", m)
+        ]
+        assert changers == []
+
+    def test_files_may_be_none_and_paths_are_normalised(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name, files=[])
+        register(store, name, files=[ArtifactEntry(path="./model/./w.bin", digest=_digest("w"), size=3)])
+
+        assert store.list_model_version_files(name, 1) == []
+        assert [f.path for f in store.list_model_version_files(name, 2)] == ["model/w.bin"]
+
+    def test_threads_registering_at_once_get_distinct_versions(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        got: list[int] = []
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(3):
+                    got.append(register(store, name).version)
+            except BaseException as exc:  # collected: a thread's failure must fail the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        assert errors == []
+        assert sorted(got) == list(range(1, 19))
+        registered = _events(store, name, action=AuditAction.REGISTER)
+        assert sorted(e.version or 0 for e in registered) == list(range(1, 19))
+
+    # ------------------------------------------------------------------ tags, descriptions, gate
+
+    def test_tags_are_set_and_deleted(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name, tags={"team": "risk", "stage": "dev"})
+
+        store.set_model_version_tags(name, 1, {"stage": "review", "owner": "ada", "team": None}, actor="bob")
+
+        assert store.get_model_version(name, 1).tags == {"stage": "review", "owner": "ada"}
+        (event,) = _events(store, name, action=AuditAction.TAG)
+        assert (event.version, event.actor) == (1, self.expected_actor("bob"))
+        assert event.details == {"tags": {"stage": "review", "owner": "ada", "team": None}}
+
+    def test_descriptions_are_set_and_logged(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+
+        store.set_model_description(name, "predicts churn", actor="ada", reason="docs")
+        store.set_model_version_description(name, 1, "baseline", actor="ada")
+
+        assert store.get_registered_model(name).description == "predicts churn"
+        assert store.get_model_version(name, 1).description == "baseline"
+        model_event, version_event = _events(store, name, action=AuditAction.DESCRIBE)
+        assert (model_event.version, model_event.reason) == (None, "docs")
+        assert (version_event.version, version_event.details) == (1, {"description": "baseline"})
+
+    def test_the_gate_result_is_stored_on_the_version_and_logged(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        failed = {"passed": False, "checks": [{"name": "auc", "value": 0.7, "threshold": 0.8, "ok": False}]}
+        passed = {"passed": True, "checks": [{"name": "latency_ms", "value": 1.5, "budget": float("inf")}]}
+
+        first = store.record_gate_result(name, 1, failed, actor="ci")
+        second = store.record_gate_result(name, 1, passed, actor="ci", reason="retrained")
+
+        assert store.get_model_version(name, 1).gate == passed
+        assert (first.action, first.version, first.details) == (AuditAction.VALIDATE, 1, {"result": failed})
+        assert (second.reason, second.details) == ("retrained", {"result": passed})
+        assert _events(store, name, action=AuditAction.VALIDATE) == [first, second]
+
+    # ------------------------------------------------------------------ aliases
+
+    def test_aliases_are_set_moved_and_deleted_and_each_move_is_logged(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+
+        created = store.set_alias(name=name, alias="production", version=1, actor="ada", reason="first")
+        moved = store.set_alias(name=name, alias="production", version=3, actor="bob", reason="better")
+
+        assert store.get_version_by_alias(name, "production") == store.get_model_version(name, 3)
+        assert store.get_model_version(name, 3).aliases == {"production"}
+        assert store.get_model_version(name, 1).aliases == set()
+        assert store.get_registered_model(name).aliases == {"production": 3}
+        assert (created.action, created.alias, created.version, created.previous_version) == (
+            AuditAction.ALIAS_SET,
+            "production",
+            1,
+            None,
+        )
+        assert (moved.version, moved.previous_version, moved.reason) == (3, 1, "better")
+        assert moved.actor == self.expected_actor("bob")
+        assert moved.id > created.id
+
+        deleted = store.delete_alias(name=name, alias="production", actor="ada", reason="retired")
+
+        assert (deleted.action, deleted.version, deleted.previous_version) == (
+            AuditAction.ALIAS_DELETE,
+            None,
+            3,
+        )
+        with pytest.raises(AliasNotFound, match="production"):
+            store.get_version_by_alias(name, "production")
+        assert store.get_registered_model(name).aliases == {}
+        assert _events(store, name, alias="production") == [created, moved, deleted]
+
+    def test_several_aliases_may_point_at_one_version(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        store.set_alias(name=name, alias="champion", version=1, actor="ada")
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+
+        assert store.get_model_version(name, 1).aliases == {"champion", "production"}
+        assert [mv.aliases for mv in store.list_model_versions(name)] == [{"champion", "production"}]
+
+    @pytest.mark.parametrize("action", [AuditAction.PROMOTE, AuditAction.OVERRIDE, AuditAction.ROLLBACK])
+    def test_alias_moves_record_the_action_and_details_given(
+        self, store: MetadataStore, action: AuditAction
+    ) -> None:
+        name = new_model_name()
+        register(store, name)
+        register(store, name)
+        store.set_alias(name=name, alias="production", version=2, actor="ada")
+
+        event = store.set_alias(
+            name=name, alias="production", version=1, actor="ada", action=action, details={"gate": "g1"}
+        )
+
+        assert (event.action, event.previous_version, event.details) == (action, 2, {"gate": "g1"})
+        assert _events(store, name, action=action) == [event]
+
+    @pytest.mark.parametrize("action", [AuditAction.REGISTER, AuditAction.TAG, AuditAction.ALIAS_DELETE])
+    def test_an_action_that_moves_no_alias_is_refused(
+        self, store: MetadataStore, action: AuditAction
+    ) -> None:
+        name = new_model_name()
+        register(store, name)
+
+        with pytest.raises(InvalidInput, match="action"):
+            store.set_alias(name=name, alias="production", version=1, actor="ada", action=action)
+        with pytest.raises(AliasNotFound):
+            store.get_version_by_alias(name, "production")
+
+    def test_an_alias_to_a_missing_version_is_not_found_and_writes_nothing(
+        self, store: MetadataStore
+    ) -> None:
+        name = new_model_name()
+        register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        before = _events(store, name)
+
+        with pytest.raises(ModelVersionNotFound, match=f"{name}.*7"):
+            store.set_alias(name=name, alias="production", version=7, actor="ada")
+        with pytest.raises(ModelNotFound, match="absent"):
+            store.set_alias(name=f"{name}-absent", alias="production", version=1, actor="ada")
+
+        assert store.get_version_by_alias(name, "production").version == 1
+        assert _events(store, name) == before
+
+    # ------------------------------------------------------------------ errors
+
+    def test_unknown_models_versions_and_aliases_are_named(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        missing = f"{name}-missing"
+        register(store, name)
+
+        model_calls: list[Callable[[], object]] = [
+            lambda: store.get_registered_model(missing),
+            lambda: store.get_model_version(missing, 1),
+            lambda: store.list_model_versions(missing),
+            lambda: store.get_version_by_alias(missing, "production"),
+            lambda: store.set_model_description(missing, "d", actor="ada"),
+            lambda: store.delete_alias(name=missing, alias="production", actor="ada"),
+        ]
+        for call in model_calls:
+            with pytest.raises(ModelNotFound, match=missing):
+                call()
+        version_calls: list[Callable[[], object]] = [
+            lambda: store.get_model_version(name, 2),
+            lambda: store.list_model_version_files(name, 2),
+            lambda: store.set_model_version_tags(name, 2, {"a": "b"}, actor="ada"),
+            lambda: store.set_model_version_description(name, 2, "d", actor="ada"),
+            lambda: store.record_gate_result(name, 2, {"passed": True}, actor="ada"),
+        ]
+        for call in version_calls:
+            with pytest.raises(ModelVersionNotFound, match=f"{name}.* 2"):
+                call()
+        with pytest.raises(AliasNotFound, match="staging"):
+            store.get_version_by_alias(name, "staging")
+        with pytest.raises(AliasNotFound, match="staging"):
+            store.delete_alias(name=name, alias="staging", actor="ada")
+        assert [e.action for e in _events(store, name)] == [AuditAction.REGISTER]
+
+    @pytest.mark.parametrize("bad", ["", "-lead", "has space", "a/b", "x" * 201, "semi;colon"])
+    def test_bad_model_names_are_invalid(self, store: MetadataStore, bad: str) -> None:
+        with pytest.raises(InvalidInput, match="model name"):
+            register(store, bad)
+
+    @pytest.mark.parametrize("bad", ["", "1st", "v3", "has space", "a" * 64, "a.b"])
+    def test_bad_aliases_are_invalid(self, store: MetadataStore, bad: str) -> None:
+        name = new_model_name()
+        register(store, name)
+        with pytest.raises(InvalidInput, match="alias"):
+            store.set_alias(name=name, alias=bad, version=1, actor="ada")
+
+    def test_bad_version_input_is_invalid_and_writes_nothing(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        with pytest.raises(InvalidInput):
+            register(store, name, tags={"bad key;": "v"})
+        with pytest.raises(InvalidInput):
+            register(store, name, files=[ArtifactEntry(path="../escape", digest=_digest("x"), size=1)])
+        with pytest.raises(InvalidInput):
+            register(store, name, manifest_digest="")
+        with pytest.raises(InvalidInput):
+            register(store, name, description="x" * 100_001)
+        with pytest.raises(InvalidInput):
+            register(store, name, reason="nul\x00")
+        with pytest.raises(ModelNotFound):
+            store.get_registered_model(name)
+        assert _events(store, name) == []
+
+    # ------------------------------------------------------------------ the audit log
+
+    def test_audit_events_come_in_id_order_with_what_happened(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        mv = register(store, name, reason="initial training", actor="ada")
+        store.set_alias(name=name, alias="staging", version=1, actor="bob")
+
+        registered, aliased = _events(store, name)
+
+        assert registered.id < aliased.id
+        assert (registered.action, registered.model, registered.version) == (AuditAction.REGISTER, name, 1)
+        assert (registered.actor, registered.reason) == (self.expected_actor("ada"), "initial training")
+        assert registered.details["manifest_digest"] == mv.manifest_digest
+        assert registered.at == mv.created_at
+        assert abs(registered.at - time.time() * 1000) < 60_000
+
+    def test_audit_filters(self, store: MetadataStore) -> None:
+        name, other = new_model_name(), new_model_name()
+        register(store, name, actor="ada")
+        register(store, other, actor="ada")
+        register(store, name, actor="bob")
+        store.set_alias(name=name, alias="production", version=1, actor="bob")
+        store.set_alias(name=name, alias="staging", version=2, actor="bob")
+        every = _events(store, name)
+
+        assert [e.action for e in every] == [AuditAction.REGISTER] * 2 + [AuditAction.ALIAS_SET] * 2
+        assert all(e.model == name for e in every)
+        assert _events(store, name, action=AuditAction.REGISTER) == every[:2]
+        assert _events(store, name, action="alias.set") == every[2:]  # a string works too
+        assert _events(store, name, alias="staging") == every[3:]
+        bob = self.expected_actor("bob")
+        assert _events(store, name, actor=bob) == [e for e in every if e.actor == bob]
+        assert _events(store, name, actor=f"nobody-{uuid.uuid4().hex}") == []
+        assert _events(store, name, since=every[1].at) == [e for e in every if e.at >= every[1].at]
+        assert _events(store, name, until=every[1].at) == [e for e in every if e.at < every[1].at]
+        assert _events(store, name, since=every[0].at, until=every[-1].at + 1) == every
+        with pytest.raises(InvalidInput, match="audit action"):
+            store.search_audit(model=name, action="bogus")  # type: ignore[arg-type]
+
+    def test_audit_pages(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        for _ in range(5):
+            register(store, name)
+        every = _events(store, name)
+
+        seen, token, pages = [], None, 0
+        while True:
+            page = store.search_audit(model=name, max_results=2, page_token=token)
+            seen += page.items
+            pages += 1
+            token = page.next_token
+            if token is None:
+                break
+        assert (seen, pages) == (every, 3)
+
+        first = store.search_audit(model=name, max_results=2)
+        assert first.next_token is not None
+        with pytest.raises(InvalidInput, match="page_token"):
+            store.search_audit(model=new_model_name(), page_token=first.next_token)
+        with pytest.raises(InvalidInput, match="page_token"):
+            store.search_audit(model=name, page_token="not-a-token")
+        for bad in (0, 10_001):
+            with pytest.raises(InvalidInput, match="max_results"):
+                store.search_audit(model=name, max_results=bad)
+
+    def test_no_method_edits_or_deletes_an_audit_event(self, store: MetadataStore) -> None:
+        for methods in (_port_methods(), {m for m in dir(store) if not m.startswith("_")}):
+            editors = [m for m in methods if "audit" in m and m != "search_audit"]
+            assert editors == [], editors
+
+
+def _port_methods() -> set[str]:
+    from slipway.store import MetadataStore
+
+    return {n for n, _ in inspect.getmembers(MetadataStore, inspect.isfunction) if not n.startswith("_")}
