@@ -6,7 +6,14 @@ digests checked, moves aliases (by hand, by a passing gate, by an override with 
 rollback) and reads the audit log, which :func:`write_audit` exports as JSON lines or CSV.
 """
 
-from slipway.registry._audit import AUDIT_FIELDS, ExportFormat, audit_record, read_audit, write_audit
+from slipway.registry._audit import (
+    AUDIT_FIELDS,
+    ExportFormat,
+    audit_record,
+    iso_utc,
+    read_audit,
+    write_audit,
+)
 from slipway.registry._history import AliasChange, AliasState, alias_changes, alias_state
 from slipway.registry._lineage import DatasetLink, VersionLineage
 from slipway.registry._service import Registry, parse_version_uri
@@ -22,6 +29,7 @@ __all__ = [
     "alias_changes",
     "alias_state",
     "audit_record",
+    "iso_utc",
     "parse_version_uri",
     "read_audit",
     "write_audit",

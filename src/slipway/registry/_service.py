@@ -118,13 +118,14 @@ class Registry:
                 f"{ref}: a registered version cannot be the source of another; "
                 "register from runs:/RUN_ID/PATH or a model folder (or set an alias on it)"
             )
+        lineage = src.lineage()
         mv = self.store.create_model_version(
             name=name,
             source=src.uri,
             manifest_digest=src.manifest_digest,
             files=src.files,
-            run_id=src.run.id if src.run is not None else None,
-            lineage=src.lineage(),
+            run_id=lineage["run_id"],  # the store keeps it even when the run lives in another store
+            lineage=lineage,
             description=description,
             tags=tags,
             actor=actor,
