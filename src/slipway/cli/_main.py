@@ -29,7 +29,16 @@ def _root() -> None:
 
 def _register_groups() -> None:
     # Each module adds its commands to `app`; order here is the order in --help.
-    from slipway.cli import _audit, _db, _experiments, _models, _promote, _runs, _server, _tokens  # noqa: F401  # noqa: F401
+    from slipway.cli import (  # noqa: F401
+        _audit,
+        _db,
+        _experiments,
+        _models,
+        _promote,
+        _runs,
+        _server,
+        _tokens,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
