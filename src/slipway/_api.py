@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from slipway.core import ArtifactEntry, DatasetRecord, Page, Run, Signature
+    from slipway.core import ArtifactEntry, DatasetRecord, ModelVersion, Page, Run, Signature
     from slipway.models import ExtraColumns, Flavor, Model, ModelInfo
     from slipway.tracking import ActiveRun, TrackingClient
 
@@ -45,6 +45,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "search_runs",
     "seed",
     "set_tag",
@@ -267,12 +268,24 @@ def log_model(
 def load_model(
     model_uri: str | os.PathLike[str], *, strict_env: bool = False, extra_columns: ExtraColumns = "drop"
 ) -> Model:
-    """Load a model folder or ``runs:/RUN_ID/PATH``, every file verified (``models:/`` with the registry).
+    """Load a model folder, ``runs:/RUN_ID/PATH`` or ``models:/NAME/VERSION|@ALIAS|/latest``, verified.
 
-    A run's model is downloaded once, into ``<home>/cache/models`` keyed by its files' digests.
+    A run's or a registered version's model is downloaded once, into ``<home>/cache/models`` keyed
+    by its files' digests; a version's manifest must have the digest the registry recorded for it.
     """
     from slipway.models import load_model as _load_model
 
+    if str(model_uri).startswith("models:"):
+        from slipway.config import load_settings
+        from slipway.registry import Registry
+
+        tracking = client()
+        return Registry(tracking.store, tracking.blobs).load(
+            str(model_uri),
+            cache_dir=load_settings().home / "cache" / "models",
+            strict_env=strict_env,
+            extra_columns=extra_columns,
+        )
     if not str(model_uri).startswith("runs:/"):
         return _load_model(model_uri, strict_env=strict_env, extra_columns=extra_columns)
     from slipway.config import load_settings
@@ -285,6 +298,32 @@ def load_model(
         store=tracking.store,
         blobs=tracking.blobs,
         cache_dir=load_settings().home / "cache" / "models",
+    )
+
+
+def register_model(
+    model_uri: str | os.PathLike[str],
+    name: str,
+    *,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    reason: str = "",
+) -> ModelVersion:
+    """Register the next version of ``name`` from ``runs:/RUN_ID/PATH`` or a model folder.
+
+    The actor recorded in the audit log is the local user (a team server records its token's name).
+    """
+    import getpass
+
+    from slipway.registry import Registry
+
+    try:
+        actor = getpass.getuser()
+    except (OSError, KeyError):  # containers without a passwd entry
+        actor = "unknown"
+    tracking = client()
+    return Registry(tracking.store, tracking.blobs).register(
+        model_uri, name, description=description, tags=tags, actor=actor, reason=reason
     )
 
 
