@@ -123,7 +123,10 @@ class MetadataStore(Protocol):
 
     # registry: models, versions, aliases and the append-only audit log. Every method that changes
     # state writes its AuditEvent in the same transaction, with the actor and reason it is given
-    # (a team server overrides the actor with the authenticated token's name).
+    # (a team server overrides the actor with the authenticated token's name). A model that does
+    # not exist is ModelNotFound for every method that names one (except create_model_version,
+    # which creates it); a missing version of an existing model is ModelVersionNotFound, a missing
+    # alias AliasNotFound. A failed call writes nothing.
     def create_model_version(
         self,
         *,
@@ -197,7 +200,12 @@ class MetadataStore(Protocol):
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> Page[AuditEvent]:
-        """Audit events oldest first (``id`` order). There is no method to edit or delete one."""
+        """Audit events oldest first (``id`` order). There is no method to edit or delete one.
+
+        ``since`` is inclusive and ``until`` exclusive (ms since the epoch). Pass ``next_token``
+        back with the same filters for the next page (another search's token is InvalidInput);
+        pages follow ids, so events appended meanwhile never shift them.
+        """
         ...
 
     def close(self) -> None: ...

@@ -1,8 +1,17 @@
-"""The audit-log search of the SQL store: its query, page tokens and rows read back as events.
+"""The append-only audit log of the SQL store: appending events, and searching them.
 
-Pages are keyset pages: a token holds the id of the last event returned, so a page never shifts
-when events are appended meanwhile (the log is append-only and ids grow in commit order). A token
-also holds a hash of the query it belongs to: passed back with another query it is InvalidInput.
+An event is appended in the transaction of the change it records (:func:`append_event`), so a
+change is never committed without its event nor an event without its change. Nothing updates or
+deletes a row of ``audit_events``.
+
+Events get their ids in commit order: on PostgreSQL a transaction-scoped advisory lock is taken
+just before the insert, so an event with a smaller id is never committed after one with a larger
+id. (Registry writes happen at human rates; serialising their last statements costs nothing that
+matters.) SQLite's writers are serialised anyway.
+
+Searches page by keyset: a token holds the id of the last event returned, so a page never shifts
+when events are appended meanwhile, and a hash of the query it belongs to: passed back with
+another query it is InvalidInput.
 """
 
 from __future__ import annotations
@@ -12,11 +21,43 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slipway.core import AuditAction, AuditEvent
+import sqlalchemy as sa
+
+from slipway.core import MAX_VALUE_LENGTH, AuditAction, AuditEvent, Page
 from slipway.errors import InvalidInput
-from slipway.store._sql._base import int64
+from slipway.store._sql._base import SqlBase, int64
+from slipway.store._sql._tables import audit_events
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.engine import Connection
+
+#: the largest JSON document (lineage, gate result, event details) a version or event may hold
+MAX_JSON_LENGTH = 10 * MAX_VALUE_LENGTH
+_MAX_RESULTS = 10_000
+#: any constant: the key of PostgreSQL's advisory lock that orders audit-event commits
+_AUDIT_LOCK = 0x511B_A7A0
+
+
+def to_json(what: str, value: Mapping[str, Any] | None) -> str:
+    """``value`` as JSON text: a mapping of JSON values, at most MAX_JSON_LENGTH characters."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        try:
+            value = dict(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{what}: expected a mapping, got {type(value).__name__}") from None
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what}: expected JSON values only ({exc})") from None
+    if len(text) > MAX_JSON_LENGTH:
+        raise InvalidInput(f"{what}: {len(text)} characters of JSON; expected at most {MAX_JSON_LENGTH}")
+    return text
 
 
 def action_of(value: AuditAction | str) -> AuditAction:
@@ -26,6 +67,52 @@ def action_of(value: AuditAction | str) -> AuditAction:
     except ValueError:
         names = ", ".join(a.value for a in AuditAction)
         raise InvalidInput(f"audit action {value!r:.60}: expected one of {names}") from None
+
+
+def append_event(
+    connection: Connection,
+    *,
+    at: int,
+    actor: str,
+    action: AuditAction,
+    model: str,
+    version: int | None = None,
+    alias: str | None = None,
+    previous_version: int | None = None,
+    reason: str = "",
+    details: Mapping[str, Any] | None = None,
+    details_json: str | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction and return it (``details_json``: already JSON)."""
+    text = details_json if details_json is not None else to_json("audit details", details)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+    key = connection.execute(
+        audit_events.insert().values(
+            at=at,
+            actor=actor,
+            action=action.value,
+            model=model,
+            version=version,
+            alias=alias,
+            previous_version=previous_version,
+            reason=reason,
+            details=text,
+        )
+    ).inserted_primary_key
+    assert key is not None  # an INSERT of one row always has one
+    return AuditEvent(
+        id=int(key[0]),
+        at=at,
+        actor=actor,
+        action=action,
+        model=model,
+        version=version,
+        alias=alias,
+        previous_version=previous_version,
+        reason=reason,
+        details=json.loads(text),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +151,23 @@ class AuditQuery:
         text = repr((self.model, self.action, self.alias, self.actor, self.since, self.until))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def where(self) -> list[Any]:
+        columns = audit_events.c
+        conditions: list[Any] = []
+        for column, value in (
+            (columns.model, self.model),
+            (columns.action, None if self.action is None else self.action.value),
+            (columns.alias, self.alias),
+            (columns.actor, self.actor),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if self.since is not None:
+            conditions.append(columns.at >= self.since)
+        if self.until is not None:
+            conditions.append(columns.at < self.until)
+        return conditions
+
 
 def encode_token(last_id: int, *, query: AuditQuery) -> str:
     return base64.urlsafe_b64encode(f"after:{last_id}:{query.fingerprint()}".encode()).decode().rstrip("=")
@@ -91,7 +195,7 @@ def decode_token(token: str | None, *, query: AuditQuery) -> int:
     return after
 
 
-def event_of(row: Any) -> AuditEvent:
+def _event_of(row: Any) -> AuditEvent:
     return AuditEvent(
         id=int(row.id),
         at=row.at,
@@ -104,3 +208,38 @@ def event_of(row: Any) -> AuditEvent:
         reason=row.reason,
         details=json.loads(row.details),
     )
+
+
+class AuditMixin(SqlBase):
+    """Reading the audit log; there is deliberately no method that edits or deletes an event."""
+
+    def search_audit(
+        self,
+        *,
+        model: str | None = None,
+        action: AuditAction | None = None,
+        alias: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """Events oldest first; ``since`` is inclusive and ``until`` exclusive (ms since the epoch)."""
+        if isinstance(max_results, bool) or not isinstance(max_results, int):
+            raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
+        if not 1 <= max_results <= _MAX_RESULTS:
+            raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
+        query = AuditQuery.of(model=model, action=action, alias=alias, actor=actor, since=since, until=until)
+        after = decode_token(page_token, query=query)
+        select = (
+            sa.select(audit_events)
+            .where(audit_events.c.id > after, *query.where())
+            .order_by(audit_events.c.id)
+            .limit(max_results + 1)
+        )
+        with self._read() as connection:
+            rows = connection.execute(select).all()
+        items = [_event_of(row) for row in rows[:max_results]]
+        more = len(rows) > max_results
+        return Page(items=items, next_token=encode_token(items[-1].id, query=query) if more else None)

@@ -1,4 +1,4 @@
-"""The model registry of the SQL store: models, versions, aliases and the append-only audit log.
+"""The model registry of the SQL store: models and their immutable versions (aliases: ``_aliases``).
 
 Every change of state and its :class:`~slipway.core.AuditEvent` are one transaction. Two writers
 of one model are serialised on its ``registered_models`` row: SQLite's ``BEGIN IMMEDIATE`` already
@@ -8,10 +8,8 @@ or an alias is moved. So versions are 1, 2, 3 … per model with no gap or dupli
 number of concurrent callers, and the ``previous_version`` of an alias event is always the holder
 the move replaced.
 
-Audit events get their ids in commit order as well: on PostgreSQL a transaction-scoped advisory
-lock is taken just before the event is inserted, so an event with a smaller id is never committed
-after one with a larger id, and paging by id never skips a late commit. (Registry writes happen
-at human rates, so serialising their last few statements costs nothing that matters.)
+A version's source, manifest digest and files are written once, with the version, and no method
+changes them: they are what every load of the model checks.
 """
 
 from __future__ import annotations
@@ -27,20 +25,17 @@ from slipway.core import (
     AuditAction,
     AuditEvent,
     ModelVersion,
-    Page,
     RegisteredModel,
     now_ms,
-    validate_alias,
     validate_artifact_path,
     validate_key,
     validate_model_name,
     validate_value,
 )
-from slipway.errors import AliasNotFound, InvalidInput, ModelNotFound, ModelVersionNotFound
-from slipway.store._sql import _audit
+from slipway.errors import InvalidInput, ModelNotFound, ModelVersionNotFound
+from slipway.store._sql._audit import append_event, to_json
 from slipway.store._sql._base import SqlBase, fits, int64, upsert
 from slipway.store._sql._tables import (
-    audit_events,
     model_aliases,
     model_tags,
     model_version_files,
@@ -54,33 +49,9 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Connection
 
-#: the largest JSON document (lineage, gate result, event details) a version or event may hold
-MAX_JSON_LENGTH = 10 * MAX_VALUE_LENGTH
-_MAX_RESULTS = 10_000
-#: any constant: the key of PostgreSQL's advisory lock that orders audit-event commits
-_AUDIT_LOCK = 0x511B_A7A0
 
-
-def _text(what: str, value: str) -> str:
+def text_field(what: str, value: str) -> str:
     return fits(what, value, MAX_VALUE_LENGTH)
-
-
-def _json(what: str, value: Mapping[str, Any] | None) -> str:
-    """``value`` as JSON text: a mapping of JSON values, at most MAX_JSON_LENGTH characters."""
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        try:
-            value = dict(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{what}: expected a mapping, got {type(value).__name__}") from None
-    try:
-        text = json.dumps(value, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{what}: expected JSON values only ({exc})") from None
-    if len(text) > MAX_JSON_LENGTH:
-        raise InvalidInput(f"{what}: {len(text)} characters of JSON; expected at most {MAX_JSON_LENGTH}")
-    return text
 
 
 def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
@@ -91,7 +62,7 @@ def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
     return tags
 
 
-def _version(version: int) -> int:
+def version_number(version: int) -> int:
     if isinstance(version, bool) or not isinstance(version, int):
         raise InvalidInput(f"model version {version!r:.60}: expected an integer")
     return int64("model version", version)
@@ -140,52 +111,6 @@ class RegistryMixin(SqlBase):
             raise ModelVersionNotFound(f"model {name!r} has no version {version}")
         return row
 
-    @staticmethod
-    def _log(
-        connection: Connection,
-        *,
-        at: int,
-        actor: str,
-        action: AuditAction,
-        model: str,
-        version: int | None = None,
-        alias: str | None = None,
-        previous_version: int | None = None,
-        reason: str = "",
-        details: Mapping[str, Any] | None = None,
-        details_json: str | None = None,
-    ) -> AuditEvent:
-        """Append one audit event in the caller's transaction and return it."""
-        text = details_json if details_json is not None else _json("audit details", details)
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
-        key = connection.execute(
-            audit_events.insert().values(
-                at=at,
-                actor=actor,
-                action=action.value,
-                model=model,
-                version=version,
-                alias=alias,
-                previous_version=previous_version,
-                reason=reason,
-                details=text,
-            )
-        ).inserted_primary_key
-        assert key is not None  # an INSERT of one row always has one
-        return AuditEvent(
-            id=int(key[0]),
-            at=at,
-            actor=actor,
-            action=action,
-            model=model,
-            version=version,
-            alias=alias,
-            previous_version=previous_version,
-            reason=reason,
-            details=json.loads(text),
-        )
-
     # ------------------------------------------------------------------ versions
 
     def create_model_version(
@@ -203,17 +128,17 @@ class RegistryMixin(SqlBase):
         reason: str = "",
     ) -> ModelVersion:
         validate_model_name(name)
-        _text("model source", source)
+        text_field("model source", source)
         if not manifest_digest:
             raise InvalidInput("manifest_digest: expected the manifest's digest, got an empty string")
         fits("manifest_digest", manifest_digest, 128)
         if run_id is not None:
             fits("run_id", run_id, 64)
-        lineage_json = _json("lineage", lineage)
-        _text("description", description)
+        lineage_json = to_json("lineage", lineage)
+        text_field("description", description)
         tags = _tags(tags)
         fits("actor", actor, 250)
-        _text("reason", reason)
+        text_field("reason", reason)
         rows: dict[str, dict[str, Any]] = {}
         for entry in files:
             path = fits("model file path", validate_artifact_path(entry.path), 1024)
@@ -256,7 +181,7 @@ class RegistryMixin(SqlBase):
                     [{"name": name, "version": version, "key": k, "value": v} for k, v in tags.items()],
                 )
             details = {"source": source, "manifest_digest": manifest_digest, "run_id": run_id}
-            self._log(
+            append_event(
                 connection,
                 at=at,
                 actor=actor,
@@ -280,7 +205,7 @@ class RegistryMixin(SqlBase):
         )
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
-        version = _version(version)
+        version = version_number(version)
         with self._read() as connection:
             row = self._require_version(connection, name, version)
             return self._load_versions(connection, name, [row])[0]
@@ -296,7 +221,7 @@ class RegistryMixin(SqlBase):
             return self._load_versions(connection, name, rows)
 
     def list_model_version_files(self, name: str, version: int) -> list[ArtifactEntry]:
-        version = _version(version)
+        version = version_number(version)
         with self._read() as connection:
             self._require_version(connection, name, version)
             rows = connection.execute(
@@ -346,14 +271,14 @@ class RegistryMixin(SqlBase):
     def set_model_version_tags(
         self, name: str, version: int, tags: Mapping[str, str | None], *, actor: str, reason: str = ""
     ) -> None:
-        version = _version(version)
+        version = version_number(version)
         changes = dict(tags)
         for key, value in changes.items():
             validate_key("tag", key)
             if value is not None:
                 validate_value("tag", key, value)
         fits("actor", actor, 250)
-        _text("reason", reason)
+        text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
             self._require_version(connection, name, version)
@@ -383,7 +308,7 @@ class RegistryMixin(SqlBase):
                     ),
                     kept,
                 )
-            self._log(
+            append_event(
                 connection,
                 at=now_ms(),
                 actor=actor,
@@ -397,10 +322,10 @@ class RegistryMixin(SqlBase):
     def set_model_version_description(
         self, name: str, version: int, description: str, *, actor: str, reason: str = ""
     ) -> None:
-        version = _version(version)
-        _text("description", description)
+        version = version_number(version)
+        text_field("description", description)
         fits("actor", actor, 250)
-        _text("reason", reason)
+        text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
             self._require_version(connection, name, version)
@@ -409,7 +334,7 @@ class RegistryMixin(SqlBase):
                 .where(model_versions.c.name == name, model_versions.c.version == version)
                 .values(description=description)
             )
-            self._log(
+            append_event(
                 connection,
                 at=now_ms(),
                 actor=actor,
@@ -423,12 +348,12 @@ class RegistryMixin(SqlBase):
     def record_gate_result(
         self, name: str, version: int, result: Mapping[str, Any], *, actor: str, reason: str = ""
     ) -> AuditEvent:
-        version = _version(version)
+        version = version_number(version)
         if not isinstance(result, dict):
             result = dict(result)
-        gate = _json("gate result", result)
+        gate = to_json("gate result", result)
         fits("actor", actor, 250)
-        _text("reason", reason)
+        text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
             self._require_version(connection, name, version)
@@ -438,7 +363,7 @@ class RegistryMixin(SqlBase):
                 .values(gate=gate)
             )
             # The full result goes into the log too: the version keeps only the latest one.
-            return self._log(
+            return append_event(
                 connection,
                 at=now_ms(),
                 actor=actor,
@@ -502,9 +427,9 @@ class RegistryMixin(SqlBase):
         ]
 
     def set_model_description(self, name: str, description: str, *, actor: str, reason: str = "") -> None:
-        _text("description", description)
+        text_field("description", description)
         fits("actor", actor, 250)
-        _text("reason", reason)
+        text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
             connection.execute(
@@ -512,7 +437,7 @@ class RegistryMixin(SqlBase):
                 .where(registered_models.c.name == name)
                 .values(description=description)
             )
-            self._log(
+            append_event(
                 connection,
                 at=now_ms(),
                 actor=actor,
@@ -521,139 +446,3 @@ class RegistryMixin(SqlBase):
                 reason=reason,
                 details={"description": description},
             )
-
-    # ------------------------------------------------------------------ aliases
-
-    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        with self._read() as connection:
-            row = connection.execute(
-                sa.select(model_versions)
-                .join(
-                    model_aliases,
-                    sa.and_(
-                        model_aliases.c.name == model_versions.c.name,
-                        model_aliases.c.version == model_versions.c.version,
-                    ),
-                )
-                .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
-            ).first()
-            if row is None:
-                self._require_model(connection, name)
-                raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
-            return self._load_versions(connection, name, [row])[0]
-
-    def set_alias(
-        self,
-        *,
-        name: str,
-        alias: str,
-        version: int,
-        actor: str,
-        reason: str = "",
-        action: AuditAction | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEvent:
-        validate_alias(alias)
-        version = _version(version)
-        action = AuditAction.ALIAS_SET if action is None else _audit.action_of(action)
-        if not action.moves_alias:
-            moves = ", ".join(a.value for a in AuditAction if a.moves_alias)
-            raise InvalidInput(f"set_alias action {action.value!r}: expected one of {moves}")
-        fits("actor", actor, 250)
-        _text("reason", reason)
-        details_json = _json("audit details", details)
-        with self._write() as connection:
-            self._lock_model(connection, name)
-            self._require_version(connection, name, version)
-            previous = connection.execute(
-                sa.select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
-            stmt = upsert(connection, model_aliases)
-            connection.execute(
-                stmt.values(name=name, alias=alias, version=version).on_conflict_do_update(
-                    index_elements=[model_aliases.c.name, model_aliases.c.alias],
-                    set_={"version": stmt.excluded.version},
-                )
-            )
-            return self._log(
-                connection,
-                at=now_ms(),
-                actor=actor,
-                action=action,
-                model=name,
-                version=version,
-                alias=alias,
-                previous_version=None if previous is None else int(previous),
-                reason=reason,
-                details_json=details_json,
-            )
-
-    def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent:
-        fits("actor", actor, 250)
-        _text("reason", reason)
-        with self._write() as connection:
-            self._lock_model(connection, name)
-            previous = connection.execute(
-                sa.select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
-            if previous is None:
-                raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
-            connection.execute(
-                model_aliases.delete().where(model_aliases.c.name == name, model_aliases.c.alias == alias)
-            )
-            return self._log(
-                connection,
-                at=now_ms(),
-                actor=actor,
-                action=AuditAction.ALIAS_DELETE,
-                model=name,
-                alias=alias,
-                previous_version=int(previous),
-                reason=reason,
-            )
-
-    # ------------------------------------------------------------------ audit
-
-    def search_audit(
-        self,
-        *,
-        model: str | None = None,
-        action: AuditAction | None = None,
-        alias: str | None = None,
-        actor: str | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        max_results: int = 1000,
-        page_token: str | None = None,
-    ) -> Page[AuditEvent]:
-        if isinstance(max_results, bool) or not isinstance(max_results, int):
-            raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
-        if not 1 <= max_results <= _MAX_RESULTS:
-            raise InvalidInput(f"max_results {max_results!r}: expected 1 to {_MAX_RESULTS}")
-        query = _audit.AuditQuery.of(
-            model=model, action=action, alias=alias, actor=actor, since=since, until=until
-        )
-        after = _audit.decode_token(page_token, query=query)
-        conditions = [audit_events.c.id > after]
-        if query.model is not None:
-            conditions.append(audit_events.c.model == query.model)
-        if query.action is not None:
-            conditions.append(audit_events.c.action == query.action.value)
-        if query.alias is not None:
-            conditions.append(audit_events.c.alias == query.alias)
-        if query.actor is not None:
-            conditions.append(audit_events.c.actor == query.actor)
-        if query.since is not None:
-            conditions.append(audit_events.c.at >= query.since)
-        if query.until is not None:
-            conditions.append(audit_events.c.at < query.until)
-        select = sa.select(audit_events).where(*conditions).order_by(audit_events.c.id).limit(max_results + 1)
-        with self._read() as connection:
-            rows = connection.execute(select).all()
-        items = [_audit.event_of(row) for row in rows[:max_results]]
-        more = len(rows) > max_results
-        return Page(items=items, next_token=_audit.encode_token(items[-1].id, query=query) if more else None)

@@ -27,11 +27,12 @@ from slipway.core import (
 )
 from slipway.errors import AlreadyExists, Conflict, ExperimentNotFound, InvalidInput, RunNotFound
 from slipway.store._sql import _search
+from slipway.store._sql._aliases import AliasesMixin
+from slipway.store._sql._audit import AuditMixin
 from slipway.store._sql._base import chunks, fits, int64, upsert
 from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
 from slipway.store._sql._errors import masked, translated
 from slipway.store._sql._records import RecordsMixin
-from slipway.store._sql._registry import RegistryMixin
 from slipway.store._sql._tables import (
     applied_batches,
     experiment_tags,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 _MAX_RESULTS = 10_000
 
 
-class SqlMetadataStore(RecordsMixin, RegistryMixin):
+class SqlMetadataStore(RecordsMixin, AliasesMixin, AuditMixin):
     """A :class:`~slipway.store.MetadataStore` over SQLAlchemy; build it with :meth:`connect`."""
 
     @classmethod

@@ -1,0 +1,119 @@
+"""Aliases of the SQL store's registry: ``production``, ``champion`` or any name, moved atomically.
+
+A move locks the model's row (see ``_registry``), reads the alias's current holder, points the
+alias at the new version and appends the event naming that previous holder, all in one
+transaction: two concurrent moves are serialised, and each event's ``previous_version`` is the
+holder its move replaced, so a rollback can be computed from the log alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from slipway.core import AuditAction, AuditEvent, ModelVersion, now_ms, validate_alias
+from slipway.errors import AliasNotFound, InvalidInput
+from slipway.store._sql._audit import action_of, append_event, to_json
+from slipway.store._sql._base import fits, upsert
+from slipway.store._sql._registry import RegistryMixin, text_field, version_number
+from slipway.store._sql._tables import model_aliases, model_versions
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class AliasesMixin(RegistryMixin):
+    """Reading, moving and deleting aliases."""
+
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with self._read() as connection:
+            row = connection.execute(
+                sa.select(model_versions)
+                .join(
+                    model_aliases,
+                    sa.and_(
+                        model_aliases.c.name == model_versions.c.name,
+                        model_aliases.c.version == model_versions.c.version,
+                    ),
+                )
+                .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
+            ).first()
+            if row is None:
+                self._require_model(connection, name)
+                raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
+            return self._load_versions(connection, name, [row])[0]
+
+    def set_alias(
+        self,
+        *,
+        name: str,
+        alias: str,
+        version: int,
+        actor: str,
+        reason: str = "",
+        action: AuditAction | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        validate_alias(alias)
+        version = version_number(version)
+        action = AuditAction.ALIAS_SET if action is None else action_of(action)
+        if not action.moves_alias:
+            moves = ", ".join(a.value for a in AuditAction if a.moves_alias)
+            raise InvalidInput(f"set_alias action {action.value!r}: expected one of {moves}")
+        fits("actor", actor, 250)
+        text_field("reason", reason)
+        details_json = to_json("audit details", details)
+        with self._write() as connection:
+            self._lock_model(connection, name)
+            self._require_version(connection, name, version)
+            previous = connection.execute(
+                sa.select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            stmt = upsert(connection, model_aliases)
+            connection.execute(
+                stmt.values(name=name, alias=alias, version=version).on_conflict_do_update(
+                    index_elements=[model_aliases.c.name, model_aliases.c.alias],
+                    set_={"version": stmt.excluded.version},
+                )
+            )
+            return append_event(
+                connection,
+                at=now_ms(),
+                actor=actor,
+                action=action,
+                model=name,
+                version=version,
+                alias=alias,
+                previous_version=None if previous is None else int(previous),
+                reason=reason,
+                details_json=details_json,
+            )
+
+    def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent:
+        fits("actor", actor, 250)
+        text_field("reason", reason)
+        with self._write() as connection:
+            self._lock_model(connection, name)
+            previous = connection.execute(
+                sa.select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous is None:
+                raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
+            connection.execute(
+                model_aliases.delete().where(model_aliases.c.name == name, model_aliases.c.alias == alias)
+            )
+            return append_event(
+                connection,
+                at=now_ms(),
+                actor=actor,
+                action=AuditAction.ALIAS_DELETE,
+                model=name,
+                alias=alias,
+                previous_version=int(previous),
+                reason=reason,
+            )
