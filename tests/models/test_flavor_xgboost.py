@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from slipway.models import Model
 
-_SMALL = {"n_estimators": 12, "max_depth": 3, "n_jobs": 1}
+_SMALL: dict[str, Any] = {"n_estimators": 12, "max_depth": 3, "n_jobs": 1}
 
 
 def cancer() -> tuple[pd.DataFrame, pd.Series]:

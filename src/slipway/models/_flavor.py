@@ -43,7 +43,9 @@ ENTRY_POINT_GROUP = "slipway.flavors"
 
 # name -> "module:attribute" of its Flavor object, in detection order (pyfunc must stay last).
 _BUILTIN: dict[str, str] = {
-    "xgboost": "slipway.models.flavors.xgboost:FLAVOR",  # XGBoost estimators subclass scikit-learn's
+    # XGBoost's and LightGBM's estimators subclass scikit-learn's, so they come first.
+    "xgboost": "slipway.models.flavors.xgboost:FLAVOR",
+    "lightgbm": "slipway.models.flavors.lightgbm:FLAVOR",
     "sklearn": "slipway.models.flavors.sklearn:FLAVOR",
     "pyfunc": "slipway.models.flavors.pyfunc:FLAVOR",
 }
