@@ -6,6 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.registry._helpers import register_many
 
 from slipway.core import AuditAction
 from slipway.errors import (
@@ -17,7 +18,6 @@ from slipway.errors import (
     RunNotFound,
 )
 from slipway.models import MANIFEST_FILE, save_model
-from tests.registry._helpers import register_many
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -145,13 +145,13 @@ def test_a_failed_upload_writes_no_version(
 def test_a_run_model_whose_listing_differs_from_its_manifest_is_refused(
     registry: Registry, client: TrackingClient, tmp_path: Path, trained: tuple[Any, pd.DataFrame]
 ) -> None:
-    model, X = trained
+    model, _ = trained
     with client.start_run() as run:
         run.log_model(model, "model")
         stray = tmp_path / "stray.txt"
         stray.write_text("not part of the model")
         run.log_artifact(stray, "model")
-    with pytest.raises(IntegrityViolation, match="'stray.txt' is not listed"):
+    with pytest.raises(IntegrityViolation, match=r"'stray\.txt' is not listed"):
         registry.register(f"runs:/{run.id}/model", "churn", actor="alice")
     assert registry.list_models() == []
 
