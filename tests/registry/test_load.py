@@ -84,7 +84,12 @@ def test_load_by_alias_downloads_once_and_predicts(
 
     downloads: list[str] = []
     real = blobs.download
-    monkeypatch.setattr(blobs, "download", lambda d, p: downloads.append(d) or real(d, p))
+
+    def counted(digest: str, dest: Path) -> Path:
+        downloads.append(digest)
+        return real(digest, dest)
+
+    monkeypatch.setattr(blobs, "download", counted)
     again = registry.load("models:/churn/1", cache_dir=cache)
     assert again.path == loaded.path
     assert downloads == []
@@ -107,7 +112,7 @@ def test_a_tampered_cached_model_file_is_refused(
     registry.register(logged.uri, "churn", actor="alice")
     loaded = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
     (loaded.path / "model.pkl").write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
-    with pytest.raises(IntegrityViolation, match="'model.pkl' does not match"):
+    with pytest.raises(IntegrityViolation, match=r"'model\.pkl' does not match"):
         registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
 
 
