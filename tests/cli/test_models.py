@@ -1,4 +1,4 @@
-"""``slipway models``, ``promote``, ``rollback`` and ``audit`` end to end, on a SQLite file and a blob folder."""
+"""`slipway models`, `promote`, `rollback` and `audit` end to end on a SQLite file and a blob folder."""
 
 from __future__ import annotations
 
