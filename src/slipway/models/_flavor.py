@@ -47,6 +47,7 @@ _BUILTIN: dict[str, str] = {
     "xgboost": "slipway.models.flavors.xgboost:FLAVOR",
     "lightgbm": "slipway.models.flavors.lightgbm:FLAVOR",
     "sklearn": "slipway.models.flavors.sklearn:FLAVOR",
+    "pytorch": "slipway.models.flavors.pytorch:FLAVOR",
     "pyfunc": "slipway.models.flavors.pyfunc:FLAVOR",
 }
 _FALLBACK = "pyfunc"
