@@ -9,7 +9,9 @@ and a local artifact folder:
   timed inside an active run; the first call of the process and the median of the later ones;
 - load: ``load_model`` of the logged model by its ``runs:/`` URI (slipway checks every file's
   digest and the environment; MLflow downloads and unpickles), first and median, then one
-  prediction on a row so the model is known to work.
+  prediction on a row so the model is known to work;
+- load by ``models:/NAME/VERSION``: other logged models, each registered, then loaded once (the
+  registry resolves the version, pins its manifest digest, downloads into the cache).
 
 Targets (issue 3): logging at most 1/10 of MLflow's time; loading no slower than MLflow's.
 Enforcement overhead of one prediction (a single row of 10 columns) is measured on slipway's side.
@@ -55,6 +57,19 @@ cached = [timed(lambda: slipway.load_model(uris[0]))[0] for _ in range(repeats)]
 folder = [timed(lambda: slipway.load_model(m.path))[0] for _ in range(repeats)]
 assert m.predict(X.head(1)).shape == (1,)
 
+# models:/ loads: versions of models logged apart (the cache is keyed by digests, so a model loaded
+# by runs:/ above would already be cached), each loaded once cold, then one alias again and again
+with slipway.start_run(experiment="bench"):
+    fresh = [slipway.log_model(model, f"reg{i}", input_example=example).uri for i in range(repeats)]
+versions = [slipway.register_model(uri, "bench").version for uri in fresh]
+registry_loads = []
+for v in versions:
+    s, rm = timed(lambda: slipway.load_model(f"models:/bench/{v}")); registry_loads.append(s)
+from slipway.registry import Registry
+Registry(slipway.client().store, slipway.client().blobs).set_alias("bench", "production", 1, actor="bench")
+registry_cached = [timed(lambda: slipway.load_model("models:/bench@production"))[0] for _ in range(repeats)]
+assert rm.predict(X.head(1)).shape == (1,)
+
 # enforcement overhead: one row, 10 columns (8 float, 1 int, 1 string), signature already compiled
 cols = {f"f{i}": [float(i)] for i in range(8)} | {"n": [3], "s": ["x"]}
 row = pd.DataFrame(cols)
@@ -76,6 +91,9 @@ print(json.dumps({"log_first_s": logs[0], "log_median_s": statistics.median(logs
                   "load_first_s": loads[0], "load_median_s": statistics.median(loads[1:]),
                   "load_cached_median_s": statistics.median(cached),
                   "load_folder_median_s": statistics.median(folder),
+                  "load_models_first_s": registry_loads[0],
+                  "load_models_median_s": statistics.median(registry_loads[1:]),
+                  "load_models_cached_median_s": statistics.median(registry_cached),
                   "enforcement": enforcement}))
 """
 )
@@ -95,9 +113,19 @@ for uri in uris:
     s, m = timed(lambda: mlflow.pyfunc.load_model(uri)); loads.append(s)
 again = [timed(lambda: mlflow.pyfunc.load_model(uris[0]))[0] for _ in range(repeats)]
 assert m.predict(X.head(1)).shape == (1,)
+with mlflow.start_run():
+    fresh = [mlflow.sklearn.log_model(model, name=f"reg{i}", input_example=example).model_uri
+             for i in range(repeats)]
+versions = [mlflow.register_model(uri, "bench").version for uri in fresh]
+registry_loads = []
+for v in versions:
+    s, rm = timed(lambda: mlflow.pyfunc.load_model(f"models:/bench/{v}")); registry_loads.append(s)
+assert rm.predict(X.head(1)).shape == (1,)
 print(json.dumps({"log_first_s": logs[0], "log_median_s": statistics.median(logs[1:]),
                   "load_first_s": loads[0], "load_median_s": statistics.median(loads[1:]),
-                  "load_again_median_s": statistics.median(again)}))
+                  "load_again_median_s": statistics.median(again),
+                  "load_models_first_s": registry_loads[0],
+                  "load_models_median_s": statistics.median(registry_loads[1:])}))
 """
 )
 
@@ -128,6 +156,7 @@ def main() -> None:
         "log_ratio_median": m["log_median_s"] / s["log_median_s"],
         "load_ratio_first": m["load_first_s"] / s["load_first_s"],
         "load_ratio_median": m["load_median_s"] / s["load_median_s"],
+        "load_models_ratio_median": m["load_models_median_s"] / s["load_models_median_s"],
     }
     ms = lambda x: f"{x * 1000:,.0f} ms"  # noqa: E731
     print(
@@ -146,6 +175,13 @@ def main() -> None:
     print(
         f"load_model again (slipway: from its digest cache) {ms(s['load_cached_median_s'])}, "
         f"from a folder {ms(s['load_folder_median_s'])}; mlflow again {ms(m['load_again_median_s'])}"
+    )
+    print(
+        f"load_model models:/NAME/VERSION, first: slipway {ms(s['load_models_first_s'])}, "
+        f"mlflow {ms(m['load_models_first_s'])}; median of new versions: slipway "
+        f"{ms(s['load_models_median_s'])}, mlflow {ms(m['load_models_median_s'])}: "
+        f"{results['load_models_ratio_median']:.1f}x (target >= 1x); slipway models:/NAME@ALIAS again "
+        f"{ms(s['load_models_cached_median_s'])}"
     )
     e = s["enforcement"]
     print(
