@@ -48,6 +48,7 @@ _BUILTIN: dict[str, str] = {
     "lightgbm": "slipway.models.flavors.lightgbm:FLAVOR",
     "sklearn": "slipway.models.flavors.sklearn:FLAVOR",
     "pytorch": "slipway.models.flavors.pytorch:FLAVOR",
+    "onnx": "slipway.models.flavors.onnx:FLAVOR",
     "pyfunc": "slipway.models.flavors.pyfunc:FLAVOR",
 }
 _FALLBACK = "pyfunc"
