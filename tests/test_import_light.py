@@ -23,6 +23,10 @@ HEAVY = {
     "sklearn",
     "torch",
     "matplotlib",
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "onnxruntime",
 }
 
 
@@ -40,6 +44,19 @@ def test_import_slipway_loads_no_heavy_library() -> None:
 def test_public_names_resolve_without_importing_backends() -> None:
     # Touching the fluent API must not pull in a database driver or dataframe library either.
     assert not _loaded_after("import slipway; slipway.start_run; slipway.log_metric") & HEAVY
+
+
+def test_finding_a_flavor_imports_no_framework() -> None:
+    # Every built-in flavor module is imported and asked to detect the object; none may import its
+    # framework to answer (a model of a framework that is not imported cannot exist).
+    code = (
+        "import slipway.models as m\n"
+        "class P:\n"
+        "    def predict(self, x): return x\n"
+        "assert m.detect_flavor(P()).name == 'pyfunc'\n"
+        "[m.get_flavor(n) for n in m.flavor_names()]"
+    )
+    assert not _loaded_after(code) & HEAVY
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["runs", "--help"]])
