@@ -2,8 +2,9 @@
 
 ``save_model`` writes a folder (``slipway.yaml`` manifest, model data, input example, pinned
 requirements, file digests); ``load_model`` verifies it and returns a :class:`Model` with one
-``predict`` whatever the flavor. Flavors plug in through :class:`Flavor` (built in: ``sklearn``
-and ``pyfunc``; third parties through the ``slipway.flavors`` entry-point group).
+``predict`` whatever the flavor. Flavors plug in through :class:`Flavor` (built in: ``xgboost``,
+``lightgbm``, ``sklearn``, ``pytorch``, ``onnx`` and ``pyfunc``; third parties through the
+``slipway.flavors`` entry-point group).
 """
 
 from slipway.models._enforce import ExtraColumns, InputEnforcer
