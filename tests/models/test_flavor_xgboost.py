@@ -144,6 +144,49 @@ class TestBoosterOnArrays(FlavorContract):
         return model.predict(xgb.DMatrix(example))
 
 
+class TestCategoricalColumns(FlavorContract):
+    """enable_categorical: the signature says string, the model gets its training categories back."""
+
+    flavor_name = "xgboost"
+
+    @staticmethod
+    def frame(n: int, seed: int) -> pd.DataFrame:
+        import pandas as pd
+
+        rng = np.random.default_rng(seed)
+        plans = pd.Categorical(rng.choice(["basic", "pro", "team"], n))
+        frame: pd.DataFrame = pd.DataFrame({"tenure": rng.integers(0, 60, n).astype("int64"), "plan": plans})
+        return frame
+
+    @pytest.fixture
+    def model(self) -> Any:
+        X = self.frame(300, 0)
+        y = ((X["plan"] == "pro") ^ (X["tenure"] > 30)).astype(int)
+        return xgb.XGBClassifier(**_SMALL, enable_categorical=True).fit(X, y)
+
+    @pytest.fixture
+    def example(self) -> Any:
+        return self.frame(6, 1)
+
+    @pytest.fixture
+    def expected(self, model: Any, example: pd.DataFrame) -> Any:
+        return model.predict(example)
+
+    def test_strings_are_mapped_to_the_training_categories(
+        self, loaded: Model, model: Any, saved: Path
+    ) -> None:
+        import pandas as pd
+
+        # Only some categories, in another order: the model must still use the training codes.
+        rows = pd.DataFrame({"tenure": [5, 50, 5], "plan": ["team", "pro", "pro"]})
+        trained = rows.astype({"plan": pd.CategoricalDtype(["basic", "pro", "team"])})
+        np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(trained))
+        booster = save_model(model.get_booster(), saved.parent / "booster")
+        assert booster.options["api"] == "booster"
+        got = load_model(saved.parent / "booster").predict(rows)
+        np.testing.assert_allclose(got, model.predict_proba(trained)[:, 1], rtol=1e-6)
+
+
 def test_xgboost_is_detected_before_sklearn() -> None:
     assert detect_flavor(xgb.XGBClassifier()).name == "xgboost"
     assert detect_flavor(xgb.Booster()).name == "xgboost"

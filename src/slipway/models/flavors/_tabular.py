@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["adapted", "class_labels"]
+__all__ = ["adapted", "class_labels", "strings_as_categories"]
 
 _MAX_CLASSES = 1000  # more labels than this are not worth a manifest line each
 
@@ -42,3 +42,17 @@ def adapted(fn: Callable[[Any], Any], names: list[str] | None) -> Callable[[Any]
         return fn(data)
 
     return call
+
+
+def strings_as_categories(data: Any) -> Any:
+    """A DataFrame's string columns as pandas categories (other data unchanged).
+
+    The signature records a category column as strings; XGBoost and LightGBM keep the categories
+    they were trained on in the model file and map a category column's values back onto them.
+    """
+    if not hasattr(data, "columns"):
+        return data
+    import pandas as pd
+
+    strings = [c for c in data.columns if pd.api.types.is_string_dtype(data[c])]
+    return data.astype(dict.fromkeys(strings, "category")) if strings else data

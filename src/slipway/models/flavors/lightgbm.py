@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
 from slipway.models._flavor import FlavorData, require
-from slipway.models.flavors._tabular import class_labels
+from slipway.models.flavors._tabular import class_labels, strings_as_categories
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -112,13 +112,7 @@ def _predictor(model: Any) -> Callable[[Any], Any]:
     categorical = bool(getattr(booster, "pandas_categorical", None))
 
     def predict(data: Any) -> Any:
-        if categorical and hasattr(data, "columns"):
-            import pandas as pd
-
-            strings = [c for c in data.columns if pd.api.types.is_string_dtype(data[c])]
-            if strings:
-                data = data.astype(dict.fromkeys(strings, "category"))
-        return booster.predict(data)
+        return booster.predict(strings_as_categories(data) if categorical else data)
 
     return predict
 

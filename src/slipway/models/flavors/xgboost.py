@@ -10,6 +10,10 @@ The model file is ``model.ubj``, which any XGBoost ≥ 2 reads (and ``xgboost.Bo
 opens outside slipway). It holds the trees, the objective and the feature names; the estimator class
 and its classes are recorded in the loader options. XGBoost estimators subclass scikit-learn's, so
 this flavor is tried before ``sklearn``.
+
+A model trained on pandas ``category`` columns (``enable_categorical=True``) gets its string columns
+back as categories: the signature records them as strings, and XGBoost (3.1 and later) keeps the
+training categories in the model file and maps the values onto them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
 from slipway.models._flavor import FlavorData, require
-from slipway.models.flavors._tabular import adapted, class_labels
+from slipway.models.flavors._tabular import adapted, class_labels, strings_as_categories
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -83,14 +87,18 @@ class XGBoostFlavor:
         return [*base, "scikit-learn"] if xgb is not None and isinstance(obj, xgb.XGBModel) else base
 
     def methods(self, model: object, options: Mapping[str, Any]) -> dict[str, Callable[..., Any]]:
+        est: Any = model
+        booster = est if options.get("api") == "booster" else est.get_booster()
+        categorical = "c" in (booster.feature_types or ())  # trained on pandas category columns
         if options.get("api") == "booster":
-            return {"predict": _booster_predict(model)}
-        names = getattr(model, "feature_names_in_", None)
-        return {
-            method: adapted(getattr(model, method), None if names is None else list(names))
-            for method in _METHODS
-            if hasattr(model, method)
-        }
+            return {"predict": _booster_predict(booster, categorical)}
+        names = getattr(est, "feature_names_in_", None)
+        out: dict[str, Callable[..., Any]] = {}
+        for method in _METHODS:
+            if hasattr(est, method):
+                fn = adapted(getattr(est, method), None if names is None else list(names))
+                out[method] = _categories(fn) if categorical else fn
+        return out
 
 
 def _estimator_class(xgb: Any, name: str) -> Any:
@@ -101,14 +109,22 @@ def _estimator_class(xgb: Any, name: str) -> Any:
     return None
 
 
-def _booster_predict(booster: Any) -> Callable[[Any], Any]:
+def _categories(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda data: fn(strings_as_categories(data))
+
+
+def _booster_predict(booster: Any, categorical: bool) -> Callable[[Any], Any]:
     import xgboost as xgb
 
     names = booster.feature_names
 
     def predict(data: Any) -> Any:
         if hasattr(data, "columns"):
-            matrix = xgb.DMatrix(data)
+            matrix = (
+                xgb.DMatrix(strings_as_categories(data), enable_categorical=True)
+                if categorical
+                else xgb.DMatrix(data)
+            )
         else:  # an array: the Booster checks its feature names, so give them
             width = data.shape[1] if getattr(data, "ndim", 0) == 2 else None
             named = names is not None and width == len(names)
