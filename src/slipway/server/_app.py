@@ -6,7 +6,7 @@ what lets the same app run over SQLite in a test and PostgreSQL plus S3 in produ
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials  # noqa: TC002 - FastAPI reads route signatures at run time
 
 from slipway._version import __version__
@@ -14,6 +14,7 @@ from slipway.errors import InvalidInput
 from slipway.server._auth import TokenVerifier, bearer_scheme
 from slipway.server._blobs import blob_router
 from slipway.server._errors import install_error_handlers
+from slipway.server._registry_routes import TOKEN_STATE, registry_router
 from slipway.server._routes import artifact_records_router, json_answer, metadata_router
 from slipway.store._wire import API_PREFIX, ErrorResponse, HealthResponse, TokenInfoWire
 
@@ -28,7 +29,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     for status, text in (
         (400, "bad input: the message names the field and what was expected"),
         (401, "missing, unknown or revoked bearer token"),
-        (404, "no such experiment, run or blob"),
+        (404, "no such experiment, run, blob, model, model version or alias"),
         (409, "conflicts with what is stored (a taken name, a param changing value)"),
         (422, "a stored blob no longer matches its digest"),
         (503, "the database or the artifact store does not answer"),
@@ -61,7 +62,10 @@ def create_app(
     app = FastAPI(
         title="slipway team server",
         version=__version__,
-        description="Experiments, runs, metrics, datasets and artifacts of a team, over one REST API.",
+        description=(
+            "Experiments, runs, metrics, datasets, artifacts and the model registry of a team, "
+            "over one REST API."
+        ),
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -70,9 +74,11 @@ def create_app(
     verifier = TokenVerifier(store, ttl=token_cache_seconds)
 
     async def require_token(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     ) -> None:
-        await verifier.verify(credentials)
+        # Kept for the handlers: the registry records the token's name as the actor of a change.
+        setattr(request.state, TOKEN_STATE, await verifier.verify(credentials))
 
     api = APIRouter(
         prefix=API_PREFIX, responses=_ERRORS, dependencies=[Depends(require_token)] if auth else []
@@ -80,6 +86,7 @@ def create_app(
     api.include_router(metadata_router(store, dead_after=dead_after))
     api.include_router(artifact_records_router(store, blobs=blobs))
     api.include_router(blob_router(blobs))
+    api.include_router(registry_router(store, auth=auth))
     app.include_router(api)
 
     # "Who am I" asks the store every time, even with auth off: it is how a client verifies a token,

@@ -20,8 +20,15 @@ from urllib.parse import quote
 from pydantic import BaseModel, ValidationError
 
 from slipway._transport import Connection
-from slipway.core import RunStatus
-from slipway.errors import InvalidInput, SlipwayError, StoreUnavailable, Unauthorized
+from slipway.core import AuditAction, RunStatus, validate_alias, validate_model_name
+from slipway.errors import (
+    AliasNotFound,
+    InvalidInput,
+    ModelNotFound,
+    SlipwayError,
+    StoreUnavailable,
+    Unauthorized,
+)
 from slipway.store._wire import (
     ArtifactEntryWire,
     ArtifactsResponse,
@@ -43,13 +50,38 @@ from slipway.store._wire import (
     TokenInfoWire,
     encode_log_batch,
 )
+from slipway.store._wire_registry import (
+    AuditEventWire,
+    AuditPageResponse,
+    CreateModelVersionRequest,
+    DeleteAliasRequest,
+    DescriptionRequest,
+    GateResultRequest,
+    ModelsResponse,
+    ModelVersionsResponse,
+    ModelVersionTagsRequest,
+    ModelVersionWire,
+    RegisteredModelWire,
+    SetAliasRequest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     import httpx
 
-    from slipway.core import ArtifactEntry, DatasetRecord, Experiment, Metric, Page, Run, TokenInfo
+    from slipway.core import (
+        ArtifactEntry,
+        AuditEvent,
+        DatasetRecord,
+        Experiment,
+        Metric,
+        ModelVersion,
+        Page,
+        RegisteredModel,
+        Run,
+        TokenInfo,
+    )
 
 __all__ = ["HttpMetadataStore"]
 
@@ -90,8 +122,8 @@ class HttpMetadataStore:
                 f"({exc.error_count()} problems); are client and server the same slipway version?"
             ) from None
 
-    def _post(self, path: str, body: BaseModel) -> httpx.Response:
-        return self._call("POST", path, content=body.model_dump_json(by_alias=True), headers=_JSON)
+    def _post(self, path: str, body: BaseModel, *, method: str = "POST") -> httpx.Response:
+        return self._call(method, path, content=body.model_dump_json(by_alias=True), headers=_JSON)
 
     # -------------------------------------------------------------------- experiments
 
@@ -236,6 +268,136 @@ class HttpMetadataStore:
             return None
         return self._parse(TokenInfoWire, answer).to_core()
 
+    # -------------------------------------------------------------------- registry
+
+    def create_model_version(
+        self,
+        *,
+        name: str,
+        source: str,
+        manifest_digest: str,
+        files: Sequence[ArtifactEntry],
+        run_id: str | None = None,
+        lineage: Mapping[str, Any] | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        actor: str,
+        reason: str = "",
+    ) -> ModelVersion:
+        validate_model_name(name)
+        with _checked("model version"):
+            body = CreateModelVersionRequest(
+                source=source,
+                manifest_digest=manifest_digest,
+                files=[ArtifactEntryWire.from_core(e) for e in files],
+                run_id=run_id,
+                lineage=dict(lineage) if lineage is not None else None,
+                description=description,
+                tags=dict(tags) if tags is not None else None,
+                actor=actor,
+                reason=reason,
+            )
+        return self._parse(ModelVersionWire, self._post(f"{_model(name)}/versions", body)).to_core()
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self._parse(RegisteredModelWire, self._call("GET", _model(name))).to_core()
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return [m.to_core() for m in self._parse(ModelsResponse, self._call("GET", "/models")).models]
+
+    def set_model_description(self, name: str, description: str, *, actor: str, reason: str = "") -> None:
+        with _checked("description"):
+            body = DescriptionRequest(description=description, actor=actor, reason=reason)
+        self._post(f"{_model(name)}/description", body)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return self._parse(ModelVersionWire, self._call("GET", _version(name, version))).to_core()
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        found = self._parse(ModelVersionsResponse, self._call("GET", f"{_model(name)}/versions"))
+        return [v.to_core() for v in found.versions]
+
+    def list_model_version_files(self, name: str, version: int) -> list[ArtifactEntry]:
+        found = self._parse(ArtifactsResponse, self._call("GET", f"{_version(name, version)}/files"))
+        return [e.to_core() for e in found.entries]
+
+    def set_model_version_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, actor: str, reason: str = ""
+    ) -> None:
+        with _checked("tags"):
+            body = ModelVersionTagsRequest(tags=dict(tags), actor=actor, reason=reason)
+        self._post(f"{_version(name, version)}/tags", body)
+
+    def set_model_version_description(
+        self, name: str, version: int, description: str, *, actor: str, reason: str = ""
+    ) -> None:
+        with _checked("description"):
+            body = DescriptionRequest(description=description, actor=actor, reason=reason)
+        self._post(f"{_version(name, version)}/description", body)
+
+    def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self._parse(ModelVersionWire, self._call("GET", _alias(name, alias))).to_core()
+
+    def set_alias(
+        self,
+        *,
+        name: str,
+        alias: str,
+        version: int,
+        actor: str,
+        reason: str = "",
+        action: AuditAction | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        validate_alias(alias)
+        with _checked("set_alias"):
+            body = SetAliasRequest(
+                version=version,
+                actor=actor,
+                reason=reason,
+                action=action,
+                details=dict(details) if details is not None else None,
+            )
+        return self._parse(AuditEventWire, self._post(_alias(name, alias), body, method="PUT")).to_core()
+
+    def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent:
+        with _checked("delete_alias"):
+            body = DeleteAliasRequest(actor=actor, reason=reason)
+        answer = self._post(_alias(name, alias), body, method="DELETE")
+        return self._parse(AuditEventWire, answer).to_core()
+
+    def record_gate_result(
+        self, name: str, version: int, result: Mapping[str, Any], *, actor: str, reason: str = ""
+    ) -> AuditEvent:
+        with _checked("gate result"):
+            body = GateResultRequest(result=dict(result), actor=actor, reason=reason)
+        return self._parse(AuditEventWire, self._post(f"{_version(name, version)}/gate", body)).to_core()
+
+    def search_audit(
+        self,
+        *,
+        model: str | None = None,
+        action: AuditAction | None = None,
+        alias: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        query = {
+            "model": model,
+            "action": action.value if isinstance(action, AuditAction) else action,
+            "alias": alias,
+            "actor": actor,
+            "since": since,
+            "until": until,
+            "max_results": max_results,
+            "page_token": page_token,
+        }
+        params = {k: v for k, v in query.items() if v is not None}
+        return self._parse(AuditPageResponse, self._call("GET", "/audit", params=params)).to_core()
+
     def close(self) -> None:
         self._conn.close()
 
@@ -254,6 +416,31 @@ def _checked(what: str) -> Iterator[None]:
 def _seg(value: str) -> str:
     """One path segment: an id containing '/' or '..' must not address another route."""
     return quote(value, safe="")
+
+
+def _routable(segment: object) -> bool:
+    # "" and ".." cannot be one path segment; "/" is decoded before routing on the server.
+    return isinstance(segment, str) and segment not in ("", ".", "..") and "/" not in segment
+
+
+def _model(name: str) -> str:
+    """The path of a model; a name no route can carry names no model (as a SQL store would say)."""
+    if not _routable(name):
+        raise ModelNotFound(f"model {name!r} not found")
+    return f"/models/{_seg(name)}"
+
+
+def _version(name: str, version: int) -> str:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidInput(f"model version {version!r:.60}: expected an integer")
+    return f"{_model(name)}/versions/{version}"
+
+
+def _alias(name: str, alias: str) -> str:
+    path = _model(name)
+    if not _routable(alias):
+        raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
+    return f"{path}/aliases/{_seg(alias)}"
 
 
 def _tokens_are_local(server: str) -> SlipwayError:
