@@ -72,6 +72,19 @@ NETS = textwrap.dedent(
             return self.net(x)
 
 
+    class Sized(nn.Module):
+        '''Reads a value from a tensor while it is built, which PyTorch's meta device cannot do.'''
+
+        def __init__(self, width):
+            super().__init__()
+            self.width = width
+            self.register_buffer("size", torch.tensor(width))
+            self.layer = nn.Linear(2, int(self.size.item()))
+
+        def forward(self, x):
+            return self.layer(x)
+
+
     class Embedder(nn.Module):
         def __init__(self, vocab, dim):
             super().__init__()
@@ -301,6 +314,13 @@ def test_unstored_constructor_arguments_are_asked_for(nets: Any, tmp_path: Path)
     save_model(model, tmp_path / "c", flavor_options={"init": {"width": 5}})
     rows = np.ones((2, 3), dtype=np.float32)
     float32_tolerance(load_model(tmp_path / "c").predict(rows), run(model, rows))
+
+
+def test_a_constructor_that_needs_real_tensors_is_checked_on_the_cpu(nets: Any, tmp_path: Path) -> None:
+    model = nets.Sized(3)
+    save_model(model, tmp_path / "m")
+    rows = np.ones((2, 2), dtype=np.float32)
+    float32_tolerance(load_model(tmp_path / "m").predict(rows), run(model, rows))
 
 
 def test_unknown_flavor_options_are_named(nets: Any, tmp_path: Path) -> None:

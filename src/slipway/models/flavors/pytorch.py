@@ -28,6 +28,7 @@ TorchScript is deprecated by PyTorch and refused.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import math
@@ -183,15 +184,21 @@ def _constructor_arguments(module: object) -> dict[str, Any]:
 
 
 def _check_rebuilds(torch: Any, cls: type, init: dict[str, Any], state: Mapping[str, Any]) -> None:
-    """Build the class on the meta device (no memory) and compare every weight's name and shape."""
-    try:
-        with torch.device("meta"):
+    """Build the class on the meta device (no memory) and compare every weight's name and shape.
+
+    A constructor that needs real tensors (it reads a value from one) is built on the CPU instead.
+    """
+    probe = None
+    with contextlib.suppress(Exception), torch.device("meta"):
+        probe = cls(**init)
+    if probe is None:
+        try:
             probe = cls(**init)
-    except Exception as exc:
-        raise InvalidInput(
-            f"pytorch: {cls.__qualname__}(**{init!r}) fails ({type(exc).__name__}: {exc}); pass "
-            "flavor_options={'init': {...}} with the arguments that rebuild it"
-        ) from exc
+        except Exception as exc:
+            raise InvalidInput(
+                f"pytorch: {cls.__qualname__}(**{init!r}) fails ({type(exc).__name__}: {exc}); pass "
+                "flavor_options={'init': {...}} with the arguments that rebuild it"
+            ) from exc
     expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
     actual = {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
     if expected != actual:
