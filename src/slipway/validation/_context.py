@@ -1,0 +1,188 @@
+"""What every check sees: the data, the target, and the challenger and champion with cached outputs.
+
+A :class:`Candidate` is a loaded model version that knows its task, its classes and its positive
+label, and predicts on the data once: every check that needs the plain outputs shares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from slipway.errors import InvalidInput
+from slipway.validation._metrics import METRICS, Predictions, metric_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import NDArray
+
+    from slipway.core import ModelVersion
+    from slipway.models import Model
+
+__all__ = ["Candidate", "Context", "Task"]
+
+Task = Literal["classification", "regression"]
+
+
+class Candidate:
+    """A model version under test (the challenger) or compared against (the champion)."""
+
+    def __init__(self, *, version: ModelVersion, model: Model, task: Task, pos_label: Any) -> None:
+        self.version = version
+        self.model = model
+        self.task = task
+        self._pos_label = pos_label
+        self._classes: NDArray[Any] | None = None
+        self._cached: Predictions | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.version.name}/{self.version.version}"
+
+    def predictions(self, frame: pd.DataFrame) -> Predictions:
+        """The outputs on the gate's data, computed once."""
+        if self._cached is None:
+            self._cached = self.predict_on(frame)
+        return self._cached
+
+    def predict_on(self, frame: pd.DataFrame) -> Predictions:
+        """The outputs on any frame (a perturbed copy of the data, a slice)."""
+        labels = _column(self.model.predict(frame), len(frame), f"{self.uri} predict")
+        if self.task == "regression":
+            try:
+                values = labels.astype(np.float64)
+            except (TypeError, ValueError):
+                raise InvalidInput(
+                    f"{self.uri}: its predictions are not numbers, so it is not a regressor; "
+                    "set `task: classification` in the policy"
+                ) from None
+            return Predictions(labels=values)
+        proba = None
+        if "predict_proba" in self.model.methods:
+            proba = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+            if proba.ndim != 2 or proba.shape[0] != len(frame):
+                raise InvalidInput(
+                    f"{self.uri}: predict_proba returned shape {proba.shape}; "
+                    f"expected ({len(frame)}, classes)"
+                )
+        classes = self.classes(labels, proba)
+        return Predictions(labels=labels, proba=proba, classes=classes, pos_label=self.pos_label(classes))
+
+    def classes(self, labels: NDArray[Any], proba: NDArray[Any] | None) -> NDArray[Any]:
+        """The classes in ``predict_proba``'s column order: recorded at save, else the labels seen."""
+        if self._classes is None:
+            recorded = self.model.manifest.options.get("classes")
+            if isinstance(recorded, list) and recorded:
+                found = np.asarray(
+                    recorded, dtype=object if any(isinstance(c, str) for c in recorded) else None
+                )
+            else:
+                found = np.unique(labels)
+            if proba is not None and proba.shape[1] != len(found):
+                raise InvalidInput(
+                    f"{self.uri}: predict_proba has {proba.shape[1]} columns but the model has "
+                    f"{len(found)} classes ({', '.join(map(repr, found.tolist()))}); "
+                    "save the model with its classes (flavor option `classes`)"
+                )
+            self._classes = found
+        return self._classes
+
+    def pos_label(self, classes: NDArray[Any]) -> Any:
+        if self._pos_label is not None:
+            if not np.any(classes == self._pos_label):
+                raise InvalidInput(
+                    f"policy pos_label {self._pos_label!r}: not one of {self.uri}'s classes "
+                    f"({', '.join(map(repr, classes.tolist()))})"
+                )
+            return self._pos_label
+        if len(classes) != 2:
+            return None
+        label = classes[1]  # scikit-learn's convention: the greater of two labels is the positive one
+        return label.item() if isinstance(label, np.generic) else label
+
+
+@dataclass(kw_only=True)
+class Context:
+    """The gate's data and models.
+
+    ``data`` holds every column (slices may use columns the model does not take); ``features`` is
+    ``data`` without the target.
+    """
+
+    data: pd.DataFrame
+    features: pd.DataFrame
+    target: NDArray[Any]
+    challenger: Candidate
+    champion: Candidate | None
+    champion_note: str
+    task: Task
+    notes: list[str] = field(default_factory=list)
+
+    def metric(self, name: str, candidate: Candidate, rows: NDArray[np.intp] | None = None) -> float:
+        """``name`` of ``candidate`` on the data, or on ``rows`` of it."""
+        self.require(name, candidate)
+        preds = candidate.predictions(self.features)
+        if rows is None:
+            return metric_value(name, self.target, preds)
+        return metric_value(name, self.target[rows], subset(preds, rows))
+
+    def require(self, name: str, candidate: Candidate) -> None:
+        spec = METRICS[name]
+        if spec.task != candidate.task:
+            raise InvalidInput(
+                f"metric {name!r} is a {spec.task} metric, but {candidate.uri} is scored as a "
+                f"{candidate.task} model; use a {candidate.task} metric or set `task:` in the policy"
+            )
+        if spec.needs == "proba" and "predict_proba" not in candidate.model.methods:
+            raise InvalidInput(
+                f"metric {name!r} needs class probabilities, and {candidate.uri} has no predict_proba "
+                f"(it offers {', '.join(candidate.model.methods)})"
+            )
+
+    def column(self, name: str, where: str) -> pd.Series[Any]:
+        if name not in self.data.columns:
+            shown = ", ".join(map(str, self.data.columns[:20]))
+            raise InvalidInput(f"{where}: column {name!r} is not in the data (columns: {shown})")
+        return self.data[name]
+
+    def score(self, preds: Predictions, where: str) -> NDArray[np.float64]:
+        """One number per row to compare: the positive class's probability, or the value."""
+        if preds.classes is not None and preds.pos_label is None:
+            raise InvalidInput(
+                f"{where}: a model with {len(preds.classes)} classes has no single score per row; "
+                "set the policy's `pos_label` to the class whose probability to compare"
+            )
+        try:
+            return preds.score()
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {self.challenger.uri}: {exc}") from None
+
+
+def subset(preds: Predictions, rows: NDArray[np.intp]) -> Predictions:
+    return Predictions(
+        labels=preds.labels[rows],
+        proba=None if preds.proba is None else preds.proba[rows],
+        classes=preds.classes,
+        pos_label=preds.pos_label,
+    )
+
+
+def _column(out: Any, n: int, where: str) -> NDArray[Any]:
+    """A model's output as one value per row (a one-column frame or a (n, 1) array is accepted)."""
+    values = np.asarray(out)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or len(values) != n:
+        raise InvalidInput(f"{where}: returned shape {values.shape}; expected one value per row ({n},)")
+    return values
+
+
+def task_of(model: Model, given: Task | None) -> Task:
+    """The policy's task, else classification when the model has classes or predict_proba."""
+    if given is not None:
+        return given
+    if "predict_proba" in model.methods or model.manifest.options.get("classes") is not None:
+        return "classification"
+    return "regression"
