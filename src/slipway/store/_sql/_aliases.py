@@ -8,6 +8,7 @@ holder its move replaced, so a rollback can be computed from the log alone.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,12 +16,26 @@ import sqlalchemy as sa
 from slipway.core import AuditAction, AuditEvent, ModelVersion, now_ms, validate_alias
 from slipway.errors import AliasNotFound, InvalidInput
 from slipway.store._sql._audit import action_of, append_event, to_json
-from slipway.store._sql._base import fits, upsert
+from slipway.store._sql._base import dialect_insert, fits
 from slipway.store._sql._registry import RegistryMixin, text_field, version_number
 from slipway.store._sql._tables import model_aliases, model_versions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+_HOLDER = sa.select(model_aliases.c.version).where(
+    model_aliases.c.name == sa.bindparam("name"), model_aliases.c.alias == sa.bindparam("alias")
+)
+
+
+@functools.cache
+def _move_alias(dialect: str) -> Any:
+    """Point an alias at a version, creating it if new (params: name, alias, version)."""
+    stmt = dialect_insert(dialect, model_aliases)
+    return stmt.on_conflict_do_update(
+        index_elements=[model_aliases.c.name, model_aliases.c.alias],
+        set_={"version": stmt.excluded.version},
+    )
 
 
 class AliasesMixin(RegistryMixin):
@@ -66,19 +81,10 @@ class AliasesMixin(RegistryMixin):
         details_json = to_json("audit details", details)
         with self._write() as connection:
             self._lock_model(connection, name)
-            self._require_version(connection, name, version)
-            previous = connection.execute(
-                sa.select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
-            stmt = upsert(connection, model_aliases)
-            connection.execute(
-                stmt.values(name=name, alias=alias, version=version).on_conflict_do_update(
-                    index_elements=[model_aliases.c.name, model_aliases.c.alias],
-                    set_={"version": stmt.excluded.version},
-                )
-            )
+            self._check_version(connection, name, version)
+            key = {"name": name, "alias": alias}
+            previous = connection.execute(_HOLDER, key).scalar()
+            connection.execute(_move_alias(connection.dialect.name), {**key, "version": version})
             return append_event(
                 connection,
                 at=now_ms(),
@@ -97,11 +103,7 @@ class AliasesMixin(RegistryMixin):
         text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
-            previous = connection.execute(
-                sa.select(model_aliases.c.version).where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            ).scalar()
+            previous = connection.execute(_HOLDER, {"name": name, "alias": alias}).scalar()
             if previous is None:
                 raise AliasNotFound(f"model {name!r} has no alias {alias!r}")
             connection.execute(

@@ -40,6 +40,8 @@ MAX_JSON_LENGTH = 10 * MAX_VALUE_LENGTH
 _MAX_RESULTS = 10_000
 #: any constant: the key of PostgreSQL's advisory lock that orders audit-event commits
 _AUDIT_LOCK = 0x511B_A7A0
+_LOCK_LOG = sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK))
+_INSERT_EVENT = audit_events.insert()  # built once: see _registry's hot-path statements
 
 
 def to_json(what: str, value: Mapping[str, Any] | None) -> str:
@@ -86,19 +88,20 @@ def append_event(
     """Append one event in the caller's transaction and return it (``details_json``: already JSON)."""
     text = details_json if details_json is not None else to_json("audit details", details)
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+        connection.execute(_LOCK_LOG)
     key = connection.execute(
-        audit_events.insert().values(
-            at=at,
-            actor=actor,
-            action=action.value,
-            model=model,
-            version=version,
-            alias=alias,
-            previous_version=previous_version,
-            reason=reason,
-            details=text,
-        )
+        _INSERT_EVENT,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action.value,
+            "model": model,
+            "version": version,
+            "alias": alias,
+            "previous_version": previous_version,
+            "reason": reason,
+            "details": text,
+        },
     ).inserted_primary_key
     assert key is not None  # an INSERT of one row always has one
     return AuditEvent(

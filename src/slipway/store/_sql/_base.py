@@ -25,7 +25,12 @@ _IN_CHUNK = 500  # ids per IN (...) list: far below every driver's limit on boun
 
 def upsert(connection: Connection, table: sa.Table) -> Any:
     """The dialect's INSERT … ON CONFLICT builder (SQLite and PostgreSQL share its API)."""
-    if connection.dialect.name == "postgresql":
+    return dialect_insert(connection.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """:func:`upsert` by dialect name, for statements built once and cached per dialect."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)

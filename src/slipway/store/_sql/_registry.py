@@ -14,6 +14,7 @@ changes them: they are what every load of the model checks.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from slipway.core import (
 )
 from slipway.errors import InvalidInput, ModelNotFound, ModelVersionNotFound
 from slipway.store._sql._audit import append_event, to_json
-from slipway.store._sql._base import SqlBase, fits, int64, upsert
+from slipway.store._sql._base import SqlBase, dialect_insert, fits, int64, upsert
 from slipway.store._sql._tables import (
     model_aliases,
     model_tags,
@@ -68,48 +69,70 @@ def version_number(version: int) -> int:
     return int64("model version", version)
 
 
+# The statements of the hot paths, built once: building one per call (values, ON CONFLICT, cache
+# keys) costs more than running it on SQLite.
+_NAME: sa.BindParameter[str] = sa.bindparam("name")
+_VERSION: sa.BindParameter[int] = sa.bindparam("version")
+_LOCK_MODEL = sa.select(registered_models.c.name).where(registered_models.c.name == _NAME).with_for_update()
+_MODEL_EXISTS = sa.select(registered_models.c.name).where(registered_models.c.name == _NAME)
+_VERSION_ROW = sa.select(model_versions).where(
+    model_versions.c.name == _NAME, model_versions.c.version == _VERSION
+)
+_VERSION_EXISTS = sa.select(model_versions.c.version).where(
+    model_versions.c.name == _NAME, model_versions.c.version == _VERSION
+)
+_MAX_VERSION = sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.name == _NAME)
+_INSERT_VERSION = model_versions.insert()
+_INSERT_FILES = model_version_files.insert()
+_INSERT_TAGS = model_version_tags.insert()
+
+
+@functools.cache
+def _create_model(dialect: str) -> Any:
+    """INSERT a model row unless it exists (params: name, created_at)."""
+    return (
+        dialect_insert(dialect, registered_models)
+        .values(name=_NAME, created_at=sa.bindparam("created_at"), description="")
+        .on_conflict_do_nothing(index_elements=[registered_models.c.name])
+    )
+
+
 class RegistryMixin(SqlBase):
     """Registered models, their immutable versions, aliases, and the audit log of every change."""
 
     # ------------------------------------------------------------------ locks and lookups
 
     @staticmethod
-    def _lock_model(connection: Connection, name: str, *, create_at: int | None = None) -> Any:
-        """The model's row, locked until commit (PostgreSQL; SQLite's writers already queue).
+    def _lock_model(connection: Connection, name: str, *, create_at: int | None = None) -> None:
+        """Lock the model's row until commit (PostgreSQL; SQLite's writers already queue).
 
         With ``create_at`` a missing model is created first; without, a missing model is
         ModelNotFound.
         """
         if create_at is not None:
-            stmt = upsert(connection, registered_models).values(
-                name=name, created_at=create_at, description=""
+            connection.execute(
+                _create_model(connection.dialect.name), {"name": name, "created_at": create_at}
             )
-            connection.execute(stmt.on_conflict_do_nothing(index_elements=[registered_models.c.name]))
-        row = connection.execute(
-            sa.select(registered_models).where(registered_models.c.name == name).with_for_update()
-        ).first()
-        if row is None:
+        if connection.execute(_LOCK_MODEL, {"name": name}).first() is None:
             raise ModelNotFound(f"model {name!r} not found")
-        return row
 
     @staticmethod
     def _require_model(connection: Connection, name: str) -> None:
-        found = connection.execute(
-            sa.select(registered_models.c.name).where(registered_models.c.name == name)
-        ).first()
-        if found is None:
+        if connection.execute(_MODEL_EXISTS, {"name": name}).first() is None:
             raise ModelNotFound(f"model {name!r} not found")
 
     def _require_version(self, connection: Connection, name: str, version: int) -> Any:
-        row = connection.execute(
-            sa.select(model_versions).where(
-                model_versions.c.name == name, model_versions.c.version == version
-            )
-        ).first()
+        row = connection.execute(_VERSION_ROW, {"name": name, "version": version}).first()
         if row is None:
             self._require_model(connection, name)
             raise ModelVersionNotFound(f"model {name!r} has no version {version}")
         return row
+
+    def _check_version(self, connection: Connection, name: str, version: int) -> None:
+        """Like :meth:`_require_version`, reading no more than whether it exists."""
+        if connection.execute(_VERSION_EXISTS, {"name": name, "version": version}).first() is None:
+            self._require_model(connection, name)
+            raise ModelVersionNotFound(f"model {name!r} has no version {version}")
 
     # ------------------------------------------------------------------ versions
 
@@ -152,32 +175,30 @@ class RegistryMixin(SqlBase):
         at = now_ms()
         with self._write() as connection:
             self._lock_model(connection, name, create_at=at)
-            latest = connection.execute(
-                sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.name == name)
-            ).scalar()
+            latest = connection.execute(_MAX_VERSION, {"name": name}).scalar()
             version = 1 if latest is None else int(latest) + 1
             connection.execute(
-                model_versions.insert().values(
-                    name=name,
-                    version=version,
-                    created_at=at,
-                    source=source,
-                    manifest_digest=manifest_digest,
-                    run_id=run_id,
-                    creator=actor,
-                    description=description,
-                    lineage=lineage_json,
-                    gate=None,
-                )
+                _INSERT_VERSION,
+                {
+                    "name": name,
+                    "version": version,
+                    "created_at": at,
+                    "source": source,
+                    "manifest_digest": manifest_digest,
+                    "run_id": run_id,
+                    "creator": actor,
+                    "description": description,
+                    "lineage": lineage_json,
+                    "gate": None,
+                },
             )
             if rows:
                 connection.execute(
-                    model_version_files.insert(),
-                    [{"name": name, "version": version, **row} for row in rows.values()],
+                    _INSERT_FILES, [{"name": name, "version": version, **row} for row in rows.values()]
                 )
             if tags:
                 connection.execute(
-                    model_version_tags.insert(),
+                    _INSERT_TAGS,
                     [{"name": name, "version": version, "key": k, "value": v} for k, v in tags.items()],
                 )
             details = {"source": source, "manifest_digest": manifest_digest, "run_id": run_id}
@@ -223,7 +244,7 @@ class RegistryMixin(SqlBase):
     def list_model_version_files(self, name: str, version: int) -> list[ArtifactEntry]:
         version = version_number(version)
         with self._read() as connection:
-            self._require_version(connection, name, version)
+            self._check_version(connection, name, version)
             rows = connection.execute(
                 sa.select(model_version_files)
                 .where(model_version_files.c.name == name, model_version_files.c.version == version)
@@ -281,7 +302,7 @@ class RegistryMixin(SqlBase):
         text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
-            self._require_version(connection, name, version)
+            self._check_version(connection, name, version)
             if not changes:
                 return
             where = (model_version_tags.c.name == name, model_version_tags.c.version == version)
@@ -328,7 +349,7 @@ class RegistryMixin(SqlBase):
         text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
-            self._require_version(connection, name, version)
+            self._check_version(connection, name, version)
             connection.execute(
                 model_versions.update()
                 .where(model_versions.c.name == name, model_versions.c.version == version)
@@ -356,7 +377,7 @@ class RegistryMixin(SqlBase):
         text_field("reason", reason)
         with self._write() as connection:
             self._lock_model(connection, name)
-            self._require_version(connection, name, version)
+            self._check_version(connection, name, version)
             connection.execute(
                 model_versions.update()
                 .where(model_versions.c.name == name, model_versions.c.version == version)
