@@ -330,14 +330,7 @@ def invariance_check(check: InvarianceCheck, ctx: Context) -> CheckResult:
     if check.max_delta is not None and largest > check.max_delta:
         problems.append(f"the largest change is {_g(largest)} (at most {_g(check.max_delta)})")
     summary = f"{check.feature!r} {how}: {fraction:.2%} of rows changed, largest change {_g(largest)}"
-    signature = challenger.model.signature
-    ignored = (
-        signature is not None
-        and signature.inputs.columns is not None
-        and check.feature not in signature.inputs.names
-    )
-    if ignored:
-        summary += f" (the model does not take {check.feature!r})"
+    summary += _ignored(ctx, check.feature)
     threshold = {
         k: v
         for k, v in (("max_changed_fraction", check.max_changed_fraction), ("max_delta", check.max_delta))
@@ -360,6 +353,14 @@ def invariance_check(check: InvarianceCheck, ctx: Context) -> CheckResult:
             "rows": len(changed),
         },
     )
+
+
+def _ignored(ctx: Context, feature: str) -> str:
+    """A note when the model does not take ``feature``: the check passes, but proves nothing."""
+    signature = ctx.challenger.model.signature
+    if signature is None or signature.inputs.columns is None or feature in signature.inputs.names:
+        return ""
+    return f" (the model does not take {feature!r})"
 
 
 def _noisy(column: pd.Series[Any], scale: float, rng: np.random.Generator, where: str) -> NDArray[Any]:
@@ -407,6 +408,7 @@ def directional_check(check: DirectionalCheck, ctx: Context) -> CheckResult:
     )
     if not passed:
         message += f"; expected it not to for at least {check.min_fraction:.2%}"
+    message += _ignored(ctx, check.feature)
     return CheckResult(
         name=check.name,
         kind=check.kind,

@@ -194,6 +194,7 @@ def _target_codes(y_true: NDArray[Any], classes: NDArray[Any]) -> NDArray[np.int
     unknown = classes[codes] != y_true
     if np.any(unknown):
         bad = y_true[np.flatnonzero(unknown)[0]]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
         raise InvalidInput(
             f"target value {bad!r}: not one of the model's classes ({', '.join(map(repr, classes.tolist()))})"
         )

@@ -392,7 +392,7 @@ def _invariance(m: _Mapping, name: str | None) -> InvarianceCheck:
     if changed is None and delta is None:
         raise InvalidInput(f"{m.where}: expected max_changed_fraction (0 to 1), max_delta or both")
     return InvarianceCheck(
-        name=name or f"invariance:{feature}",
+        name=name or f"invariance:{feature}:{perturbations[0]}",
         feature=feature,
         value=m.data.get("value"),
         has_value="value" in m.data,
