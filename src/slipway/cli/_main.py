@@ -38,6 +38,7 @@ def _register_groups() -> None:
         _runs,
         _server,
         _tokens,
+        _validate,
     )
 
 
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exit code 2 for any error a user can fix."""
     _register_groups()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click returns a typer.Exit's code instead of raising it.
+        code = app(args=argv, standalone_mode=False)
     except SlipwayError as exc:
         _fail(str(exc))
     except FileNotFoundError as exc:
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         else:  # pragma: no cover - every TyperException Typer raises today has show()
             _fail(str(exc))
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, *, code: int = 2) -> None:
