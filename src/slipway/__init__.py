@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ l
         set_tag,
         set_tags,
         start_run,
+        validate,
     )
 
 # A literal list, so that type checkers see these names as exported.
@@ -64,6 +65,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "validate",
 ]
 
 _LAZY = {name: "slipway._api" for name in __all__ if name != "__version__"}

@@ -23,9 +23,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    import pandas as pd
+
     from slipway.core import ArtifactEntry, DatasetRecord, ModelVersion, Page, Run, Signature
     from slipway.models import ExtraColumns, Flavor, Model, ModelInfo
     from slipway.tracking import ActiveRun, TrackingClient
+    from slipway.validation import GateResult, Policy
 
 __all__ = [
     "active_run",
@@ -51,6 +54,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "validate",
 ]
 
 _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
@@ -324,6 +328,45 @@ def register_model(
     tracking = client()
     return Registry(tracking.store, tracking.blobs).register(
         model_uri, name, description=description, tags=tags, actor=actor, reason=reason
+    )
+
+
+def validate(
+    model_uri: str,
+    data: pd.DataFrame | str | os.PathLike[str],
+    *,
+    target: str,
+    policy: Policy | Mapping[str, Any] | str | os.PathLike[str],
+    reason: str = "",
+    record: bool = True,
+) -> GateResult:
+    """Run a gate policy on a registered version, scored on ``data``, and record the result on it.
+
+    ``data`` is a DataFrame or a Parquet/CSV path holding the ``target`` column; ``policy`` a
+    ``gate.yaml`` path, a mapping in its format or a ``Policy`` (see ``slipway.validation.validate``).
+    ``promote`` then moves an alias to the version only if the result passed.
+    """
+    import getpass
+
+    from slipway.config import load_settings
+    from slipway.registry import Registry
+    from slipway.validation import validate as _validate
+
+    try:
+        actor = getpass.getuser()
+    except (OSError, KeyError):  # containers without a passwd entry
+        actor = "unknown"
+    tracking = client()
+    return _validate(
+        model_uri,
+        data,
+        target=target,
+        policy=policy,
+        registry=Registry(tracking.store, tracking.blobs),
+        cache_dir=load_settings().home / "cache" / "models",
+        actor=actor,
+        reason=reason,
+        record=record,
     )
 
 
