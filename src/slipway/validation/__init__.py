@@ -6,7 +6,6 @@ latency budgets, signature compatibility) on a registered version, scored on hel
 records the :class:`GateResult` on the version, where ``Registry.promote`` reads it.
 """
 
-from slipway.validation._checks import CheckResult
 from slipway.validation._gate import GateResult, validate
 from slipway.validation._metrics import METRICS, MetricSpec, Predictions, metric_value, metric_values
 from slipway.validation._policy import (
@@ -23,6 +22,7 @@ from slipway.validation._policy import (
     load_policy,
     parse_policy,
 )
+from slipway.validation._result import CheckResult
 from slipway.validation._signatures import compare_signatures
 
 __all__ = [

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import AliasNotFound, InvalidInput
-from slipway.validation._checks import CheckResult, run_check
+from slipway.validation._checks import run_check
 from slipway.validation._context import Candidate, Context, task_of
 from slipway.validation._policy import policy_from
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from slipway.core import ModelVersion
     from slipway.registry import Registry
     from slipway.validation._policy import Policy
+    from slipway.validation._result import CheckResult
 
 __all__ = ["GateResult", "validate"]
 
