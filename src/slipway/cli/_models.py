@@ -1,4 +1,4 @@
-"""``slipway models``: register versions, list and show them, move aliases, tag, describe, lineage.
+"""``slipway models``: register versions, list and show them, move aliases, tag, describe, lineage, cards.
 
 Every command that changes state records the local user as its actor (a team server replaces it
 with the name of the token that authenticated the call) and takes ``--reason``, kept in the audit log.
@@ -6,6 +6,7 @@ with the name of the token that authenticated the call) and takes ``--reason``, 
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -385,3 +386,58 @@ def _print_lineage(out: "Console", found: "VersionLineage") -> None:
 
 def _of(version: int | None) -> str:
     return "nobody" if version is None else f"version {version}"
+
+
+@models_app.command("card")
+def card(
+    name: NameArgument,
+    version: VersionArgument,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="what the model is for; stored on the version")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="who answers for it; stored on the version")
+    ] = None,
+    limits: Annotated[
+        str | None, typer.Option("--limits", help="known limits, in words; stored on the version")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="folder for NAME-vVERSION.md and .html")
+    ] = Path("model-cards"),
+    reason: ReasonOption = "",
+    store: StoreOption = None,
+    artifacts: ArtifactsOption = None,
+) -> None:
+    """Write the model card of a version as Markdown and self-contained HTML.
+
+    --purpose, --owner and --limits are stored as the version's slipway.card.* tags (audited), so
+    the next card keeps them; a version without them takes those of the newest earlier version.
+    An empty value ("") deletes the version's own.
+    """
+    with open_registry(store, artifacts) as registry:
+        registry.get_version(name, version)  # an unknown version fails before anything is stored
+        registry.set_card_fields(
+            name, version, purpose=purpose, owner=owner, limits=limits, actor=actor(), reason=reason
+        )
+        found = registry.card(name, version)
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in ((".md", found.to_markdown()), (".html", found.to_html())):
+        path = output / f"{found.file_stem}{suffix}"
+        _write_atomically(path, text)
+        written.append(str(path))
+    console().print(f"model card of {found.uri}: {', '.join(written)}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

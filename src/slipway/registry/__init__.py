@@ -4,6 +4,7 @@
 ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` and ``models:/NAME/latest``, loads them with their
 digests checked, moves aliases (by hand, by a passing gate, by an override with a reason, back by a
 rollback) and reads the audit log, which :func:`write_audit` exports as JSON lines or CSV.
+``Registry.card`` gathers a version's :class:`ModelCard` (Markdown and self-contained HTML).
 """
 
 from slipway.registry._audit import (
@@ -14,6 +15,7 @@ from slipway.registry._audit import (
     read_audit,
     write_audit,
 )
+from slipway.registry._card import ModelCard
 from slipway.registry._history import AliasChange, AliasState, alias_changes, alias_state
 from slipway.registry._lineage import DatasetLink, VersionLineage
 from slipway.registry._service import Registry, parse_version_uri
@@ -24,6 +26,7 @@ __all__ = [
     "AliasState",
     "DatasetLink",
     "ExportFormat",
+    "ModelCard",
     "Registry",
     "VersionLineage",
     "alias_changes",

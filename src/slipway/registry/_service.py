@@ -30,9 +30,12 @@ from slipway.errors import (
     IntegrityViolation,
     InvalidInput,
     ModelNotFound,
+    RunNotFound,
 )
 from slipway.models import MANIFEST_FILE
+from slipway.models._manifest import parse_manifest
 from slipway.registry._cache import cached_folder
+from slipway.registry._card import CARD_FIELDS, CardText, ModelCard, build_card, card_tag
 from slipway.registry._history import alias_changes, alias_state
 from slipway.registry._lineage import DatasetLink, VersionLineage
 from slipway.registry._sources import from_folder, from_run
@@ -41,8 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from slipway.artifacts import BlobStore
-    from slipway.core import AuditEvent, RegisteredModel
-    from slipway.models import ExtraColumns, Model
+    from slipway.core import AuditEvent, DatasetRecord, RegisteredModel
+    from slipway.models import ExtraColumns, Manifest, Model
     from slipway.store import MetadataStore
 
 __all__ = ["Registry", "parse_version_uri"]
@@ -310,6 +313,73 @@ class Registry:
             details={"rolled_back_from": current},
         )
 
+    # ------------------------------------------------------------------ model cards
+    def set_card_fields(
+        self,
+        name: str,
+        version: int,
+        *,
+        purpose: str | None = None,
+        owner: str | None = None,
+        limits: str | None = None,
+        actor: str,
+        reason: str = "",
+    ) -> None:
+        """Store a card's purpose, owner or known limits as the version's ``slipway.card.*`` tags.
+
+        None leaves a field as it is; an empty string deletes it. Logged as a ``tag`` event.
+        """
+        given = {"purpose": purpose, "owner": owner, "limits": limits}
+        changes = {card_tag(k): (v if v.strip() else None) for k, v in given.items() if v is not None}
+        if changes:
+            self.set_tags(name, version, changes, actor=actor, reason=reason or "model card")
+
+    def card(
+        self,
+        name: str,
+        version: int,
+        *,
+        purpose: str | None = None,
+        owner: str | None = None,
+        limits: str | None = None,
+    ) -> ModelCard:
+        """The model card of ``name`` version ``version`` (render it with ``to_markdown``/``to_html``).
+
+        ``purpose``, ``owner`` and ``limits`` override what is stored (see :meth:`set_card_fields`)
+        for this card only. Stored values are the version's ``slipway.card.*`` tags, else those of
+        the newest earlier version that has them. Metrics, parameters and dataset profiles come
+        from the version's run when this store holds it.
+        """
+        mv = self.get_version(name, version)
+        lineage = self.lineage(name, version)
+        model = self.store.get_registered_model(name)
+        given = {"purpose": purpose, "owner": owner, "limits": limits}
+        texts = _card_texts(given, mv, self.list_versions(name) if not _complete_texts(given, mv) else [])
+        manifest: Manifest | None = None
+        try:
+            manifest = parse_manifest(
+                self.blobs.get_bytes(mv.manifest_digest), where=f"{mv.name}/{mv.version}"
+            )
+        except (IntegrityViolation, InvalidInput, LookupError, OSError):  # the card says what is missing
+            manifest = None
+        run = None
+        datasets: list[DatasetRecord] = []
+        if lineage.run_id is not None:
+            try:
+                run = self.store.get_run(lineage.run_id)
+                datasets = self.store.get_run_datasets(run.id)
+            except RunNotFound:  # registered from a folder saved against another store
+                run = None
+        return build_card(
+            mv,
+            manifest=manifest,
+            run=run,
+            datasets=datasets,
+            lineage=lineage,
+            texts=texts,
+            model_description=model.description,
+        )
+
     # ------------------------------------------------------------------ lineage and audit
     def lineage(self, name: str, version: int) -> VersionLineage:
         """The run, datasets, code commit and replaced versions of ``name`` version ``version``."""
@@ -378,6 +448,31 @@ def _complete(mv: ModelVersion) -> ModelVersion:
         return mv
     previous = mv.version - 1 if mv.version > 1 else None
     return dataclasses.replace(mv, lineage={**mv.lineage, "previous_version": previous})
+
+
+def _complete_texts(given: Mapping[str, str | None], mv: ModelVersion) -> bool:
+    """True when every card field is given or on the version itself (no earlier version is read)."""
+    return all(given.get(f) is not None or card_tag(f) in mv.tags for f in CARD_FIELDS)
+
+
+def _card_texts(
+    given: Mapping[str, str | None], mv: ModelVersion, versions: list[ModelVersion]
+) -> dict[str, CardText]:
+    """Each card field: given, else on this version, else on the newest earlier version that has it."""
+    out: dict[str, CardText] = {}
+    earlier = [v for v in versions if v.version < mv.version]  # newest first
+    for f in CARD_FIELDS:
+        value = given.get(f)
+        if value is not None:
+            if value.strip():
+                out[f] = CardText(text=value, origin="given")
+            continue
+        for v in (mv, *earlier):
+            if v.tags.get(card_tag(f), "").strip():
+                origin = "this version" if v.version == mv.version else f"version {v.version}"
+                out[f] = CardText(text=v.tags[card_tag(f)], origin=origin)
+                break
+    return out
 
 
 def _action(action: AuditAction | str | None) -> AuditAction | None:
