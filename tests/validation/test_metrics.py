@@ -116,3 +116,11 @@ def test_bad_input_is_named() -> None:
         metric_value("auc", Y, Predictions(labels=YP))
     with pytest.raises(InvalidInput, match="needs class probabilities"):
         metric_value("roc_auc", Y, Predictions(labels=YP))
+
+
+def test_many_classes_on_many_rows_count_without_a_dense_one_hot() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 12, 40_000)
+    pred = np.where(rng.random(40_000) < 0.7, y, rng.integers(0, 12, 40_000))
+    assert ours.f1(y, pred) == pytest.approx(sk.f1_score(y, pred, average="macro"), abs=1e-12)
+    assert ours.balanced_accuracy(y, pred) == pytest.approx(sk.balanced_accuracy_score(y, pred), abs=1e-12)

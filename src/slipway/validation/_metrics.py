@@ -124,7 +124,7 @@ def _confusion(
     labels, codes = np.unique(both, return_inverse=True)
     k, n = len(labels), len(y_true)
     cell = codes[:n] * k + codes[n:]
-    if k * k <= 16:  # small: one matrix product with the one-hot cells
+    if n * k * k <= 4_000_000:  # small: one matrix product with the one-hot cells
         onehot = np.zeros((n, k * k))
         onehot[np.arange(n), cell] = 1.0
         flat = w @ onehot
