@@ -13,6 +13,7 @@ ends with the process, FINISHED, or FAILED/KILLED if an exception ended the prog
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,11 @@ _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
 )
 _client: TrackingClient | None = None
 _client_lock = threading.Lock()
+#: Tags every run of this process gets, from SLIPWAY_RUN_TAGS (a JSON object); parsed on first use.
+_RUN_TAGS_VARIABLE = "SLIPWAY_RUN_TAGS"
+#: The one captured tag SLIPWAY_RUN_TAGS may set: ``slipway reproduce`` marks its re-run with it.
+_ENV_RESERVED_TAGS = frozenset({"slipway.reproduces"})
+_env_tags: dict[str, str] | None = None
 
 
 def client() -> TrackingClient:
@@ -93,7 +99,8 @@ def _build_client() -> TrackingClient:
 
 def _reset_for_tests() -> None:
     """End every run this context started, close the stores and forget the settings."""
-    global _client
+    global _client, _env_tags
+    _env_tags = None
     for run in reversed(_stack.get()):
         if not run.ended:
             run.end(RunStatus.KILLED)
@@ -121,9 +128,41 @@ def start_run(
     """
     stack = _stack.get()
     parent = stack[-1] if stack and nested else None
+    extra = _environment_tags()  # before the run exists: a bad value starts nothing
     run = client().start_run(experiment=experiment, name=name, parent=parent, tags=tags, on_end=[_pop])
     _stack.set((*stack, run))
+    if extra:
+        run._set_tags(extra)  # checked by _environment_tags: user tags and slipway.reproduces only
     return run
+
+
+def _environment_tags() -> dict[str, str]:
+    """SLIPWAY_RUN_TAGS as tags, for every run this process starts.
+
+    A JSON object of strings; ``slipway.*`` keys other than ``slipway.reproduces`` are refused,
+    as ``set_tags`` refuses them.
+    """
+    global _env_tags
+    if _env_tags is None:
+        from slipway.errors import InvalidInput
+
+        raw = os.environ.get(_RUN_TAGS_VARIABLE, "").strip()
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            raise InvalidInput(
+                f'{_RUN_TAGS_VARIABLE}: expected a JSON object of strings, like {{"team": "risk"}}'
+            )
+        for key in parsed:
+            if key.lower().startswith("slipway.") and key not in _ENV_RESERVED_TAGS:
+                raise InvalidInput(
+                    f"{_RUN_TAGS_VARIABLE}: tag {key!r}: "
+                    "the 'slipway.' namespace is reserved for captured tags"
+                )
+        _env_tags = parsed
+    return _env_tags
 
 
 def _pop(run: ActiveRun) -> None:
