@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -168,3 +170,35 @@ def test_a_missing_option_is_a_usage_error(capsys: pytest.CaptureFixture[str], u
     code, _, err = run(capsys, urls, "validate", "models:/churn/1", "--data", "holdout.parquet")
     assert code == 2
     assert "--target" in err or "--policy" in err
+
+
+def test_exit_codes_in_a_real_process(urls: tuple[str, str], registry: Registry, tmp_path: Path) -> None:
+    def slipway(uri: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = ["--data", "holdout.parquet", "--target", "churned", "--policy", "gate.yaml", *extra]
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "slipway",
+                "validate",
+                uri,
+                *args,
+                "--store",
+                urls[0],
+                "--artifacts",
+                urls[1],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    assert slipway("models:/churn/3").returncode == 0
+    failed = slipway("models:/churn/2", "--json")
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["passed"] is False
+    bad = slipway("models:/churn/2", "--target", "nope")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: holdout.parquet: no target column 'nope'")
+    assert "Traceback" not in bad.stderr
