@@ -108,10 +108,10 @@ def no_regression_check(check: NoRegressionCheck, ctx: Context) -> CheckResult:
         "higher_is_better": spec.higher_is_better,
     }
     passed = not math.isnan(improvement) and improvement >= -check.tolerance
-    worse = "better" if improvement >= 0 else "worse"
+    direction = "better" if improvement >= 0 else "worse"
     message = (
         f"{check.metric} {fmt(challenger)} vs champion version {ctx.champion.version.version} "
-        f"{fmt(champion)}: {fmt(abs(improvement))} {worse}"
+        f"{fmt(champion)}: {fmt(abs(improvement))} {direction}"
     )
     if check.bootstrap is not None:
         boot = check.bootstrap
