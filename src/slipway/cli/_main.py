@@ -35,6 +35,7 @@ def _register_groups() -> None:
         _experiments,
         _models,
         _promote,
+        _reproduce,
         _runs,
         _server,
         _tokens,

@@ -41,11 +41,12 @@ from slipway.registry._lineage import DatasetLink, VersionLineage
 from slipway.registry._sources import from_folder, from_run
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from slipway.artifacts import BlobStore
     from slipway.core import AuditEvent, DatasetRecord, RegisteredModel
     from slipway.models import ExtraColumns, Manifest, Model
+    from slipway.registry._reproduction import Reproduction, Tolerance
     from slipway.store import MetadataStore
 
 __all__ = ["Registry", "parse_version_uri"]
@@ -378,6 +379,37 @@ class Registry:
             lineage=lineage,
             texts=texts,
             model_description=model.description,
+        )
+
+    # ------------------------------------------------------------------ reproduce
+    def reproduce(
+        self,
+        uri: str,
+        *,
+        repo: str | os.PathLike[str],
+        python: str,
+        environ: Mapping[str, str],
+        cache_dir: str | os.PathLike[str],
+        tolerance: Tolerance | None = None,
+        timeout: float | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Reproduction:
+        """Re-run the version's training from its recorded commit and diff, and compare the results.
+
+        See :func:`slipway.registry._reproduce.reproduce`: the arguments are passed on unchanged.
+        """
+        from slipway.registry._reproduce import reproduce
+
+        return reproduce(
+            self,
+            uri,
+            repo=repo,
+            python=python,
+            environ=environ,
+            cache_dir=cache_dir,
+            tolerance=tolerance,
+            timeout=timeout,
+            progress=progress,
         )
 
     # ------------------------------------------------------------------ lineage and audit

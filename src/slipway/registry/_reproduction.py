@@ -1,0 +1,337 @@
+"""What ``slipway reproduce`` found, and the pure rules that decide it.
+
+Nothing here runs a process or touches a file: :func:`entry_point` turns a run's recorded command
+line into the one to run in a checkout of its commit, and :func:`compare_metrics` and
+:func:`compare_predictions` judge two results as *identical*, *within tolerance* (``|a - b| <=
+atol + rtol * |a|``, NumPy's ``isclose``) or *different*. The process side (git worktree, the
+re-run, the stores) lives in ``_reproduce``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os.path
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from slipway.tracking import Difference
+
+__all__ = [
+    "Comparison",
+    "DataCheck",
+    "EntryPoint",
+    "Reproduction",
+    "Tolerance",
+    "Verdict",
+    "compare_metrics",
+    "compare_numbers",
+    "compare_predictions",
+    "entry_point",
+]
+
+# Interpreter options that take the next argument as their value (python -W error, -X dev).
+_OPTIONS_WITH_VALUE = frozenset({"-W", "-X", "--check-hash-based-pycs"})
+
+
+class Verdict(str, enum.Enum):
+    IDENTICAL = "identical"
+    WITHIN_TOLERANCE = "within tolerance"
+    DIFFERENT = "different"
+    UNCHECKED = "cannot check"
+
+    @property
+    def ok(self) -> bool:
+        """Identical or within tolerance (what could not be checked is neither good nor bad)."""
+        return self in (Verdict.IDENTICAL, Verdict.WITHIN_TOLERANCE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tolerance:
+    """``|a - b| <= atol + rtol * |a|`` counts as within tolerance."""
+
+    rtol: float = 1e-6
+    atol: float = 1e-12
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise InvalidInput(f"tolerance {name} = {value!r}: expected a number >= 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """One metric, or one prediction method on the input example, original against reproduced."""
+
+    key: str
+    original: str
+    reproduced: str
+    verdict: Verdict
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataCheck:
+    """A recorded dataset fingerprinted again: ``path`` is the file checked ("" when there is none)."""
+
+    name: str
+    role: str
+    recorded: str  # the digest the run recorded
+    path: str
+    found: str | None  # the digest now, None when it could not be computed
+    verdict: Verdict
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryPoint:
+    """The command to re-run and its working folder, both inside the checkout."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reproduction:
+    """Everything ``slipway reproduce`` found; :attr:`ok` decides its exit code (0 or 1).
+
+    .. versionadded:: 0.1
+    """
+
+    uri: str
+    original_run: str
+    reproduced_run: str | None
+    commit: str
+    dirty: bool
+    command: tuple[str, ...]
+    cwd: str
+    exit_code: int | None  # of the re-run; None when it timed out
+    tolerance: Tolerance
+    data: tuple[DataCheck, ...] = ()
+    metrics: tuple[Comparison, ...] = ()
+    predictions: tuple[Comparison, ...] = ()
+    params: tuple[Difference, ...] = ()
+    environment: tuple[Difference, ...] = ()
+    packages: tuple[Difference, ...] = ()
+    code: tuple[Difference, ...] = ()
+    log_tail: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the reproduction does not match (empty when it does)."""
+        out: list[str] = []
+        if self.exit_code != 0:
+            out.append(
+                "the re-run timed out"
+                if self.exit_code is None
+                else f"the re-run exited with {self.exit_code}"
+            )
+        elif self.reproduced_run is None:
+            out.append("the re-run recorded no run tagged as this reproduction")
+        changed = [d.name or d.recorded[:12] for d in self.data if d.verdict is Verdict.DIFFERENT]
+        if changed:
+            out.append(f"training data changed: {', '.join(changed)}")
+        metrics = [c.key for c in self.metrics if c.verdict is Verdict.DIFFERENT]
+        if metrics:
+            out.append(f"metrics differ: {', '.join(metrics)}")
+        preds = [c.key for c in self.predictions if c.verdict is Verdict.DIFFERENT]
+        if preds:
+            out.append(f"predictions differ: {', '.join(preds)}")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ok"] = self.ok
+        out["problems"] = self.problems
+        return out
+
+
+# ---------------------------------------------------------------------- comparing
+
+
+def compare_numbers(a: float | None, b: float | None, tolerance: Tolerance) -> Verdict:
+    if a is None or b is None:
+        return Verdict.DIFFERENT
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return Verdict.IDENTICAL
+    if math.isfinite(a) and math.isfinite(b) and abs(a - b) <= tolerance.atol + tolerance.rtol * abs(a):
+        return Verdict.WITHIN_TOLERANCE
+    return Verdict.DIFFERENT
+
+
+def compare_metrics(
+    original: Mapping[str, float], reproduced: Mapping[str, float], tolerance: Tolerance
+) -> tuple[Comparison, ...]:
+    """Every metric of either run (their latest values); one missing on a side is different."""
+    out = []
+    for key in sorted(set(original) | set(reproduced)):
+        a, b = original.get(key), reproduced.get(key)
+        verdict = compare_numbers(a, b, tolerance)
+        note = ""
+        if a is None or b is None:
+            note = "not logged by the " + ("original run" if a is None else "re-run")
+        elif verdict is not Verdict.IDENTICAL:
+            note = f"difference {b - a:+.3g}"
+        out.append(Comparison(key=key, original=_num(a), reproduced=_num(b), verdict=verdict, note=note))
+    return tuple(out)
+
+
+def compare_predictions(key: str, original: Any, reproduced: Any, tolerance: Tolerance) -> Comparison:
+    """Two outputs of the same method on the same rows: arrays, Series or DataFrames."""
+    import numpy as np
+
+    a, b = _array(original), _array(reproduced)
+    shown_a, shown_b = _preview(a), _preview(b)
+    if a.shape != b.shape:
+        return Comparison(
+            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
+            note=f"shape {list(a.shape)} vs {list(b.shape)}",
+        )  # fmt: skip
+    numeric = a.dtype.kind in "biufc" and b.dtype.kind in "biufc"
+    if numeric:
+        same = bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc" and b.dtype.kind in "fc"))
+    else:
+        same = bool(np.array_equal(a.astype(str), b.astype(str)))
+    if same:
+        return Comparison(key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.IDENTICAL)
+    if not numeric:
+        count = int((a.astype(str) != b.astype(str)).sum())
+        return Comparison(
+            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
+            note=f"{count} of {a.size} values differ",
+        )  # fmt: skip
+    fa, fb = a.astype("float64"), b.astype("float64")
+    close = np.isclose(fb, fa, rtol=tolerance.rtol, atol=tolerance.atol, equal_nan=True)
+    finite = np.isfinite(fa) & np.isfinite(fb)
+    gap = float(np.max(np.abs(fa - fb)[finite])) if finite.any() else float("nan")
+    if bool(close.all()):
+        return Comparison(
+            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.WITHIN_TOLERANCE,
+            note=f"largest difference {gap:.3g}",
+        )  # fmt: skip
+    return Comparison(
+        key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
+        note=f"{int((~close).sum())} of {a.size} values differ; largest difference {gap:.3g}",
+    )  # fmt: skip
+
+
+def _array(value: Any) -> Any:
+    import numpy as np
+
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if callable(to_numpy) else value)
+
+
+def _preview(a: Any, limit: int = 4) -> str:
+    flat = a.reshape(-1)
+    items = [_num(float(v)) if a.dtype.kind in "fc" else str(v) for v in flat[:limit]]
+    return "[" + ", ".join(items) + (", …" if flat.size > limit else "") + "]"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.6g}"
+
+
+# ---------------------------------------------------------------------- the entry point
+
+
+def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> EntryPoint:
+    """The recorded command line, made to run from ``checkout`` (a checkout of the run's commit).
+
+    The interpreter becomes ``python``; the script (``slipway.source.name``, recorded as an absolute
+    path) and every argument that is a path under the recorded repository root
+    (``slipway.git.root``) are moved into ``checkout``. The working folder is the recorded one when
+    the command shows it (``python sub/train.py`` run from the root, ``python train.py`` from
+    ``sub/``), mapped into ``checkout``; otherwise ``checkout`` itself.
+    """
+    kind = tags.get("slipway.source.type", "")
+    if kind not in ("script", "module"):
+        started = {"": "an unknown way", "command": "python -c"}.get(kind, f"a {kind}")
+        raise InvalidInput(
+            f"the run was started from {started}; only a script (python train.py) or a module "
+            "(python -m pkg.train) can be re-run"
+        )
+    command = tags.get("slipway.source.command", "")
+    root = tags.get("slipway.git.root", "")
+    if not command:
+        raise InvalidInput("the run recorded no command line (tag slipway.source.command)")
+    if not root:
+        raise InvalidInput("the run recorded no git repository (tag slipway.git.root)")
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidInput(f"the recorded command line {command!r} cannot be parsed: {exc}") from None
+    if len(argv) < 2:
+        raise InvalidInput(f"the recorded command line {command!r} names no script or module")
+    root = os.path.normpath(root)
+    notes: list[str] = []
+    index = _program_index(argv, module=kind == "module")
+    args = list(argv)
+    cwd = checkout
+    if kind == "script":
+        name = os.path.normpath(tags.get("slipway.source.name", ""))
+        rel = os.path.relpath(name, root) if name else ".."
+        if rel.startswith(".."):
+            raise InvalidInput(
+                f"the script {name!r} is outside the repository {root!r}; it cannot be checked out again"
+            )
+        args[index] = os.path.join(checkout, rel)
+        given = os.path.normpath(argv[index])
+        if not os.path.isabs(given) and name.endswith(os.sep + given):
+            started_in = name[: -len(given) - 1]
+            where = os.path.relpath(started_in, root)
+            if not where.startswith(".."):
+                cwd = os.path.normpath(os.path.join(checkout, where))
+            else:
+                notes.append(f"the run started outside the repository ({started_in}); re-run from its root")
+    for i, arg in enumerate(args):
+        if i == 0 or (i == index and kind == "script"):
+            continue
+        mapped = _moved(arg, root, checkout)
+        if mapped != arg:
+            notes.append(f"argument {arg!r} points into the repository: using {mapped!r}")
+            args[i] = mapped
+    args[0] = python
+    return EntryPoint(argv=tuple(args), cwd=cwd, notes=tuple(notes))
+
+
+def _program_index(argv: list[str], *, module: bool) -> int:
+    """Where the script (or, after ``-m``, the module) is in an interpreter's command line."""
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if module and arg == "-m":
+            if i + 1 >= len(argv):
+                break
+            return i + 1
+        if arg.startswith("-m") and module and len(arg) > 2:
+            return i  # -mpkg.train
+        if not arg.startswith("-") or arg == "-":
+            if module:
+                break
+            return i
+        i += 2 if arg in _OPTIONS_WITH_VALUE else 1
+    what = "a module after -m" if module else "a script"
+    raise InvalidInput(f"the recorded command line {shlex.join(argv)!r} names no {what}")
+
+
+def _moved(arg: str, root: str, checkout: str) -> str:
+    """A path under ``root`` (alone or as ``--opt=PATH``) moved under ``checkout``; others unchanged."""
+    key, sep, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    norm = os.path.normpath(value) if value.startswith(os.sep) else ""
+    if norm and (norm == root or norm.startswith(root + os.sep)):
+        return f"{key}{sep}{os.path.join(checkout, os.path.relpath(norm, root))}"
+    return arg

@@ -1,0 +1,271 @@
+"""``slipway reproduce`` on real git repositories made here, with a real training script run twice.
+
+Each test builds a repository with a ``train.py`` that reads a CSV file, logs params, metrics, the
+dataset and a scikit-learn model, commits it, runs it as a process against a SLIPWAY_HOME in the
+test's folder, registers the model, then reproduces it through the CLI (``main``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+
+from slipway.artifacts import open_blob_store
+from slipway.cli import main
+from slipway.registry import Registry
+from slipway.store import open_metadata_store
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+TRAIN = textwrap.dedent(
+    """
+    import argparse
+
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    import slipway
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default="data.csv")
+    parser.add_argument("--seed", default="7")
+    parser.add_argument("--trees", type=int, default=TREES)
+    args = parser.parse_args()
+    seed = None if args.seed == "none" else int(args.seed)
+
+    frame = pd.read_csv(args.data)
+    X, y = frame[["a", "b", "c"]], frame["y"]
+    with slipway.start_run(experiment="repro"):
+        slipway.log_params({"seed": args.seed, "trees": args.trees})
+        slipway.log_dataset(args.data, name="train", role="training")
+        model = RandomForestClassifier(n_estimators=args.trees, random_state=seed).fit(X, y)
+        slipway.log_metric("mean_proba", float(model.predict_proba(X)[:, 1].mean()))
+        slipway.log_metric("accuracy", float((model.predict(X) == y).mean()))
+        slipway.log_model(model, "model", input_example=X.head(5))
+    """
+)
+
+
+def _csv(path: Path, seed: int, rows: int = 120) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, 3)), columns=["a", "b", "c"])
+    frame["y"] = (frame["a"] + 0.5 * rng.normal(size=rows) > 0).astype(int)
+    frame.to_csv(path, index=False)
+
+
+class Project:
+    """A git repository with train.py, a home for the stores, and helpers to run and register."""
+
+    def __init__(self, root: Path, home: Path) -> None:
+        self.root, self.home = root, home
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")},
+            "SLIPWAY_HOME": str(home),
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=self.root, env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
+    def write_train(self, trees: int = 15) -> None:
+        (self.root / "train.py").write_text(TRAIN.replace("TREES", str(trees)))
+
+    def train(self, *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "train.py", *args], cwd=self.root, env=self.env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+
+    def register(self) -> int:
+        store = open_metadata_store(f"sqlite:///{self.home / 'slipway.db'}")
+        try:
+            registry = Registry(store, open_blob_store(str(self.home / "artifacts")))
+            run = store.search_runs(max_results=1).items[0]
+            return registry.register(f"runs:/{run.id}/model", "m", actor="t").version
+        finally:
+            store.close()
+
+    def worktrees(self) -> str:
+        return self.git("worktree", "list")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    p = Project(root, tmp_path / "home")
+    p.git("init", "--quiet", "--initial-branch=main")
+    p.write_train()
+    _csv(root / "data.csv", seed=1)
+    (root / ".gitignore").write_text("ignored/\n")
+    p.git("add", "train.py", "data.csv", ".gitignore")
+    p.git("commit", "--quiet", "-m", "train")
+    monkeypatch.setenv("SLIPWAY_HOME", str(p.home))
+    monkeypatch.setenv("COLUMNS", "200")
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(key, p.env[key])
+    yield p
+    assert p.worktrees().count("\n") == 1, p.worktrees()  # the temporary worktree was removed
+
+
+def reproduce(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(["reproduce", *argv])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def as_json(
+    capsys: pytest.CaptureFixture[str], project: Project, *argv: str
+) -> tuple[int, dict[str, object]]:
+    code, out, err = reproduce(capsys, "models:/m/1", "--repo", str(project.root), "--json", *argv)
+    assert code in (0, 1), err
+    return code, json.loads(out)
+
+
+def verdicts(report: dict[str, object], key: str) -> dict[str, str]:
+    items = report[key]
+    assert isinstance(items, list)
+    return {str(c.get("key") or c.get("name")): str(c["verdict"]) for c in items}
+
+
+def test_a_clean_commit_reproduces_identically(capsys: pytest.CaptureFixture[str], project: Project) -> None:
+    project.train()
+    assert project.register() == 1
+    code, out, err = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
+    assert code == 0, out + err
+    assert "result: reproduced" in out
+    assert "identical" in out
+    assert "different" not in out
+
+    code, report = as_json(capsys, project)
+    assert code == 0
+    assert report["ok"] is True
+    assert report["dirty"] is False
+    assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
+    assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "identical"}
+    assert verdicts(report, "data") == {"train": "identical"}
+    assert report["packages"] == []
+    assert report["environment"] == []
+
+    store = open_metadata_store(f"sqlite:///{project.home / 'slipway.db'}")
+    try:
+        new = store.get_run(str(report["reproduced_run"]))
+        assert new.tags["slipway.reproduces"] == "m/1"
+        assert new.tags["slipway.git.commit"] == report["commit"]
+    finally:
+        store.close()
+
+
+def test_a_dirty_tree_is_rebuilt_from_the_recorded_diff(
+    capsys: pytest.CaptureFixture[str], project: Project
+) -> None:
+    project.write_train(trees=9)  # uncommitted: the commit alone would train 15 trees
+    (project.root / "helper.txt").write_text("an untracked file, recorded in the diff\n")
+    (project.root / "ignored").mkdir()
+    _csv(project.root / "ignored" / "extra.csv", seed=5)  # git-ignored data, read by absolute path
+    project.train("--data", str(project.root / "ignored" / "extra.csv"))
+    project.register()
+    code, report = as_json(capsys, project)
+    assert code == 0, report
+    assert report["dirty"] is True
+    assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
+    assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "identical"}
+    assert report["params"] == []  # trees=9 again: the diff was applied
+    assert verdicts(report, "data") == {"train": "identical"}
+    notes = " ".join(map(str, report["notes"]))  # type: ignore[call-overload]
+    assert "applied the run's uncommitted changes" in notes
+    assert "linked the untracked data file" in notes
+    assert "points into the repository" in notes
+
+
+def test_changed_data_is_reported_and_fails(
+    capsys: pytest.CaptureFixture[str], project: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "shared" / "train.csv"
+    outside.parent.mkdir()
+    _csv(outside, seed=2)
+    project.train("--data", str(outside))
+    project.register()
+    _csv(outside, seed=3)  # the data changed after training
+
+    code, out, _ = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
+    assert code == 1
+    assert "training data changed: train" in out
+    code, report = as_json(capsys, project)
+    assert code == 1
+    assert verdicts(report, "data") == {"train": "different"}
+    check = report["data"][0]  # type: ignore[index]
+    assert check["path"] == str(outside)
+    assert "the re-run read other data" in check["note"]
+
+
+def test_nondeterministic_training_is_different(capsys: pytest.CaptureFixture[str], project: Project) -> None:
+    project.train("--seed", "none")
+    project.register()
+    code, out, _ = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
+    assert code == 1
+    assert "result: NOT reproduced" in out
+    assert "predictions differ" in out
+
+
+def test_bad_input_is_one_line_with_exit_2(
+    capsys: pytest.CaptureFixture[str], project: Project, tmp_path: Path
+) -> None:
+    project.train()
+    project.register()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = Project(tmp_path / "other", project.home)
+    other.root.mkdir()
+    other.git("init", "--quiet")
+    other.git("commit", "--quiet", "--allow-empty", "-m", "unrelated")
+    for argv, needle in (
+        (("models:/nope/1", "--repo", str(project.root)), "'nope'"),
+        (("models:/m/4", "--repo", str(project.root)), "4"),
+        (("models:/m/1", "--repo", str(elsewhere)), "not a git repository"),
+        (("models:/m/1", "--repo", str(other.root)), "is not in the repository"),
+        (("runs:/abc/model", "--repo", str(project.root)), "models:/"),
+    ):
+        code, out, err = reproduce(capsys, *argv)
+        assert code == 2, (argv, out, err)
+        assert err.startswith("error:"), err
+        assert err.count("\n") == 1, err
+        assert needle in err, err
+    assert other.worktrees().count("\n") == 1
+
+
+def test_a_diff_that_does_not_apply_is_exit_2(capsys: pytest.CaptureFixture[str], project: Project) -> None:
+    (project.root / "weights.bin").write_bytes(b"\x00\x01binary")
+    project.git("add", "weights.bin")
+    project.git("commit", "--quiet", "-m", "weights")
+    (project.root / "weights.bin").write_bytes(b"\x00\x02changed")  # git diff HEAD cannot carry it
+    project.train()
+    project.register()
+    code, out, err = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
+    assert code == 2, out + err
+    progress, error = err.splitlines()  # "checking out …", then the error in one line
+    assert progress.startswith("checking out")
+    assert error.startswith("error:")
+    assert "recorded diff does not apply to its commit: cannot apply binary patch to 'weights.bin'" in error
