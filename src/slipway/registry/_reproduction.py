@@ -324,7 +324,7 @@ def _program_index(argv: list[str], *, module: bool) -> int:
                 break
             return i
         i += 2 if arg in _OPTIONS_WITH_VALUE else 1
-    what = "a module after -m" if module else "a script"
+    what = "module after -m" if module else "script"
     raise InvalidInput(f"the recorded command line {shlex.join(argv)!r} names no {what}")
 
 
