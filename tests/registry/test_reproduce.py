@@ -31,24 +31,27 @@ TRAIN = textwrap.dedent(
     """
     import argparse
 
+    import numpy as np
     import pandas as pd
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
 
     import slipway
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="data.csv")
     parser.add_argument("--seed", default="7")
-    parser.add_argument("--trees", type=int, default=TREES)
+    parser.add_argument("--C", type=float, default=C_VALUE)
     args = parser.parse_args()
     seed = None if args.seed == "none" else int(args.seed)
 
     frame = pd.read_csv(args.data)
     X, y = frame[["a", "b", "c"]], frame["y"]
+    # random sample weights: reproducible with a seed, different at every run without one
+    weights = np.random.default_rng(seed).uniform(0.5, 1.5, len(frame))
     with slipway.start_run(experiment="repro"):
-        slipway.log_params({"seed": args.seed, "trees": args.trees})
+        slipway.log_params({"seed": args.seed, "C": args.C})
         slipway.log_dataset(args.data, name="train", role="training")
-        model = RandomForestClassifier(n_estimators=args.trees, random_state=seed).fit(X, y)
+        model = LogisticRegression(C=args.C).fit(X, y, sample_weight=weights)
         slipway.log_metric("mean_proba", float(model.predict_proba(X)[:, 1].mean()))
         slipway.log_metric("accuracy", float((model.predict(X) == y).mean()))
         slipway.log_model(model, "model", input_example=X.head(5))
@@ -85,8 +88,8 @@ class Project:
             ["git", *args], cwd=self.root, env=self.env, check=True, capture_output=True, text=True
         ).stdout
 
-    def write_train(self, trees: int = 15) -> None:
-        (self.root / "train.py").write_text(TRAIN.replace("TREES", str(trees)))
+    def write_train(self, c: float = 1.0) -> None:
+        (self.root / "train.py").write_text(TRAIN.replace("C_VALUE", repr(c)))
 
     def train(self, *args: str) -> None:
         done = subprocess.run(
@@ -181,7 +184,7 @@ def test_a_clean_commit_reproduces_identically(capsys: pytest.CaptureFixture[str
 def test_a_dirty_tree_is_rebuilt_from_the_recorded_diff(
     capsys: pytest.CaptureFixture[str], project: Project
 ) -> None:
-    project.write_train(trees=9)  # uncommitted: the commit alone would train 15 trees
+    project.write_train(c=0.05)  # uncommitted: the commit alone would train with C=1.0
     (project.root / "helper.txt").write_text("an untracked file, recorded in the diff\n")
     (project.root / "ignored").mkdir()
     _csv(project.root / "ignored" / "extra.csv", seed=5)  # git-ignored data, read by absolute path
@@ -192,7 +195,7 @@ def test_a_dirty_tree_is_rebuilt_from_the_recorded_diff(
     assert report["dirty"] is True
     assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
     assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "identical"}
-    assert report["params"] == []  # trees=9 again: the diff was applied
+    assert report["params"] == []  # C=0.05 again: the diff was applied
     assert verdicts(report, "data") == {"train": "identical"}
     notes = " ".join(map(str, report["notes"]))  # type: ignore[call-overload]
     assert "applied the run's uncommitted changes" in notes

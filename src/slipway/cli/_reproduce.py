@@ -96,16 +96,12 @@ def console_err() -> "Console":
 
 def _environment(s: "Settings") -> dict[str, str]:
     """This process's environment, with the stores pinned to the ones this command uses."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_") or k.startswith("SLIPWAY_TEST_")
-    }
+    env = dict(os.environ)
     env["SLIPWAY_HOME"] = str(s.home)
     env["SLIPWAY_TRACKING_URI"] = s.tracking_uri
     env["SLIPWAY_ARTIFACT_URI"] = s.artifact_uri
     if s.token:
         env["SLIPWAY_TOKEN"] = s.token
-    if "SLIPWAY_RUN_TAGS" in os.environ:
-        env["SLIPWAY_RUN_TAGS"] = os.environ["SLIPWAY_RUN_TAGS"]
     return env
 
 

@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,12 +120,12 @@ def reproduce(
         say("checking the training data")
         records = registry.store.get_run_datasets(run.id)
         data = [_check_data(r, root=run.tags.get("slipway.git.root", ""), checkout=checkout) for r in records]
-        notes += [n for d in data for n in ([d.note] if d.note.startswith("linked") else [])]
+        notes += [d.note for d in data if d.note.startswith("linked")]
         tag = f"{mv.name}/{mv.version}"
-        started = int(time.time() * 1000) - 1
+        earlier = {r.id for r in _tagged(registry, tag)}  # earlier reproductions of this version
         say(f"re-running: {' '.join(entry.argv)}")
         code, tail = _rerun(entry.argv, entry.cwd, _env(environ, tag), Path(scratch) / "rerun.log", timeout)
-        new = _new_run(registry, tag, started, _model_path(registry, mv, run)) if code == 0 else None
+        new = _new_run(registry, tag, earlier, _model_path(registry, mv, run)) if code == 0 else None
         report = Reproduction(
             uri=where,
             original_run=run.id,
@@ -327,22 +326,28 @@ def _rerun(
     return code, "\n".join(lines[-_LOG_TAIL_LINES:])
 
 
+def _tagged(registry: Registry, tag: str) -> list[Run]:
+    """Runs tagged ``slipway.reproduces=tag``, newest first."""
+    return registry.store.search_runs(
+        filter=f"tags.`{REPRODUCES_TAG}` = '{tag}'", order_by="attributes.start_time desc", max_results=1000
+    ).items
+
+
 def _new_run(
-    registry: Registry, tag: str, started: int, model_path: str | None
+    registry: Registry, tag: str, earlier: set[str], model_path: str | None
 ) -> tuple[Run, str | None] | None:
-    """The newest run tagged with ``tag`` since ``started``, preferring one that logged the model."""
-    page = registry.store.search_runs(
-        filter=f"tags.`{REPRODUCES_TAG}` = '{tag}' and attributes.start_time >= {started}",
-        order_by="attributes.start_time desc",
-        max_results=50,
-    )
-    if not page.items:
+    """The newest run tagged ``tag`` that is not in ``earlier``, preferring one that logged the model.
+
+    Runs are told apart by id, not by start time, so a server whose clock differs cannot hide one.
+    """
+    runs = [r for r in _tagged(registry, tag) if r.id not in earlier]
+    if not runs:
         return None
-    for candidate in page.items:
+    for candidate in runs:
         found = _logged_model(registry, candidate.id, model_path)
         if found is not None:
             return registry.store.get_run(candidate.id), found
-    return registry.store.get_run(page.items[0].id), None
+    return registry.store.get_run(runs[0].id), None
 
 
 def _logged_model(registry: Registry, run_id: str, path: str | None) -> str | None:

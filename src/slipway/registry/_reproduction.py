@@ -195,37 +195,31 @@ def compare_predictions(key: str, original: Any, reproduced: Any, tolerance: Tol
 
     a, b = _array(original), _array(reproduced)
     shown_a, shown_b = _preview(a), _preview(b)
+
+    def judged(verdict: Verdict, note: str = "") -> Comparison:
+        return Comparison(key=key, original=shown_a, reproduced=shown_b, verdict=verdict, note=note)
+
     if a.shape != b.shape:
-        return Comparison(
-            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
-            note=f"shape {list(a.shape)} vs {list(b.shape)}",
-        )  # fmt: skip
+        return judged(Verdict.DIFFERENT, f"shape {list(a.shape)} vs {list(b.shape)}")
     numeric = a.dtype.kind in "biufc" and b.dtype.kind in "biufc"
     if numeric:
         same = bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc" and b.dtype.kind in "fc"))
     else:
         same = bool(np.array_equal(a.astype(str), b.astype(str)))
     if same:
-        return Comparison(key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.IDENTICAL)
+        return judged(Verdict.IDENTICAL)
     if not numeric:
         count = int((a.astype(str) != b.astype(str)).sum())
-        return Comparison(
-            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
-            note=f"{count} of {a.size} values differ",
-        )  # fmt: skip
+        return judged(Verdict.DIFFERENT, f"{count} of {a.size} values differ")
     fa, fb = a.astype("float64"), b.astype("float64")
     close = np.isclose(fb, fa, rtol=tolerance.rtol, atol=tolerance.atol, equal_nan=True)
     finite = np.isfinite(fa) & np.isfinite(fb)
     gap = float(np.max(np.abs(fa - fb)[finite])) if finite.any() else float("nan")
     if bool(close.all()):
-        return Comparison(
-            key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.WITHIN_TOLERANCE,
-            note=f"largest difference {gap:.3g}",
-        )  # fmt: skip
-    return Comparison(
-        key=key, original=shown_a, reproduced=shown_b, verdict=Verdict.DIFFERENT,
-        note=f"{int((~close).sum())} of {a.size} values differ; largest difference {gap:.3g}",
-    )  # fmt: skip
+        return judged(Verdict.WITHIN_TOLERANCE, f"largest difference {gap:.3g}")
+    return judged(
+        Verdict.DIFFERENT, f"{int((~close).sum())} of {a.size} values differ; largest difference {gap:.3g}"
+    )
 
 
 def _array(value: Any) -> Any:
