@@ -186,6 +186,22 @@ def test_untracked_text_files_are_in_the_diff_and_git_apply_rebuilds_the_tree(
     assert os.access(copy / "run.sh", os.X_OK)
 
 
+def test_a_changed_tracked_binary_file_travels_in_the_diff(repo: Path, tmp_path: Path) -> None:
+    (repo / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    _git(repo, "add", "weights.bin")
+    _git(repo, "commit", "-q", "-m", "weights")
+    (repo / "weights.bin").write_bytes(bytes(reversed(range(256))) * 4)  # changed, not committed
+    state = git_state(repo)
+    assert state is not None
+    assert b"GIT binary patch" in state.diff
+
+    copy = tmp_path / "copy"
+    subprocess.run(["git", "clone", "-q", str(repo), str(copy)], check=True)
+    (copy / "slipway.diff").write_bytes(state.diff)
+    _git(copy, "apply", "slipway.diff")  # what reproduce does in its worktree
+    assert (copy / "weights.bin").read_bytes() == (repo / "weights.bin").read_bytes()
+
+
 def _fake_distribution(site: Path, folder: str, metadata: str, direct_url: dict[str, object] | None) -> None:
     info = site / folder
     info.mkdir(parents=True)

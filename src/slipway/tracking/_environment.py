@@ -304,7 +304,7 @@ def git_state(where: Path, *, exclude: Sequence[str] = (".slipway",)) -> GitStat
     diff = b""
     if dirty:
         if changed and commit is not None:
-            out = _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], Path(root))
+            out = _git(["diff", "HEAD", "--binary", "--no-color", "--no-ext-diff"], Path(root))
             if out is not None and out.returncode == 0:
                 diff = out.stdout
         if untracked:
