@@ -6,15 +6,19 @@ Loading a folder runs, in this order, and nothing of the model is executed befor
 2. every file's digest: a changed, missing or unlisted file is an IntegrityViolation naming it;
 3. the environment check: each recorded requirement against what is installed, every mismatch named
    (a warning, or EnvironmentMismatch with ``strict_env=True``);
-4. the model's ``code/`` put on ``sys.path``, then the flavor's loader (an unpickle, for most).
+4. the model's ``code/`` put first on ``sys.path`` (any module of the same name already imported from
+   elsewhere is evicted from ``sys.modules``, so this model's own verified code runs), then the
+   flavor's loader (an unpickle, for most).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,16 +236,56 @@ def load_folder(
     )
 
 
+# sys.path, sys.modules and sys.dont_write_bytecode are process-wide: one load changes them at a time.
+_IMPORT_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _code_on_path(folder: Path, code: str | None) -> Iterator[None]:
-    """Put the model's code folder on sys.path (it stays: later imports may need it); write no .pyc."""
-    if code is not None:
-        entry = str((folder / code).resolve())
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
-    before = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True  # a __pycache__ in the folder would fail the next digest check
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = before
+    """Put the model's code folder first on sys.path (it stays: later imports may need it).
+
+    A module of the same name as one in ``code/`` that is already imported from another file
+    (another model's code, or the user's copy) is evicted from ``sys.modules`` with its submodules,
+    so the code whose digests were just checked is the code that runs. Bytecode writing is off
+    while loading: a ``__pycache__`` in the folder would fail the next digest check.
+    """
+    with _IMPORT_LOCK:
+        if code is not None:
+            root = (folder / code).resolve()
+            entry = str(root)
+            while entry in sys.path:
+                sys.path.remove(entry)
+            sys.path.insert(0, entry)  # first, even if an earlier load of another model came after
+            _evict_foreign(root)
+            importlib.invalidate_caches()
+        before = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True
+        try:
+            yield
+        finally:
+            sys.dont_write_bytecode = before
+
+
+def _top_level_names(root: Path) -> set[str]:
+    """The modules and packages ``root`` (a model's code/) provides at its top level."""
+    names: set[str] = set()
+    for child in root.iterdir():
+        if child.is_dir() and child.name.isidentifier():
+            names.add(child.name)
+        elif child.suffix == ".py" and child.stem.isidentifier():
+            names.add(child.stem)
+    return names
+
+
+def _evict_foreign(root: Path) -> None:
+    """Drop from sys.modules each of root's module names imported from somewhere other than root."""
+    for name in _top_level_names(root):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        file = getattr(module, "__file__", None)
+        places = [file] if file else list(getattr(module, "__path__", None) or [])
+        if places and all(Path(p).resolve().is_relative_to(root) for p in places):
+            continue  # already this model's own code
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
