@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -124,3 +125,66 @@ def test_many_classes_on_many_rows_count_without_a_dense_one_hot() -> None:
     pred = np.where(rng.random(40_000) < 0.7, y, rng.integers(0, 12, 40_000))
     assert ours.f1(y, pred) == pytest.approx(sk.f1_score(y, pred, average="macro"), abs=1e-12)
     assert ours.balanced_accuracy(y, pred) == pytest.approx(sk.balanced_accuracy_score(y, pred), abs=1e-12)
+
+
+def _bootstrap_data() -> dict[str, tuple[Any, Any, Any, Any]]:
+    """Binary and three-class data where one class is rare, so that many resamples miss it."""
+    rng = np.random.default_rng(11)
+    n = 150
+    y2 = (rng.random(n) < 0.06).astype(int)  # about 9 positives
+    p2 = np.clip(0.4 * y2 + 0.6 * rng.random(n), 0, 1)
+    y3 = rng.choice(2, size=n)
+    y3[[10, 70]] = 2  # the rare class: two rows ...
+    pred3 = np.where(rng.random(n) < 0.8, y3, rng.choice(2, size=n))
+    pred3[[10, 40]] = [1, 2]  # ... one found, one missed, one false alarm
+    p3 = rng.dirichlet([1, 1, 1], n) + 0.5 * np.eye(3)[y3]
+    p3 /= p3.sum(axis=1, keepdims=True)
+    return {
+        "binary": (y2, (p2 > 0.5).astype(int), np.c_[1 - p2, p2], np.array([0, 1])),
+        "multiclass": (y3, pred3, p3, np.array([0, 1, 2])),
+    }
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+@pytest.mark.parametrize("name", ["precision", "recall", "f1", "accuracy", "roc_auc"])
+def test_the_bootstrap_equals_sklearn_on_each_resample(kind: str, name: str) -> None:
+    from slipway.validation._checks import bootstrap_values, resample_rows
+
+    y, labels, proba, classes = _bootstrap_data()[kind]
+    binary = kind == "binary"
+    preds = Predictions(labels=labels, proba=proba, classes=classes, pos_label=1 if binary else None)
+    samples, seed = 300, 4
+    values = bootstrap_values(name, y, [preds], samples=samples, seed=seed)[0]
+    rows = np.concatenate(list(resample_rows(len(y), samples, seed)))
+    assert rows.shape == (samples, len(y))
+    assert np.array_equal(rows, np.random.default_rng(seed).integers(0, len(y), size=(samples, len(y))))
+
+    def sklearn(idx: Any) -> float:
+        yt, yp, pr = y[idx], labels[idx], proba[idx]
+        average = "binary" if binary else "macro"
+        if name == "accuracy":
+            return float(sk.accuracy_score(yt, yp))
+        if name == "roc_auc":
+            if len(np.unique(yt)) < len(classes):  # undefined: ours is NaN, sklearn refuses
+                return math.nan
+            return float(
+                sk.roc_auc_score(yt, pr[:, 1]) if binary else sk.roc_auc_score(yt, pr, multi_class="ovr")
+            )
+        fn = {"precision": sk.precision_score, "recall": sk.recall_score, "f1": sk.f1_score}[name]
+        return float(fn(yt, yp, average=average, zero_division=0))
+
+    expected = np.array([sklearn(idx) for idx in rows])
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-9, equal_nan=True)
+    if not binary and name != "accuracy":  # the rare class is missing from some resamples
+        assert any(2 not in y[idx] and 2 not in labels[idx] for idx in rows)
+
+
+def test_a_macro_average_leaves_out_labels_a_weighting_does_not_hold() -> None:
+    y = np.array([0, 0, 1, 1, 2])
+    pred = np.array([0, 1, 1, 1, 2])
+    without_two = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    expected = sk.precision_score(y[:4], pred[:4], average="macro")
+    assert ours.precision(y, pred, weights=without_two) == pytest.approx(expected, abs=1e-12)
+    assert ours.recall(y, pred, weights=without_two) == pytest.approx(
+        sk.recall_score(y[:4], pred[:4], average="macro"), abs=1e-12
+    )

@@ -22,12 +22,13 @@ from slipway.validation._result import CheckResult, fmt
 from slipway.validation._signatures import compare_signatures
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Sequence
 
     import pandas as pd
     from numpy.typing import NDArray
 
     from slipway.validation._context import Context
+    from slipway.validation._metrics import Predictions
     from slipway.validation._policy import (
         Bootstrap,
         Check,
@@ -141,29 +142,45 @@ def no_regression_check(check: NoRegressionCheck, ctx: Context) -> CheckResult:
 def _paired_bootstrap(metric: str, ctx: Context, *, sign: float, boot: Bootstrap) -> tuple[float, float, int]:
     """The confidence interval of the challenger's improvement, resampling rows for both models at once."""
     assert ctx.champion is not None
-    n = len(ctx.target)
     ours = ctx.challenger.predictions(ctx.features)
     theirs = ctx.champion.predictions(ctx.features)
-    rng = np.random.default_rng(boot.seed)
-    chunk = max(1, min(boot.samples, _BOOTSTRAP_CELLS // max(n, 1)))
-    diffs: list[NDArray[np.float64]] = []
-    done = 0
-    while done < boot.samples:
-        size = min(chunk, boot.samples - done)
-        picks = rng.integers(0, n, size=(size, n))
-        offsets = (np.arange(size) * n)[:, None]
-        counts = np.bincount((picks + offsets).ravel(), minlength=size * n).reshape(size, n)
-        a = metric_values(metric, ctx.target, ours, counts)
-        b = metric_values(metric, ctx.target, theirs, counts)
-        diffs.append(sign * (a - b))
-        done += size
-    values = np.concatenate(diffs)
+    both = bootstrap_values(metric, ctx.target, [ours, theirs], samples=boot.samples, seed=boot.seed)
+    values = sign * (both[0] - both[1])
     values = values[~np.isnan(values)]  # e.g. a resample holding one class has no roc_auc
     if len(values) == 0:
         return math.nan, math.nan, 0
     alpha = (1.0 - boot.confidence) / 2.0
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high), len(values)
+
+
+def resample_rows(n: int, samples: int, seed: int) -> Iterator[NDArray[np.intp]]:
+    """The rows drawn for each bootstrap resample, a ``(chunk, n)`` block at a time; fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(samples, _BOOTSTRAP_CELLS // max(n, 1)))
+    done = 0
+    while done < samples:
+        size = min(chunk, samples - done)
+        yield rng.integers(0, n, size=(size, n))
+        done += size
+
+
+def bootstrap_values(
+    metric: str, target: NDArray[Any], predictions: Sequence[Predictions], *, samples: int, seed: int
+) -> NDArray[np.float64]:
+    """``metric`` of each of ``predictions`` on each resample: ``(len(predictions), samples)``.
+
+    Every prediction set is scored on the same resamples (a paired bootstrap); each resample is a row
+    of counts (how often each row was drawn), so a chunk of resamples is one call per metric.
+    """
+    n = len(target)
+    blocks: list[NDArray[np.float64]] = []
+    for picks in resample_rows(n, samples, seed):
+        size = len(picks)
+        offsets = (np.arange(size) * n)[:, None]
+        counts = np.bincount((picks + offsets).ravel(), minlength=size * n).reshape(size, n)
+        blocks.append(np.stack([metric_values(metric, target, p, counts) for p in predictions]))
+    return np.concatenate(blocks, axis=1)
 
 
 # ---------------------------------------------------------------------- slices

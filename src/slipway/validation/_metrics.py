@@ -6,8 +6,10 @@ bootstrap of 1,000 resamples is a handful of matrix products, not 1,000 calls. T
 with :mod:`sklearn.metrics` (tested), which is not needed here.
 
 Classification metrics on labels (``accuracy``, ``balanced_accuracy``, ``precision``, ``recall``,
-``f1``) are binary for the positive class when there are two classes, and macro averages otherwise;
-an undefined precision or recall (nothing predicted, nothing to find) counts as 0, as scikit-learn
+``f1``) are binary for the positive class when there are two classes, and macro averages otherwise
+(over the labels each weighting holds among the true or predicted labels, so a bootstrap resample
+that misses a rare class averages over the others, as scikit-learn would on those rows); an
+undefined precision or recall (nothing predicted, nothing to find) counts as 0, as scikit-learn
 does. ``roc_auc`` is one-vs-rest macro for more than two classes, and undefined (NaN) when the target
 holds a single class. ``log_loss`` clips probabilities to ``[eps, 1 - eps]``. ``mape`` is a fraction
 (0.1 is 10%).
@@ -156,7 +158,11 @@ def _binary_or_macro(
     if binary:
         hits = np.flatnonzero(labels == p.pos_label)
         return per[:, hits[0]] if len(hits) else np.zeros(len(w))
-    return np.asarray(per.mean(axis=1), dtype=np.float64)
+    # Macro: the mean over the labels this sample holds (weight > 0 among the true or predicted
+    # labels), as scikit-learn does on the rows it is given. A bootstrap resample that misses a rare
+    # class leaves it out rather than counting its precision and recall as 0.
+    present = (predicted + actual) > 0
+    return _ratio((per * present).sum(axis=1), present.sum(axis=1).astype(np.float64))
 
 
 def _accuracy(y_true: NDArray[Any], p: Predictions, w: NDArray[np.float64]) -> NDArray[np.float64]:
