@@ -243,3 +243,60 @@ def test_named_tensors_are_checked_one_by_one() -> None:
         enforce({"image": np.zeros((3, 2, 2))})
     with pytest.raises(InvalidInput, match=re.escape("input 'image': expected shape (-1, 2, 2), got (3, 4)")):
         enforce({"image": np.zeros((3, 4)), "mask": np.ones((3, 2), dtype=bool)})
+
+
+# ---------------------------------------------------------------------- malformed input
+
+
+def test_a_dict_mixing_a_list_and_a_string_is_refused_naming_the_string_column() -> None:
+    with pytest.raises(InvalidInput, match=r"column 's': expected a list of values"):
+        columns(a="int64", s="string")({"a": [1, 2, 3], "s": "xyz"})
+
+
+def test_a_dict_mixing_a_list_and_a_number_is_refused_naming_the_column() -> None:
+    with pytest.raises(InvalidInput, match=r"column 'b': expected a list of values"):
+        columns(a="int64", b="int64")({"a": [1, 2], "b": 3})
+
+
+def test_a_dict_of_columns_of_different_lengths_names_both() -> None:
+    with pytest.raises(InvalidInput, match=r"column 'b' has 1 values? but column 'a' has 2"):
+        columns(a="int64", b="int64")({"a": [1, 2], "b": [3]})
+
+
+def test_a_dict_of_scalars_is_one_row() -> None:
+    out = columns(a="int64", s="string")({"a": 1, "s": "xyz"})
+    assert out.to_dict("list") == {"a": [1], "s": ["xyz"]}
+
+
+def test_a_ragged_tensor_is_refused_naming_the_input() -> None:
+    with pytest.raises(InvalidInput, match=r"input: could not be read as an array"):
+        tensor("float64", -1, 2)([[1.0, 2.0], [3.0]])
+    with pytest.raises(InvalidInput, match=r"input 'a': could not be read as an array"):
+        InputEnforcer(Schema(columns=(ColumnSpec(name="a", dtype="float64", shape=(-1, 2)),)))(
+            {"a": [[1.0, 2.0], [3.0]]}
+        )
+
+
+@pytest.mark.parametrize(
+    ("target", "value"),
+    [
+        ("int64", 2.0**63),
+        ("int64", -(2.0**63) * 2),
+        ("int32", 2.0**31),
+        ("uint64", 2.0**64),
+        ("uint8", 256.0),
+    ],
+)
+def test_floats_just_outside_an_integer_range_are_refused(target: str, value: float) -> None:
+    with pytest.raises(InvalidInput, match=r"outside its range"):
+        tensor(target, -1)(np.array([value]))
+
+
+def test_floats_at_the_edge_of_int64_are_accepted() -> None:
+    assert one("int64", np.array([-(2.0**63)])).tolist() == [-(2**63)]
+    assert one("int64", np.array([2.0**62])).tolist() == [2**62]
+
+
+def test_python_ints_too_large_for_int64_are_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"column 'x'"):
+        columns(x="int64")({"x": [2**70]})

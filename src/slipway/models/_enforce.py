@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from slipway.errors import InvalidInput
-from slipway.models._infer import as_data
+from slipway.models._infer import as_data, is_scalar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -112,8 +112,14 @@ def cast_array(where: str, values: Any, target: str) -> Any:
                     f"such as {_sample(values[frac])}"
                 )
         if dt.kind in "iuf":
-            if values.size and (values.min() < info.min or values.max() > info.max):
-                out = values[(values < info.min) | (values > info.max)]
+            if dt.kind == "f":
+                # info.max rounds up to 2**63 (say) as a float, so "> info.max" would let 2**63 through
+                # and the cast would wrap it; max + 1 and min are powers of two, exact as floats.
+                outside = (values < float(info.min)) | (values >= float(int(info.max) + 1))
+            else:
+                outside = (values < info.min) | (values > info.max)
+            if values.size and outside.any():
+                out = values[outside]
                 raise InvalidInput(
                     f"{where}: expected {target}, got values outside its range such as {_sample(out)}"
                 )
@@ -145,7 +151,14 @@ def _cast_objects(where: str, values: Any, target: str) -> Any:
     elif target != "datetime":
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in flat)
         if ints:
-            return cast_array(where, np.array(flat.tolist(), dtype=np.int64).reshape(values.shape), target)
+            try:
+                as_int = np.array(flat.tolist(), dtype=np.int64)
+            except OverflowError:
+                big = next(v for v in flat if not -(2**63) <= int(v) < 2**63)
+                raise InvalidInput(
+                    f"{where}: expected {target}, got integers outside int64's range such as {big!r:.40}"
+                ) from None
+            return cast_array(where, as_int.reshape(values.shape), target)
         nums = all(
             (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)))
             or v is None
@@ -273,19 +286,45 @@ class InputEnforcer:
             return self._assemble(labels, frame.__getitem__, index=frame.index)
         if isinstance(data, np.ndarray):
             return self._from_array(data)
-        if isinstance(data, Mapping) and data and all(_is_scalar(v) for v in data.values()):
+        if isinstance(data, Mapping) and data and all(is_scalar(v) for v in data.values()):
             data = [data]  # one record
         if isinstance(data, list) and data and all(isinstance(r, Mapping) for r in data):
             return self._from_records(data)
         if isinstance(data, Mapping) and data:
-            columns = {str(k): _objects(v) for k, v in data.items()}
-            if len({len(v) for v in columns.values()}) != 1:
-                raise InvalidInput("input: every column of a dict must have the same length")
-            return self._assemble(list(columns), columns.__getitem__)
+            return self._from_columns(data)
         frame = as_data(data)
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInput(f"input: expected a table with columns {', '.join(self._names)}")
         return self._frame(frame)
+
+    def _from_columns(self, data: Mapping[Any, Any]) -> Any:
+        """A dict of columns: every value a list (tuple, 1-D array, Series) of one common length."""
+        import numpy as np
+        import pandas as pd
+
+        columns: dict[str, Any] = {}
+        first: tuple[str, int] | None = None
+        for key, value in data.items():
+            name = str(key)
+            if is_scalar(value) or not isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+                raise InvalidInput(
+                    f"column {name!r}: expected a list of values, got {type(value).__name__} {value!r:.40}; "
+                    "a dict is either columns (every value a list, all of one length) or one row "
+                    "(every value a single value)"
+                )
+            if isinstance(value, np.ndarray) and value.ndim != 1:
+                raise InvalidInput(
+                    f"column {name!r}: expected a list of values, got an array of shape {value.shape}"
+                )
+            columns[name] = _objects(value)
+            if first is None:
+                first = (name, len(columns[name]))
+            elif len(columns[name]) != first[1]:
+                raise InvalidInput(
+                    f"column {name!r} has {len(columns[name])} values but column {first[0]!r} has "
+                    f"{first[1]}; every column of a dict must have the same length"
+                )
+        return self._assemble(list(columns), columns.__getitem__)
 
     def _from_array(self, array: Any) -> Any:
         if array.ndim == 1 and len(self._names) == array.shape[0]:
@@ -355,9 +394,9 @@ class InputEnforcer:
         elif isinstance(data, Mapping):
             if len(data) != 1:
                 raise InvalidInput(f"{where}: expected an array of shape {_shape(spec.shape)}, got a dict")
-            array = np.asarray(next(iter(data.values())))
+            array = _asarray(where, next(iter(data.values())))
         else:
-            array = np.asarray(data)
+            array = _asarray(where, data)
         if array.dtype.kind == "U":
             array = array.astype(object)
         array = cast_array(where, array, spec.dtype if spec.dtype != "string" else "string")
@@ -389,8 +428,18 @@ class InputEnforcer:
         return out
 
 
-def _is_scalar(value: object) -> bool:
-    return isinstance(value, (str, bytes, int, float, bool)) or value is None or not hasattr(value, "__len__")
+def _asarray(where: str, data: object) -> Any:
+    """``np.asarray``, with a ragged or otherwise unreadable input refused by name."""
+    import numpy as np
+
+    try:
+        return np.asarray(data)
+    except (ValueError, TypeError, OverflowError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InvalidInput(
+            f"{where}: could not be read as an array ({first}); "
+            "nested lists must be rectangular, with one type of value"
+        ) from None
 
 
 def _objects(values: Any) -> Any:

@@ -22,10 +22,11 @@ from slipway.core import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 from slipway.core._signature import TENSOR_DTYPES
 from slipway.errors import InvalidInput
 
-__all__ = ["as_data", "decode_example", "encode_example", "infer_schema", "infer_signature"]
+__all__ = ["as_data", "decode_example", "encode_example", "infer_schema", "infer_signature", "is_scalar"]
 
 
-def _is_scalar(value: object) -> bool:
+def is_scalar(value: object) -> bool:
+    """A single value (str and bytes included), not a list of them: a dict of these is one record."""
     return isinstance(value, (str, bytes, int, float, bool)) or value is None or not hasattr(value, "__len__")
 
 
@@ -41,7 +42,7 @@ def as_data(data: object) -> Any:
     if isinstance(data, Mapping):
         if not data:
             raise InvalidInput("input: expected at least one column, got an empty dict")
-        if all(_is_scalar(v) for v in data.values()):
+        if all(is_scalar(v) for v in data.values()):
             return pd.DataFrame([dict(data)])  # one record
         arrays = {str(k): np.asarray(v) for k, v in data.items()}
         if all(a.ndim == 1 for a in arrays.values()) and len({len(a) for a in arrays.values()}) == 1:
@@ -204,7 +205,7 @@ def _json_column(name: str, values: Any, dtype: str) -> list[Any]:
         return [None if v is None else base64.b64encode(v).decode() for v in values]
     if dtype in ("float32", "float64"):
         return [None if v != v else float(v) for v in values.tolist()]  # NaN -> null
-    out = [None if _is_scalar(v) and pd.isna(v) else v for v in values.tolist()]
+    out = [None if is_scalar(v) and pd.isna(v) else v for v in values.tolist()]
     if dtype == "object":
         from slipway.models._manifest import check_json
 
