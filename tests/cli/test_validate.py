@@ -166,6 +166,29 @@ def test_bad_input_is_one_line_with_exit_2_and_nothing_recorded(
     assert registry.get_version("churn", 3).gate is None
 
 
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1"])
+def test_text_labels_for_a_model_of_integer_classes_are_bad_input(
+    capsys: pytest.CaptureFixture[str],
+    urls: tuple[str, str],
+    registry: Registry,
+    clf: Models,
+    tmp_path: Path,
+    metric: str,
+) -> None:
+    words = clf.holdout.assign(churned=clf.holdout["churned"].map({0: "stay", 1: "churn"}))
+    words.to_csv(tmp_path / "words.csv", index=False)
+    (tmp_path / "one.yaml").write_text(f"checks:\n  - {{kind: metric, metric: {metric}, min: 0.5}}\n")
+    argv = ["--data", "words.csv", "--target", "churned", "--policy", "one.yaml"]
+    code, out, err = run(capsys, urls, "validate", "models:/churn/3", *argv)
+    assert (code, out) == (2, "")
+    first = words["churned"].iloc[0]
+    assert err == (
+        f"error: words.csv: target column 'churned': value '{first}' is not one of "
+        "models:/churn/3's classes (0, 1)\n"
+    )
+    assert registry.get_version("churn", 3).gate is None
+
+
 def test_a_missing_option_is_a_usage_error(capsys: pytest.CaptureFixture[str], urls: tuple[str, str]) -> None:
     code, _, err = run(capsys, urls, "validate", "models:/churn/1", "--data", "holdout.parquet")
     assert code == 2

@@ -266,3 +266,30 @@ def test_signature_rules() -> None:
         "the challenger has no signature, so its inputs are unchecked"
     ]
     assert np.array_equal(np.array([1]), np.array([1]))
+
+
+def test_a_classifier_without_recorded_classes_needs_a_target_of_the_kind_it_predicts() -> None:
+    from typing import ClassVar
+
+    import numpy as np
+
+    from slipway.validation._context import Candidate
+    from slipway.validation._metrics import Predictions
+
+    class Manifest:
+        options: ClassVar[dict[str, object]] = {}
+
+    class Model:
+        manifest = Manifest()
+        methods = ("predict",)
+
+    version = type("V", (), {"name": "m", "version": 1})()
+    candidate = Candidate(version=version, model=Model(), task="classification", pos_label=None)  # type: ignore[arg-type]
+    labels = np.array([0, 1, 1, 0])
+    preds = Predictions(labels=labels, classes=candidate.classes(labels, None))
+    assert (
+        candidate.target_mismatch(np.array([0, 1, 2, 1]), preds) is None
+    )  # 2: never predicted, still a number
+    assert candidate.target_mismatch(np.array([0, 1, 1, 0], dtype=float), preds) is None
+    bad = candidate.target_mismatch(np.array([0, "yes", 1], dtype=object), preds)
+    assert bad == ("yes", "of the kind models:/m/1 predicts (0, 1)")

@@ -191,3 +191,50 @@ def test_a_policy_file_and_a_policy_value_give_the_same_gate(
     assert from_path.policy == from_value.policy
     assert from_path.policy["source"] == "gate.yaml"
     assert from_path.checks[0].value == from_value.checks[0].value
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "precision", "f1", "log_loss"])
+def test_a_target_of_another_type_than_the_classes_is_named_and_records_nothing(
+    registry: Registry, clf: Models, metric: str
+) -> None:
+    clf.register(registry, "good")  # classes 0 and 1
+    words = clf.holdout.assign(churned=clf.holdout["churned"].map({0: "stay", 1: "churn"}))
+    check = {"kind": "metric", "metric": metric, "min": 0.5 if metric != "log_loss" else 0}
+    first = words["churned"].iloc[0]
+    with pytest.raises(
+        InvalidInput,
+        match=rf"^data: target column 'churned': value '{first}' is not one of models:/churn/1's "
+        r"classes \(0, 1\)$",
+    ):
+        gate(registry, clf, "models:/churn/1", check, data=words)
+    unseen = clf.holdout.assign(churned=clf.holdout["churned"] * 2)  # 0 and 2: 2 is no class
+    with pytest.raises(InvalidInput, match=r"target column 'churned': value 2 is not one of"):
+        gate(registry, clf, "models:/churn/1", check, data=unseen)
+    assert registry.get_version("churn", 1).gate is None
+    assert list(registry.audit(action=AuditAction.VALIDATE)) == []
+    floats = clf.holdout.astype({"churned": float})  # 0.0 and 1.0 equal the classes 0 and 1
+    assert gate(registry, clf, "models:/churn/1", check, data=floats).passed
+
+
+def test_a_champion_whose_classes_do_not_admit_the_target_is_bad_input(
+    registry: Registry, clf: Models, tmp_path: Path
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from slipway.models import save_model
+
+    clf.register(registry, "good")
+    X = clf.holdout.drop(columns=["churned", "name", "region"])
+    words = clf.holdout["churned"].map({0: "stay", 1: "churn"})
+    folder = tmp_path / "clf-words"
+    save_model(LogisticRegression(max_iter=5000).fit(X, words), folder, input_example=X.head(3))
+    registry.register(folder, "churn", actor="ci")  # version 2: text classes
+    registry.set_alias("churn", "production", 1, actor="ci")
+    data = clf.holdout.assign(churned=words)
+    check = {"kind": "no_regression", "metric": "accuracy", "tolerance": 0.5}
+    with pytest.raises(
+        InvalidInput,
+        match=r"checks\[0\].*target column 'churned': value '\w+' is not one of models:/churn/1's",
+    ):
+        gate(registry, clf, "models:/churn/2", check, data=data, alias="production")
+    assert registry.get_version("churn", 2).gate is None

@@ -142,8 +142,8 @@ def no_regression_check(check: NoRegressionCheck, ctx: Context) -> CheckResult:
 def _paired_bootstrap(metric: str, ctx: Context, *, sign: float, boot: Bootstrap) -> tuple[float, float, int]:
     """The confidence interval of the challenger's improvement, resampling rows for both models at once."""
     assert ctx.champion is not None
-    ours = ctx.challenger.predictions(ctx.features)
-    theirs = ctx.champion.predictions(ctx.features)
+    ours = ctx.predictions(ctx.challenger)
+    theirs = ctx.predictions(ctx.champion)
     both = bootstrap_values(metric, ctx.target, [ours, theirs], samples=boot.samples, seed=boot.seed)
     values = sign * (both[0] - both[1])
     values = values[~np.isnan(values)]  # e.g. a resample holding one class has no roc_auc

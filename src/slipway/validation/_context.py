@@ -35,6 +35,7 @@ class Candidate:
         self.task = task
         self._pos_label = pos_label
         self._classes: NDArray[Any] | None = None
+        self._all_classes = False  # True when ``_classes`` are every class, not just those predicted
         self._cached: Predictions | None = None
 
     @property
@@ -78,8 +79,10 @@ class Candidate:
                 found = np.asarray(
                     recorded, dtype=object if any(isinstance(c, str) for c in recorded) else None
                 )
+                self._all_classes = True
             else:
                 found = np.unique(labels)
+                self._all_classes = proba is not None  # one column of predict_proba per class
             if proba is not None and proba.shape[1] != len(found):
                 raise InvalidInput(
                     f"{self.uri}: predict_proba has {proba.shape[1]} columns but the model has "
@@ -88,6 +91,32 @@ class Candidate:
                 )
             self._classes = found
         return self._classes
+
+    def target_mismatch(self, target: NDArray[Any], preds: Predictions) -> tuple[Any, str] | None:
+        """The first target value this classifier cannot have predicted, and what it expects; or None.
+
+        With every class known (recorded at save, or one per ``predict_proba`` column) a value must be
+        one of them; with only the classes seen in the predictions, a value must at least be of the
+        same kind (text or number), since a class may be one the model never predicted on this data.
+        """
+        if preds.classes is None:
+            return None
+        import pandas as pd
+
+        classes = preds.classes.tolist()
+        shown = ", ".join(map(repr, classes[:20])) + (" …" if len(classes) > 20 else "")
+        values = pd.unique(np.asarray(target, dtype=object)).tolist()
+        if self._all_classes:
+            allowed = set(classes)
+            for value in values:
+                if value not in allowed:
+                    return value, f"one of {self.uri}'s classes ({shown})"
+            return None
+        kinds = {_kind(c) for c in classes}
+        for value in values:
+            if _kind(value) not in kinds:
+                return value, f"of the kind {self.uri} predicts ({shown})"
+        return None
 
     def pos_label(self, classes: NDArray[Any]) -> Any:
         if self._pos_label is not None:
@@ -118,12 +147,28 @@ class Context:
     champion: Candidate | None
     champion_note: str
     task: Task
+    source: str = "data"
+    target_name: str = "target"
     notes: list[str] = field(default_factory=list)
+    _checked: set[int] = field(default_factory=set, init=False, repr=False)
+
+    def predictions(self, candidate: Candidate) -> Predictions:
+        """``candidate``'s outputs on the data, once its classes are known to admit the target's values."""
+        preds = candidate.predictions(self.features)
+        if id(candidate) not in self._checked:
+            mismatch = candidate.target_mismatch(self.target, preds)
+            if mismatch is not None:
+                value, expected = mismatch
+                raise InvalidInput(
+                    f"{self.source}: target column {self.target_name!r}: value {value!r} is not {expected}"
+                )
+            self._checked.add(id(candidate))
+        return preds
 
     def metric(self, name: str, candidate: Candidate, rows: NDArray[np.intp] | None = None) -> float:
         """``name`` of ``candidate`` on the data, or on ``rows`` of it."""
         self.require(name, candidate)
-        preds = candidate.predictions(self.features)
+        preds = self.predictions(candidate)
         if rows is None:
             return metric_value(name, self.target, preds)
         return metric_value(name, self.target[rows], subset(preds, rows))
@@ -167,6 +212,15 @@ def subset(preds: Predictions, rows: NDArray[np.intp]) -> Predictions:
         classes=preds.classes,
         pos_label=preds.pos_label,
     )
+
+
+def _kind(value: Any) -> str:
+    """Text, a number (booleans included: True == 1), or the type's name: what a label can equal."""
+    if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+        return "text"
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return "number"
+    return type(value).__name__
 
 
 def _column(out: Any, n: int, where: str) -> NDArray[Any]:

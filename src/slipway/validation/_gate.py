@@ -1,7 +1,9 @@
 """``validate``: run a policy's checks on a registered version and record the result on it.
 
 The order keeps the stores clean: the policy is parsed, the data read and its target checked, and
-both models loaded before any check runs; the result is recorded only after every check ran. Bad
+both models loaded before any check runs; the challenger's predictions come next, and a target whose
+values are not among a classifier's classes (text labels for a model of integer classes, say) is
+bad input, not a failed gate; the result is recorded only after every check ran. Bad
 input at any step (a typo in the policy, a missing column, a metric the model cannot produce) is an
 InvalidInput and records nothing. A failing gate is a result: it is recorded, and ``promote`` refuses
 the version until a later result passes.
@@ -144,12 +146,15 @@ def validate(
         champion=champion,
         champion_note=note,
         task=task,
+        source=source,
+        target_name=target,
     )
     scoring = time.perf_counter()
     try:
         challenger.predictions(ctx.features)
     except InvalidInput as exc:
         raise InvalidInput(f"{source}: {challenger.uri} cannot score this data: {exc}") from None
+    ctx.predictions(challenger)  # the target's values are among its classes, or InvalidInput
     predict_ms = _ms(scoring)
 
     checking = time.perf_counter()
