@@ -1,6 +1,7 @@
 """``slipway audit``: filter the append-only audit log; show it as a table or export JSON lines or CSV."""
 
 import datetime
+import itertools
 import sys
 from enum import Enum
 from pathlib import Path  # noqa: TC003  (Typer reads the option annotations at run time)
@@ -65,7 +66,11 @@ def audit(
 
         raise InvalidInput("--output needs --format jsonl or csv")
     with open_registry(store, artifacts) as registry:
-        events = registry.audit(model=model, action=action, alias=alias, actor=by, since=start, until=end)
+        found = registry.audit(model=model, action=action, alias=alias, actor=by, since=start, until=end)
+        # The registry checks its filters on the first read: read the first event before any output
+        # exists, so that a bad filter leaves no file behind.
+        first = next(found, None)
+        events = found if first is None else itertools.chain([first], found)
         if fmt is Format.table:
             _print(list(events))
             return
@@ -73,9 +78,13 @@ def audit(
             count = write_audit(events, sys.stdout, format=fmt.value)
             return
         tmp = output.with_name(f".{output.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            count = write_audit(events, f, format=fmt.value)
-        tmp.replace(output)
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                count = write_audit(events, f, format=fmt.value)
+            tmp.replace(output)
+        except BaseException:  # a store error on a later page, Ctrl-C, a full disk: no half a file
+            tmp.unlink(missing_ok=True)
+            raise
     console().print(f"wrote {count} event(s) to {output}")
 
 
