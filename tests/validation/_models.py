@@ -7,6 +7,7 @@ tiny region ``tiny`` so that a minimum slice size has something to skip.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,3 +130,27 @@ def gate(
         actor="ci",
         record=record,
     )
+
+
+def refuse_large_radius(frame: Any) -> Any:
+    """A pipeline step that crashes, as model code may, on values it was never trained on."""
+    if (frame["mean radius"] > 1_000).any():
+        raise ValueError("mean radius over 1000: cannot happen\nsecond line")
+    return frame
+
+
+def fragile_classifier(models: Models, folder: Path) -> Path:
+    """The good classifier behind a step that raises on a mean radius over 1000."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from slipway.models import SlipwayWarning, save_model
+
+    X = models.holdout.drop(columns=[models.target, "name", "region"])
+    step = FunctionTransformer(refuse_large_radius)
+    model = make_pipeline(step, LogisticRegression(max_iter=5000)).fit(X, models.holdout[models.target])
+    with warnings.catch_warnings():  # it imports this test module, which no distribution provides
+        warnings.simplefilter("ignore", SlipwayWarning)
+        save_model(model, folder, input_example=X.head(3))
+    return folder

@@ -12,6 +12,8 @@ from tests.validation._models import gate
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.validation._models import Models
 
     from slipway.registry import Registry
@@ -293,3 +295,34 @@ def test_a_classifier_without_recorded_classes_needs_a_target_of_the_kind_it_pre
     assert candidate.target_mismatch(np.array([0, 1, 1, 0], dtype=float), preds) is None
     bad = candidate.target_mismatch(np.array([0, "yes", 1], dtype=object), preds)
     assert bad == ("yes", "of the kind models:/m/1 predicts (0, 1)")
+
+
+def test_a_model_that_raises_on_the_perturbed_data_fails_the_check_with_its_error(
+    registry: Registry, clf: Models, tmp_path: Path
+) -> None:
+    from tests.validation._models import fragile_classifier
+
+    registry.register(fragile_classifier(clf, tmp_path / "fragile"), "churn", actor="ci")
+    shifted = {"kind": "directional", "feature": "mean radius", "delta": 5000.0, "name": "shifted"}
+    text = {"kind": "invariance", "feature": "mean radius", "value": "big", "max_changed_fraction": 0.1}
+    fine = {"kind": "invariance", "feature": "name", "value": "x", "max_changed_fraction": 0.0}
+    result = gate(registry, clf, "models:/churn/1", shifted, text, fine)
+    crashed, refused, ok = result.checks
+    assert not result.passed
+    assert result.recorded
+    assert not crashed.passed
+    assert crashed.message == (
+        "mean radius +5000: models:/churn/1 raised on the perturbed data: "
+        "ValueError: mean radius over 1000: cannot happen"
+    )
+    assert crashed.details["error"] == "ValueError: mean radius over 1000: cannot happen"
+    assert crashed.threshold["min_fraction"] == 1.0
+    assert not refused.passed  # the signature refuses text in a number column
+    assert refused.message.startswith(
+        "'mean radius' set to 'big': models:/churn/1 raised on the perturbed data: "
+    )
+    assert refused.details["error"].startswith("InvalidInput: ")
+    assert ok.passed
+    stored = registry.get_version("churn", 1).gate
+    assert stored is not None
+    assert [c["passed"] for c in stored["checks"]] == [False, False, True]

@@ -1,6 +1,11 @@
 """Behavioural checks (invariance to a perturbed feature, a directional expectation) and latency.
 
-They run the challenger on perturbed copies of the data, or time it on the data's rows.
+They run the challenger on perturbed copies of the data, or time it on the data's rows. A model that
+raises on the perturbed copy (it cannot take a value its signature refuses, its code crashes) fails
+the check with the error in the message and ``details["error"]``: how a model meets inputs it was not
+trained on is what these checks are about, and the result is recorded like any other failure. A
+policy that cannot be carried out on the data (a column that is not there, noise on text) is still
+bad input, and records nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from slipway.validation._context import Context
+    from slipway.validation._metrics import Predictions
     from slipway.validation._policy import DirectionalCheck, InvarianceCheck, LatencyCheck
 
 __all__ = ["directional_check", "invariance_check", "latency_check"]
@@ -41,7 +47,14 @@ def invariance_check(check: InvarianceCheck, ctx: Context) -> CheckResult:
         how = "shuffled across rows"
     challenger = ctx.challenger
     before = challenger.predictions(ctx.features)
-    after = challenger.predict_on(perturbed)
+    after = _on_perturbed(ctx, perturbed)
+    threshold = {
+        k: v
+        for k, v in (("max_changed_fraction", check.max_changed_fraction), ("max_delta", check.max_delta))
+        if v is not None
+    }
+    if isinstance(after, str):
+        return _crashed(check.name, check.kind, ctx, f"{check.feature!r} {how}", after, threshold)
     changed = before.labels != after.labels
     if challenger.task == "regression":
         moved = np.abs(after.labels - before.labels)
@@ -65,11 +78,6 @@ def invariance_check(check: InvarianceCheck, ctx: Context) -> CheckResult:
         problems.append(f"the largest change is {fmt(largest)} (at most {fmt(check.max_delta)})")
     summary = f"{check.feature!r} {how}: {fraction:.2%} of rows changed, largest change {fmt(largest)}"
     summary += _ignored(ctx, check.feature)
-    threshold = {
-        k: v
-        for k, v in (("max_changed_fraction", check.max_changed_fraction), ("max_delta", check.max_delta))
-        if v is not None
-    }
     return CheckResult(
         name=check.name,
         kind=check.kind,
@@ -86,6 +94,29 @@ def invariance_check(check: InvarianceCheck, ctx: Context) -> CheckResult:
             "mean_delta": float(np.mean(moved)) if len(moved) else 0.0,
             "rows": len(changed),
         },
+    )
+
+
+def _on_perturbed(ctx: Context, perturbed: pd.DataFrame) -> Predictions | str:
+    """The challenger's outputs on the perturbed copy, or its error as one line when it raised."""
+    try:
+        return ctx.challenger.predict_on(perturbed)
+    except Exception as exc:  # the model's own code: any error it raises is its answer
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else ""
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _crashed(
+    name: str, kind: str, ctx: Context, perturbation: str, error: str, threshold: dict[str, Any]
+) -> CheckResult:
+    return CheckResult(
+        name=name,
+        kind=kind,
+        passed=False,
+        message=f"{perturbation}: {ctx.challenger.uri} raised on the perturbed data: {error}",
+        threshold=threshold,
+        details={"perturbation": perturbation, "error": error, "rows": len(ctx.features)},
     )
 
 
@@ -128,7 +159,12 @@ def directional_check(check: DirectionalCheck, ctx: Context) -> CheckResult:
     perturbed[check.feature] = column + delta
     challenger = ctx.challenger
     before = ctx.score(challenger.predictions(ctx.features), where)
-    after = ctx.score(challenger.predict_on(perturbed), where)
+    threshold = {"min_fraction": check.min_fraction, "expect": check.expect, "tolerance": check.tolerance}
+    shifted = _on_perturbed(ctx, perturbed)
+    if isinstance(shifted, str):
+        change = f"{check.feature} {'+' if delta > 0 else ''}{fmt(float(delta))}"
+        return _crashed(check.name, check.kind, ctx, change, shifted, threshold)
+    after = ctx.score(shifted, where)
     moved = after - before
     ok = moved >= -check.tolerance if check.expect == "increase" else moved <= check.tolerance
     fraction = float(np.mean(ok)) if len(ok) else 1.0
@@ -149,7 +185,7 @@ def directional_check(check: DirectionalCheck, ctx: Context) -> CheckResult:
         passed=passed,
         message=message,
         value=fraction,
-        threshold={"min_fraction": check.min_fraction, "expect": check.expect, "tolerance": check.tolerance},
+        threshold=threshold,
         details={
             "feature": check.feature,
             "delta": delta,
