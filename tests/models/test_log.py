@@ -15,6 +15,7 @@ from slipway.artifacts import open_blob_store
 from slipway.errors import ArtifactNotFound, IntegrityViolation, InvalidInput
 from slipway.models import load_model, log_model, read_manifest
 from slipway.models._manifest import write_manifest
+from slipway.models._model import load_folder
 from slipway.store import open_metadata_store
 from slipway.tracking import TrackingClient
 
@@ -89,15 +90,16 @@ def test_load_from_a_run_downloads_once_and_predicts_the_same(
     assert second.path == first.path
 
 
-def test_a_cached_copy_is_verified_on_every_load(trained: tuple[Any, pd.DataFrame]) -> None:
+def test_a_cached_copy_is_verified_on_every_load_and_repaired(trained: tuple[Any, pd.DataFrame]) -> None:
     model, X = trained
     with slipway.start_run():
         info = slipway.log_model(model, input_example=X.head(3))
     folder = slipway.load_model(info.uri).path
 
     (folder / "model.pkl").write_bytes(b"tampered")
-    with pytest.raises(IntegrityViolation, match=r"'model\.pkl' does not match its recorded digest"):
-        slipway.load_model(info.uri)
+    again = slipway.load_model(info.uri)  # the damaged copy is moved aside and downloaded again
+    assert again.path == folder
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
 
 
 def test_a_re_signed_manifest_in_the_cache_is_caught_by_the_runs_digest(
@@ -111,7 +113,8 @@ def test_a_re_signed_manifest_in_the_cache_is_caught_by_the_runs_digest(
     write_manifest(folder, replace(manifest, requirements=()))  # a valid, self-consistent manifest
     load_model(folder)  # as a plain folder it loads: nothing outside vouches for it
     with pytest.raises(IntegrityViolation, match="differs from the one recorded for this model"):
-        slipway.load_model(info.uri)
+        load_folder(folder, manifest_digest=info.manifest_digest)
+    assert slipway.load_model(info.uri).manifest.requirements == manifest.requirements  # repaired
 
 
 def test_run_paths_that_are_not_models_are_named(tmp_path: Path) -> None:

@@ -95,25 +95,32 @@ def test_load_by_alias_downloads_once_and_predicts(
     assert downloads == []
 
 
-def test_a_tampered_cached_manifest_is_refused(registry: Registry, logged: ModelInfo, tmp_path: Path) -> None:
-    registry.register(logged.uri, "churn", actor="alice")
-    loaded = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
-    # re-signed: the manifest's own closing digest is valid, only the registry's pin catches it
-    manifest = read_manifest(loaded.path)
-    (loaded.path / MANIFEST_FILE).unlink()
-    write_manifest(loaded.path, manifest.__class__(**{**_fields(manifest), "python_version": "3.0.0"}))
-    with pytest.raises(IntegrityViolation, match="digest differs from the one recorded"):
-        registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
-
-
-def test_a_tampered_cached_model_file_is_refused(
+def test_a_tampered_cached_manifest_is_repaired_from_the_store(
     registry: Registry, logged: ModelInfo, tmp_path: Path
 ) -> None:
     registry.register(logged.uri, "churn", actor="alice")
     loaded = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
+    pinned = (loaded.path / MANIFEST_FILE).read_bytes()
+    # re-signed: the manifest's own closing digest is valid, only the registry's pin catches it
+    manifest = read_manifest(loaded.path)
+    (loaded.path / MANIFEST_FILE).unlink()
+    write_manifest(loaded.path, manifest.__class__(**{**_fields(manifest), "python_version": "3.0.0"}))
+    again = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
+    assert again.path == loaded.path
+    assert (again.path / MANIFEST_FILE).read_bytes() == pinned
+    assert again.manifest.python_version == manifest.python_version
+
+
+def test_a_tampered_cached_model_file_is_repaired_not_loaded(
+    registry: Registry, logged: ModelInfo, trained: tuple[Any, pd.DataFrame], tmp_path: Path
+) -> None:
+    model, X = trained
+    registry.register(logged.uri, "churn", actor="alice")
+    loaded = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
     (loaded.path / "model.pkl").write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
-    with pytest.raises(IntegrityViolation, match=r"'model\.pkl' does not match"):
-        registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
+    again = registry.load("models:/churn/1", cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert b"owned" not in (again.path / "model.pkl").read_bytes()
 
 
 def test_a_tampered_stored_manifest_blob_is_refused(

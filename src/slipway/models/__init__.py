@@ -8,6 +8,7 @@ requirements, file digests); ``load_model`` verifies it and returns a :class:`Mo
 """
 
 from slipway.models._enforce import ExtraColumns, InputEnforcer
+from slipway.models._fetch import cached_folder
 from slipway.models._flavor import (
     ENTRY_POINT_GROUP,
     Flavor,
@@ -17,8 +18,16 @@ from slipway.models._flavor import (
     get_flavor,
 )
 from slipway.models._infer import infer_schema, infer_signature
+from slipway.models._integrity import verify_folder
 from slipway.models._log import ModelInfo, RunSink, log_model
-from slipway.models._manifest import MANIFEST_FILE, DatasetRef, Lineage, Manifest, read_manifest
+from slipway.models._manifest import (
+    MANIFEST_FILE,
+    DatasetRef,
+    Lineage,
+    Manifest,
+    parse_manifest,
+    read_manifest,
+)
 from slipway.models._model import Model, load_model
 from slipway.models._requirements import Mismatch, check_environment
 from slipway.models._save import save_model
@@ -40,6 +49,7 @@ __all__ = [
     "ModelInfo",
     "RunSink",
     "SlipwayWarning",
+    "cached_folder",
     "check_environment",
     "detect_flavor",
     "flavor_names",
@@ -48,6 +58,8 @@ __all__ = [
     "infer_signature",
     "load_model",
     "log_model",
+    "parse_manifest",
     "read_manifest",
     "save_model",
+    "verify_folder",
 ]

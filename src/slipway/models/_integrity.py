@@ -21,7 +21,7 @@ from slipway.errors import IntegrityViolation
 if TYPE_CHECKING:
     from slipway.models._manifest import Manifest
 
-__all__ = ["digest_folder", "sha256_file", "verify_folder"]
+__all__ = ["digest_folder", "sha256_file", "verify_folder", "walk_files"]
 
 _CHUNK = 1024 * 1024
 
@@ -34,7 +34,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _walk(folder: Path, skip: str) -> dict[str, Path]:
+def walk_files(folder: Path, skip: str = "") -> dict[str, Path]:
     """Relative POSIX path -> file, refusing links; ``skip`` is the manifest's own name."""
     out: dict[str, Path] = {}
     for root, dirs, files in os.walk(folder):
@@ -53,12 +53,12 @@ def _walk(folder: Path, skip: str) -> dict[str, Path]:
 
 
 def digest_folder(folder: Path, *, skip: str) -> dict[str, str]:
-    return {rel: sha256_file(p) for rel, p in sorted(_walk(folder, skip).items())}
+    return {rel: sha256_file(p) for rel, p in sorted(walk_files(folder, skip).items())}
 
 
 def verify_folder(folder: Path, manifest: Manifest, *, skip: str) -> None:
     """Raise IntegrityViolation naming the first file that differs from the manifest's listing."""
-    found = _walk(folder, skip)
+    found = walk_files(folder, skip)
     for rel in sorted(set(found) - set(manifest.files)):
         raise IntegrityViolation(
             f"model folder {folder}: file {rel!r} is not listed in the manifest; "
