@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 
 _DIGEST = hashlib.sha256(b"manifest").hexdigest()
 _FILES = [{"path": "slipway.yaml", "digest": _DIGEST, "size": 3}]
+_MANIFEST = [ArtifactEntry(path="slipway.yaml", digest=_DIGEST, size=3)]
 
 
 def _version_body(**extra: Any) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def test_the_server_records_the_tokens_name_whatever_the_client_claims(team_serv
     name = f"actor-{uuid.uuid4().hex}"
     try:
         mv = store.create_model_version(
-            name=name, source="runs:/r/model", manifest_digest=_DIGEST, files=[], actor="mallory"
+            name=name, source="runs:/r/model", manifest_digest=_DIGEST, files=_MANIFEST, actor="mallory"
         )
         moved = store.set_alias(name=name, alias="production", version=1, actor="mallory")
         store.set_model_version_tags(name, 1, {"k": "v"}, actor="mallory")
@@ -92,7 +93,7 @@ def test_nan_and_infinity_in_a_gate_result_travel(team_server: TeamServer) -> No
             name=name,
             source="runs:/r/model",
             manifest_digest=_DIGEST,
-            files=[ArtifactEntry(path="m.bin", digest=_DIGEST, size=1)],
+            files=[*_MANIFEST, ArtifactEntry(path="m.bin", digest=_DIGEST, size=1)],
             lineage={"metrics": {"loss": math.inf}},
             actor="ci",
         )
@@ -158,6 +159,31 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("PUT", "/models/{m}/aliases/v3", {"json": {"version": 1}}, 400, "alias"),
     ("PUT", "/models/{m}/aliases/production", {"json": {"version": 1, "action": "tag"}}, 400, "action"),
     ("PUT", "/models/{m}/aliases/production", {"json": {"version": 1, "action": "nope"}}, 400, "action"),
+    ("PUT", "/models/{m}/aliases/production", {"json": {"version": 1, "action": "promote"}}, 400, "promote"),
+    ("PUT", "/models/{m}/aliases/production", {"json": {"version": 1, "action": "override"}}, 400, "promote"),
+    (
+        "PUT",
+        "/models/{m}/aliases/production",
+        {"json": {"version": 1, "details": {"gate": 1}}},
+        400,
+        "details",
+    ),
+    ("POST", "/models/{m}/aliases/production/promote", {"json": {"version": 1}}, 412, "no gate result"),
+    ("POST", "/models/{m}/aliases/production/promote", {"json": {"version": 99}}, 404, "99"),
+    (
+        "POST",
+        "/models/{m}/aliases/production/promote",
+        {"json": {"version": 1, "force": True}},
+        400,
+        "reason",
+    ),
+    (
+        "POST",
+        "/models/{m}/aliases/production/promote",
+        {"json": {"version": 1, "action": "promote", "details": {"gate": {"passed": True}}}},
+        400,
+        "action",
+    ),
     ("DELETE", "/models/{m}/aliases/staging", {}, 404, "staging"),
     ("GET", "/audit", {"params": {"action": "bogus"}}, 400, "audit action"),
     ("GET", "/audit", {"params": {"max_results": 0}}, 400, "max_results"),
@@ -190,6 +216,33 @@ def test_refused_registry_writes_leave_no_event(api: httpx.Client, model: str) -
     events = api.get("/audit", params={"model": model}).json()["events"]
     assert [e["action"] for e in events] == [AuditAction.REGISTER.value]
     assert api.get(f"/models/{model}").json()["latest_version"] == 1
+
+
+def test_a_raw_promotion_cannot_choose_its_action_or_gate(api: httpx.Client, model: str) -> None:
+    forged = {"gate": {"passed": True, "checks": []}}
+    failed = {"passed": False, "checks": [{"name": "auc >= 0.8", "passed": False}], "champion": None}
+    api.post(f"/models/{model}/versions/1/gate", json={"result": failed}).raise_for_status()
+    before = api.get("/audit", params={"model": model}).json()["events"]
+
+    tries = [
+        ("POST", "promote", {"version": 1, "details": forged}),
+        ("POST", "promote", {"version": 1, "action": "promote"}),
+        ("PUT", "", {"version": 1, "action": "promote", "details": forged}),
+        ("PUT", "", {"version": 1, "action": "override", "reason": "because"}),
+    ]
+    for method, tail, body in tries:
+        path = f"/models/{model}/aliases/production" + (f"/{tail}" if tail else "")
+        assert api.request(method, path, json=body).status_code == 400
+    assert api.post(f"/models/{model}/aliases/production/promote", json={"version": 1}).status_code == 412
+
+    assert api.get("/audit", params={"model": model}).json()["events"] == before
+    assert api.get(f"/models/{model}/aliases/production").status_code == 404
+
+    forced = api.post(
+        f"/models/{model}/aliases/production/promote", json={"version": 1, "force": True, "reason": "hotfix"}
+    )
+    assert forced.status_code == 200
+    assert (forced.json()["action"], forced.json()["details"]["gate"]) == (AuditAction.OVERRIDE.value, failed)
 
 
 # ---------------------------------------------------------------------- many clients at once

@@ -42,6 +42,7 @@ ROUTES = {
     ("POST", "/api/v1/models/{name}/versions/{version}/description"),
     ("POST", "/api/v1/models/{name}/versions/{version}/gate"),
     ("GET", "/api/v1/models/{name}/aliases/{alias}"),
+    ("POST", "/api/v1/models/{name}/aliases/{alias}/promote"),
     ("PUT", "/api/v1/models/{name}/aliases/{alias}"),
     ("DELETE", "/api/v1/models/{name}/aliases/{alias}"),
     ("GET", "/api/v1/audit"),

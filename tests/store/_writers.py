@@ -58,7 +58,7 @@ def register_at_once(url: str, token: str | None, name: str, barrier: Any, resul
             name=name,
             source=f"runs:/{os.getpid()}/model",
             manifest_digest=f"{os.getpid():064x}",
-            files=[ArtifactEntry(path="slipway.yaml", digest="0" * 64, size=1)],
+            files=[ArtifactEntry(path="slipway.yaml", digest=f"{os.getpid():064x}", size=1)],
             actor=f"worker-{os.getpid()}",
         )
         barrier.wait(timeout=120)

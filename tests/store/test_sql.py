@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from slipway.core import Metric
+from slipway.core import ArtifactEntry, Metric
 from slipway.errors import InvalidInput, MissingExtra, SchemaOutOfDate, StoreUnavailable
 from slipway.store import MetadataStore, open_metadata_store
 from slipway.store._sql import SCHEMA_REVISION, SqlMetadataStore, current, upgrade
@@ -258,7 +258,11 @@ def _check_old_schema_is_out_of_date_and_upgrades(url: str, revision: str) -> No
     assert len(store.get_metric_history(run.id, "m")) == 1
     for _ in range(2):  # 0003: the registry
         store.create_model_version(
-            name="churn", source=f"runs:/{run.id}/model", manifest_digest="d" * 64, files=[], actor="ada"
+            name="churn",
+            source=f"runs:/{run.id}/model",
+            manifest_digest="d" * 64,
+            files=[ArtifactEntry(path="slipway.yaml", digest="d" * 64, size=1)],
+            actor="ada",
         )
     store.set_alias(name="churn", alias="production", version=2, actor="ada")
     assert store.get_version_by_alias("churn", "production").version == 2

@@ -26,7 +26,6 @@ from slipway.core import (
 from slipway.errors import (
     AliasNotFound,
     Conflict,
-    GateFailed,
     IntegrityViolation,
     InvalidInput,
     ModelNotFound,
@@ -244,46 +243,23 @@ class Registry:
     ) -> AuditEvent:
         """Move ``alias`` to ``version`` if the version's latest gate result passed (``promote``).
 
-        Without a passing gate, GateFailed names the version, the alias and the failed checks.
-        ``force=True`` moves it anyway and is logged as ``override`` with the gate's state; it needs
-        a reason. A forced promotion whose gate did pass is an ordinary ``promote``.
+        The store decides, in one transaction, from the gate result it holds (see
+        :meth:`MetadataStore.promote`): a failed, missing or stale result (validated against
+        another champion than the alias's holder now) is GateFailed naming the version, the alias
+        and why. ``force=True`` moves it anyway and is logged as ``override`` with the gate's
+        state; it needs a reason. A forced promotion whose gate did pass is an ordinary ``promote``.
         """
         validate_alias(alias)
-        if force and not reason.strip():
-            raise InvalidInput(
-                f"promoting models:/{name}/{version} to {alias!r} with force needs a reason "
-                '(--reason "…"); it is recorded in the audit log'
-            )
-        mv = self.store.get_model_version(name, version)
-        gate = mv.gate
-        passed = gate is not None and gate.get("passed") is True
-        if passed:
-            return self.store.set_alias(
-                name=name,
-                alias=alias,
-                version=version,
-                actor=actor,
-                reason=reason,
-                action=AuditAction.PROMOTE,
-                details={"gate": gate},
-            )
-        if not force:
-            raise GateFailed(_gate_message(mv, alias))
-        return self.store.set_alias(
-            name=name,
-            alias=alias,
-            version=version,
-            actor=actor,
-            reason=reason,
-            action=AuditAction.OVERRIDE,
-            details={"gate": gate, "gate_state": "none" if gate is None else "failed"},
+        return self.store.promote(
+            name=name, version=version, alias=alias, actor=actor, force=force, reason=reason
         )
 
     def rollback(self, name: str, *, alias: str, actor: str, reason: str = "") -> AuditEvent:
         """Move ``alias`` back to the holder it had before its latest move, by the audit log.
 
         Rollbacks stack: a second one walks further back, skipping the states earlier rollbacks
-        undid. Conflict when the alias has no earlier holder.
+        undid. Conflict when the alias has no earlier holder, or when it moves between reading the
+        log and the write (the store checks the holder under the model's lock).
         """
         validate_alias(alias)
         model = self.store.get_registered_model(name)  # ModelNotFound names it
@@ -311,7 +287,7 @@ class Registry:
             actor=actor,
             reason=reason,
             action=AuditAction.ROLLBACK,
-            details={"rolled_back_from": current},
+            expected_version=current,
         )
 
     # ------------------------------------------------------------------ model cards

@@ -28,6 +28,7 @@ from slipway.store._wire_registry import (
     ModelVersionsResponse,
     ModelVersionTagsRequest,
     ModelVersionWire,
+    PromoteRequest,
     RegisteredModelWire,
     SetAliasRequest,
 )
@@ -137,7 +138,10 @@ def registry_router(store: "MetadataStore", *, auth: bool) -> APIRouter:
 
     @router.put("/models/{name}/aliases/{alias}", response_model=AuditEventWire)
     def set_alias(name: str, alias: str, body: SetAliasRequest, request: Request) -> Response:
-        """Point ``alias`` at a version, atomically; the event names the previous holder."""
+        """Point ``alias`` at a version atomically (alias.set or rollback); the event names the old holder.
+
+        With ``check_holder``, the alias must still point at ``expected_version`` (409 otherwise).
+        """
         event = store.set_alias(
             name=name,
             alias=alias,
@@ -145,7 +149,24 @@ def registry_router(store: "MetadataStore", *, auth: bool) -> APIRouter:
             actor=actor(request, body.actor),
             reason=body.reason,
             action=body.action,
-            details=body.details,
+            expected_version=body.expected_version if body.check_holder else ...,
+        )
+        return json_answer(AuditEventWire.from_core(event))
+
+    @router.post("/models/{name}/aliases/{alias}/promote", response_model=AuditEventWire)
+    def promote(name: str, alias: str, body: PromoteRequest, request: Request) -> Response:
+        """Move ``alias`` to a version if its stored gate result passed and is not stale (412 if not).
+
+        ``force`` with a reason moves it anyway, logged as ``override``. The gate is the one the
+        server holds for the version: no action or details are taken from the request.
+        """
+        event = store.promote(
+            name=name,
+            version=body.version,
+            alias=alias,
+            actor=actor(request, body.actor),
+            force=body.force,
+            reason=body.reason,
         )
         return json_answer(AuditEventWire.from_core(event))
 

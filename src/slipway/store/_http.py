@@ -61,12 +61,14 @@ from slipway.store._wire_registry import (
     ModelVersionsResponse,
     ModelVersionTagsRequest,
     ModelVersionWire,
+    PromoteRequest,
     RegisteredModelWire,
     SetAliasRequest,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from types import EllipsisType
 
     import httpx
 
@@ -347,18 +349,36 @@ class HttpMetadataStore:
         actor: str,
         reason: str = "",
         action: AuditAction | None = None,
-        details: Mapping[str, Any] | None = None,
+        expected_version: int | EllipsisType | None = ...,
     ) -> AuditEvent:
         validate_alias(alias)
         with _checked("set_alias"):
+            check = expected_version is not ...
             body = SetAliasRequest(
                 version=version,
                 actor=actor,
                 reason=reason,
                 action=action,
-                details=dict(details) if details is not None else None,
+                check_holder=check,
+                expected_version=expected_version if isinstance(expected_version, int) else None,
             )
         return self._parse(AuditEventWire, self._post(_alias(name, alias), body, method="PUT")).to_core()
+
+    def promote(
+        self,
+        *,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str,
+        force: bool = False,
+        reason: str = "",
+    ) -> AuditEvent:
+        validate_alias(alias)
+        with _checked("promote"):
+            body = PromoteRequest(version=version, actor=actor, reason=reason, force=force)
+        answer = self._post(f"{_alias(name, alias)}/promote", body)
+        return self._parse(AuditEventWire, answer).to_core()
 
     def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent:
         with _checked("delete_alias"):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from types import EllipsisType
     from typing import Any
 
     from slipway.core import (
@@ -173,11 +174,37 @@ class MetadataStore(Protocol):
         actor: str,
         reason: str = "",
         action: AuditAction | None = None,
-        details: Mapping[str, Any] | None = None,
+        expected_version: int | EllipsisType | None = ...,
     ) -> AuditEvent:
         """Point ``alias`` at ``version`` atomically and log it; the event names the previous holder.
 
-        The event's action is ALIAS_SET unless ``action`` says PROMOTE, OVERRIDE or ROLLBACK.
+        The event's action is ALIAS_SET unless ``action`` says ROLLBACK (any other action is
+        InvalidInput: a promotion goes through :meth:`promote`). With ``expected_version`` (None:
+        the alias has no holder), the holder is checked under the model's lock in the same
+        transaction: another is Conflict ("alias … moved to version N meanwhile") and nothing is
+        written. The default ``...`` moves whoever holds it.
+        """
+        ...
+
+    def promote(
+        self,
+        *,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str,
+        force: bool = False,
+        reason: str = "",
+    ) -> AuditEvent:
+        """Move ``alias`` to ``version`` if the version's stored gate result lets it, and log it.
+
+        In one transaction under the model's lock, the store reads the gate result it holds for the
+        version (never one the caller sends). It passes when ``passed`` is true and it is not stale:
+        a policy that compared against a champion must have compared against this ``alias``, and
+        the champion it compared with (None: no holder) must still hold it. Then the event is
+        PROMOTE; else, with ``force`` and a non-empty ``reason``, OVERRIDE; else GateFailed names
+        the version, the alias and why, and nothing is written. The event's ``details`` hold the
+        stored gate result (and, for an override, ``gate_state`` and ``refusal``).
         """
         ...
 

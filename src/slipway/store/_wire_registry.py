@@ -181,13 +181,24 @@ class GateResultRequest(_JsonRequest):
     reason: _Str = ""
 
 
-class SetAliasRequest(_JsonRequest):
+class SetAliasRequest(_Request):
     version: _Int
     actor: _Actor = ""
     reason: _Str = ""
-    #: alias.set (the default), promote, override or rollback
+    #: alias.set (the default) or rollback; a promotion is ``POST …/promote``
     action: AuditAction | None = None
-    details: dict[_Str, Any] | None = None
+    #: with ``check_holder``, the version the alias must still point at (null: no holder), else 409
+    check_holder: bool = False
+    expected_version: _Int | None = None
+
+
+class PromoteRequest(_Request):
+    """A promotion: the server reads the version's stored gate result; no action or details travel."""
+
+    version: _Int
+    actor: _Actor = ""
+    reason: _Str = ""
+    force: bool = False
 
 
 class DeleteAliasRequest(_Request):

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from slipway.core import ArtifactEntry, AuditAction, ModelVersion
-from slipway.errors import AliasNotFound, InvalidInput, ModelNotFound, ModelVersionNotFound
+from slipway.errors import (
+    AliasNotFound,
+    Conflict,
+    GateFailed,
+    InvalidInput,
+    ModelNotFound,
+    ModelVersionNotFound,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,12 +46,69 @@ def _files(*names: str) -> list[ArtifactEntry]:
     return [ArtifactEntry(path=n, digest=_digest(n), size=len(n)) for n in names]
 
 
+def _manifest(digest: str) -> ArtifactEntry:
+    return ArtifactEntry(path="slipway.yaml", digest=digest, size=64)
+
+
 def register(store: MetadataStore, name: str, *, actor: str = "ada", **options: Any) -> ModelVersion:
-    """Register a version of ``name`` with a small manifest and two files."""
+    """Register a version of ``name``: its ``slipway.yaml`` (added unless listed) and ``files``."""
     options.setdefault("source", f"runs:/{uuid.uuid4().hex}/model")
-    options.setdefault("manifest_digest", _digest(uuid.uuid4().hex))
-    options.setdefault("files", _files("slipway.yaml", "model.pkl"))
+    digest = options.setdefault("manifest_digest", _digest(uuid.uuid4().hex))
+    files = list(options.get("files", _files("model.pkl")))
+    if not any(f.path == "slipway.yaml" for f in files):
+        files.insert(0, _manifest(digest))
+    options["files"] = files
     return store.create_model_version(name=name, actor=actor, **options)
+
+
+def gate_result(
+    name: str,
+    version: int,
+    *,
+    passed: bool = True,
+    compare: str | None = "production",
+    champion: int | None = None,
+) -> dict[str, Any]:
+    """A stored gate result as :func:`slipway.validation.validate` records it (``GateResult.to_dict``).
+
+    ``compare`` is the policy's ``compare.alias`` (None: the policy compares with no champion) and
+    ``champion`` the version that alias held when the gate ran (None: no holder).
+    """
+    check = {"kind": "metric", "metric": "auc", "op": ">=", "threshold": 0.8, "name": "auc >= 0.8"}
+    document: dict[str, Any] = {"task": "classification", "checks": [check]}
+    if compare is not None:
+        document["compare"] = {"alias": compare}
+    return {
+        "passed": passed,
+        "model": name,
+        "version": version,
+        "task": "classification",
+        "checks": [
+            {
+                "name": "auc >= 0.8",
+                "kind": "metric",
+                "passed": passed,
+                "skipped": False,
+                "value": 0.91 if passed else 0.62,
+                "threshold": 0.8,
+                "message": "auc 0.91 >= 0.8" if passed else "auc 0.62 < 0.8",
+                "details": {},
+                "duration_ms": 1.5,
+            }
+        ],
+        "data": {
+            "source": "holdout.parquet",
+            "digest": _digest("data"),
+            "rows": 100,
+            "columns": 5,
+            "target": "y",
+        },
+        "policy": {"source": "gate.yaml", "digest": _digest("policy"), "document": document},
+        "champion": None if champion is None or compare is None else {"alias": compare, "version": champion},
+        "champion_note": "" if champion is None else f"champion: {compare} -> version {champion}",
+        "started_at": "2026-01-01T00:00:00Z",
+        "timings": {"total_ms": 12.0},
+    }
 
 
 def _events(store: MetadataStore, model: str, **filters: Any) -> list[AuditEvent]:
@@ -96,7 +160,7 @@ class RegistryContract:
             store,
             name,
             source=f"runs:/{run_id}/model",
-            manifest_digest=_digest("manifest"),
+            manifest_digest=_digest("slipway.yaml"),
             files=files,
             run_id=run_id,
             lineage=lineage,
@@ -105,7 +169,7 @@ class RegistryContract:
         )
 
         assert (mv.name, mv.version, mv.run_id, mv.source) == (name, 1, run_id, f"runs:/{run_id}/model")
-        assert (mv.manifest_digest, mv.description) == (_digest("manifest"), "first try")
+        assert (mv.manifest_digest, mv.description) == (_digest("slipway.yaml"), "first try")
         assert (mv.lineage, mv.tags, mv.gate, mv.aliases) == (
             lineage,
             {"team": "risk", "note": ""},
@@ -129,7 +193,7 @@ class RegistryContract:
         first = register(store, name, files=_files("a.bin"))
         register(store, name, files=_files("b.bin", "c.bin"))
 
-        assert store.list_model_version_files(name, 1) == _files("a.bin")
+        assert store.list_model_version_files(name, 1) == [*_files("a.bin"), _manifest(first.manifest_digest)]
         assert store.get_model_version(name, 1).manifest_digest == first.manifest_digest
         # ... and no method of the port could change them.
         changers = [
@@ -139,13 +203,45 @@ class RegistryContract:
         ]
         assert changers == []
 
-    def test_files_may_be_none_and_paths_are_normalised(self, store: MetadataStore) -> None:
+    def test_the_manifest_may_be_the_only_file_and_paths_are_normalised(self, store: MetadataStore) -> None:
         name = new_model_name()
         register(store, name, files=[])
         register(store, name, files=[ArtifactEntry(path="./model/./w.bin", digest=_digest("w"), size=3)])
 
-        assert store.list_model_version_files(name, 1) == []
-        assert [f.path for f in store.list_model_version_files(name, 2)] == ["model/w.bin"]
+        assert [f.path for f in store.list_model_version_files(name, 1)] == ["slipway.yaml"]
+        assert [f.path for f in store.list_model_version_files(name, 2)] == ["model/w.bin", "slipway.yaml"]
+
+    @pytest.mark.parametrize(
+        "digest", ["", "abc", "A" * 64, "g" * 64, "a" * 63, "a" * 65, "sha256:" + "a" * 64, " " + "a" * 63]
+    )
+    def test_the_manifest_digest_must_be_a_sha256(self, store: MetadataStore, digest: str) -> None:
+        name = new_model_name()
+        with pytest.raises(InvalidInput, match="manifest_digest"):
+            register(store, name, manifest_digest=digest, files=[_manifest(_digest("slipway.yaml"))])
+        with pytest.raises(ModelNotFound):
+            store.get_registered_model(name)
+
+    def test_a_version_needs_its_manifest_among_its_files(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        digest = _digest("manifest")
+        no_manifest = _files("model.pkl")
+        other = [ArtifactEntry(path="slipway.yaml", digest=_digest("other"), size=5), *no_manifest]
+        nested = [ArtifactEntry(path="model/slipway.yaml", digest=digest, size=5), *no_manifest]
+        for files in (no_manifest, other, nested, []):
+            with pytest.raises(InvalidInput, match=r"slipway\.yaml"):
+                store.create_model_version(
+                    name=name, source="runs:/r/model", manifest_digest=digest, files=files, actor="ada"
+                )
+        with pytest.raises(ModelNotFound):
+            store.get_registered_model(name)
+
+    def test_a_claimed_previous_version_is_not_stored(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        mv = register(store, name, lineage={"previous_version": 7, "commit": "0" * 40})
+
+        assert mv.lineage == {"commit": "0" * 40}
+        assert store.get_model_version(name, 2).lineage == {"commit": "0" * 40}
 
     def test_threads_registering_at_once_get_distinct_versions(self, store: MetadataStore) -> None:
         name = new_model_name()
@@ -255,9 +351,8 @@ class RegistryContract:
         assert store.get_model_version(name, 1).aliases == {"champion", "production"}
         assert [mv.aliases for mv in store.list_model_versions(name)] == [{"champion", "production"}]
 
-    @pytest.mark.parametrize("action", [AuditAction.PROMOTE, AuditAction.OVERRIDE, AuditAction.ROLLBACK])
-    def test_alias_moves_record_the_action_and_details_given(
-        self, store: MetadataStore, action: AuditAction
+    def test_a_rollback_move_records_its_action_and_the_holder_it_replaced(
+        self, store: MetadataStore
     ) -> None:
         name = new_model_name()
         register(store, name)
@@ -265,23 +360,235 @@ class RegistryContract:
         store.set_alias(name=name, alias="production", version=2, actor="ada")
 
         event = store.set_alias(
-            name=name, alias="production", version=1, actor="ada", action=action, details={"gate": "g1"}
+            name=name, alias="production", version=1, actor="ada", action=AuditAction.ROLLBACK
         )
 
-        assert (event.action, event.previous_version, event.details) == (action, 2, {"gate": "g1"})
-        assert _events(store, name, action=action) == [event]
+        assert (event.action, event.previous_version) == (AuditAction.ROLLBACK, 2)
+        assert event.details == {"rolled_back_from": 2}
+        assert _events(store, name, action=AuditAction.ROLLBACK) == [event]
 
-    @pytest.mark.parametrize("action", [AuditAction.REGISTER, AuditAction.TAG, AuditAction.ALIAS_DELETE])
-    def test_an_action_that_moves_no_alias_is_refused(
+    def test_set_alias_takes_no_details_from_the_caller(self) -> None:
+        from slipway.store import MetadataStore
+
+        assert "details" not in inspect.signature(MetadataStore.set_alias).parameters
+        assert {"details", "action"}.isdisjoint(inspect.signature(MetadataStore.promote).parameters)
+
+    @pytest.mark.parametrize(
+        "action",
+        [
+            AuditAction.PROMOTE,
+            AuditAction.OVERRIDE,
+            AuditAction.REGISTER,
+            AuditAction.TAG,
+            AuditAction.ALIAS_DELETE,
+        ],
+    )
+    def test_set_alias_refuses_any_action_but_alias_set_and_rollback(
         self, store: MetadataStore, action: AuditAction
     ) -> None:
         name = new_model_name()
         register(store, name)
+        before = _events(store, name)
 
         with pytest.raises(InvalidInput, match="action"):
             store.set_alias(name=name, alias="production", version=1, actor="ada", action=action)
         with pytest.raises(AliasNotFound):
             store.get_version_by_alias(name, "production")
+        assert _events(store, name) == before
+
+    # ------------------------------------------------------------------ checked moves
+
+    def test_an_expected_holder_that_moved_is_a_conflict_and_writes_nothing(
+        self, store: MetadataStore
+    ) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+        store.set_alias(name=name, alias="production", version=2, actor="ada")
+        before = _events(store, name)
+
+        for expected in (1, 3, None):
+            with pytest.raises(Conflict, match="moved to version 2 meanwhile"):
+                store.set_alias(
+                    name=name,
+                    alias="production",
+                    version=1,
+                    actor="ada",
+                    action=AuditAction.ROLLBACK,
+                    expected_version=expected,
+                )
+        assert store.get_version_by_alias(name, "production").version == 2
+        assert _events(store, name) == before
+
+        moved = store.set_alias(
+            name=name,
+            alias="production",
+            version=1,
+            actor="ada",
+            action=AuditAction.ROLLBACK,
+            expected_version=2,
+        )
+        assert (moved.version, moved.previous_version) == (1, 2)
+
+    def test_an_expected_absent_holder_is_checked_too(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+
+        created = store.set_alias(name=name, alias="staging", version=1, actor="ada", expected_version=None)
+        assert created.previous_version is None
+        with pytest.raises(Conflict, match="moved to version 1 meanwhile"):
+            store.set_alias(name=name, alias="staging", version=1, actor="ada", expected_version=None)
+
+    # ------------------------------------------------------------------ promotion
+
+    def test_a_passing_gate_promotes_with_the_stored_result(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        gate = gate_result(name, 2, champion=1)
+        store.record_gate_result(name, 2, gate, actor="ada")
+
+        event = store.promote(name=name, version=2, alias="production", actor="bob", reason="better")
+
+        assert (event.action, event.version, event.previous_version) == (AuditAction.PROMOTE, 2, 1)
+        assert (event.actor, event.reason) == (self.expected_actor("bob"), "better")
+        assert event.details == {"gate": gate}
+        assert _events(store, name, action=AuditAction.PROMOTE) == [event]
+        assert store.get_version_by_alias(name, "production").version == 2
+
+    def test_a_first_promotion_needs_a_gate_that_found_no_holder(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        store.record_gate_result(name, 1, gate_result(name, 1, champion=None), actor="ada")
+
+        event = store.promote(name=name, version=1, alias="production", actor="ada")
+
+        assert (event.action, event.previous_version) == (AuditAction.PROMOTE, None)
+
+    def test_a_gate_without_a_champion_comparison_cannot_go_stale(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        register(store, name)
+        store.record_gate_result(name, 2, gate_result(name, 2, compare=None), actor="ada")
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+
+        event = store.promote(name=name, version=2, alias="production", actor="ada")
+
+        assert event.action == AuditAction.PROMOTE
+
+    @pytest.mark.parametrize(
+        ("gate", "message"),
+        [
+            (None, "no gate result"),
+            ({"passed": False}, "failed checks: auc >= 0.8"),
+            (
+                {"champion": None},
+                "stale gate result: validated against no holder, the alias is now held by version 1",
+            ),
+            (
+                {"champion": 3},
+                "stale gate result: validated against version 3, the alias is now held by version 1",
+            ),
+            ({"compare": "staging"}, "stale gate result: it compared against alias 'staging'"),
+        ],
+    )
+    def test_a_failed_missing_or_stale_gate_refuses_and_writes_nothing(
+        self, store: MetadataStore, gate: dict[str, Any] | None, message: str
+    ) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        if gate is not None:
+            options = {"champion": 1, **gate}
+            store.record_gate_result(name, 2, gate_result(name, 2, **options), actor="ada")
+        before = _events(store, name)
+
+        with pytest.raises(GateFailed) as caught:
+            store.promote(name=name, version=2, alias="production", actor="ada")
+
+        assert message in str(caught.value)
+        assert f"models:/{name}/2" in str(caught.value)
+        assert "'production'" in str(caught.value)
+        assert store.get_version_by_alias(name, "production").version == 1
+        assert _events(store, name) == before
+
+    def test_a_gate_goes_stale_when_the_alias_moves_after_validation(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        store.record_gate_result(name, 3, gate_result(name, 3, champion=1), actor="ada")
+        store.set_alias(name=name, alias="production", version=2, actor="bob")
+
+        with pytest.raises(
+            GateFailed, match="validated against version 1, the alias is now held by version 2"
+        ):
+            store.promote(name=name, version=3, alias="production", actor="ada")
+        assert store.get_version_by_alias(name, "production").version == 2
+
+    def test_an_override_needs_force_and_a_reason_and_records_the_stored_gate(
+        self, store: MetadataStore
+    ) -> None:
+        name = new_model_name()
+        register(store, name)
+        register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        gate = gate_result(name, 2, passed=False, champion=1)
+        store.record_gate_result(name, 2, gate, actor="ada")
+        before = _events(store, name)
+
+        for reason in ("", "  "):
+            with pytest.raises(InvalidInput, match="reason"):
+                store.promote(
+                    name=name, version=2, alias="production", actor="ada", force=True, reason=reason
+                )
+        assert _events(store, name) == before
+
+        event = store.promote(
+            name=name, version=2, alias="production", actor="ada", force=True, reason="hotfix"
+        )
+
+        assert (event.action, event.previous_version, event.reason) == (AuditAction.OVERRIDE, 1, "hotfix")
+        assert (event.details["gate"], event.details["gate_state"]) == (gate, "failed")
+        assert "auc >= 0.8" in event.details["refusal"]
+
+    def test_forcing_a_stale_or_missing_gate_is_an_override(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        for _ in range(3):
+            register(store, name)
+        store.set_alias(name=name, alias="production", version=1, actor="ada")
+        store.record_gate_result(name, 2, gate_result(name, 2, champion=3), actor="ada")
+
+        stale = store.promote(name=name, version=2, alias="production", actor="ada", force=True, reason="r")
+        missing = store.promote(name=name, version=3, alias="production", actor="ada", force=True, reason="r")
+
+        assert (stale.action, stale.details["gate_state"]) == (AuditAction.OVERRIDE, "stale")
+        assert (missing.action, missing.details) == (
+            AuditAction.OVERRIDE,
+            {"gate": None, "gate_state": "none", "refusal": missing.details["refusal"]},
+        )
+
+    def test_forcing_a_passing_gate_is_an_ordinary_promotion(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        store.record_gate_result(name, 1, gate_result(name, 1, champion=None), actor="ada")
+
+        event = store.promote(name=name, version=1, alias="production", actor="ada", force=True, reason="r")
+
+        assert event.action == AuditAction.PROMOTE
+
+    def test_promoting_a_missing_version_or_model_is_not_found(self, store: MetadataStore) -> None:
+        name = new_model_name()
+        register(store, name)
+        with pytest.raises(ModelVersionNotFound, match=f"{name}.*7"):
+            store.promote(name=name, version=7, alias="production", actor="ada", force=True, reason="r")
+        with pytest.raises(ModelNotFound):
+            store.promote(name=f"{name}-absent", version=1, alias="production", actor="ada")
+        with pytest.raises(InvalidInput, match="alias"):
+            store.promote(name=name, version=1, alias="1st", actor="ada")
+        assert _events(store, name, action=AuditAction.OVERRIDE) == []
 
     def test_an_alias_to_a_missing_version_is_not_found_and_writes_nothing(
         self, store: MetadataStore

@@ -9,12 +9,14 @@ holder its move replaced, so a rollback can be computed from the log alone.
 from __future__ import annotations
 
 import functools
+import json
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from slipway.core import AuditAction, AuditEvent, ModelVersion, now_ms, validate_alias
-from slipway.errors import AliasNotFound, InvalidInput
+from slipway.errors import AliasNotFound, Conflict, GateFailed, InvalidInput
+from slipway.store._promotion import gate_refusal, gate_snapshot_state
 from slipway.store._sql._audit import action_of, append_event, to_json
 from slipway.store._sql._base import dialect_insert, fits
 from slipway.store._sql._registry import RegistryMixin, text_field, version_number
@@ -22,10 +24,25 @@ from slipway.store._sql._tables import model_aliases, model_versions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import EllipsisType
+
+    from sqlalchemy.engine import Connection
 
 _HOLDER = sa.select(model_aliases.c.version).where(
     model_aliases.c.name == sa.bindparam("name"), model_aliases.c.alias == sa.bindparam("alias")
 )
+
+
+_SET_ACTIONS = (AuditAction.ALIAS_SET, AuditAction.ROLLBACK)
+
+
+def _holder(connection: Connection, key: Mapping[str, str]) -> int | None:
+    held = connection.execute(_HOLDER, key).scalar()
+    return None if held is None else int(held)
+
+
+def _v(version: int | None) -> str:
+    return "no version" if version is None else f"version {version}"
 
 
 @functools.cache
@@ -68,22 +85,77 @@ class AliasesMixin(RegistryMixin):
         actor: str,
         reason: str = "",
         action: AuditAction | None = None,
-        details: Mapping[str, Any] | None = None,
+        expected_version: int | EllipsisType | None = ...,
     ) -> AuditEvent:
         validate_alias(alias)
         version = version_number(version)
         action = AuditAction.ALIAS_SET if action is None else action_of(action)
-        if not action.moves_alias:
-            moves = ", ".join(a.value for a in AuditAction if a.moves_alias)
-            raise InvalidInput(f"set_alias action {action.value!r}: expected one of {moves}")
+        if action not in _SET_ACTIONS:
+            raise InvalidInput(
+                f"set_alias action {action.value!r}: expected alias.set or rollback "
+                "(a promotion goes through promote, which checks the version's gate)"
+            )
+        if expected_version is not ... and expected_version is not None:
+            expected_version = version_number(expected_version)
         fits("actor", actor, 250)
         text_field("reason", reason)
-        details_json = to_json("audit details", details)
         with self._write() as connection:
             self._lock_model(connection, name)
             self._check_version(connection, name, version)
             key = {"name": name, "alias": alias}
-            previous = connection.execute(_HOLDER, key).scalar()
+            previous = _holder(connection, key)
+            if expected_version is not ... and previous != expected_version:
+                raise Conflict(
+                    f"alias {alias!r} of model {name!r} moved to {_v(previous)} meanwhile "
+                    f"(expected {_v(expected_version)}); nothing was changed"
+                )
+            connection.execute(_move_alias(connection.dialect.name), {**key, "version": version})
+            details = {"rolled_back_from": previous} if action is AuditAction.ROLLBACK else None
+            return append_event(
+                connection,
+                at=now_ms(),
+                actor=actor,
+                action=action,
+                model=name,
+                version=version,
+                alias=alias,
+                previous_version=previous,
+                reason=reason,
+                details=details,
+            )
+
+    def promote(
+        self,
+        *,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str,
+        force: bool = False,
+        reason: str = "",
+    ) -> AuditEvent:
+        validate_alias(alias)
+        version = version_number(version)
+        fits("actor", actor, 250)
+        text_field("reason", reason)
+        if force and not reason.strip():
+            raise InvalidInput(
+                f"promoting models:/{name}/{version} to {alias!r} with force needs a reason "
+                '(--reason "…"); it is recorded in the audit log'
+            )
+        with self._write() as connection:
+            self._lock_model(connection, name)
+            row = self._require_version(connection, name, version)
+            gate = None if row.gate is None else json.loads(row.gate)
+            key = {"name": name, "alias": alias}
+            previous = _holder(connection, key)
+            refusal = gate_refusal(gate, name=name, version=version, alias=alias, holder=previous)
+            if refusal is not None and not force:
+                raise GateFailed(refusal)
+            action = AuditAction.PROMOTE if refusal is None else AuditAction.OVERRIDE
+            details: dict[str, Any] = {"gate": gate}
+            if refusal is not None:
+                details.update(gate_state=gate_snapshot_state(gate, refusal), refusal=refusal)
             connection.execute(_move_alias(connection.dialect.name), {**key, "version": version})
             return append_event(
                 connection,
@@ -93,9 +165,9 @@ class AliasesMixin(RegistryMixin):
                 model=name,
                 version=version,
                 alias=alias,
-                previous_version=None if previous is None else int(previous),
+                previous_version=previous,
                 reason=reason,
-                details_json=details_json,
+                details_json=to_json("audit details", details),
             )
 
     def delete_alias(self, *, name: str, alias: str, actor: str, reason: str = "") -> AuditEvent:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -61,6 +62,30 @@ def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
         validate_key("tag", key)
         validate_value("tag", key, value)
     return tags
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MANIFEST_FILE = "slipway.yaml"
+
+
+def check_manifest(manifest_digest: str, files: Mapping[str, str]) -> None:
+    """A version must be loadable: its manifest digest is a SHA-256 and ``slipway.yaml`` has it.
+
+    ``files`` maps each (normalised) path to its digest.
+    """
+    if not isinstance(manifest_digest, str) or not _SHA256.fullmatch(manifest_digest):
+        raise InvalidInput(
+            f"manifest_digest: expected 64 lowercase hex digits (the SHA-256 of {MANIFEST_FILE}), "
+            f"got {manifest_digest!r:.80}"
+        )
+    listed = files.get(MANIFEST_FILE)
+    if listed is None:
+        raise InvalidInput(f"files: no {MANIFEST_FILE!r}; a version without its manifest cannot be loaded")
+    if listed != manifest_digest:
+        raise InvalidInput(
+            f"files: {MANIFEST_FILE!r} has digest {listed!r:.80}, "
+            f"but manifest_digest is {manifest_digest!r}; expected the same"
+        )
 
 
 def version_number(version: int) -> int:
@@ -152,11 +177,10 @@ class RegistryMixin(SqlBase):
     ) -> ModelVersion:
         validate_model_name(name)
         text_field("model source", source)
-        if not manifest_digest:
-            raise InvalidInput("manifest_digest: expected the manifest's digest, got an empty string")
-        fits("manifest_digest", manifest_digest, 128)
         if run_id is not None:
             fits("run_id", run_id, 64)
+        # versions count up by one and are never deleted: the previous version is derived, never taken
+        lineage = {k: v for k, v in (lineage or {}).items() if k != "previous_version"}
         lineage_json = to_json("lineage", lineage)
         text_field("description", description)
         tags = _tags(tags)
@@ -172,6 +196,7 @@ class RegistryMixin(SqlBase):
                 "digest": fits(f"model file {path!r}: digest", entry.digest, 128),
                 "size": int64(f"model file {path!r}: size", entry.size),
             }
+        check_manifest(manifest_digest, {path: row["digest"] for path, row in rows.items()})
         at = now_ms()
         with self._write() as connection:
             self._lock_model(connection, name, create_at=at)
