@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from typing import TYPE_CHECKING
 
 import pytest
 from tests.registry._helpers import PASSED, register_many
 
-from slipway.core import AuditAction, now_ms
+from slipway.core import AuditAction
 from slipway.errors import InvalidInput, ModelVersionNotFound
 from slipway.registry import AUDIT_FIELDS, read_audit, write_audit
 from slipway.registry import _service as service
@@ -59,18 +58,23 @@ def test_audit_filters_by_model_action_alias_actor_and_time(registry: Registry, 
     registry.register(logged.uri, "fraud", actor="bob")
     registry.set_alias("churn", "production", 1, actor="alice")
     registry.set_alias("churn", "staging", 2, actor="bob")
-    time.sleep(0.005)  # events a few ms apart, so the cut falls between them
-    cut = now_ms()
-    time.sleep(0.005)
     registry.set_alias("fraud", "production", 1, actor="carol", reason="launch")
 
     assert [e.model for e in registry.audit(model="fraud")] == ["fraud", "fraud"]
     assert len(list(registry.audit(action=AuditAction.REGISTER))) == 3
     assert [e.model for e in registry.audit(alias="production")] == ["churn", "fraud"]
     assert [e.action.value for e in registry.audit(actor="bob")] == ["register", "alias.set"]
-    later = list(registry.audit(since=cut))
-    assert [(e.model, e.actor) for e in later] == [("fraud", "carol")]
-    assert all(e.at < cut for e in registry.audit(until=cut))
+    # Time: cut at every recorded moment (events may share a millisecond, so no cut is assumed to
+    # fall between two of them): `since` keeps the events at or after it, `until` those before it.
+    everything = list(registry.audit())
+    last = everything[-1]
+    assert (last.model, last.actor, last.reason) == ("fraud", "carol", "launch")
+    for cut in [*sorted({e.at for e in everything}), last.at + 1]:
+        assert [e.id for e in registry.audit(since=cut)] == [e.id for e in everything if e.at >= cut]
+        assert [e.id for e in registry.audit(until=cut)] == [e.id for e in everything if e.at < cut]
+    assert last in registry.audit(since=last.at, until=last.at + 1)
+    assert list(registry.audit(since=last.at + 1)) == []
+    assert list(registry.audit(model="fraud", since=last.at)) == [last]
     ids = [e.id for e in registry.audit()]
     assert ids == sorted(ids)
     assert len(ids) == 6
