@@ -108,7 +108,7 @@ def test_the_result_is_stored_on_the_version_and_promote_honours_it(registry: Re
     with pytest.raises(GateFailed, match=r"failed checks: roc_auc >= 0\.9, no_regression:roc_auc"):
         registry.promote("churn", 2, alias="production", actor="alice")
 
-    passed = gate(registry, clf, "models:/churn/1", *policy, alias="production")
+    passed = gate(registry, clf, "models:/churn/1", *policy, alias="staging")  # the alias it is promoted to
     assert passed.passed
     event = registry.promote("churn", 1, alias="staging", actor="alice")
     assert event.action is AuditAction.PROMOTE
