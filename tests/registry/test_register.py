@@ -125,6 +125,34 @@ def test_a_damaged_folder_is_refused_and_nothing_is_written(
         registry.get_model("churn")
 
 
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda f: (f / "model.pkl").write_bytes(b"tampered"), "does not match its recorded digest"),
+        (lambda f: (f / "extra.py").write_text("import os"), "not listed in the manifest"),
+        (lambda f: (f / "input_example.json").unlink(), "is missing"),
+        (lambda f: (f / "link").symlink_to("/etc/passwd"), "symbolic link"),
+    ],
+)
+def test_a_damaged_folder_is_refused_before_anything_is_uploaded(
+    registry: Registry,
+    blobs: BlobStore,
+    tmp_path: Path,
+    trained: tuple[Any, pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+    damage: Any,
+    needle: str,
+) -> None:
+    model, X = trained
+    folder = tmp_path / "saved"
+    save_model(model, folder, input_example=X.head(2))
+    damage(folder)
+    monkeypatch.setattr(blobs, "put_file", _forbidden("put_file"))
+    monkeypatch.setattr(blobs, "put_bytes", _forbidden("put_bytes"))
+    with pytest.raises(IntegrityViolation, match=needle):
+        registry.register(folder, "churn", actor="alice")
+
+
 def test_a_failed_upload_writes_no_version(
     registry: Registry,
     blobs: BlobStore,

@@ -30,11 +30,12 @@ from slipway.core._names import (
 )
 from slipway.core._registry import AuditAction, AuditEvent, ModelVersion, RegisteredModel
 from slipway.core._search import ATTRIBUTES, Comparison, OrderBy, RunFilter, parse_filter, parse_order_by
-from slipway.core._signature import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
+from slipway.core._signature import TENSOR_DTYPES, ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 
 __all__ = [
     "ATTRIBUTES",
     "MAX_VALUE_LENGTH",
+    "TENSOR_DTYPES",
     "ArtifactEntry",
     "AuditAction",
     "AuditEvent",

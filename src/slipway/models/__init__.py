@@ -19,7 +19,7 @@ from slipway.models._flavor import (
 )
 from slipway.models._infer import infer_schema, infer_signature
 from slipway.models._integrity import verify_folder
-from slipway.models._log import ModelInfo, RunSink, log_model
+from slipway.models._log import GIT_COMMIT_TAG, ModelInfo, RunSink, log_model
 from slipway.models._manifest import (
     MANIFEST_FILE,
     DatasetRef,
@@ -35,6 +35,7 @@ from slipway.models._warnings import EnvironmentMismatchWarning, SlipwayWarning
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "GIT_COMMIT_TAG",
     "MANIFEST_FILE",
     "DatasetRef",
     "EnvironmentMismatchWarning",

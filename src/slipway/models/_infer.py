@@ -18,8 +18,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from slipway.core import ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
-from slipway.core._signature import TENSOR_DTYPES
+from slipway.core import TENSOR_DTYPES, ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 from slipway.errors import InvalidInput
 
 __all__ = ["as_data", "decode_example", "encode_example", "infer_schema", "infer_signature", "is_scalar"]

@@ -5,32 +5,31 @@ Two kinds of source:
 * ``runs:/RUN/PATH``: the run's artifact entries under ``PATH`` are the version's files, by the
   digests the run recorded; nothing is uploaded or re-hashed. The manifest (a few KB) is read to
   check that the listing is exactly the model the manifest describes and to take its lineage.
-* a local model folder: its manifest is parsed (which checks the manifest's own digest), every file
-  is streamed to the blob store (hashing as it goes) and must have the digest the manifest lists;
-  an unlisted file or a symbolic link refuses the folder, as loading it would.
+* a local model folder: its manifest is parsed (which checks the manifest's own digest) and the
+  folder verified as loading would (``slipway.models.verify_folder``: a changed, missing or unlisted
+  file or a symbolic link refuses it) before anything is uploaded; each file is then streamed to
+  the blob store and must still have the digest the manifest lists.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import ArtifactEntry, RunModelUri
 from slipway.errors import ArtifactNotFound, IntegrityViolation, InvalidInput, NotFound, RunNotFound
-from slipway.models import MANIFEST_FILE, Manifest
-from slipway.models._manifest import parse_manifest
+from slipway.models import GIT_COMMIT_TAG, MANIFEST_FILE, Manifest, parse_manifest, verify_folder
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from slipway.artifacts import BlobStore
     from slipway.core import Run
     from slipway.store import MetadataStore
 
-__all__ = ["GIT_COMMIT_TAG", "GIT_DIRTY_TAG", "Source", "from_folder", "from_run"]
+__all__ = ["GIT_DIRTY_TAG", "Source", "from_folder", "from_run"]
 
-GIT_COMMIT_TAG = "slipway.git.commit"
 GIT_DIRTY_TAG = "slipway.git.dirty"
 
 
@@ -109,22 +108,14 @@ def from_folder(store: MetadataStore, blobs: BlobStore, folder: Path) -> Source:
     except FileNotFoundError:
         raise InvalidInput(f"{folder}: not a slipway model folder (no {MANIFEST_FILE})") from None
     manifest = parse_manifest(data, where=str(folder / MANIFEST_FILE))
-    found = _walk(folder)
-    for rel in sorted(set(found) - set(manifest.files)):
-        raise IntegrityViolation(
-            f"model folder {folder}: file {rel!r} is not listed in the manifest; "
-            "something was added after the model was saved, so it was not registered"
-        )
+    verify_folder(folder, manifest, skip=MANIFEST_FILE)  # every file, before a byte is uploaded
     files: list[ArtifactEntry] = []
     for rel, expected in sorted(manifest.files.items()):
-        path = found.get(rel)
-        if path is None:
-            raise IntegrityViolation(f"model folder {folder}: file {rel!r} listed in the manifest is missing")
-        blob = blobs.put_file(path)
-        if blob.digest != expected:
+        blob = blobs.put_file(folder / rel)
+        if blob.digest != expected:  # changed between the check and the upload
             raise IntegrityViolation(
-                f"model folder {folder}: file {rel!r} does not match its recorded digest "
-                f"(recorded sha256:{expected[:16]}…, found sha256:{blob.digest[:16]}…); not registered"
+                f"model folder {folder}: file {rel!r} changed while it was uploaded "
+                f"(recorded sha256:{expected[:16]}…, uploaded sha256:{blob.digest[:16]}…); not registered"
             )
         files.append(ArtifactEntry(path=rel, digest=blob.digest, size=blob.size))
     stored = blobs.put_bytes(data)
@@ -142,19 +133,3 @@ def from_folder(store: MetadataStore, blobs: BlobStore, folder: Path) -> Source:
         manifest_digest=hashlib.sha256(data).hexdigest(),
         run=run,
     )
-
-
-def _walk(folder: Path) -> dict[str, Path]:
-    """Relative POSIX path -> file, without the manifest; a symbolic link refuses the folder."""
-    out: dict[str, Path] = {}
-    for root, dirs, names in os.walk(folder):
-        base = Path(root)
-        for name in dirs + names:
-            if (base / name).is_symlink():
-                rel = (base / name).relative_to(folder).as_posix()
-                raise IntegrityViolation(f"model folder {folder}: {rel!r} is a symbolic link; not registered")
-        for name in names:
-            rel = (base / name).relative_to(folder).as_posix()
-            if rel != MANIFEST_FILE:
-                out[rel] = base / name
-    return out
