@@ -204,7 +204,7 @@ class MetadataStore(Protocol):
         the champion it compared with (None: no holder) must still hold it. Then the event is
         PROMOTE; else, with ``force`` and a non-empty ``reason``, OVERRIDE; else GateFailed names
         the version, the alias and why, and nothing is written. The event's ``details`` hold the
-        stored gate result (and, for an override, ``gate_state`` and ``refusal``).
+        stored gate result (and, for an override, ``gate_state``: failed, stale or none).
         """
         ...
 

@@ -155,7 +155,7 @@ class AliasesMixin(RegistryMixin):
             action = AuditAction.PROMOTE if refusal is None else AuditAction.OVERRIDE
             details: dict[str, Any] = {"gate": gate}
             if refusal is not None:
-                details.update(gate_state=gate_snapshot_state(gate, refusal), refusal=refusal)
+                details["gate_state"] = gate_snapshot_state(gate, refusal)
             connection.execute(_move_alias(connection.dialect.name), {**key, "version": version})
             return append_event(
                 connection,
