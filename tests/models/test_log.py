@@ -12,7 +12,7 @@ import pytest
 import slipway
 from slipway import _api
 from slipway.artifacts import open_blob_store
-from slipway.errors import ArtifactNotFound, IntegrityViolation, InvalidInput
+from slipway.errors import AlreadyExists, ArtifactNotFound, IntegrityViolation, InvalidInput
 from slipway.models import load_model, log_model, read_manifest
 from slipway.models._manifest import write_manifest
 from slipway.models._model import load_folder
@@ -142,3 +142,14 @@ def test_log_and_load_through_the_team_server(
         np.testing.assert_array_equal(loaded.predict(X.head(20)), model.predict(X.head(20)))
     finally:
         client.close()
+
+
+def test_a_second_model_at_the_same_path_of_a_run_is_refused(trained: tuple[Any, pd.DataFrame]) -> None:
+    model, X = trained
+    with slipway.start_run() as run:
+        first = slipway.log_model(model, input_example=X.head(3))
+        with pytest.raises(AlreadyExists, match=rf"run {run.id} already has artifacts under 'model'"):
+            slipway.log_model(model, input_example=X.head(5))
+        other = slipway.log_model(model, "challenger", input_example=X.head(5))
+    assert slipway.load_model(first.uri).manifest == first.manifest
+    assert other.uri.endswith("/challenger")

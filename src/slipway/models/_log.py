@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slipway.core import RunModelUri, validate_artifact_path
+from slipway.errors import AlreadyExists
 from slipway.models._manifest import MANIFEST_FILE, DatasetRef, Lineage, Manifest
 from slipway.models._save import save_model
 
@@ -66,11 +67,26 @@ def log_model(
 ) -> ModelInfo:
     """Save ``model`` (see :func:`save_model` for ``options``) under ``artifact_path`` in ``run``.
 
+    Raises AlreadyExists if the run already has artifacts under ``artifact_path``: a model's URI
+    always loads the model it was returned for.
+
     .. versionadded:: 0.1
     """
     import tempfile
 
     artifact_path = validate_artifact_path(artifact_path)
+    prefix = artifact_path + "/"
+    existing = [
+        e.path
+        for e in store.list_artifacts(run.id, prefix=artifact_path)
+        if e.path == artifact_path or e.path.startswith(prefix)
+    ]
+    if existing:
+        raise AlreadyExists(
+            f"run {run.id} already has artifacts under {artifact_path!r} (such as {existing[0]!r}); "
+            "a second model there would replace the first behind its URI, so log it under another "
+            "artifact_path"
+        )
     lineage = options.pop("lineage", None) or lineage_of(run, store)
     with tempfile.TemporaryDirectory(prefix="slipway-model-") as tmp:
         folder = Path(tmp) / "model"
