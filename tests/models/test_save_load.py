@@ -158,8 +158,8 @@ def test_a_manifest_digest_recorded_elsewhere_must_match(tmp_path: Path, regress
 @pytest.mark.parametrize(
     ("uri", "error", "message"),
     [
-        ("models:/churn@production", NotFound, "registry is not available yet"),
-        ("models:/churn/3", NotFound, "registry is not available yet"),
+        ("models:/churn@production", InvalidInput, r"use slipway.load_model\(\) \(or .*Registry.load\(\)\)"),
+        ("models:/churn/3", InvalidInput, r"resolved by the model registry; use slipway.load_model\(\)"),
         ("runs:/abc/model", InvalidInput, "needs the tracking stores"),
         ("no/such/folder", NotFound, "does not exist"),
         ("s3://bucket/model", InvalidInput, "scheme 's3' is not supported"),

@@ -156,6 +156,9 @@ def load_model(
 ) -> Model:
     """Load a model from a folder or a ``runs:/RUN_ID/PATH`` URI, verifying every file first.
 
+    ``models:/NAME/VERSION`` and ``models:/NAME@ALIAS`` URIs are loaded by ``slipway.load_model``
+    or ``slipway.registry.Registry.load``, which resolve them through the registry.
+
     Args:
         model_uri: a model folder, ``file:///…``, or ``runs:/RUN_ID/PATH`` (which needs the three
             arguments below; ``slipway.load_model`` passes the configured ones).
@@ -171,8 +174,9 @@ def load_model(
     """
     ref = parse_model_uri(model_uri if isinstance(model_uri, str) else str(Path(model_uri)))
     if isinstance(ref, RegistryModelUri):
-        raise NotFound(
-            f"{ref}: the model registry is not available yet; load from runs:/RUN_ID/PATH or a model folder"
+        raise InvalidInput(
+            f"{ref}: a models:/ URI is resolved by the model registry; use slipway.load_model() "
+            "(or slipway.registry.Registry.load()), which resolve it and pass the version's files here"
         )
     if isinstance(ref, RunModelUri):
         if store is None or blobs is None or cache_dir is None:
