@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tests.models._helpers import write_module
@@ -13,6 +13,8 @@ from slipway.models import load_model, save_model
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 
 def _source(value: int) -> str:
@@ -93,3 +95,59 @@ def test_a_package_and_its_submodules_are_replaced_too(tmp_path: Path) -> None:
             entry = str((folder / "code").resolve())
             while entry in sys.path:
                 sys.path.remove(entry)
+
+
+def test_concurrent_loads_never_write_bytecode_into_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from slipway.models import _model
+
+    folder = _save(tmp_path, "v1", 1)
+    sys.modules.pop("mymod", None)
+    real = _model.get_flavor
+    seen: list[bool] = []
+
+    class Slow:
+        def __init__(self, flavor: Any) -> None:
+            self._flavor = flavor
+
+        def load(self, path: Path, options: Any) -> Any:
+            seen.append(sys.dont_write_bytecode)
+            time.sleep(0.05)
+            out = self._flavor.load(path, options)
+            time.sleep(0.05)
+            seen.append(sys.dont_write_bytecode)  # another load finishing must not switch it back on
+            return out
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._flavor, name)
+
+    monkeypatch.setattr(_model, "get_flavor", lambda name: Slow(real(name)))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_model(folder)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+            time.sleep(0.01)
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert seen == [True] * 8
+        assert sys.dont_write_bytecode is False
+        assert not list((folder / "code").rglob("__pycache__"))
+    finally:
+        sys.modules.pop("mymod", None)
+        entry = str((folder / "code").resolve())
+        while entry in sys.path:
+            sys.path.remove(entry)
