@@ -107,7 +107,7 @@ def test_concurrent_loads_never_write_bytecode_into_a_model(
 
     folder = _save(tmp_path, "v1", 1)
     sys.modules.pop("mymod", None)
-    real = _model.get_flavor
+    real = _model.get_flavor  # type: ignore[attr-defined]
     seen: list[bool] = []
 
     class Slow:
