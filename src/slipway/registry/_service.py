@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slipway.core import (
     AuditAction,
@@ -494,32 +494,3 @@ def _action(action: AuditAction | str | None) -> AuditAction | None:
 
 def _v(version: int | None) -> str:
     return "nothing" if version is None else f"version {version}"
-
-
-def _gate_message(mv: ModelVersion, alias: str) -> str:
-    where = f"models:/{mv.name}/{mv.version} cannot take alias {alias!r}"
-    override = 'or override with --force --reason "…"'
-    gate: Mapping[str, Any] | None = mv.gate
-    if gate is None:
-        return (
-            f"{where}: no gate result: run `slipway validate models:/{mv.name}/{mv.version} …` first, "
-            f"{override}"
-        )
-    failed = _failed_checks(gate)
-    what = f"failed checks: {', '.join(failed)}" if failed else "its gate did not pass"
-    return f"{where}: {what}; fix and validate again, {override}"
-
-
-def _failed_checks(gate: Mapping[str, Any]) -> list[str]:
-    """Names of the failed checks of a gate result (``checks`` as a list of dicts or a name -> dict map)."""
-    checks = gate.get("checks")
-    out: list[str] = []
-    if isinstance(checks, dict):
-        checks = [
-            {"name": k, **v} if isinstance(v, dict) else {"name": k, "passed": v} for k, v in checks.items()
-        ]
-    if isinstance(checks, list):
-        for i, check in enumerate(checks):
-            if isinstance(check, dict) and check.get("passed") is False:
-                out.append(str(check.get("name") or check.get("check") or f"check {i + 1}"))
-    return out
