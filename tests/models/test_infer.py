@@ -156,3 +156,13 @@ def test_generated_frames_round_trip(rows: list[tuple[int, float, str, bool]]) -
     assert isinstance(back, pd.DataFrame)
     assert infer_schema(back) == infer_schema(df)
     pd.testing.assert_frame_equal(back, df, check_dtype=False)
+
+
+def test_ragged_input_without_a_signature_is_refused_by_name() -> None:
+    from slipway.errors import InvalidInput
+    from slipway.models._infer import as_data
+
+    with pytest.raises(InvalidInput, match=r"input: could not be read as an array"):
+        as_data([[1.0, 2.0], [3.0]])
+    with pytest.raises(InvalidInput, match=r"input 'a': could not be read as an array"):
+        as_data({"a": [[1.0, 2.0], [3.0]], "b": [1, 2]})

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from slipway.errors import InvalidInput
-from slipway.models._infer import as_data, is_scalar
+from slipway.models._infer import as_array, as_data, is_scalar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -394,9 +394,9 @@ class InputEnforcer:
         elif isinstance(data, Mapping):
             if len(data) != 1:
                 raise InvalidInput(f"{where}: expected an array of shape {_shape(spec.shape)}, got a dict")
-            array = _asarray(where, next(iter(data.values())))
+            array = as_array(where, next(iter(data.values())))
         else:
-            array = _asarray(where, data)
+            array = as_array(where, data)
         if array.dtype.kind == "U":
             array = array.astype(object)
         array = cast_array(where, array, spec.dtype if spec.dtype != "string" else "string")
@@ -426,20 +426,6 @@ class InputEnforcer:
         if extra and self.extra_columns == "reject":
             raise InvalidInput(f"input has arrays the signature does not: {', '.join(map(repr, extra))}")
         return out
-
-
-def _asarray(where: str, data: object) -> Any:
-    """``np.asarray``, with a ragged or otherwise unreadable input refused by name."""
-    import numpy as np
-
-    try:
-        return np.asarray(data)
-    except (ValueError, TypeError, OverflowError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise InvalidInput(
-            f"{where}: could not be read as an array ({first}); "
-            "nested lists must be rectangular, with one type of value"
-        ) from None
 
 
 def _objects(values: Any) -> Any:

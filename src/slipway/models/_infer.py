@@ -21,12 +21,34 @@ from typing import Any
 from slipway.core import TENSOR_DTYPES, ColumnSpec, ParamSpec, Schema, Signature, TensorSpec
 from slipway.errors import InvalidInput
 
-__all__ = ["as_data", "decode_example", "encode_example", "infer_schema", "infer_signature", "is_scalar"]
+__all__ = [
+    "as_array",
+    "as_data",
+    "decode_example",
+    "encode_example",
+    "infer_schema",
+    "infer_signature",
+    "is_scalar",
+]
 
 
 def is_scalar(value: object) -> bool:
     """A single value (str and bytes included), not a list of them: a dict of these is one record."""
     return isinstance(value, (str, bytes, int, float, bool)) or value is None or not hasattr(value, "__len__")
+
+
+def as_array(where: str, data: object) -> Any:
+    """``np.asarray``, with a ragged or otherwise unreadable input refused by name."""
+    import numpy as np
+
+    try:
+        return np.asarray(data)
+    except (ValueError, TypeError, OverflowError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InvalidInput(
+            f"{where}: could not be read as an array ({first}); "
+            "nested lists must be rectangular, with one type of value"
+        ) from None
 
 
 def as_data(data: object) -> Any:
@@ -43,7 +65,7 @@ def as_data(data: object) -> Any:
             raise InvalidInput("input: expected at least one column, got an empty dict")
         if all(is_scalar(v) for v in data.values()):
             return pd.DataFrame([dict(data)])  # one record
-        arrays = {str(k): np.asarray(v) for k, v in data.items()}
+        arrays = {str(k): as_array(f"input {str(k)!r}", v) for k, v in data.items()}
         if all(a.ndim == 1 for a in arrays.values()) and len({len(a) for a in arrays.values()}) == 1:
             return pd.DataFrame({k: list(v) if isinstance(v, list) else v for k, v in data.items()})
         return arrays
@@ -52,7 +74,7 @@ def as_data(data: object) -> Any:
             raise InvalidInput("input: expected at least one row, got an empty list")
         if all(isinstance(r, Mapping) for r in data):
             return pd.DataFrame(list(data))
-        return np.asarray(data)
+        return as_array("input", data)
     raise InvalidInput(
         f"input: expected a DataFrame, an ndarray, a dict of columns or a list of records, "
         f"got {type(data).__module__}.{type(data).__qualname__}"
