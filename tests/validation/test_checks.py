@@ -326,3 +326,20 @@ def test_a_model_that_raises_on_the_perturbed_data_fails_the_check_with_its_erro
     stored = registry.get_version("churn", 1).gate
     assert stored is not None
     assert [c["passed"] for c in stored["checks"]] == [False, False, True]
+
+
+def test_a_model_that_raises_on_the_gates_own_data_is_one_line_and_records_nothing(
+    registry: Registry, clf: Models, tmp_path: Path
+) -> None:
+    from tests.validation._models import fragile_classifier
+
+    registry.register(fragile_classifier(clf, tmp_path / "fragile"), "churn", actor="ci")
+    data = clf.holdout.copy()
+    data.loc[0, "mean radius"] = 5000.0  # the model's own step raises on this row
+    check = {"kind": "metric", "metric": "accuracy", "min": 0.5}
+    with pytest.raises(InvalidInput) as info:
+        gate(registry, clf, "models:/churn/1", check, data=data)
+    message = str(info.value)
+    assert "models:/churn/1 raised on the gate's data: ValueError: mean radius over 1000" in message
+    assert "\n" not in message  # the model's multi-line message is cut to its first line
+    assert registry.get_version("churn", 1).gate is None

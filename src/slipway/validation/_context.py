@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, SlipwayError
 from slipway.validation._metrics import METRICS, Predictions, metric_value
 
 if TYPE_CHECKING:
@@ -43,9 +43,22 @@ class Candidate:
         return f"models:/{self.version.name}/{self.version.version}"
 
     def predictions(self, frame: pd.DataFrame) -> Predictions:
-        """The outputs on the gate's data, computed once."""
+        """The outputs on the gate's data, computed once.
+
+        A model that raises on the gate's own data cannot be judged: that is a one-line error
+        naming the model and its exception (exit 2 from the CLI), and nothing is recorded.
+        """
         if self._cached is None:
-            self._cached = self.predict_on(frame)
+            try:
+                self._cached = self.predict_on(frame)
+            except SlipwayError:
+                raise
+            except Exception as exc:
+                text = str(exc).strip()
+                first = f": {text.splitlines()[0]}" if text else ""
+                raise InvalidInput(
+                    f"{self.uri} raised on the gate's data: {type(exc).__name__}{first}"
+                ) from exc
         return self._cached
 
     def predict_on(self, frame: pd.DataFrame) -> Predictions:
