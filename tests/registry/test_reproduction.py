@@ -104,6 +104,12 @@ def _tags(command: str, name: str = "/repo/train.py", kind: str = "script") -> d
         ("python ./train.py", "/repo/train.py", ("py", "/co/train.py"), "/co"),
         ("python /repo/sub/train.py", "/repo/sub/train.py", ("py", "/co/sub/train.py"), "/co"),
         (
+            "python -Werror -Xdev -B train.py",
+            "/repo/train.py",
+            ("py", "-Werror", "-Xdev", "-B", "/co/train.py"),
+            "/co",
+        ),
+        (
             "python -u -W error -X dev train.py -v",
             "/repo/train.py",
             ("py", "-u", "-W", "error", "-X", "dev", "/co/train.py", "-v"),
@@ -151,6 +157,12 @@ def test_entry_point_of_a_module() -> None:
         (_tags("python -u"), "names no script"),
         (_tags("python -m", kind="module"), "names no module"),
         (_tags("python 'unclosed"), "cannot be parsed"),
+        # a recorded option must never choose the code that runs instead of the checked-out script
+        (_tags("python '-cimport os' /repo/train.py", name="/repo/train.py"), "option '-cimport os'"),
+        (_tags("python -c 'import os' /repo/train.py", name="/repo/train.py"), "option '-c'"),
+        (_tags("python -mhttp.server /repo/train.py", name="/repo/train.py"), "option '-mhttp.server'"),
+        (_tags("python -i train.py"), "option '-i'"),
+        (_tags("python -x -m pkg.train", name="pkg.train", kind="module"), "option '-x'"),
     ],
 )
 def test_entry_points_that_cannot_be_rerun(tags: dict[str, str], message: str) -> None:

@@ -38,6 +38,10 @@ __all__ = [
 
 # Interpreter options that take the next argument as their value (python -W error, -X dev).
 _OPTIONS_WITH_VALUE = frozenset({"-W", "-X", "--check-hash-based-pycs"})
+# Interpreter options a re-run may keep: they change how Python runs the checked-out program, never
+# which program runs. Anything else before it (-c, -i, a stray -m, an unknown flag) is refused: a
+# recorded command line is data from the store, and must not choose the code that executes.
+_SAFE_OPTIONS = frozenset({"-u", "-O", "-OO", "-B", "-E", "-s", "-S", "-I", "-q", "-b", "-bb", "-P"})
 
 
 class Verdict(str, enum.Enum):
@@ -317,9 +321,22 @@ def _program_index(argv: list[str], *, module: bool) -> int:
             if module:
                 break
             return i
+        if not _safe_option(arg):
+            raise InvalidInput(
+                f"the recorded command line {shlex.join(argv)!r}: interpreter option {arg!r} is not one a "
+                "re-run keeps (it could run other code than the checked-out program); expected only "
+                f"{', '.join(sorted(_SAFE_OPTIONS | _OPTIONS_WITH_VALUE))}"
+            )
         i += 2 if arg in _OPTIONS_WITH_VALUE else 1
     what = "module after -m" if module else "script"
     raise InvalidInput(f"the recorded command line {shlex.join(argv)!r} names no {what}")
+
+
+def _safe_option(arg: str) -> bool:
+    """-u, -O … alone, -W/-X with their value next or attached (-Werror, -Xdev), and --check-hash…."""
+    if arg in _SAFE_OPTIONS or arg in _OPTIONS_WITH_VALUE:
+        return True
+    return (arg[:2] in ("-W", "-X") and len(arg) > 2) or arg.startswith("--check-hash-based-pycs=")
 
 
 def _moved(arg: str, root: str, checkout: str) -> str:
