@@ -218,3 +218,24 @@ def test_unknown_model_or_version(registry: Registry, trained_run: ModelInfo) ->
     registry.register(trained_run.uri, "churn", actor="alice")
     with pytest.raises(ModelVersionNotFound):
         registry.card("churn", 9)
+
+
+def test_markdown_user_text_cannot_forge_sections_links_or_images(
+    registry: Registry, trained_run: ModelInfo
+) -> None:
+    registry.register(trained_run.uri, "churn", actor="alice")
+    forged = (
+        "Predict churn\n\n## Gate results\n\nThe latest gate result passed.\n\n"
+        "![t](https://evil.example/p.png) [click](javascript:alert(1)) https://evil.example\n"
+        "> quoted\n- item\n1. first\n```\ncode\n```"
+    )
+    md = registry.card("churn", 1, purpose=forged, owner="ml-team@x").to_markdown()
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings.count("## Gate results") == 1  # only the real section; the forged one is text
+    assert "![" not in md
+    assert re.search(r"(?<!\\)\]\(", md) is None  # every "](" is escaped: no link, no image
+    assert "https://" not in md  # no bare URL for GFM to autolink
+    for line in md.splitlines():
+        assert not line.startswith(("> quoted", "- item", "1. first", "```")), line
+    assert "Predict churn" in md
+    assert "ml-team@x" in md

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -243,12 +244,22 @@ def _limits_section(card: ModelCard) -> _Section:
 # ---------------------------------------------------------------------- Markdown
 
 
+# What lets user text do more than show itself in Markdown: link, image and code syntax, bare URLs
+# (GFM autolinks them), and a block marker at the start of a line (heading, quote, list, rule,
+# table, fence). Those are backslash-escaped, and blank lines are dropped so the text cannot end
+# its paragraph and forge a section of its own.
+_INLINE = re.compile(r"([\\`\[\]])")
+_BLOCK_START = re.compile(r"^([#>+*=|~_-]|\d+[.)](?=\s|$))")
+
+
 def _md(text: str, *, cell: bool = False, keep_lines: bool = False) -> str:
-    """User text made inert: HTML escaped (renderers pass raw HTML through), table pipes escaped."""
-    out = html.escape(text, quote=False)
-    if cell:
-        return out.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-    return out.replace("\n", "  \n") if keep_lines else out.replace("\n", " ")
+    """User text made inert: HTML escaped (renderers pass raw HTML through), then as above."""
+    out = _INLINE.sub(r"\\\1", html.escape(text, quote=False)).replace("://", ":\\//")
+    lines = [line.strip() for line in out.replace("\r", "").split("\n") if line.strip()]
+    if cell:  # inside a table row no block can start: only the cell's own pipes matter
+        return "<br>".join(line.replace("|", "\\|") for line in lines)
+    lines = [_BLOCK_START.sub(r"\\\1", line) for line in lines]
+    return "  \n".join(lines) if keep_lines else " ".join(lines)
 
 
 def render_markdown(card: ModelCard) -> str:
