@@ -356,14 +356,9 @@ def register_model(
 
     The actor recorded in the audit log is the local user (a team server records its token's name).
     """
-    import getpass
-
     from slipway.registry import Registry
 
-    try:
-        actor = getpass.getuser()
-    except (OSError, KeyError):  # containers without a passwd entry
-        actor = "unknown"
+    actor = _actor()
     tracking = client()
     return Registry(tracking.store, tracking.blobs).register(
         model_uri, name, description=description, tags=tags, actor=actor, reason=reason
@@ -385,16 +380,11 @@ def validate(
     ``gate.yaml`` path, a mapping in its format or a ``Policy`` (see ``slipway.validation.validate``).
     ``promote`` then moves an alias to the version only if the result passed.
     """
-    import getpass
-
     from slipway.config import load_settings
     from slipway.registry import Registry
     from slipway.validation import validate as _validate
 
-    try:
-        actor = getpass.getuser()
-    except (OSError, KeyError):  # containers without a passwd entry
-        actor = "unknown"
+    actor = _actor()
     tracking = client()
     return _validate(
         model_uri,
@@ -432,3 +422,10 @@ def autolog(*, disable: bool = False, log_models: bool = True, log_datasets: boo
         log_models=log_models,
         log_datasets=log_datasets,
     )
+
+
+def _actor() -> str:
+    """The local user for audit events (a team server records its token's name instead)."""
+    from slipway.tracking import local_user
+
+    return local_user() or "unknown"

@@ -64,12 +64,9 @@ def open_registry(store: str | None, artifacts: str | None) -> _Session:
 
 def actor() -> str:
     """The local user; a team server records its token's name instead."""
-    import getpass
+    from slipway.tracking import local_user
 
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # containers without a passwd entry
-        return "unknown"
+    return local_user() or "unknown"
 
 
 def table(title: str, *columns: str) -> "Table":

@@ -20,6 +20,9 @@ from slipway.core._model_uri import (
     validate_model_name,
 )
 from slipway.core._names import (
+    GIT_COMMIT_TAG,
+    GIT_DIRTY_TAG,
+    GIT_ROOT_TAG,
     MAX_VALUE_LENGTH,
     new_id,
     now_ms,
@@ -34,6 +37,9 @@ from slipway.core._signature import TENSOR_DTYPES, ColumnSpec, ParamSpec, Schema
 
 __all__ = [
     "ATTRIBUTES",
+    "GIT_COMMIT_TAG",
+    "GIT_DIRTY_TAG",
+    "GIT_ROOT_TAG",
     "MAX_VALUE_LENGTH",
     "TENSOR_DTYPES",
     "ArtifactEntry",

@@ -18,6 +18,12 @@ _BATCH_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
 MAX_VALUE_LENGTH = 100_000
 
 
+# Tags tracking records on every run and models, registry and reproduce read back: one spelling.
+GIT_COMMIT_TAG = "slipway.git.commit"
+GIT_DIRTY_TAG = "slipway.git.dirty"
+GIT_ROOT_TAG = "slipway.git.root"
+
+
 def new_id() -> str:
     """A random 32-hex-character identifier (runs, experiments, tokens)."""
     return uuid.uuid4().hex

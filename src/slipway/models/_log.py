@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from slipway.core import RunModelUri, validate_artifact_path
+from slipway.core import GIT_COMMIT_TAG, RunModelUri, validate_artifact_path
 from slipway.errors import AlreadyExists
 from slipway.models._manifest import MANIFEST_FILE, DatasetRef, Lineage, Manifest
 from slipway.models._save import save_model
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from slipway.store import MetadataStore
 
 __all__ = ["GIT_COMMIT_TAG", "ModelInfo", "RunSink", "log_model"]
-
-GIT_COMMIT_TAG = "slipway.git.commit"
 
 
 class RunSink(Protocol):

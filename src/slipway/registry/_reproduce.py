@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.core import RunModelUri, parse_model_uri
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, GIT_ROOT_TAG, RunModelUri, parse_model_uri
 from slipway.errors import ArtifactNotFound, InvalidInput, RunNotFound, SlipwayError
 from slipway.registry._reproduction import (
     Comparison,
@@ -57,7 +57,7 @@ _RUN_TAGS_VARIABLE = "SLIPWAY_RUN_TAGS"
 _GIT_TIMEOUT = 120.0
 _LOG_TAIL_LINES = 30
 _DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".tsv")
-_CODE_KEYS = ("slipway.git.commit", "slipway.git.dirty", "slipway.git.diff_digest")
+_CODE_KEYS = (GIT_COMMIT_TAG, GIT_DIRTY_TAG, "slipway.git.diff_digest")
 
 
 def reproduce(
@@ -96,10 +96,10 @@ def reproduce(
     mv = registry.resolve(uri)
     where = f"models:/{mv.name}/{mv.version}"
     run = _run_of(registry, mv, where)
-    commit = run.tags.get("slipway.git.commit", "")
+    commit = run.tags.get(GIT_COMMIT_TAG, "")
     if not commit:
         raise InvalidInput(f"{where}: its run {run.id} recorded no git commit; there is nothing to check out")
-    dirty = run.tags.get("slipway.git.dirty") == "true"
+    dirty = run.tags.get(GIT_DIRTY_TAG) == "true"
     entry_point(run.tags, checkout="/", python=python)  # the recorded entry point can be re-run at all
     top = _repository(Path(repo))
     if _git(["cat-file", "-e", f"{commit}^{{commit}}"], top, check=False).returncode != 0:
@@ -119,7 +119,7 @@ def reproduce(
         notes += entry.notes
         say("checking the training data")
         records = registry.store.get_run_datasets(run.id)
-        data = [_check_data(r, root=run.tags.get("slipway.git.root", ""), checkout=checkout) for r in records]
+        data = [_check_data(r, root=run.tags.get(GIT_ROOT_TAG, ""), checkout=checkout) for r in records]
         notes += [d.note for d in data if d.note.startswith("linked")]
         tag = f"{mv.name}/{mv.version}"
         earlier = {r.id for r in _tagged(registry, tag)}  # earlier reproductions of this version

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from slipway.core import GIT_ROOT_TAG
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> Entry
             "(python -m pkg.train) can be re-run"
         )
     command = tags.get("slipway.source.command", "")
-    root = tags.get("slipway.git.root", "")
+    root = tags.get(GIT_ROOT_TAG, "")
     if not command:
         raise InvalidInput("the run recorded no command line (tag slipway.source.command)")
     if not root:

@@ -31,8 +31,7 @@ from slipway.errors import (
     ModelNotFound,
     RunNotFound,
 )
-from slipway.models import MANIFEST_FILE, parse_manifest
-from slipway.registry._cache import cached_folder
+from slipway.models import MANIFEST_FILE, cached_folder, parse_manifest
 from slipway.registry._card import CARD_FIELDS, CardText, ModelCard, build_card, card_tag
 from slipway.registry._history import alias_changes, alias_state
 from slipway.registry._lineage import DatasetLink, VersionLineage

@@ -17,9 +17,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slipway.core import ArtifactEntry, RunModelUri
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, ArtifactEntry, RunModelUri
 from slipway.errors import ArtifactNotFound, IntegrityViolation, InvalidInput, NotFound, RunNotFound
-from slipway.models import GIT_COMMIT_TAG, MANIFEST_FILE, Manifest, parse_manifest, verify_folder
+from slipway.models import MANIFEST_FILE, Manifest, parse_manifest, verify_folder
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,9 +28,7 @@ if TYPE_CHECKING:
     from slipway.core import Run
     from slipway.store import MetadataStore
 
-__all__ = ["GIT_DIRTY_TAG", "Source", "from_folder", "from_run"]
-
-GIT_DIRTY_TAG = "slipway.git.dirty"
+__all__ = ["Source", "from_folder", "from_run"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

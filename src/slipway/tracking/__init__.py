@@ -5,7 +5,7 @@ and friends (in ``slipway._api``) are the fluent layer over it for scripts and n
 """
 
 from slipway.tracking._autolog import autolog
-from slipway.tracking._client import DEFAULT_EXPERIMENT, TrackingClient
+from slipway.tracking._client import DEFAULT_EXPERIMENT, TrackingClient, local_user
 from slipway.tracking._compare import Difference, MetricDifference, RunComparison, compare
 from slipway.tracking._datasets import fingerprint
 from slipway.tracking._environment import DIFF_ARTIFACT, LOCK_ARTIFACT
@@ -28,5 +28,6 @@ __all__ = [
     "compare",
     "current_seed",
     "fingerprint",
+    "local_user",
     "seed_everything",
 ]

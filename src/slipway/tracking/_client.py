@@ -141,7 +141,7 @@ class TrackingClient:
         run = self.store.create_run(
             experiment_id=experiment_id,
             name=name,
-            user=user if user is not None else _user(),
+            user=user if user is not None else local_user(),
             parent_run_id=parent_id,
             tags=all_tags,
         )
@@ -304,8 +304,9 @@ class TrackingClient:
             return None
 
 
-def _user() -> str:
+def local_user() -> str:
+    """Who runs this process, for runs and audit events; "" in a container without a passwd entry."""
     try:
         return getpass.getuser()
-    except (OSError, KeyError):  # containers without a passwd entry
+    except (OSError, KeyError):
         return ""

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from slipway.tracking._environment import parse_lock
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ ENVIRONMENT_TAGS = (
     "slipway.seed",
 )
 CODE_TAGS = (
-    "slipway.git.commit",
+    GIT_COMMIT_TAG,
     "slipway.git.branch",
-    "slipway.git.dirty",
+    GIT_DIRTY_TAG,
     "slipway.git.diff_digest",
     "slipway.git.remote",
     "slipway.source.type",

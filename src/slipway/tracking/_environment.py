@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, GIT_ROOT_TAG
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -100,14 +102,14 @@ def capture(
         where = Path(script).parent
     git = git_state(where, exclude=exclude)
     if git is not None:
-        tags["slipway.git.root"] = git.root
+        tags[GIT_ROOT_TAG] = git.root
         if git.commit:
-            tags["slipway.git.commit"] = git.commit
+            tags[GIT_COMMIT_TAG] = git.commit
         if git.branch:
             tags["slipway.git.branch"] = git.branch
         if git.remote:
             tags["slipway.git.remote"] = git.remote
-        tags["slipway.git.dirty"] = "true" if git.dirty else "false"
+        tags[GIT_DIRTY_TAG] = "true" if git.dirty else "false"
         if git.dirty:
             artifacts[DIFF_ARTIFACT] = git.diff
             tags["slipway.git.diff_digest"] = hashlib.sha256(git.diff).hexdigest()
