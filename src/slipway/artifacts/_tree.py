@@ -1,0 +1,175 @@
+"""Named files beside the content-addressed store: for data that is found by its path, not its digest.
+
+The prediction log is the first user: Parquet parts under ``predictions/deployment=…/date=…/``,
+written by many processes and read while they write. So every write is atomic, and a listing never
+shows a file that is still being written:
+
+- in a local folder a file is written under a hidden temporary name in its own folder, flushed to
+  disk and renamed over its final name (``os.replace``, atomic within one filesystem);
+- on object stores (S3, GCS, memory) one PUT of the whole file is atomic by itself.
+
+Names starting with ``.`` are the tree's own (temporary files): they cannot be written or read, and
+listings skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from slipway.artifacts._content import ContentStore
+from slipway.artifacts._open import open_blob_store
+from slipway.errors import ArtifactNotFound, InvalidInput
+
+if TYPE_CHECKING:
+    import builtins
+
+    from fsspec import AbstractFileSystem
+
+__all__ = ["FileTree", "open_file_tree"]
+
+
+class FileTree:
+    """Files addressed by relative POSIX paths under one root of an fsspec filesystem.
+
+    Args:
+        fs: an fsspec filesystem; ``open_file_tree`` picks it from a URI.
+        root: the folder or ``bucket/prefix`` in ``fs``'s own path form. Nothing is created until
+            the first write.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, fs: AbstractFileSystem, root: str) -> None:
+        self._fs = fs
+        self._root = root.rstrip("/") or "/"
+
+    def __repr__(self) -> str:
+        return f"FileTree({self.uri()!r})"
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        return self._fs
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    def uri(self, relpath: str = "") -> str:
+        """The full URL of ``relpath`` (or of the root), for messages and other tools."""
+        key = self._key(check_relpath(relpath)) if relpath else self._root
+        return str(self._fs.unstrip_protocol(key))
+
+    def write_atomic(self, relpath: str, data: bytes) -> None:
+        """Write ``data`` to ``relpath``, replacing any file there; readers see all of it or none."""
+        key = self._key(check_relpath(relpath))
+        if not self._is_local():
+            self._fs.pipe_file(key, bytes(data))
+            return
+        final = Path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Beside the final name, so the rename never crosses a filesystem; hidden, so list() skips it.
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with tmp.open("xb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())  # the rename must not outlive the bytes after a crash
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def read_bytes(self, relpath: str) -> bytes:
+        key = self._key(check_relpath(relpath))
+        try:
+            data: bytes = self._fs.cat_file(key)
+        except (FileNotFoundError, IsADirectoryError):
+            raise ArtifactNotFound(f"file {self.uri(relpath)}: not found") from None
+        return data
+
+    def list(self, prefix: str = "") -> list[str]:
+        """The relative paths of every file below the folder ``prefix`` (all files for ""), sorted.
+
+        Files still being written (hidden temporary names) are never listed.
+        """
+        path = self._folder(prefix)
+        self._fs.invalidate_cache(path)  # s3fs and gcsfs cache listings; a reader must see new files
+        try:
+            found = self._fs.find(path, withdirs=False)
+        except FileNotFoundError:
+            return []
+        base = self._root.rstrip("/") + "/"
+        rels = (str(p)[len(base) :] for p in found if str(p).startswith(base))
+        return sorted(r for r in rels if r and not any(part.startswith(".") for part in r.split("/")))
+
+    def folders(self, prefix: str = "") -> builtins.list[str]:
+        """The names of the folders directly inside the folder ``prefix``, sorted.
+
+        One listing call, not a walk: lets a reader pick partitions (``date=…``) before listing files.
+        """
+        path = self._folder(prefix)
+        self._fs.invalidate_cache(path)
+        try:
+            entries: builtins.list[dict[str, Any]] = self._fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        names = (
+            str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"
+        )
+        return sorted(n for n in names if n and not n.startswith("."))
+
+    def _folder(self, prefix: str) -> str:
+        prefix = prefix[:-1] if prefix.endswith("/") else prefix
+        return self._key(check_relpath(prefix)) if prefix else self._root
+
+    def _key(self, relpath: str) -> str:
+        return f"{self._root.rstrip('/')}/{relpath}"
+
+    def _is_local(self) -> bool:
+        from fsspec.implementations.local import LocalFileSystem
+
+        return isinstance(self._fs, LocalFileSystem)
+
+
+def check_relpath(path: str) -> str:
+    """Refuse traversal, absolute paths, empty segments and the tree's own hidden names."""
+    if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
+        raise InvalidInput(f"file tree path {path!r}: expected a non-empty relative POSIX path")
+    parts = path.split("/")
+    if path.startswith(("/", "~")) or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        raise InvalidInput(f"file tree path {path!r}: expected a relative path, not an absolute one")
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidInput(f"file tree path {path!r}: empty, '.' and '..' segments are not allowed")
+    if any(part.startswith(".") for part in parts):
+        raise InvalidInput(
+            f"file tree path {path!r}: names starting with '.' are reserved for temporary files"
+        )
+    return path
+
+
+def open_file_tree(uri: str, **storage_options: Any) -> FileTree:
+    """Open the file tree a URI names; the same URIs as ``open_blob_store``, except a team server's.
+
+    Args:
+        uri: a folder (``./predictions``, ``file:///srv/predictions``), ``memory://name`` (tests),
+            ``s3://bucket/prefix`` or ``gs://bucket/prefix``. A team server's ``http(s)://`` URL
+            is refused: it holds blobs only.
+        storage_options: passed to the fsspec filesystem, e.g.
+            ``client_kwargs={"endpoint_url": "http://127.0.0.1:9000"}`` for MinIO.
+
+    .. versionadded:: 0.1
+    """
+    if isinstance(uri, str) and urlsplit(uri).scheme.lower() in ("http", "https"):
+        raise InvalidInput(
+            f"file tree URI {uri!r}: a team server holds blobs only; expected a folder or an fsspec URL "
+            "(s3://, gs://, file://, memory://)"
+        )
+    # The blob store's opener already picks the filesystem, names the extra to install and makes a
+    # folder absolute: the tree shares its filesystem and root.
+    store = open_blob_store(uri, storage_options=storage_options)
+    assert isinstance(store, ContentStore)  # every scheme but http(s), refused above
+    return FileTree(store.fs, store.root)
