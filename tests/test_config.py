@@ -68,3 +68,40 @@ def test_load_settings_reads_slipway_toml(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "slipway.toml").write_text("[slipway\n")
     with pytest.raises(InvalidInput, match=r"slipway\.toml: not valid TOML"):
         load_settings(cwd=tmp_path)
+
+
+# ---------------------------------------------------------------- predlog_uri
+
+
+def test_the_prediction_log_lives_beside_the_artifacts_by_default(tmp_path: Path) -> None:
+    assert Settings.resolve(cwd=tmp_path).prediction_log_uri() == str(
+        tmp_path / ".slipway" / "artifacts" / "predictions"
+    )
+    s = Settings.resolve(environ={"SLIPWAY_ARTIFACT_URI": "s3://bucket/prefix/"}, cwd=tmp_path)
+    assert s.predlog_uri == "s3://bucket/prefix/predictions"
+
+
+def test_predlog_uri_is_read_from_environment_and_toml(tmp_path: Path) -> None:
+    s = Settings.resolve(toml={"predlog_uri": "logs"}, cwd=tmp_path)
+    assert s.predlog_uri == str(tmp_path / "logs")  # a relative folder is made absolute now
+    s = Settings.resolve(
+        toml={"predlog_uri": "logs"}, environ={"SLIPWAY_PREDLOG_URI": "gs://b/predictions"}, cwd=tmp_path
+    )
+    assert s.prediction_log_uri() == "gs://b/predictions"
+
+
+def test_with_a_team_server_the_prediction_log_needs_its_own_location(tmp_path: Path) -> None:
+    s = Settings.resolve(environ={"SLIPWAY_TRACKING_URI": "http://team:5000"}, cwd=tmp_path)
+    assert s.predlog_uri is None
+    with pytest.raises(
+        InvalidInput, match=r"team server \(http://team:5000\).*set SLIPWAY_PREDLOG_URI"
+    ) as info:
+        s.prediction_log_uri()
+    assert "\n" not in str(info.value)
+    env = {"SLIPWAY_TRACKING_URI": "http://team:5000", "SLIPWAY_PREDLOG_URI": "s3://bucket/predictions"}
+    assert Settings.resolve(environ=env, cwd=tmp_path).prediction_log_uri() == "s3://bucket/predictions"
+
+
+def test_a_team_server_cannot_hold_the_prediction_log(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"setting 'predlog_uri' = 'https://team': expected a folder"):
+        Settings.resolve(args={"predlog_uri": "https://team"}, cwd=tmp_path)

@@ -37,6 +37,9 @@ class Settings:
         heartbeat_interval: seconds between a live run's heartbeats.
         dead_after: seconds without a heartbeat after which a RUNNING run is marked DIED.
         flush_interval: seconds between background metric flushes.
+        predlog_uri: where the prediction log is written and read (a folder or an fsspec URL);
+            ``<artifact_uri>/predictions`` by default, None when the artifacts are on a team server
+            (which holds blobs only). Read it through :meth:`prediction_log_uri`.
     """
 
     home: Path = Path(".slipway")
@@ -46,6 +49,20 @@ class Settings:
     heartbeat_interval: float = 10.0
     dead_after: float = 60.0
     flush_interval: float = 0.5
+    predlog_uri: str | None = None
+
+    def prediction_log_uri(self) -> str:
+        """Where the prediction log lives; a one-line error when nothing says where.
+
+        .. versionadded:: 0.1
+        """
+        if self.predlog_uri is None:
+            raise InvalidInput(
+                f"the prediction log needs a location: the artifacts are on a team server "
+                f"({self.artifact_uri}), which holds blobs only; set SLIPWAY_PREDLOG_URI (or predlog_uri "
+                "in slipway.toml) to a folder or an object-store URL, e.g. s3://bucket/predictions"
+            )
+        return self.predlog_uri
 
     @classmethod
     def resolve(
@@ -97,6 +114,7 @@ class Settings:
             )
         elif "://" not in values["artifact_uri"] and not Path(values["artifact_uri"]).is_absolute():
             values["artifact_uri"] = str((base / values["artifact_uri"]).resolve())
+        values["predlog_uri"] = _predlog_uri(values.get("predlog_uri"), values["artifact_uri"], base)
         settings = cls(**values)
         if settings.dead_after < _BEATS_BEFORE_DEAD * settings.heartbeat_interval:
             # Shorter, and a live run that misses one beat under load would be marked DIED.
@@ -105,6 +123,22 @@ class Settings:
                 f"heartbeat_interval ({_BEATS_BEFORE_DEAD * settings.heartbeat_interval:g} seconds)"
             )
         return settings
+
+
+def _predlog_uri(given: str | None, artifact_uri: str, base: Path) -> str | None:
+    """The prediction log's location: as given (a relative folder made absolute), else beside the blobs."""
+    if given is not None:
+        if given.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"setting 'predlog_uri' = {given!r}: expected a folder or an object-store URL "
+                "(s3://, gs://, file://); a team server holds blobs only"
+            )
+        return given if "://" in given or Path(given).is_absolute() else str((base / given).resolve())
+    if artifact_uri.startswith(("http://", "https://")):
+        return None  # prediction_log_uri() says what to set when something needs it
+    if "://" in artifact_uri:
+        return f"{artifact_uri.rstrip('/')}/predictions"
+    return str(Path(artifact_uri) / "predictions")
 
 
 def _coerce(key: str, raw: object, source: str) -> Any:
