@@ -2,56 +2,27 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.registry._helpers import gate_result
 
 from slipway.errors import ModelNotFound, ModelVersionNotFound
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from slipway.models import ModelInfo
-    from slipway.registry import Registry
+    from slipway.registry import ModelCard, Registry
     from slipway.store import MetadataStore
     from slipway.tracking import TrackingClient
 
-GATE = {
-    "passed": False,
-    "model": "churn",
-    "version": 1,
-    "started_at": "2026-11-24T10:45:17.123Z",
-    "checks": [
-        {
-            "name": "auc_min",
-            "kind": "metric",
-            "passed": True,
-            "skipped": False,
-            "value": 0.931,
-            "threshold": {"min": 0.9},
-            "message": "auc 0.931 >= 0.9",
-        },
-        {
-            "name": "slice:region:recall",
-            "kind": "slice",
-            "passed": False,
-            "skipped": False,
-            "value": 0.41,
-            "threshold": {"min": 0.7, "min_size": 50},
-            "message": "recall: 1 of 2 slices of 'region' fail: south=0.41",
-            "details": {
-                "metric": "recall",
-                "column": "region",
-                "slices": [
-                    {"slice": "south", "rows": 80, "value": 0.41, "passed": False},
-                    {"slice": "north", "rows": 120, "value": 0.83, "passed": True},
-                ],
-            },
-        },
-    ],
-}
+PIPED = "north|east\nx"  # a value of the slice column: a pipe and a line break, to land in table cells
 
 
 @pytest.fixture
@@ -71,7 +42,7 @@ def test_card_gathers_data_metrics_signature_gate_and_lineage(
 ) -> None:
     registry.register(trained_run.uri, "churn", actor="alice")
     registry.register(trained_run.uri, "churn", actor="alice")
-    store.record_gate_result("churn", 2, GATE, actor="ci")
+    store.record_gate_result("churn", 2, gate_result(2, failing=("latency_p95",)), actor="ci")
     registry.set_alias("churn", "production", 1, actor="alice", reason="first")
     registry.set_alias("churn", "production", 2, actor="bob", reason="better auc")
 
@@ -96,14 +67,15 @@ def test_card_gathers_data_metrics_signature_gate_and_lineage(
     assert card.gate_passed is False
     assert [(c.name, c.status, c.threshold) for c in card.checks] == [
         ("auc_min", "passed", "≥ 0.9"),
-        ("slice:region:recall", "failed", "≥ 0.7, min_size 50"),
+        ("latency_p95", "failed", "single_row_p95_ms 20"),
     ]
-    assert [(s.slice, s.rows, s.passed) for s in card.slices] == [("south", 80, False), ("north", 120, True)]
+    assert card.slices == ()
+    assert card.slice_checks == ()
     assert card.lineage is not None
     assert card.lineage.run_id == trained_run.run_id
     assert card.lineage.previous_version == 1
     assert [(c.alias, c.took, c.other) for c in card.lineage.alias_changes] == [("production", True, 1)]
-    assert any("gate result failed: slice:region:recall" in n for n in card.notes)
+    assert any("gate result failed: latency_p95" in n for n in card.notes)
 
     md = card.to_markdown()
     for expected in (
@@ -112,9 +84,10 @@ def test_card_gathers_data_metrics_signature_gate_and_lineage(
         "ml-team@x",
         "| train | training | sha256:",
         "| auc | 0.931 |",
-        "| region = south | 80 | recall 0.41 | failed |",
+        "No slice checks in the gate result.",
         "| f0 | float64 |",
-        "| auc_min | metric | passed | 0.931 | ≥ 0.9 |",
+        "| auc_min | metric | passed | 0.93 | ≥ 0.9 |",
+        "| latency_p95 | latency | failed | 30 | single_row_p95_ms 20 |",
         trained_run.run_id,
         "took it from version 1 (alias.set)",
         "better auc",
@@ -192,8 +165,6 @@ def test_html_is_self_contained_and_escapes_user_text(registry: Registry, traine
     assert "<script>" not in md
     assert "&lt;script&gt;" in md
     assert "&lt;i&gt;line two&lt;/i&gt;" in md
-    table_rows = [line for line in md.splitlines() if line.startswith("| ")]
-    assert all(re.search(r"(?<!\\)\|.*pipe", r) is None or "\\| pipe" in r for r in table_rows)
 
 
 def test_card_of_a_version_whose_run_is_elsewhere(
@@ -239,3 +210,95 @@ def test_markdown_user_text_cannot_forge_sections_links_or_images(
         assert not line.startswith(("> quoted", "- item", "1. first", "```")), line
     assert "Predict churn" in md
     assert "ml-team@x" in md
+
+
+@pytest.fixture
+def sliced(
+    registry: Registry, trained_run: ModelInfo, trained: tuple[Any, pd.DataFrame], tmp_path: Path
+) -> ModelCard:
+    """The card of a version validated by the real gate on two slice checks of a column ``region``.
+
+    ``region`` has two values the first check evaluates (``PIPED``, on which the model is scored
+    against flipped labels so that it fails, and ``south``), three with fewer than 20 rows
+    (``tiny-a``, ``tiny-b`` and missing) and one with a single class, where roc_auc is undefined.
+    The second check asks for 1000 rows a value, so it skips all six.
+    """
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    from slipway.validation import validate
+
+    _, X = trained
+    _, y = make_classification(n_samples=300, n_features=5, random_state=0)  # the fixture's labels
+    region = np.array(["south", PIPED] * 150, dtype=object)
+    region[:3], region[3:5], region[5:9] = "tiny-a", "tiny-b", None
+    region[np.flatnonzero(y[9:] == 1)[:30] + 9] = "positives"
+    target = np.where(region == PIPED, 1 - y, y)
+    data = X.assign(region=region, churned=target)
+    policy = {
+        "checks": [
+            {"kind": "slice", "column": "region", "metric": "roc_auc", "min": 0.5, "min_size": 20},
+            {
+                "kind": "slice",
+                "column": "region",
+                "metric": "roc_auc",
+                "min": 0.5,
+                "min_size": 1000,
+                "name": "big",
+            },
+        ]
+    }
+    registry.register(trained_run.uri, "churn", actor="alice")
+    validate(
+        "models:/churn/1",
+        data,
+        target="churned",
+        policy=policy,
+        registry=registry,
+        cache_dir=tmp_path / "cache",
+        actor="ci",
+    )
+    return registry.card("churn", 1)
+
+
+def test_slices_count_the_values_skipped_as_too_small_or_undefined(sliced: ModelCard) -> None:
+    assert [(s.slice, s.passed) for s in sliced.slices] == [(PIPED, False), ("south", True)]
+    assert [(c.evaluated, c.shown, c.too_small, c.undefined, c.min_size) for c in sliced.slice_checks] == [
+        (2, 2, 3, 1, 20),
+        (0, 0, 6, 0, 1000),
+    ]
+    first, big = (f"{c.check}, by region: " for c in sliced.slice_checks)
+    said = (
+        first + "2 values evaluated, 3 values skipped (fewer than 20 rows), "
+        "1 undefined (roc_auc cannot be computed on it).",
+        big + "0 values evaluated, 6 values skipped (fewer than 1000 rows), "
+        "0 undefined (roc_auc cannot be computed on them).",
+    )
+    md, page = sliced.to_markdown(), sliced.to_html()
+    for text in said:
+        assert text in md
+        assert html.escape(text) in page
+    assert "No slice checks" not in md  # a check that evaluated no value is still a slice check
+
+
+def test_slice_counts_say_what_the_table_leaves_out_and_what_a_result_does_not_record() -> None:
+    from slipway.registry._card import CardSliceCheck, ModelCard
+
+    many = CardSliceCheck(
+        check="s", metric="recall", column="region", evaluated=250, shown=100,
+        too_small=0, undefined=None, min_size=None,
+    )  # fmt: skip
+    unknown = CardSliceCheck(
+        check="old", metric="", column="", evaluated=None, shown=0,
+        too_small=None, undefined=None, min_size=None,
+    )  # fmt: skip
+    card = ModelCard(
+        name="churn", version=1, created_at=0, creator="", aliases=(), flavor="sklearn",
+        slice_checks=(many, unknown),
+    )  # fmt: skip
+    md = card.to_markdown()
+    assert (
+        "s, by region: 250 values evaluated (100 shown: the failing first, then the worst), "
+        "0 values skipped (too few rows)." in md
+    )
+    assert "old, by -: no counts recorded." in md

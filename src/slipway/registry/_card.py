@@ -34,6 +34,8 @@ __all__ = [
     "CardCheck",
     "CardColumn",
     "CardDataset",
+    "CardSlice",
+    "CardSliceCheck",
     "CardText",
     "ModelCard",
     "build_card",
@@ -96,6 +98,8 @@ class CardCheck:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CardSlice:
+    """One evaluated value of a slice check's column: its rows, the metric on them, and the verdict."""
+
     check: str
     metric: str
     column: str
@@ -103,6 +107,26 @@ class CardSlice:
     rows: int | None
     value: str
     passed: bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardSliceCheck:
+    """What a slice check did with each value of its column.
+
+    ``evaluated`` values were scored (``shown`` of them are in the result: the failing first, then
+    the worst); ``too_small`` had fewer than ``min_size`` rows and ``undefined`` had no defined
+    ``metric`` (a single class, say), so both were skipped. A count is None when the result does
+    not record it.
+    """
+
+    check: str
+    metric: str
+    column: str
+    evaluated: int | None
+    shown: int
+    too_small: int | None
+    undefined: int | None
+    min_size: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +163,7 @@ class ModelCard:
     gate_time: str = ""
     checks: tuple[CardCheck, ...] = ()
     slices: tuple[CardSlice, ...] = ()
+    slice_checks: tuple[CardSliceCheck, ...] = ()
     lineage: VersionLineage | None = None
     run_found: bool = True
     entry_point: str = ""
@@ -189,8 +214,9 @@ def build_card(
         sets = tuple(_dataset(d.digest, d.name, d.role, d) for d in datasets)
     tags = run.tags if run is not None else {}
     gate = mv.gate
-    checks = tuple(_check(i, c) for i, c in enumerate(_gate_checks(gate)))
-    slices = tuple(s for c in _gate_checks(gate) for s in _slices(c))
+    gate_checks = _gate_checks(gate)
+    checks = tuple(_check(i, c) for i, c in enumerate(gate_checks))
+    slice_results = [r for r in map(_slice_result, gate_checks) if r is not None]
     sig = manifest.signature if manifest is not None else None
     card = ModelCard(
         name=mv.name,
@@ -217,7 +243,8 @@ def build_card(
         gate_passed=None if gate is None else gate.get("passed") is True,
         gate_time=str((gate or {}).get("started_at") or ""),
         checks=checks,
-        slices=slices,
+        slices=tuple(s for _, evaluated in slice_results for s in evaluated),
+        slice_checks=tuple(summary for summary, _ in slice_results),
         lineage=lineage,
         run_found=run is not None,
         entry_point=tags.get("slipway.source.command", "") or tags.get("slipway.source.name", ""),
@@ -359,30 +386,52 @@ def _threshold(t: object) -> str:
     )
 
 
-def _slices(c: Mapping[str, Any]) -> list[CardSlice]:
+def _slice_result(c: Mapping[str, Any]) -> tuple[CardSliceCheck, list[CardSlice]] | None:
+    """A slice check's counts and its evaluated values; None for any other check."""
     details = c.get("details")
-    if (
-        c.get("kind") != "slice"
-        or not isinstance(details, dict)
-        or not isinstance(details.get("slices"), list)
-    ):
-        return []
-    out = []
-    for s in details["slices"]:
+    if c.get("kind") != "slice" or not isinstance(details, dict):
+        return None
+    name = str(c.get("name") or "")
+    metric = str(details.get("metric") or "")
+    column = str(details.get("column") or "")
+    raw = details.get("slices")
+    evaluated = []
+    for s in raw if isinstance(raw, list) else []:
         if isinstance(s, dict):
             passed = s.get("passed")
-            out.append(
+            evaluated.append(
                 CardSlice(
-                    check=str(c.get("name") or ""),
-                    metric=str(details.get("metric") or ""),
-                    column=str(details.get("column") or ""),
+                    check=name,
+                    metric=metric,
+                    column=column,
                     slice=str(s.get("slice", "")),
                     rows=s.get("rows") if isinstance(s.get("rows"), int) else None,
                     value=value_text(s.get("value")),
                     passed=passed if isinstance(passed, bool) else None,
                 )
             )
-    return out
+    threshold = c.get("threshold")
+    min_size = threshold.get("min_size") if isinstance(threshold, dict) else None
+    summary = CardSliceCheck(
+        check=name,
+        metric=metric,
+        column=column,
+        evaluated=_count(details, "slices_evaluated", "slices"),
+        shown=len(evaluated),
+        too_small=_count(details, "slices_too_small", "too_small"),
+        undefined=_count(details, "slices_undefined", "undefined"),
+        min_size=min_size if isinstance(min_size, int) and not isinstance(min_size, bool) else None,
+    )
+    return summary, evaluated
+
+
+def _count(details: Mapping[str, Any], total: str, listed: str) -> int | None:
+    """The count ``total`` a slice result records, else the length of its list ``listed``, else None."""
+    n = details.get(total)
+    if isinstance(n, int) and not isinstance(n, bool):
+        return n
+    items = details.get(listed)
+    return len(items) if isinstance(items, list) else None
 
 
 def _num(x: object) -> str:

@@ -19,7 +19,7 @@ from slipway.registry._audit import iso_utc
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from slipway.registry._card import CardText, ModelCard
+    from slipway.registry._card import CardSliceCheck, CardText, ModelCard
 
 __all__ = ["render_html", "render_markdown", "value_text"]
 
@@ -145,19 +145,46 @@ def _metrics_section(card: ModelCard) -> _Section:
 
 
 def _slices_section(card: ModelCard) -> _Section:
-    if not card.slices:
+    if not card.slice_checks:
         return _Section("Slices", [_Para("No slice checks in the gate result.", "note")])
-    rows = [
-        (
-            s.check,
-            f"{s.column} = {s.slice}",
-            "-" if s.rows is None else str(s.rows),
-            f"{s.metric} {s.value}",
-            "-" if s.passed is None else "passed" if s.passed else "failed",
-        )
-        for s in card.slices
-    ]
-    return _Section("Slices", [_Table(("check", "slice", "rows", "value", "result"), rows, status_column=4)])
+    blocks: list[_Para | _Table] = []
+    if card.slices:
+        rows = [
+            (
+                s.check,
+                f"{s.column} = {s.slice}",
+                "-" if s.rows is None else str(s.rows),
+                f"{s.metric} {s.value}",
+                "-" if s.passed is None else "passed" if s.passed else "failed",
+            )
+            for s in card.slices
+        ]
+        blocks.append(_Table(("check", "slice", "rows", "value", "result"), rows, status_column=4))
+    blocks += [_Para(_slice_counts(c)) for c in card.slice_checks]
+    return _Section("Slices", blocks)
+
+
+def _slice_counts(c: CardSliceCheck) -> str:
+    """What a slice check did with its column's values, in one sentence.
+
+    ``slice:region, by region: 2 values evaluated, 3 values skipped (fewer than 50 rows), 1 undefined
+    (recall cannot be computed on it).``
+    """
+    parts = []
+    if c.evaluated is not None:
+        shown = f" ({c.shown} shown: the failing first, then the worst)" if c.evaluated > c.shown else ""
+        parts.append(f"{_values(c.evaluated)} evaluated{shown}")
+    if c.too_small is not None:
+        fewer = "too few rows" if c.min_size is None else f"fewer than {c.min_size} rows"
+        parts.append(f"{_values(c.too_small)} skipped ({fewer})")
+    if c.undefined is not None:
+        them = "it" if c.undefined == 1 else "them"
+        parts.append(f"{c.undefined} undefined ({c.metric or 'the metric'} cannot be computed on {them})")
+    return f"{c.check}, by {c.column or '-'}: " + (", ".join(parts) or "no counts recorded") + "."
+
+
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
 
 
 def _signature_section(card: ModelCard) -> _Section:
