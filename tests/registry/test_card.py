@@ -302,3 +302,48 @@ def test_slice_counts_say_what_the_table_leaves_out_and_what_a_result_does_not_r
         "0 values skipped (too few rows)." in md
     )
     assert "old, by -: no counts recorded." in md
+
+
+def _cells(row: str) -> list[str]:
+    """A Markdown table row's cells, split where GFM splits them: at a pipe no backslash escapes."""
+    cells, cell, i = [], "", 0
+    while i < len(row):
+        if row[i] == "\\":
+            cell, i = cell + row[i : i + 2], i + 2
+            continue
+        if row[i] == "|":
+            cells.append(cell.strip())
+            cell = ""
+        else:
+            cell += row[i]
+        i += 1
+    cells.append(cell.strip())
+    assert (cells[0], cells[-1]) == ("", ""), f"a row starts and ends with a pipe: {row!r}"
+    return cells[1:-1]
+
+
+def _tables(md: str) -> list[list[list[str]]]:
+    """Every table of a Markdown text: consecutive lines starting with a pipe, as rows of cells."""
+    tables: list[list[list[str]]] = []
+    previous = ""
+    for line in md.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                tables.append([])
+            tables[-1].append(_cells(line))
+        previous = line
+    return tables
+
+
+def test_markdown_table_cells_keep_pipes_and_line_breaks_as_text(sliced: ModelCard) -> None:
+    tables = _tables(sliced.to_markdown())
+    assert tables
+    for table in tables:
+        head, rule, *rows = table
+        assert set(rule) == {"---"}
+        assert [len(r) for r in (rule, *rows)] == [len(head)] * (1 + len(rows)), table
+    cells = [cell for table in tables for row in table for cell in row]
+    piped = PIPED.replace("|", "\\|").replace("\n", "<br>")
+    assert f"region = {piped}" in cells  # the slice table
+    assert any(f"fail: {piped}=" in c for c in cells)  # the gate check's message
+    assert not any(re.search(r"(?<!\\)\|", c) for c in cells)
