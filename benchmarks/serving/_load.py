@@ -1,0 +1,130 @@
+"""Measuring a running server: time to ready, CPU of its process tree, load and latency through wrk."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+LUA = Path(__file__).resolve().parent / "wrk_post.lua"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # the process ended between listing and reading
+        return None
+    # the command name may hold spaces and parentheses: the fields start after the last ")"
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every live descendant, found through each process's parent id."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime of ``root`` and its descendants, plus what their reaped children used."""
+    ticks = 0
+    for pid in tree_pids(root):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            # stat(5) fields 14-17 (utime, stime, cutime, cstime); fields[0] here is field 3 (state)
+            ticks += sum(int(v) for v in fields[11:15])
+    return ticks / _TICK
+
+
+def _get_status(url: str, timeout: float) -> int:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def wait_ready(url: str, *, proc: subprocess.Popen[bytes], started: float, timeout: float) -> float:
+    """Seconds from ``started`` (taken just before the process was spawned) to the first 200 from ``url``."""
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered 200")
+        try:
+            if _get_status(url, timeout=1.0) == 200:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:g} s")
+
+
+def post_json(url: str, body: bytes, *, timeout: float = 10.0) -> tuple[int, Any]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", parts.path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(raw)
+    except ValueError:
+        return resp.status, raw.decode(errors="replace")
+
+
+def run_wrk(url: str, *, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
+    """One wrk run with one thread (the machine's cores are shared with the server), keep-alive."""
+    wrk = wrk_path()
+    if wrk is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk (benchmarks/setup-anchors does it)")
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(LUA), url]
+    env = {**os.environ, "BENCH_BODY_FILE": str(body_file)}
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result: dict[str, Any] = json.loads(line[len("BENCH_JSON ") :])
+            break
+    else:
+        raise RuntimeError(f"wrk gave no summary (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+    errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
+    if errors or not result["requests"]:
+        raise RuntimeError(
+            f"wrk saw {errors} errors in {result['requests']} requests to {url}:\n{out.stdout}"
+        )
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def loaded(root: int, url: str, *, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
+    """A wrk run with the server tree's CPU time counted around it, per request."""
+    before = tree_cpu_seconds(root)
+    result = run_wrk(url, body_file=body_file, connections=connections, seconds=seconds)
+    result["cpu_s"] = tree_cpu_seconds(root) - before
+    result["cpu_ms_per_req"] = 1000 * result["cpu_s"] / result["requests"]
+    return result
