@@ -101,3 +101,25 @@ def test_bad_input_is_one_line_with_exit_2(
     assert err.count("\n") == 1
     assert needle in err
     assert not (tmp_path / "model-cards").exists()
+
+
+@pytest.mark.parametrize(("option", "text"), [("--purpose", "Rank customers"), ("--owner", "risk-team"),
+                                              ("--limits", "Trained on 2025 data only")])  # fmt: skip
+def test_an_empty_value_clears_a_text_an_earlier_version_set(
+    capsys: pytest.CaptureFixture[str],
+    urls: tuple[str, str],
+    logged: ModelInfo,
+    tmp_path: Path,
+    option: str,
+    text: str,
+) -> None:
+    for _ in range(2):
+        assert cli(capsys, urls, "models", "register", logged.uri, "churn")[0] == 0
+    assert cli(capsys, urls, "models", "card", "churn", "1", option, text)[0] == 0
+    code, _, err = cli(capsys, urls, "models", "card", "churn", "2", option, "")
+    assert code == 0, err
+    md = (tmp_path / "model-cards" / "churn-v2.md").read_text()
+    page = (tmp_path / "model-cards" / "churn-v2.html").read_text()
+    assert text not in md
+    assert text not in page
+    assert option in md  # the field shows as not given, naming the option that sets it

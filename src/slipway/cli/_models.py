@@ -409,14 +409,16 @@ def card(
 
     --purpose, --owner and --limits are stored as the version's slipway.card.* tags (audited), so
     the next card keeps them; a version without them takes those of the newest earlier version.
-    An empty value ("") deletes the version's own.
+    An empty value ("") deletes the version's own and leaves the field empty on this card, even
+    when an earlier version has one.
     """
     with open_registry(store, artifacts) as registry:
         registry.get_version(name, version)  # an unknown version fails before anything is stored
         registry.set_card_fields(
             name, version, purpose=purpose, owner=owner, limits=limits, actor=actor(), reason=reason
         )
-        found = registry.card(name, version)
+        # given texts win over inherited ones, so "" clears a field instead of falling back to it
+        found = registry.card(name, version, purpose=purpose, owner=owner, limits=limits)
     output.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, text in ((".md", found.to_markdown()), (".html", found.to_html())):
