@@ -65,6 +65,7 @@ class Entry:
     setup: str  # the configuration in one line, for the report
     prepare: Callable[[Bench], Prepared]
     launch: Callable[[Bench, Callable[[], int]], Launch]  # gets the bench and a free-port picker
+    optional: bool = False  # run only when asked for (--with or --only)
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -229,6 +230,28 @@ def _bentoml_launch(bench: Bench, port: Callable[[], int]) -> Launch:
     )
 
 
+# ---------------------------------------------------------------- the floor (a reference, not an anchor)
+
+
+def _floor_prepare(bench: Bench) -> Prepared:
+    return Prepared(versions=_versions(ROOT / ".venv" / "bin" / "python", ["uvicorn", "httptools", "uvloop"]))
+
+
+def _floor_launch(bench: Bench, port: Callable[[], int]) -> Launch:
+    p = port()
+    argv = [str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", "floor_app:app", "--host", "127.0.0.1"]
+    argv += ["--port", str(p), "--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+    return Launch(
+        argv=argv,
+        cwd=HERE,  # where floor_app.py lives
+        env=base_env(BENCH_MODEL=str(bench.joblib_path)),
+        ready_url=f"http://127.0.0.1:{p}/v2/health/ready",
+        infer_url=f"http://127.0.0.1:{p}/v2/models/{MODEL_NAME}/infer",
+        body=oip_body(bench.row),
+        label=oip_label,
+    )
+
+
 ENTRIES = [
     Entry(
         name="slipway",
@@ -247,5 +270,12 @@ ENTRIES = [
         setup="bentoml serve, @bentoml.service with a numpy @bentoml.api, defaults (1 worker, no batching)",
         prepare=_bentoml_prepare,
         launch=_bentoml_launch,
+    ),
+    Entry(
+        name="floor",
+        setup="bare ASGI handler: uvicorn + httptools + uvloop + orjson, predict only (no features)",
+        prepare=_floor_prepare,
+        launch=_floor_launch,
+        optional=True,
     ),
 ]

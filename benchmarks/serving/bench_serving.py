@@ -1,6 +1,6 @@
 """Serving a small scikit-learn model: slipway beside MLServer and BentoML, in one run, as ratios.
 
-    .venv/bin/python benchmarks/serving/bench_serving.py [--quick] [--rounds N] [--only NAME ...]
+    .venv/bin/python benchmarks/serving/bench_serving.py [--quick] [--rounds N] [--only NAME ...] [--with floor]
 
 Every server serves the same fitted LogisticRegression (8 float features; about 0.1 ms per
 ``predict`` of one row) and is sent the same single row as JSON. For each server, started fresh in
@@ -241,7 +241,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds per server, one round")
     parser.add_argument("--rounds", type=int, help="rounds (fresh start of every server in each)")
-    parser.add_argument("--only", nargs="+", choices=[e.name for e in ENTRIES], help="servers to run")
+    names = [e.name for e in ENTRIES]
+    parser.add_argument("--only", nargs="+", choices=names, help="run only these servers")
+    parser.add_argument(
+        "--with", dest="extra", nargs="+", default=[], choices=[e.name for e in ENTRIES if e.optional],
+        help="add optional entries: floor = a bare ASGI handler around predict (what Python costs)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=1, help="slipway serve --workers (default 1)")
     parser.add_argument(
         "--slipway-arg", action="append", default=[], metavar="ARG",
@@ -259,7 +264,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     try:
         bench, model = build_model(workdir, args)
-        entries = [e for e in ENTRIES if not args.only or e.name in args.only]
+        wanted = set(args.only) if args.only else {e.name for e in ENTRIES if not e.optional}
+        entries = [e for e in ENTRIES if e.name in wanted | set(args.extra)]
         prepared: dict[str, Prepared] = {}
         for e in entries:
             prepared[e.name] = e.prepare(bench)
