@@ -16,6 +16,7 @@ prints the message and exits 2, the servers answer the ``status`` below with ``{
     ├── GateFailed                         a promotion blocked by validation
     ├── Unauthorized (PermissionError)     a missing or wrong bearer token
     ├── StoreUnavailable (ConnectionError) a database or server that does not answer
+    ├── Overloaded                         a full queue or a request that waited too long (503)
     └── MissingExtra (ImportError)         names the extra to install
 
 This module imports nothing from slipway.
@@ -39,6 +40,7 @@ __all__ = [
     "ModelNotFound",
     "ModelVersionNotFound",
     "NotFound",
+    "Overloaded",
     "RunNotFound",
     "SchemaOutOfDate",
     "SlipwayError",
@@ -132,6 +134,13 @@ class Unauthorized(SlipwayError, PermissionError):
 
 class StoreUnavailable(SlipwayError, ConnectionError):
     code = "store_unavailable"
+    status = 503
+
+
+class Overloaded(SlipwayError):
+    """The server is too busy for this request now (a full queue, a wait past the timeout): retry."""
+
+    code = "overloaded"
     status = 503
 
 

@@ -7,7 +7,7 @@ requirements, file digests); ``load_model`` verifies it and returns a :class:`Mo
 ``slipway.flavors`` entry-point group).
 """
 
-from slipway.models._enforce import ExtraColumns, InputEnforcer
+from slipway.models._enforce import ExtraColumns, InputEnforcer, cast_array
 from slipway.models._fetch import cached_folder
 from slipway.models._flavor import (
     ENTRY_POINT_GROUP,
@@ -51,6 +51,7 @@ __all__ = [
     "RunSink",
     "SlipwayWarning",
     "cached_folder",
+    "cast_array",
     "check_environment",
     "detect_flavor",
     "flavor_names",
