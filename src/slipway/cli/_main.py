@@ -37,6 +37,7 @@ def _register_groups() -> None:
         _promote,
         _reproduce,
         _runs,
+        _serve,
         _server,
         _tokens,
         _validate,

@@ -1,0 +1,598 @@
+"""The inference server's ASGI application: OIP v2, MLflow scoring, health, metrics, feedback.
+
+This is a bare ASGI callable with a fixed route table, not a Starlette or FastAPI app: for a model
+that predicts a row in 0.1 ms, per-request framework machinery (request objects, dependency
+resolution, response classes, middleware stacks) is what MLServer and BentoML spend their 2 ms on
+(FIELD-NOTES). uvicorn with httptools parses HTTP; this module reads the body, decodes it with the
+model's codec, queues it on the model's batcher and writes the answer with orjson.
+
+Every failure a request can cause is a 4xx with ``{"error": "..."}`` (the OIP error body, which
+``tritonclient`` decodes); only a fault of the model itself answers 500, with the model's message,
+and is counted. Nothing prints a traceback for a bad request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from slipway.errors import InvalidInput, Overloaded, SlipwayError
+from slipway.serving._codec import encode_invocations, encode_v2
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from slipway.serving._metrics import ServingMetrics
+    from slipway.serving._runtime import Arm, DeploymentRuntime
+    from slipway.serving._served import Prediction, ServedModel
+
+__all__ = ["ServingApp"]
+
+log = logging.getLogger("slipway.serving")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_EXTENSIONS = ["binary_tensor_data", "model_repository", "mlflow_invocations", "feedback", "metrics"]
+
+
+class _Reply(Exception):
+    """A finished HTTP answer raised from deep inside a handler (an error, mostly)."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+class ServingApp:
+    """Serve deployments over HTTP.
+
+    Args:
+        deployments: the deployments, by the name clients call them.
+        metrics: where counters go (``/metrics`` renders them).
+        token: when set, every endpoint but health needs ``Authorization: Bearer <token>``.
+        max_body_size: larger request bodies are refused with 413 before they are read.
+        control_file: touched by ``/v2/repository/models/{m}/load``; every worker watches it, so a
+            reload reaches all worker processes, not only the one the request landed on.
+        on_close: called at shutdown after the batchers drained (the prediction log's flush).
+        feedback: records late labels: (deployment, list of {request_id, label}) -> count.
+    """
+
+    def __init__(
+        self,
+        deployments: list[DeploymentRuntime],
+        *,
+        metrics: ServingMetrics,
+        version: str,
+        token: str | None = None,
+        max_body_size: int = 32 * 1024 * 1024,
+        control_file: Path | None = None,
+        on_close: Callable[[], None] | None = None,
+        feedback: Callable[[str, list[dict[str, Any]]], int] | None = None,
+        openapi: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.deployments = {d.name: d for d in deployments}
+        self.metrics = metrics
+        self.version = version
+        self._token = token.encode() if token else None
+        self.max_body_size = max_body_size
+        self.control_file = control_file
+        self._on_close = on_close
+        self._feedback = feedback
+        self._openapi = openapi
+        self._tasks: list[asyncio.Task[None]] = []
+        self._control_mtime: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return all(d.ready for d in self.deployments.values())
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._tasks.append(asyncio.create_task(self._keep_current()))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for task in self._tasks:
+                    task.cancel()
+                loop = asyncio.get_running_loop()
+                for dep in self.deployments.values():
+                    await loop.run_in_executor(None, dep.close)  # in-flight batches finish
+                if self._on_close is not None:
+                    await loop.run_in_executor(None, self._on_close)  # the log is flushed
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _keep_current(self) -> None:
+        """Load every model, then follow aliases: poll the registry, and watch the control file."""
+        await asyncio.gather(*(d.load_all() for d in self.deployments.values()))
+        self._control_mtime = self._control_stamp()
+        next_poll = {name: time.monotonic() + d.spec.poll_interval for name, d in self.deployments.items()}
+        while True:
+            await asyncio.sleep(0.25)
+            stamp = self._control_stamp()
+            reload_all = stamp != self._control_mtime
+            self._control_mtime = stamp
+            now = time.monotonic()
+            due = []
+            for name, dep in self.deployments.items():
+                if reload_all or now >= next_poll[name] or not dep.ready:
+                    next_poll[name] = now + dep.spec.poll_interval
+                    due.append(dep.poll())
+            if due:
+                await asyncio.gather(*due)
+
+    def _control_stamp(self) -> int | None:
+        if self.control_file is None:
+            return None
+        try:
+            return os.stat(self.control_file).st_mtime_ns
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------------ routing
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            if path.startswith("/v2/models/"):
+                if self._token is not None:
+                    self._authorize(scope)
+                await self._models(path[len("/v2/models/") :], method, scope, receive, send)
+                return
+            if path in ("/v2/health/live", "/v2/health/ready", "/ping", "/health"):
+                self._method(method, "GET")
+                if path.endswith("live"):
+                    await _send(send, 200, b'{"live":true}', [_JSON])
+                elif self.ready:
+                    await _send(send, 200, b'{"ready":true}', [_JSON])
+                else:
+                    await _send(send, 503, b'{"error":"no model is loaded yet","ready":false}', [_JSON])
+                return
+            if self._token is not None:
+                self._authorize(scope)
+            if path == "/invocations":
+                self._method(method, "POST")
+                await self._invocations(scope, receive, send)
+            elif path == "/v2":
+                self._method(method, "GET")
+                doc = {"name": "slipway", "version": self.version, "extensions": _EXTENSIONS}
+                await _send(send, 200, orjson.dumps(doc), [_JSON])
+            elif path == "/metrics":
+                self._method(method, "GET")
+                body, content_type = self.metrics.render()
+                await _send(send, 200, body, [(b"content-type", content_type.encode())])
+            elif path == "/version":
+                self._method(method, "GET")
+                await _send(send, 200, self.version.encode(), [(b"content-type", b"text/plain")])
+            elif path.startswith("/v2/repository/"):
+                self._method(method, "POST")
+                await self._repository(path[len("/v2/repository/") :], receive, send)
+            elif path == "/openapi.json" and self._openapi is not None:
+                self._method(method, "GET")
+                await _send(send, 200, orjson.dumps(self._openapi()), [_JSON])
+            else:
+                raise _Reply(404, f"no route {method} {path}")
+        except _Reply as r:
+            await _send(send, r.status, orjson.dumps({"error": r.message}), [_JSON, *r.headers])
+        except SlipwayError as e:
+            await _send(send, e.status, orjson.dumps({"error": str(e)}), [_JSON, *_retry(e)])
+
+    def _authorize(self, scope: Scope) -> None:
+        assert self._token is not None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, given = value.partition(b" ")
+                if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token):
+                    return
+                break
+        raise _Reply(
+            401,
+            "missing or wrong bearer token (send Authorization: Bearer <token>)",
+            [(b"www-authenticate", b"Bearer")],
+        )
+
+    @staticmethod
+    def _method(method: str, allowed: str) -> None:
+        if method != allowed and not (allowed == "GET" and method == "HEAD"):
+            raise _Reply(
+                405, f"method {method} not allowed here (use {allowed})", [(b"allow", allowed.encode())]
+            )
+
+    def _deployment(self, name: str) -> DeploymentRuntime:
+        dep = self.deployments.get(name)
+        if dep is None:
+            known = ", ".join(sorted(self.deployments)) or "none"
+            raise _Reply(404, f"unknown model {name!r} (this server serves: {known})")
+        return dep
+
+    async def _models(self, rest: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
+        parts = rest.split("/")
+        dep = self._deployment(parts[0])
+        version: str | None = None
+        tail = parts[1:]
+        if len(tail) >= 2 and tail[0] == "versions":
+            version = tail[1]
+            tail = tail[2:]
+        action = "/".join(tail)
+        if action == "infer":
+            self._method(method, "POST")
+            await self._infer(dep, version, scope, receive, send)
+        elif action == "":
+            self._method(method, "GET")
+            await _send(send, 200, orjson.dumps(self._metadata(dep, version)), [_JSON])
+        elif action == "ready":
+            self._method(method, "GET")
+            arm = dep.arm_for_version(version) if version is not None else None
+            ready = arm is not None or dep.ready
+            body = orjson.dumps({"name": dep.name, "ready": ready})
+            if not ready:
+                raise _Reply(503, f"model {dep.name} is not loaded yet")
+            await _send(send, 200, body, [_JSON])
+        elif action == "feedback" and version is None:
+            self._method(method, "POST")
+            await self._record_feedback(dep, scope, receive, send)
+        else:
+            raise _Reply(404, f"no route {method} /v2/models/{rest}")
+
+    def _metadata(self, dep: DeploymentRuntime, version: str | None) -> dict[str, Any]:
+        arm = dep.arm_for_version(version) if version is not None else dep.arms[0]
+        live = arm.live
+        if live is None:
+            raise _Reply(503, f"model {dep.name} is not loaded yet")
+        served = live.served
+        versions = sorted({a.live.served.version for a in dep.all_arms() if a.live is not None})
+        outputs = [_output_metadata(served, o) for o in served.outputs]
+        return {
+            "name": dep.name,
+            "versions": versions,
+            "platform": f"slipway_{served.model.flavor}",
+            "inputs": served.codec.metadata_inputs(),
+            "outputs": outputs,
+            "parameters": {"model_version": served.version, "source": served.source},
+        }
+
+    # ------------------------------------------------------------------ inference
+    async def _infer(
+        self, dep: DeploymentRuntime, version: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        start = time.perf_counter()
+        routed: list[Arm] = []
+        try:
+            await self._infer_v2(dep, version, scope, receive, send, start, routed)
+        except (SlipwayError, _Reply) as e:
+            self._count(dep, routed[-1] if routed else dep.arms[0], _status(e), start)
+            raise
+
+    async def _infer_v2(
+        self,
+        dep: DeploymentRuntime,
+        version: str | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        start: float,
+        routed: list[Arm],
+    ) -> None:
+        headers = scope["headers"]
+        body = await self._body(scope, receive)
+        header_length: int | None = None
+        request_id: str | None = None
+        key: str | None = None
+        for name, value in headers:
+            if name == b"inference-header-content-length":
+                try:
+                    header_length = int(value)
+                except ValueError:
+                    shown = value.decode(errors="replace")
+                    raise _Reply(
+                        400, f"Inference-Header-Content-Length {shown!r}: expected an integer"
+                    ) from None
+            elif name == b"x-request-id":
+                request_id = value.decode(errors="replace")[:256]
+            elif dep.ab_header is not None and name == dep.ab_header.encode():
+                key = value.decode(errors="replace")
+        arm = dep.arm_for_version(version) if version is not None else dep.route(key)
+        routed.append(arm)
+        live = arm.live
+        if live is None:
+            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
+        served = live.served
+        payload = served.codec.decode_v2(body, header_length)
+        if dep.ab_field is not None and version is None:
+            field_key = _field_key(payload.data, dep.ab_field)
+            chosen = dep.route(field_key)
+            if chosen is not arm and chosen.live is not None:
+                arm, live, served = chosen, chosen.live, chosen.live.served
+                routed.append(arm)
+                payload = served.codec.decode_v2(body, header_length)
+        served.check_outputs(payload)
+        payload.params = served.model_params(payload, strict=False)
+        rid = payload.id or request_id or uuid.uuid4().hex
+        payload.id = rid
+        if dep.shadow is not None:
+            dep.send_shadow(lambda s: _shadow_payload(s, body, header_length, rid))
+        prediction = await self._predict(dep, arm, live.batcher, payload, start)
+        out, head = encode_v2(
+            model_name=dep.name,
+            model_version=served.version,
+            request_id=rid,
+            outputs=served.answer(payload, prediction),
+            binary=payload.binary_outputs,
+        )
+        extra = _model_headers(served, arm.role, rid)
+        if head is not None:
+            extra += [
+                (b"content-type", b"application/octet-stream"),
+                (b"inference-header-content-length", str(head).encode()),
+            ]
+        else:
+            extra.append(_JSON)
+        await _send(send, 200, out, extra)
+        self._count(dep, arm, 200, start)
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        routed: list[Arm] = []
+        try:
+            await self._invocations_once(scope, receive, send, start, routed)
+        except (SlipwayError, _Reply) as e:
+            if len(self.deployments) == 1:
+                dep = next(iter(self.deployments.values()))
+                self._count(dep, routed[-1] if routed else dep.arms[0], _status(e), start)
+            raise
+
+    async def _invocations_once(
+        self, scope: Scope, receive: Receive, send: Send, start: float, routed: list[Arm]
+    ) -> None:
+        if len(self.deployments) != 1:
+            raise _Reply(
+                404,
+                "/invocations serves a single deployment; this server has "
+                f"{', '.join(sorted(self.deployments))}: use /v2/models/<name>/infer",
+            )
+        dep = next(iter(self.deployments.values()))
+        body = await self._body(scope, receive)
+        content_type = ""
+        request_id = None
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode(errors="replace")
+            elif name == b"x-request-id":
+                request_id = value.decode(errors="replace")[:256]
+            elif dep.ab_header is not None and name == dep.ab_header.encode():
+                key = value.decode(errors="replace")
+        arm = dep.route(key)
+        routed.append(arm)
+        if arm.live is None:
+            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
+        live = arm.live
+        served = live.served
+        payload = served.codec.decode_invocations(body, content_type)
+        if dep.ab_field is not None:
+            chosen = dep.route(_field_key(payload.data, dep.ab_field))
+            if chosen is not arm and chosen.live is not None:
+                arm, live, served = chosen, chosen.live, chosen.live.served
+                routed.append(arm)
+                payload = served.codec.decode_invocations(body, content_type)
+        payload.params = served.model_params(payload, strict=True)
+        rid = request_id or uuid.uuid4().hex
+        payload.id = rid
+        if dep.shadow is not None:
+            dep.send_shadow(lambda s: _shadow_invocations(s, body, content_type, rid))
+        prediction = await self._predict(dep, arm, live.batcher, payload, start)
+        out = encode_invocations(served.answer(payload, prediction))
+        await _send(send, 200, out, [_JSON, *_model_headers(served, arm.role, rid)])
+        self._count(dep, arm, 200, start)
+
+    async def _predict(
+        self, dep: DeploymentRuntime, arm: Arm, batcher: Any, payload: Any, start: float
+    ) -> Prediction:
+        self.metrics.inflight(1)
+        try:
+            future = batcher.submit(payload)
+            timer = asyncio.get_running_loop().call_later(
+                dep.spec.timeout, _expire, future, dep.name, dep.spec.timeout
+            )
+            try:
+                return await future  # type: ignore[no-any-return]
+            finally:
+                timer.cancel()
+        except SlipwayError:
+            raise
+        except Exception as e:
+            message = str(e).splitlines()[0] if str(e) else ""
+            log.warning(
+                "deployment %s: model %s failed: %s: %s", dep.name, arm.role, type(e).__name__, message
+            )
+            raise _Reply(500, f"model {dep.name} failed: {type(e).__name__}: {message}"[:1000]) from None
+        finally:
+            self.metrics.inflight(-1)
+
+    def _count(self, dep: DeploymentRuntime, arm: Arm, status: int, start: float) -> None:
+        seconds = time.perf_counter() - start
+        live = arm.live
+        version = live.served.version if live is not None else ""
+        self.metrics.request(dep.name, dep.name, version, arm.role, status, seconds)
+        if arm.window is not None:
+            dep.observe(arm, status >= 500, seconds)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.max_body_size
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    if int(value) > limit:
+                        raise _Reply(413, f"request body of {int(value)} bytes is over the limit of {limit}")
+                except ValueError:
+                    raise _Reply(400, "Content-Length: expected an integer") from None
+                break
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
+        parts = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _Reply(413, f"request body is over the limit of {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    # ------------------------------------------------------------------ feedback and repository
+    async def _record_feedback(
+        self, dep: DeploymentRuntime, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if self._feedback is None:
+            raise _Reply(501, "this server has no prediction log configured, so it cannot record feedback")
+        body = await self._body(scope, receive)
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("feedback: the body is not valid JSON") from None
+        rows = doc.get("feedback") if isinstance(doc, dict) and "feedback" in doc else doc
+        if isinstance(rows, dict):
+            rows = [rows]
+        if not isinstance(rows, list) or not rows:
+            raise InvalidInput('feedback: expected {"request_id": "...", "label": ...} or a list of them')
+        for i, row in enumerate(rows):
+            if (
+                not isinstance(row, dict)
+                or not isinstance(row.get("request_id"), str)
+                or not row["request_id"]
+            ):
+                raise InvalidInput(f"feedback[{i}].request_id: expected a non-empty string")
+            if "label" not in row:
+                raise InvalidInput(f"feedback[{i}].label: missing")
+            if not isinstance(row["label"], (str, int, float, bool)):
+                raise InvalidInput(f"feedback[{i}].label: expected a number, a string or a boolean")
+        feedback = self._feedback
+        count = await asyncio.get_running_loop().run_in_executor(None, lambda: feedback(dep.name, rows))
+        await _send(send, 200, orjson.dumps({"accepted": count}), [_JSON])
+
+    async def _repository(self, rest: str, receive: Receive, send: Send) -> None:
+        if rest == "index":
+            items = []
+            for dep in self.deployments.values():
+                for arm in dep.all_arms():
+                    state = "READY" if arm.live is not None else ("UNAVAILABLE" if arm.error else "LOADING")
+                    items.append(
+                        {
+                            "name": dep.name,
+                            "version": arm.live.served.version if arm.live is not None else "",
+                            "state": state,
+                            "reason": arm.error or arm.out or "",
+                            "variant": arm.role,
+                        }
+                    )
+            await _send(send, 200, orjson.dumps(items), [_JSON])
+            return
+        parts = rest.split("/")
+        if len(parts) == 3 and parts[0] == "models" and parts[2] in ("load", "unload"):
+            dep = self._deployment(parts[1])
+            if parts[2] == "unload":
+                raise _Reply(501, "unload is not supported: a deployment serves until the server stops")
+            with contextlib.suppress(OSError):
+                if self.control_file is not None:
+                    self.control_file.touch()  # the other workers reload too
+            await dep.poll()
+            errors = [f"{a.role}: {a.error}" for a in dep.all_arms() if a.error]
+            if errors:
+                raise _Reply(400, f"model {dep.name}: " + "; ".join(errors))
+            await _send(send, 200, orjson.dumps(dep.describe()), [_JSON])
+            return
+        raise _Reply(404, f"no route POST /v2/repository/{rest}")
+
+
+# ---------------------------------------------------------------------- helpers
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _status(error: Exception) -> int:
+    return error.status if isinstance(error, (SlipwayError, _Reply)) else 500
+
+
+def _retry(error: SlipwayError) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", b"1")] if isinstance(error, Overloaded) else []
+
+
+def _expire(future: asyncio.Future[Any], name: str, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(Overloaded(f"model {name}: no answer within the {timeout:g} s timeout"))
+
+
+def _model_headers(served: ServedModel, variant: str, request_id: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-model-name", served.name.encode()),
+        (b"x-model-version", served.version.encode()),
+        (b"x-model-variant", variant.encode()),
+        (b"x-request-id", request_id.encode(errors="replace")),
+    ]
+
+
+def _field_key(data: Any, field: str) -> str | None:
+    if isinstance(data, dict) and field in data and len(data[field]):
+        value = data[field][0]
+        return str(value.item() if hasattr(value, "item") else value)
+    return None
+
+
+def _shadow_payload(served: ServedModel, body: bytes, header_length: int | None, rid: str) -> Any:
+    payload = served.codec.decode_v2(body, header_length)
+    payload.outputs = None
+    payload.params = served.model_params(payload, strict=False)
+    payload.id = rid
+    return payload
+
+
+def _shadow_invocations(served: ServedModel, body: bytes, content_type: str, rid: str) -> Any:
+    payload = served.codec.decode_invocations(body, content_type)
+    payload.params = served.model_params(payload, strict=False)
+    payload.id = rid
+    return payload
+
+
+def _output_metadata(served: ServedModel, name: str) -> dict[str, Any]:
+    sig = served.model.signature
+    schema = None
+    if sig is not None:
+        schema = sig.outputs if name == "predict" else sig.probabilities
+    from slipway.serving._codec import datatype_of
+
+    if schema is not None and schema.tensor is not None:
+        return {
+            "name": name,
+            "datatype": datatype_of(schema.tensor.dtype),
+            "shape": list(schema.tensor.shape),
+        }
+    if schema is not None and schema.columns is not None and len(schema.columns) == 1:
+        return {"name": name, "datatype": datatype_of(schema.columns[0].dtype), "shape": [-1]}
+    return {"name": name, "datatype": "FP64" if name == "predict_proba" else "BYTES", "shape": [-1]}

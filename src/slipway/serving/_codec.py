@@ -1,0 +1,748 @@
+"""Request bodies to checked model input, and model output to response bodies.
+
+Two wire formats reach the same model: the Open Inference Protocol v2 (JSON, and Triton's binary
+tensor extension, which ``tritonclient`` uses by default) and MLflow's ``/invocations`` (the
+``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` keys, or CSV). Each request is
+decoded into a :class:`Payload` (one checked, cast array per signature input) before it joins a
+batch, so a bad request fails alone with a 400 naming the input, and a batch is assembled from
+payloads that already match the signature (the model's own enforcement then takes its fast path).
+
+The casting rules are the models' (:func:`slipway.models.cast_array`): one place decides what is a
+safe cast. A value is never coerced across kinds: a string is not a number, 1.5 is not an integer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import orjson
+
+from slipway.errors import InvalidInput
+from slipway.models import cast_array
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from slipway.core import Schema
+
+__all__ = [
+    "DATATYPES",
+    "InputCodec",
+    "Payload",
+    "datatype_of",
+    "encode_invocations",
+    "encode_v2",
+]
+
+# OIP datatype -> (numpy dtype name, the element kinds a JSON array of it may hold).
+DATATYPES: dict[str, tuple[str, str]] = {
+    "BOOL": ("bool", "b"),
+    "UINT8": ("uint8", "iu"),
+    "UINT16": ("uint16", "iu"),
+    "UINT32": ("uint32", "iu"),
+    "UINT64": ("uint64", "iu"),
+    "INT8": ("int8", "iu"),
+    "INT16": ("int16", "iu"),
+    "INT32": ("int32", "iu"),
+    "INT64": ("int64", "iu"),
+    "FP16": ("float16", "iuf"),
+    "FP32": ("float32", "iuf"),
+    "FP64": ("float64", "iuf"),
+    "BYTES": ("object", "UO"),
+}
+_BY_NUMPY = {v[0]: k for k, v in DATATYPES.items() if k != "BYTES"}
+_SIGNATURE_DATATYPE = {
+    "bool": "BOOL",
+    "int8": "INT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "float16": "FP16",
+    "float32": "FP32",
+    "float64": "FP64",
+    "string": "BYTES",
+    "binary": "BYTES",
+    "datetime": "BYTES",
+    "object": "BYTES",
+}
+
+
+def datatype_of(dtype: str) -> str:
+    """The OIP datatype of a signature dtype (strings, binary, datetimes and objects are BYTES)."""
+    return _SIGNATURE_DATATYPE.get(dtype, "BYTES")
+
+
+def _output_datatype(array: np.ndarray[Any, Any]) -> str:
+    return _BY_NUMPY.get(array.dtype.name, "BYTES")
+
+
+@dataclass(slots=True)
+class Payload:
+    """One request's rows, checked against the signature: ready to be batched with others."""
+
+    rows: int
+    data: Any  # dict[str, ndarray] (columns or named tensors) or ndarray (one tensor)
+    id: str | None = None
+    outputs: tuple[str, ...] | None = None  # requested output names; None = the defaults
+    binary_outputs: frozenset[str] = frozenset()  # outputs the client wants as binary tensor data
+    params: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] | None = None  # the columns as logged (None: derive from data)
+
+
+Kind = Literal["columns", "tensor", "tensors", "any"]
+
+
+class InputCodec:
+    """Decode request bodies for one model signature; compiled once per loaded model version."""
+
+    def __init__(self, schema: Schema | None, *, extra_columns: Literal["drop", "reject"] = "drop") -> None:
+        self.schema = schema
+        self.extra_columns = extra_columns
+        self.kind: Kind
+        if schema is None:
+            self.kind = "any"
+        elif schema.tensor is not None:
+            self.kind = "tensor"
+        elif any(c.shape is not None for c in schema.columns or ()):
+            self.kind = "tensors"
+        else:
+            self.kind = "columns"
+        self.columns = tuple(schema.columns or ()) if schema is not None else ()
+        self._names = tuple(c.name for c in self.columns)
+        self._by_name = {c.name: c for c in self.columns}
+
+    # ------------------------------------------------------------------ metadata
+    def metadata_inputs(self) -> list[dict[str, Any]]:
+        """The OIP ``$metadata_tensor`` list: one per column (shape ``[-1]``) or per tensor."""
+        if self.schema is None:
+            return []
+        if self.schema.tensor is not None:
+            t = self.schema.tensor
+            return [{"name": "input-0", "datatype": datatype_of(t.dtype), "shape": list(t.shape)}]
+        return [
+            {"name": c.name, "datatype": datatype_of(c.dtype), "shape": list(c.shape or (-1,))}
+            for c in self.columns
+        ]
+
+    # ------------------------------------------------------------------ OIP v2
+    def decode_v2(self, body: bytes, header_length: int | None = None) -> Payload:
+        """An OIP v2 inference request (JSON, or a JSON header plus binary tensors)."""
+        raw = body if header_length is None else body[:header_length]
+        if header_length is not None and not 0 <= header_length <= len(body):
+            raise InvalidInput(
+                f"Inference-Header-Content-Length {header_length}: expected at most the body's "
+                f"{len(body)} bytes"
+            )
+        doc = _json(raw)
+        if not isinstance(doc, dict):
+            raise InvalidInput("request body: expected a JSON object with an 'inputs' list")
+        inputs = doc.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise InvalidInput("'inputs': expected a non-empty list of tensors")
+        rid = doc.get("id")
+        if rid is not None and not isinstance(rid, str):
+            raise InvalidInput(f"'id': expected a string, got {type(rid).__name__}")
+        params = _parameters("request", doc.get("parameters"))
+        binary = memoryview(body)[header_length:] if header_length is not None else None
+        offset = 0
+        tensors: dict[str, np.ndarray[Any, Any]] = {}
+        for i, spec in enumerate(inputs):
+            if not isinstance(spec, dict):
+                raise InvalidInput(f"inputs[{i}]: expected an object with name, shape, datatype and data")
+            name = spec.get("name")
+            if not isinstance(name, str) or not name:
+                raise InvalidInput(f"inputs[{i}].name: expected a non-empty string")
+            if name in tensors:
+                raise InvalidInput(f"input {name!r} appears more than once")
+            where = f"input {name!r}"
+            shape = _request_shape(where, spec.get("shape"))
+            datatype = spec.get("datatype")
+            if datatype not in DATATYPES:
+                raise InvalidInput(f"{where}: datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
+            size = _binary_size(where, spec.get("parameters"))
+            if size is not None:
+                if binary is None or offset + size > len(binary):
+                    raise InvalidInput(
+                        f"{where}: binary_data_size {size} runs past the end of the request body"
+                    )
+                tensors[name] = _from_binary(where, binary[offset : offset + size], datatype, shape)
+                offset += size
+            else:
+                if "data" not in spec:
+                    raise InvalidInput(f"{where}: 'data' is missing")
+                tensors[name] = _from_json(where, spec["data"], datatype, shape)
+        if binary is not None and offset != len(binary):
+            raise InvalidInput(
+                f"request body: {len(binary) - offset} bytes after the binary tensors that no input claims"
+            )
+        outputs, binary_outputs = _requested_outputs(doc.get("outputs"), params)
+        payload = self._from_tensors(tensors)
+        payload.id = rid
+        payload.outputs = outputs
+        payload.binary_outputs = binary_outputs
+        payload.params = params
+        return payload
+
+    def _from_tensors(self, tensors: dict[str, np.ndarray[Any, Any]]) -> Payload:
+        if self.kind == "any":
+            if len(tensors) == 1:
+                array = next(iter(tensors.values()))
+                return Payload(rows=_rows(array), data=array)
+            return Payload(rows=_common_rows(tensors), data=tensors)
+        if self.kind == "tensor":
+            assert self.schema is not None
+            assert self.schema.tensor is not None
+            if len(tensors) != 1:
+                raise InvalidInput(
+                    f"inputs: this model takes one tensor, got {len(tensors)} ({', '.join(tensors)})"
+                )
+            name, array = next(iter(tensors.items()))
+            array = _check_tensor(
+                f"input {name!r}", array, self.schema.tensor.dtype, self.schema.tensor.shape
+            )
+            return Payload(rows=_rows(array), data=array)
+        if self.kind == "tensors":
+            out = {}
+            for c in self.columns:
+                if c.name not in tensors:
+                    if c.optional:
+                        continue
+                    raise InvalidInput(
+                        f"input {c.name!r} is missing (expected {datatype_of(c.dtype)} of shape "
+                        f"{list(c.shape or (-1,))})"
+                    )
+                out[c.name] = _check_tensor(f"input {c.name!r}", tensors[c.name], c.dtype, c.shape or (-1,))
+            self._extra([k for k in tensors if k not in self._by_name])
+            return Payload(rows=_common_rows(out), data=out)
+        # columns: one 1-D tensor per column, or one 2-D tensor holding every column in order
+        if len(tensors) == 1:
+            ((name, array),) = tensors.items()
+            if name not in self._by_name and array.ndim == 2:
+                if array.shape[1] != len(self.columns):
+                    raise InvalidInput(
+                        f"input {name!r}: expected shape [-1, {len(self.columns)}] (one value per column: "
+                        f"{', '.join(self._names)}), got {list(array.shape)}"
+                    )
+                return self._columns_from(
+                    {c.name: array[:, j] for j, c in enumerate(self.columns)}, where_of=lambda n: n
+                )
+        columns = {}
+        for name, array in tensors.items():
+            if array.ndim == 2 and array.shape[1] == 1:
+                array = array[:, 0]
+            elif array.ndim != 1:
+                raise InvalidInput(
+                    f"input {name!r}: expected a column of shape [-1], got {list(array.shape)}"
+                )
+            columns[name] = array
+        return self._columns_from(columns, where_of=lambda n: n)
+
+    def _columns_from(self, columns: Mapping[str, Any], *, where_of: Any) -> Payload:
+        """Check names, cast each column to its signature type, and check the lengths agree."""
+        rows: int | None = None
+        first = ""
+        out: dict[str, Any] = {}
+        for c in self.columns:
+            values = columns.get(c.name)
+            if values is None:
+                if c.optional:
+                    continue
+                have = ", ".join(repr(x) for x in list(columns)[:10]) or "none"
+                raise InvalidInput(
+                    f"input {c.name!r} is missing (expected {c.dtype}); the request has {have}"
+                )
+            values = _cast_column(f"input {where_of(c.name)!r}", values, c.dtype)
+            if rows is None:
+                rows, first = len(values), c.name
+            elif len(values) != rows:
+                raise InvalidInput(
+                    f"input {c.name!r} has {len(values)} values but input {first!r} has {rows}; "
+                    "every column must have one value per row"
+                )
+            out[c.name] = values
+        self._extra([k for k in columns if k not in self._by_name])
+        if not rows:
+            raise InvalidInput("request: expected at least one row")
+        return Payload(rows=rows, data=out)
+
+    def _extra(self, extra: list[str]) -> None:
+        if extra and self.extra_columns == "reject":
+            raise InvalidInput(
+                f"inputs the signature does not have: {', '.join(repr(x) for x in extra[:20])} "
+                "(this deployment rejects extra inputs)"
+            )
+
+    # ------------------------------------------------------------------ MLflow /invocations
+    def decode_invocations(self, body: bytes, content_type: str) -> Payload:
+        """MLflow's scoring body: one of its four JSON keys (plus optional ``params``), or CSV."""
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "text/csv":
+            return self._from_csv(body)
+        if media not in ("application/json", ""):
+            raise InvalidInput(f"Content-Type {content_type!r}: expected application/json or text/csv")
+        doc = _json(body)
+        if not isinstance(doc, dict):
+            raise InvalidInput(
+                "request body: expected a JSON object with one of the keys dataframe_split, "
+                "dataframe_records, instances, inputs"
+            )
+        keys = [k for k in ("dataframe_split", "dataframe_records", "instances", "inputs") if k in doc]
+        unknown = sorted(set(doc) - {"dataframe_split", "dataframe_records", "instances", "inputs", "params"})
+        if len(keys) != 1 or unknown:
+            got = ", ".join(repr(k) for k in doc) or "none"
+            raise InvalidInput(
+                "request body: expected exactly one of the keys dataframe_split, dataframe_records, "
+                f"instances, inputs (and optionally params); got {got}"
+            )
+        params = _parameters("params", doc.get("params"))
+        key = keys[0]
+        value = doc[key]
+        if key == "dataframe_split":
+            payload = self._from_split(value)
+        elif key == "dataframe_records":
+            payload = self._from_records("dataframe_records", value)
+        else:
+            payload = self._from_instances(key, value)
+        payload.params = params
+        return payload
+
+    def _from_split(self, value: object) -> Payload:
+        if not isinstance(value, dict):
+            raise InvalidInput("dataframe_split: expected an object with 'columns' and 'data'")
+        data = value.get("data")
+        cols = value.get("columns")
+        if not isinstance(data, list) or not data:
+            raise InvalidInput("dataframe_split.data: expected a non-empty list of rows")
+        if cols is None:
+            if self.kind == "columns":
+                raise InvalidInput("dataframe_split.columns: expected the list of column names")
+            return self._positional("dataframe_split.data", data)
+        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+            raise InvalidInput("dataframe_split.columns: expected a list of column names")
+        for i, row in enumerate(data):
+            if not isinstance(row, list) or len(row) != len(cols):
+                raise InvalidInput(
+                    f"dataframe_split.data[{i}]: expected a list of {len(cols)} values (one per column)"
+                )
+        columns = {c: _objects([row[j] for row in data]) for j, c in enumerate(cols)}
+        return self._from_named(columns, "dataframe_split")
+
+    def _from_records(self, where: str, value: object) -> Payload:
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
+            raise InvalidInput(f"{where}: expected a non-empty list of records (objects)")
+        keys: dict[str, None] = {}
+        for record in value:
+            keys.update(dict.fromkeys(record))
+        columns = {}
+        for k in keys:
+            missing = next((i for i, r in enumerate(value) if k not in r), None)
+            if missing is not None:
+                raise InvalidInput(f"{where}[{missing}]: column {k!r} is missing from this record")
+            columns[k] = _objects([r[k] for r in value])
+        return self._from_named(columns, where)
+
+    def _from_instances(self, key: str, value: object) -> Payload:
+        if isinstance(value, dict):  # columns (or named tensors) by name
+            if self.kind in ("columns", "any") or self.kind == "tensors":
+                arrays = {str(k): v for k, v in value.items()}
+                if self.kind == "tensors":
+                    return self._from_tensors({k: _natural(f"{key}.{k}", v) for k, v in arrays.items()})
+                if self.kind == "any":
+                    return self._from_tensors({k: _natural(f"{key}.{k}", v) for k, v in arrays.items()})
+                for k, v in arrays.items():
+                    if not isinstance(v, list):
+                        raise InvalidInput(f"{key}.{k}: expected a list of values")
+                return self._from_named({k: _objects(v) for k, v in arrays.items()}, key)
+            raise InvalidInput(f"{key}: this model takes one tensor; send a (nested) list")
+        if not isinstance(value, list) or not value:
+            raise InvalidInput(f"{key}: expected a non-empty list")
+        if all(isinstance(r, dict) for r in value):
+            if self.kind == "tensors":
+                names = {k for r in value for k in r}
+                return self._from_tensors(
+                    {n: _natural(f"{key}.{n}", [r.get(n) for r in value]) for n in names}
+                )
+            return self._from_records(key, value)
+        return self._positional(key, value)
+
+    def _positional(self, where: str, rows: list[Any]) -> Payload:
+        """Rows as lists of values in the signature's column order, or one tensor."""
+        if self.kind in ("tensor", "any"):
+            return self._from_tensors({"input-0": _natural(where, rows)})
+        if self.kind == "tensors":
+            raise InvalidInput(f"{where}: this model takes named inputs; send an object of name -> values")
+        n = len(self.columns)
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != n:
+                raise InvalidInput(f"{where}[{i}]: expected a list of {n} values ({', '.join(self._names)})")
+        columns = {c.name: _objects([row[j] for row in rows]) for j, c in enumerate(self.columns)}
+        return self._columns_from(columns, where_of=lambda name: name)
+
+    def _from_named(self, columns: dict[str, Any], where: str) -> Payload:
+        if self.kind == "columns":
+            return self._columns_from(columns, where_of=lambda n: n)
+        if self.kind == "any":
+            import pandas as pd
+
+            frame = pd.DataFrame(columns)
+            return Payload(rows=len(frame), data=frame)
+        return self._from_tensors({k: _natural(f"{where}.{k}", list(v)) for k, v in columns.items()})
+
+    def _from_csv(self, body: bytes) -> Payload:
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"CSV body: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InvalidInput("CSV body: expected a header row and at least one data row") from None
+        except csv.Error as e:
+            raise InvalidInput(f"CSV body: {e}") from None
+        rows = []
+        try:
+            for i, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise InvalidInput(f"CSV line {i}: expected {len(header)} fields, got {len(row)}")
+                rows.append(row)
+        except csv.Error as e:
+            raise InvalidInput(f"CSV body: {e}") from None
+        if not rows:
+            raise InvalidInput("CSV body: expected at least one data row after the header")
+        columns = {}
+        for j, name in enumerate(header):
+            target = self._by_name[name].dtype if name in self._by_name else "string"
+            columns[name] = _parse_csv_column(f"CSV column {name!r}", [r[j] for r in rows], target)
+        return self._from_named(columns, "CSV")
+
+
+# ---------------------------------------------------------------------- decoding helpers
+def _json(raw: bytes | memoryview) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InvalidInput(f"request body: not valid JSON ({str(e).splitlines()[0]})") from None
+
+
+def _parameters(where: str, value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where} parameters: expected an object of name -> value")
+    return value
+
+
+def _request_shape(where: str, shape: object) -> tuple[int, ...]:
+    if not isinstance(shape, list) or not all(type(d) is int for d in shape):
+        raise InvalidInput(f"{where}: shape {shape!r:.60}: expected a list of integers")
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"{where}: shape {shape}: dimensions must not be negative")
+    return tuple(shape)
+
+
+def _binary_size(where: str, parameters: object) -> int | None:
+    if not isinstance(parameters, dict) or "binary_data_size" not in parameters:
+        return None
+    size = parameters["binary_data_size"]
+    if type(size) is not int or size < 0:
+        raise InvalidInput(f"{where}: binary_data_size {size!r}: expected a non-negative integer")
+    return size
+
+
+def _from_json(where: str, data: object, datatype: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    dtype, kinds = DATATYPES[datatype]
+    if datatype in ("FP16",) and not isinstance(data, list):
+        raise InvalidInput(f"{where}: expected a list of values")
+    if not isinstance(data, list):
+        raise InvalidInput(f"{where}: 'data' must be a list, got {type(data).__name__}")
+    try:
+        array = np.asarray(data) if datatype != "BYTES" else np.asarray(data, dtype=object)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInput(
+            f"{where}: data could not be read as {datatype} (nested lists must be rectangular, "
+            "with one type of value)"
+        ) from None
+    if datatype == "BYTES":
+        array = array.reshape(-1)
+        bad = next((v for v in array if not isinstance(v, str)), None)
+        if bad is not None:
+            raise InvalidInput(f"{where}: expected BYTES as strings, got {type(bad).__name__} {bad!r:.40}")
+    elif array.size and array.dtype.kind not in kinds:
+        raise InvalidInput(
+            f"{where}: expected {datatype} data, got {_kind(array)} values such as {_first(array)}"
+        )
+    expected = math.prod(shape)
+    if array.size != expected:
+        raise InvalidInput(f"{where}: shape {list(shape)} holds {expected} values, but data has {array.size}")
+    array = array.reshape(shape)
+    if datatype != "BYTES":
+        array = cast_array(where, array, dtype)
+    return array
+
+
+def _from_binary(
+    where: str, chunk: memoryview, datatype: str, shape: tuple[int, ...]
+) -> np.ndarray[Any, Any]:
+    expected = math.prod(shape)
+    if datatype == "BYTES":
+        values: list[str | bytes] = []
+        pos = 0
+        raw = bytes(chunk)
+        while pos < len(raw):
+            if pos + 4 > len(raw):
+                raise InvalidInput(f"{where}: BYTES element {len(values)} has a truncated length prefix")
+            n = int.from_bytes(raw[pos : pos + 4], "little")
+            item = raw[pos + 4 : pos + 4 + n]
+            if len(item) != n:
+                raise InvalidInput(f"{where}: BYTES element {len(values)} is cut short")
+            try:
+                values.append(item.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(item)
+            pos += 4 + n
+        if len(values) != expected:
+            raise InvalidInput(
+                f"{where}: shape {list(shape)} holds {expected} values, but data has {len(values)}"
+            )
+        array = np.empty(expected, dtype=object)
+        array[:] = values
+        return array.reshape(shape)
+    dtype = np.dtype(DATATYPES[datatype][0]).newbyteorder("<")
+    if len(chunk) != expected * dtype.itemsize:
+        raise InvalidInput(
+            f"{where}: shape {list(shape)} of {datatype} needs {expected * dtype.itemsize} bytes, "
+            f"got {len(chunk)}"
+        )
+    flat = np.frombuffer(chunk, dtype=dtype)
+    return flat.astype(flat.dtype.newbyteorder("="), copy=True).reshape(shape)
+
+
+def _requested_outputs(
+    value: object, params: Mapping[str, Any]
+) -> tuple[tuple[str, ...] | None, frozenset[str]]:
+    binary_all = params.get("binary_data_output") is True
+    if value is None:
+        return None, frozenset({"*"}) if binary_all else frozenset()
+    if not isinstance(value, list):
+        raise InvalidInput("'outputs': expected a list of {name} objects")
+    names: list[str] = []
+    binary: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InvalidInput(f"outputs[{i}]: expected an object with a 'name' string")
+        names.append(item["name"])
+        p = item.get("parameters")
+        if binary_all or (isinstance(p, dict) and p.get("binary_data") is True):
+            binary.add(item["name"])
+    return tuple(names), frozenset(binary)
+
+
+def _check_tensor(where: str, array: np.ndarray[Any, Any], dtype: str, shape: tuple[int, ...]) -> Any:
+    if array.ndim == len(shape) - 1 and _fits(array.shape, shape[1:]):
+        array = array[np.newaxis, ...]
+    if array.ndim != len(shape) or not _fits(array.shape, shape):
+        raise InvalidInput(f"{where}: expected shape {list(shape)}, got {list(array.shape)}")
+    return cast_array(where, array, dtype)
+
+
+def _fits(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    return all(e in (-1, a) for a, e in zip(actual, expected, strict=True))
+
+
+def _cast_column(where: str, values: Any, dtype: str) -> Any:
+    if dtype == "datetime":
+        import pandas as pd
+
+        try:
+            return pd.to_datetime(pd.Series(values), format="ISO8601").to_numpy()
+        except (ValueError, TypeError):
+            raise InvalidInput(
+                f"{where}: expected datetime (ISO 8601 strings), got values such as {_first(values)}"
+            ) from None
+    if dtype == "string" and values.dtype.kind == "U":
+        return values.astype(object)
+    return cast_array(where, values, dtype)
+
+
+def _natural(where: str, value: object) -> np.ndarray[Any, Any]:
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInput(
+            f"{where}: could not be read as an array (nested lists must be rectangular)"
+        ) from None
+    if array.dtype.kind == "U":
+        array = array.astype(object)
+    return array
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray[Any, Any]:
+    """Values as a 1-D array without cross-kind coercion: numbers stay numbers, strings strings."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values) if not isinstance(values, list) else values
+    kinds = {type(v) for v in values}
+    if kinds <= {int} and values:
+        try:
+            return np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            return out
+    if kinds <= {int, float} and values:
+        return np.asarray(values, dtype=np.float64)
+    if kinds <= {bool} and values:
+        return np.asarray(values, dtype=bool)
+    return out
+
+
+def _parse_csv_column(where: str, cells: list[str], target: str) -> np.ndarray[Any, Any]:
+    if target in ("string", "binary", "object", "datetime"):
+        out = np.empty(len(cells), dtype=object)
+        out[:] = cells
+        return out
+    if target == "bool":
+        table = {"true": True, "false": False, "True": True, "False": False, "1": True, "0": False}
+        bad = next((c for c in cells if c not in table), None)
+        if bad is not None:
+            raise InvalidInput(f"{where}: expected true or false, got {bad!r:.40}")
+        return np.array([table[c] for c in cells], dtype=bool)
+    try:
+        if target.startswith(("int", "uint")):
+            return np.array([int(c) for c in cells], dtype=np.int64)
+        return np.array([float(c) if c != "" else math.nan for c in cells], dtype=np.float64)
+    except ValueError:
+        bad = next(c for c in cells if not _is_number(c))
+        raise InvalidInput(f"{where}: expected {target}, got {bad!r:.40}") from None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(array: np.ndarray[Any, Any]) -> int:
+    return int(array.shape[0]) if array.ndim else 1
+
+
+def _common_rows(arrays: Mapping[str, np.ndarray[Any, Any]]) -> int:
+    rows = {name: _rows(a) for name, a in arrays.items()}
+    if len(set(rows.values())) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in rows.items())
+        raise InvalidInput(
+            f"inputs: every input must have the same batch size (first dimension); got {detail}"
+        )
+    return next(iter(rows.values()), 0)
+
+
+def _kind(array: np.ndarray[Any, Any]) -> str:
+    return {"U": "string", "b": "boolean", "f": "float", "i": "integer", "u": "integer", "O": "mixed"}.get(
+        array.dtype.kind, str(array.dtype)
+    )
+
+
+def _first(array: Any) -> str:
+    flat = np.asarray(array).reshape(-1)
+    return repr(flat[0].item() if hasattr(flat[0], "item") else flat[0])[:40] if flat.size else "?"
+
+
+# ---------------------------------------------------------------------- encoding
+def encode_v2(
+    *,
+    model_name: str,
+    model_version: str,
+    request_id: str | None,
+    outputs: Mapping[str, Any],
+    binary: frozenset[str] = frozenset(),
+) -> tuple[bytes, int | None]:
+    """The OIP response body, and the JSON header's length when binary tensors follow it."""
+    items = []
+    chunks: list[bytes] = []
+    for name, value in outputs.items():
+        array = _as_array(value)
+        datatype = _output_datatype(array)
+        entry: dict[str, Any] = {"name": name, "shape": list(array.shape), "datatype": datatype}
+        if "*" in binary or name in binary:
+            data = _to_binary(array, datatype)
+            entry["parameters"] = {"binary_data_size": len(data)}
+            chunks.append(data)
+        elif datatype == "BYTES":
+            entry["data"] = [_text(v) for v in array.reshape(-1).tolist()]
+        else:
+            entry["data"] = array.reshape(-1)
+        items.append(entry)
+    doc: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "outputs": items}
+    if request_id is not None:
+        doc["id"] = request_id
+    head = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not chunks:
+        return head, None
+    return head + b"".join(chunks), len(head)
+
+
+def _as_array(value: Any) -> np.ndarray[Any, Any]:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "US":
+            return value.astype(object)
+        if not value.flags.c_contiguous:
+            return np.ascontiguousarray(value)
+        return value
+    if hasattr(value, "to_numpy"):
+        return _as_array(value.to_numpy())
+    return _as_array(np.asarray(value))
+
+
+def _to_binary(array: np.ndarray[Any, Any], datatype: str) -> bytes:
+    if datatype == "BYTES":
+        parts = []
+        for v in array.reshape(-1).tolist():
+            b = v if isinstance(v, bytes) else _text(v).encode()
+            parts.append(len(b).to_bytes(4, "little") + b)
+        return b"".join(parts)
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def encode_invocations(outputs: Mapping[str, Any]) -> bytes:
+    """MLflow's response: ``{"predictions": …}``; several outputs become a list of records."""
+    if len(outputs) == 1:
+        value = next(iter(outputs.values()))
+        if hasattr(value, "to_dict") and hasattr(value, "columns"):
+            return orjson.dumps({"predictions": value.to_dict(orient="records")}, option=_NUMPY)
+        return orjson.dumps({"predictions": _jsonable(_as_array(value))}, option=_NUMPY)
+    columns = {k: _jsonable(_as_array(v)) for k, v in outputs.items()}
+    n = len(next(iter(columns.values())))
+    records = [{k: v[i] for k, v in columns.items()} for i in range(n)]
+    return orjson.dumps({"predictions": records}, option=_NUMPY)
+
+
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _jsonable(array: np.ndarray[Any, Any]) -> Any:
+    if array.dtype.kind == "O":
+        return [_text(v) if isinstance(v, bytes) else v for v in array.tolist()]
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in array.tolist()]
+    return array

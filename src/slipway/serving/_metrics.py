@@ -1,0 +1,126 @@
+"""Prometheus metrics of the inference server, correct across worker processes.
+
+With several workers each process counts its own requests; a scrape reaches one of them, so the
+counters live in prometheus-client's multiprocess mode (memory-mapped files in the folder the
+supervisor names in ``PROMETHEUS_MULTIPROC_DIR``) and ``/metrics`` sums every worker's files. With
+one worker the plain in-process registry is used. Label children are cached: the request path pays
+a dict lookup and an increment, not prometheus-client's label resolution.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["ServingMetrics"]
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServingMetrics:
+    """The server's counters, histograms and gauges, and their exposition."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        # prometheus-client itself reads this variable (at import); the supervisor sets it for workers
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # noqa: TID251
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self._requests = Counter(
+            "slipway_requests",
+            "Inference requests answered, by deployment, model, version, variant and HTTP status.",
+            ["deployment", "model", "version", "variant", "status"],
+            registry=reg,
+        )
+        self._latency = Histogram(
+            "slipway_request_duration_seconds",
+            "Time from a request's arrival to its answer, by deployment and variant.",
+            ["deployment", "variant"],
+            buckets=_LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self._batch = Histogram(
+            "slipway_batch_size",
+            "Requests per model call, by deployment and variant.",
+            ["deployment", "variant"],
+            buckets=_BATCH_BUCKETS,
+            registry=reg,
+        )
+        gauge_mode: dict[str, Any] = {"multiprocess_mode": "livesum"} if self.multiprocess else {}
+        self._queue = Gauge(
+            "slipway_queue_depth",
+            "Requests waiting for or inside a model call, by deployment and variant.",
+            ["deployment", "variant"],
+            registry=reg,
+            **gauge_mode,
+        )
+        self._inflight = Gauge(
+            "slipway_inflight_requests", "Requests being handled.", registry=reg, **gauge_mode
+        )
+        self._events = Counter(
+            "slipway_model_events",
+            "Model loads, swaps, failed loads and rollbacks, by deployment, variant and event.",
+            ["deployment", "variant", "event"],
+            registry=reg,
+        )
+        self._shadow_errors = Counter(
+            "slipway_shadow_errors",
+            "Shadow predictions that failed (never seen by callers), by deployment.",
+            ["deployment"],
+            registry=reg,
+        )
+        self._logged = Counter(
+            "slipway_prediction_log_rows",
+            "Rows handed to the prediction log, by deployment and outcome (written, dropped).",
+            ["deployment", "outcome"],
+            registry=reg,
+        )
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    # ------------------------------------------------------------------ recording
+    def request(
+        self, deployment: str, model: str, version: str, variant: str, status: int, seconds: float
+    ) -> None:
+        self._child(self._requests, deployment, model, version, variant, str(status)).inc()
+        self._child(self._latency, deployment, variant).observe(seconds)
+
+    def batch(self, deployment: str, variant: str, size: int, depth: int) -> None:
+        self._child(self._batch, deployment, variant).observe(size)
+        self._child(self._queue, deployment, variant).set(depth)
+
+    def event(self, deployment: str, variant: str, event: str) -> None:
+        self._child(self._events, deployment, variant, event).inc()
+
+    def shadow_error(self, deployment: str) -> None:
+        self._child(self._shadow_errors, deployment).inc()
+
+    def logged(self, deployment: str, outcome: str, rows: int) -> None:
+        if rows:
+            self._child(self._logged, deployment, outcome).inc(rows)
+
+    def inflight(self, delta: int) -> None:
+        self._inflight.inc(delta)
+
+    # ------------------------------------------------------------------ exposition
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition of every worker's metrics, and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return generate_latest(merged), CONTENT_TYPE_LATEST

@@ -1,0 +1,337 @@
+"""Deployments at run time: which model answers a request, hot swaps, and canary rollback.
+
+Each deployment holds arms: the primary, a weighted canary, the arms of a sticky A/B split, and a
+shadow. An arm follows a model URI; what it serves now is a :class:`Live` (a loaded model and its
+batcher), replaced as a whole. Everything that changes an arm runs on the event loop's thread, and a
+request reads the arm and queues its payload in the same synchronous step, so a swap can never
+catch a request between the two: requests queued on the old model finish there, new ones go to the
+new model. Loading and checking the new model happens on a worker thread, off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import NotFound, SlipwayError
+from slipway.serving._batcher import Batcher
+from slipway.serving._served import Prediction, ServedModel
+
+if TYPE_CHECKING:
+    from slipway.serving._codec import Payload
+    from slipway.serving._metrics import ServingMetrics
+    from slipway.serving._source import ModelSource, Resolved
+    from slipway.serving._spec import DeploymentSpec, RollbackSpec
+
+__all__ = ["Arm", "DeploymentRuntime", "Live", "LogBatch"]
+
+log = logging.getLogger("slipway.serving")
+
+LogBatch = Callable[[str, ServedModel, str, Sequence["Payload"], Sequence[Any], list[float]], None]
+"""(deployment, model, variant, payloads, results, latencies): hands a batch to the prediction log."""
+
+
+@dataclass(slots=True)
+class Live:
+    served: ServedModel
+    batcher: Batcher[Payload, Prediction]
+    resolved: Resolved
+
+
+class _Window:
+    """The canary's recent outcomes, to decide a rollback on error rate and p95 latency."""
+
+    def __init__(self, spec: RollbackSpec) -> None:
+        self.spec = spec
+        self._events: collections.deque[tuple[float, bool, float]] = collections.deque()
+        self._errors = 0
+        self._checked = 0.0
+
+    def add(self, now: float, failed: bool, seconds: float) -> str | None:
+        self._events.append((now, failed, seconds))
+        self._errors += failed
+        horizon = now - self.spec.window
+        while self._events and self._events[0][0] < horizon:
+            self._errors -= self._events.popleft()[1]
+        if now - self._checked < 0.2 and not failed:
+            return None  # judged at most five times a second; a failure is judged at once
+        self._checked = now
+        n = len(self._events)
+        if n < self.spec.min_requests:
+            return None
+        window = f"over the last {self.spec.window:g} s ({n} requests)"
+        rate = self._errors / n
+        if self.spec.max_error_rate is not None and rate > self.spec.max_error_rate:
+            return f"error rate {rate:.3f} > max_error_rate {self.spec.max_error_rate:g} {window}"
+        if self.spec.max_p95_ms is not None:
+            latencies = sorted(e[2] for e in self._events)
+            p95 = latencies[min(n - 1, int(0.95 * n))] * 1000
+            if p95 > self.spec.max_p95_ms:
+                return f"p95 latency {p95:.1f} ms > max_p95_ms {self.spec.max_p95_ms:g} {window}"
+        return None
+
+
+@dataclass(slots=True)
+class Arm:
+    """One way a deployment answers: a role ("primary", "canary", an A/B arm, "shadow") and a URI."""
+
+    role: str
+    uri: str
+    weight: float = 1.0
+    live: Live | None = None
+    out: str | None = None  # why it was taken out of traffic, if it was
+    window: _Window | None = None
+    error: str | None = None  # the last load failure
+    history: list[str] = field(default_factory=list)
+
+
+class DeploymentRuntime:
+    """A deployment's arms, routing, swaps and canary rollback, inside one worker process."""
+
+    def __init__(
+        self,
+        spec: DeploymentSpec,
+        *,
+        source: ModelSource,
+        metrics: ServingMetrics,
+        log_batch: LogBatch | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.source = source
+        self.metrics = metrics
+        self.log_batch = log_batch if spec.log_predictions else None
+        self.arms: list[Arm] = []
+        self.canary: Arm | None = None
+        self.shadow: Arm | None = None
+        if spec.ab is not None:
+            self.arms = [Arm(name, arm.model, arm.weight) for name, arm in spec.ab.arms.items()]
+            kind, _, key = spec.ab.key.partition(":")
+            self.ab_header = key if kind == "header" else None
+            self.ab_field = key if kind == "field" else None
+        else:
+            assert spec.model is not None
+            self.arms = [Arm("primary", spec.model)]
+            self.ab_header = self.ab_field = None
+            if spec.canary is not None:
+                self.canary = Arm("canary", spec.canary.model, spec.canary.weight)
+                if spec.canary.rollback is not None:
+                    self.canary.window = _Window(spec.canary.rollback)
+        if spec.shadow is not None:
+            self.shadow = Arm("shadow", spec.shadow)
+        self._total = sum(a.weight for a in self.arms)
+        self._swapping: set[str] = set()
+        self._random = random.Random()
+
+    def all_arms(self) -> list[Arm]:
+        return [*self.arms, *(a for a in (self.canary, self.shadow) if a is not None)]
+
+    @property
+    def ready(self) -> bool:
+        """Every arm that takes traffic on its own is loaded (canary and shadow are extras)."""
+        return all(a.live is not None for a in self.arms)
+
+    # ------------------------------------------------------------------ routing (event loop)
+    def route(self, key: str | None) -> Arm:
+        """The arm for this request: A/B by key hash, else canary by weight, else the primary."""
+        if len(self.arms) > 1:
+            if key is not None:
+                point = (zlib.crc32(key.encode()) / 2**32) * self._total
+            else:
+                point = self._random.random() * self._total
+            for arm in self.arms:
+                if point < arm.weight:
+                    return arm
+                point -= arm.weight
+            return self.arms[-1]
+        canary = self.canary
+        if (
+            canary is not None
+            and canary.live is not None
+            and canary.out is None
+            and self._random.random() < canary.weight
+        ):
+            return canary
+        return self.arms[0]
+
+    def arm_for_version(self, version: str) -> Arm:
+        for arm in self.all_arms():
+            if arm.live is not None and arm.live.served.version == version:
+                return arm
+        loaded = sorted({a.live.served.version for a in self.all_arms() if a.live is not None})
+        raise NotFound(
+            f"model {self.name} has no version {version} loaded (loaded: {', '.join(loaded) or 'none'})"
+        )
+
+    def observe(self, arm: Arm, failed: bool, seconds: float) -> None:
+        """Feed the canary's rollback window; take it out when it breaks a threshold."""
+        if arm.window is None or arm.out is not None or arm.live is None:
+            return
+        reason = arm.window.add(time.monotonic(), failed, seconds)
+        if reason is not None:
+            self._take_out(arm, reason)
+
+    def _take_out(self, arm: Arm, reason: str) -> None:
+        assert arm.live is not None
+        arm.out = reason
+        resolved = arm.live.resolved
+        self.metrics.event(self.name, arm.role, "rollback")
+        log.warning("deployment %s: canary %s taken out of traffic: %s", self.name, resolved.version, reason)
+        loop = asyncio.get_running_loop()
+
+        def record() -> None:
+            try:
+                outcome = self.source.take_out(resolved, deployment=self.name, reason=reason)
+            except Exception as e:
+                outcome = f"could not record it in the registry: {e}"
+            arm.history.append(f"canary {resolved.version} out: {reason}; {outcome}")
+            log.warning("deployment %s: %s", self.name, outcome)
+
+        loop.run_in_executor(None, record)
+
+    # ------------------------------------------------------------------ loading and swapping
+    async def load_all(self) -> None:
+        await asyncio.gather(*(self.refresh(arm, initial=True) for arm in self.all_arms()))
+
+    async def poll(self) -> None:
+        """Re-resolve every arm that follows an alias; swap in what moved."""
+        await asyncio.gather(
+            *(self.refresh(arm) for arm in self.all_arms() if arm.live is None or arm.live.resolved.follows)
+        )
+
+    async def refresh(self, arm: Arm, *, initial: bool = False) -> None:
+        if arm.role in self._swapping:
+            return
+        self._swapping.add(arm.role)
+        loop = asyncio.get_running_loop()
+        try:
+            resolved = await loop.run_in_executor(
+                None, lambda: self.source.resolve(arm.uri, default_name=self.name)
+            )
+            current = arm.live
+            if current is not None and current.served.version == resolved.version:
+                if arm is self.canary and resolved.breached and arm.out is None:
+                    arm.out = f"marked {resolved.breached!r} by another replica"
+                return
+            if arm is self.canary and resolved.breached:
+                arm.out = f"version {resolved.version} was taken out before: {resolved.breached}"
+                return
+            served = await loop.run_in_executor(None, self._load_checked, resolved)
+        except SlipwayError as e:
+            arm.error = str(e)
+            self.metrics.event(self.name, arm.role, "load_failed")
+            log.error("deployment %s: %s %s not loaded: %s", self.name, arm.role, arm.uri, e)
+            return
+        except Exception as e:
+            arm.error = f"{type(e).__name__}: {e}"
+            self.metrics.event(self.name, arm.role, "load_failed")
+            log.error("deployment %s: %s %s not loaded: %s", self.name, arm.role, arm.uri, arm.error)
+            return
+        finally:
+            self._swapping.discard(arm.role)
+        self._swap(arm, served, resolved, initial=initial)
+
+    def _load_checked(self, resolved: Resolved) -> ServedModel:
+        """Load on a worker thread and predict the input example before any request sees it."""
+        model = self.source.load(resolved, extra_columns=self.spec.extra_columns)
+        served = ServedModel(
+            model,
+            name=self.name,
+            version=resolved.version,
+            source=resolved.uri,
+            extra_columns=self.spec.extra_columns,
+            log_probabilities=self.log_batch is not None and self.spec.log_probabilities,
+        )
+        example = model.input_example
+        if example is not None:
+            model.predict(example)
+            if "predict_proba" in served.outputs:
+                model.predict_proba(example)
+        return served
+
+    def _swap(self, arm: Arm, served: ServedModel, resolved: Resolved, *, initial: bool) -> None:
+        old = arm.live
+        batching = self.spec.batching
+        role = arm.role
+
+        def on_batch(payloads: Sequence[Payload], results: Sequence[Any], latencies: list[float]) -> None:
+            self.metrics.batch(self.name, role, len(payloads), batcher.depth)
+            if self.log_batch is not None:
+                self.log_batch(self.name, served, role, payloads, results, latencies)
+
+        batcher: Batcher[Payload, Prediction] = Batcher(
+            served.predict,
+            name=f"{self.name}/{role}/{served.version}",
+            max_batch_size=batching.max_batch_size,
+            max_latency_ms=batching.max_latency_ms,
+            max_queue=self.spec.max_queue,
+            timeout=self.spec.timeout,
+            on_batch=on_batch,
+        )
+        arm.live = Live(served, batcher, resolved)
+        arm.error = None
+        if arm is self.canary:
+            arm.out = None
+            if self.spec.canary is not None and self.spec.canary.rollback is not None:
+                arm.window = _Window(self.spec.canary.rollback)
+        event = "load" if old is None else "swap"
+        self.metrics.event(self.name, role, event)
+        arm.history.append(f"{event} {served.version}")
+        if old is not None:
+            log.info(
+                "deployment %s: %s swapped %s -> %s", self.name, role, old.served.version, served.version
+            )
+            old.batcher.close(wait=False)  # what it holds is still predicted; then its thread ends
+        elif not initial:
+            log.info("deployment %s: %s loaded %s", self.name, role, served.version)
+
+    def close(self) -> None:
+        for arm in self.all_arms():
+            if arm.live is not None:
+                arm.live.batcher.close(wait=True)
+
+    # ------------------------------------------------------------------ shadow
+    def send_shadow(self, decode: Callable[[ServedModel], Payload]) -> None:
+        """Queue a copy for the shadow, decoded by its own codec; its answer is logged, never returned.
+
+        Nothing the shadow does reaches the caller: a request it cannot decode, a full queue or a
+        failed prediction is only counted (``slipway_shadow_errors_total``).
+        """
+        shadow = self.shadow
+        if shadow is None or shadow.live is None:
+            return
+        try:
+            future = shadow.live.batcher.submit(decode(shadow.live.served))
+        except Exception:
+            self.metrics.shadow_error(self.name)
+            return
+        future.add_done_callback(self._shadow_done)
+
+    def _shadow_done(self, future: asyncio.Future[Prediction]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.metrics.shadow_error(self.name)
+
+    def describe(self) -> dict[str, Any]:
+        """State for ``/v2/repository/index`` and ``slipway deployments``."""
+        return {
+            "name": self.name,
+            "ready": self.ready,
+            "arms": [
+                {
+                    "role": a.role,
+                    "uri": a.uri,
+                    "weight": a.weight,
+                    "version": a.live.served.version if a.live is not None else None,
+                    "out": a.out,
+                    "error": a.error,
+                }
+                for a in self.all_arms()
+            ],
+        }

@@ -1,0 +1,166 @@
+"""One loaded model version as the server uses it: decode, check outputs, predict a batch, split.
+
+The batch's input is assembled from payloads that already match the signature (one array per
+column, cast on arrival), so building it is a concatenation and the model's own enforcement takes
+its fast path. Outputs are computed once per batch and sliced back per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from slipway.errors import InvalidInput
+from slipway.serving._codec import InputCodec, Payload
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from slipway.models import Model
+
+__all__ = ["PREDICT", "PROBA", "Prediction", "ServedModel"]
+
+PREDICT = "predict"
+PROBA = "predict_proba"
+
+
+@dataclass(slots=True)
+class Prediction:
+    """One request's outputs (name -> array or DataFrame), sliced from its batch.
+
+    It holds every output the batch computed (the probabilities for the log, say); the response
+    carries those the request asked for (:meth:`ServedModel.answer`).
+    """
+
+    outputs: dict[str, Any]
+
+
+class ServedModel:
+    """A loaded :class:`~slipway.models.Model` with its request codec and batch predict."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        name: str,
+        version: str,
+        source: str,
+        extra_columns: str = "drop",
+        log_probabilities: bool = True,
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.version = version
+        self.source = source
+        sig = model.signature
+        self.codec = InputCodec(sig.inputs if sig is not None else None, extra_columns=extra_columns)  # type: ignore[arg-type]
+        self.outputs: tuple[str, ...] = (PREDICT, PROBA) if PROBA in model.methods else (PREDICT,)
+        self._params = {p.name for p in (sig.params or ())} if sig is not None else set()
+        self.log_probabilities = log_probabilities and PROBA in self.outputs
+        self._classes: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"ServedModel({self.name!r}, version={self.version!r}, source={self.source!r})"
+
+    # ------------------------------------------------------------------ per request (event loop)
+    def check_outputs(self, payload: Payload) -> None:
+        """Unknown requested outputs are a 400 before the request joins a batch."""
+        if payload.outputs is None:
+            return
+        unknown = [o for o in payload.outputs if o not in self.outputs]
+        if unknown:
+            raise InvalidInput(f"output {unknown[0]!r}: this model has outputs {', '.join(self.outputs)}")
+
+    def model_params(self, payload: Payload, *, strict: bool) -> dict[str, Any]:
+        """The request's parameters meant for the model: those its signature declares.
+
+        OIP parameters are mostly for the server (``binary_data_output``, ``content_type``…) and
+        are ignored when unknown, as the protocol says; MLflow's ``params`` are all for the model,
+        so there an unknown one is an error.
+        """
+        if strict:
+            unknown = sorted(set(payload.params) - self._params)
+            if unknown:
+                raise InvalidInput(
+                    f"params {unknown}: not in the model's signature "
+                    f"(it takes {', '.join(sorted(self._params)) or 'none'})"
+                )
+            return payload.params
+        return {k: v for k, v in payload.params.items() if k in self._params}
+
+    # ------------------------------------------------------------------ per batch (predict thread)
+    def predict(self, payloads: Sequence[Payload]) -> list[Prediction]:
+        if len({_key(p.params) for p in payloads}) > 1:
+            return [self.predict([p])[0] for p in payloads]  # different params: one call each
+        data = _merge(self.codec.kind, [p.data for p in payloads])
+        params = payloads[0].params or None
+        wanted = {PREDICT}
+        if self.log_probabilities:
+            wanted.add(PROBA)
+        for p in payloads:
+            if p.outputs is not None:
+                wanted.update(p.outputs)
+        computed: dict[str, Any] = {}
+        if PREDICT in wanted:
+            computed[PREDICT] = self.model.predict(data, params=params)
+        if PROBA in wanted:
+            computed[PROBA] = self.model.predict_proba(data)
+        total = sum(p.rows for p in payloads)
+        for name, value in computed.items():
+            if len(value) != total:
+                raise RuntimeError(f"the model's {name} returned {len(value)} rows for {total} input rows")
+        if len(payloads) == 1:
+            return [Prediction(computed)]
+        out = []
+        start = 0
+        for p in payloads:
+            stop = start + p.rows
+            out.append(Prediction({k: _slice(v, start, stop) for k, v in computed.items()}))
+            start = stop
+        return out
+
+    @staticmethod
+    def answer(payload: Payload, prediction: Prediction) -> dict[str, Any]:
+        """The outputs the request asked for (``predict`` when it named none), in its order."""
+        if payload.outputs is None:
+            return {PREDICT: prediction.outputs[PREDICT]}
+        return {name: prediction.outputs[name] for name in payload.outputs}
+
+    def probability_columns(self) -> list[str]:
+        """Names for predict_proba's columns in the prediction log: ``proba_<class>``."""
+        if self._classes is None:
+            classes = getattr(self.model.raw, "classes_", None)
+            self._classes = [str(c) for c in classes] if classes is not None else []
+        return [f"proba_{c}" for c in self._classes]
+
+
+def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _slice(value: Any, start: int, stop: int) -> Any:
+    if hasattr(value, "iloc"):
+        return value.iloc[start:stop]
+    return value[start:stop]
+
+
+def _merge(kind: str, parts: list[Any]) -> Any:
+    """The payloads' data as one model input (a DataFrame, an ndarray or a dict of ndarrays)."""
+    first = parts[0]
+    if kind == "columns":
+        import pandas as pd
+
+        if len(parts) == 1:
+            return pd.DataFrame(first, copy=False)
+        return pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in first}, copy=False)
+    if len(parts) == 1:
+        return first
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    if isinstance(first, dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in first}
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True)
