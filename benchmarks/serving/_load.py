@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -121,10 +122,46 @@ def run_wrk(url: str, *, body_file: Path, connections: int, seconds: float) -> d
     return result
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine spent busy (all cores), and stolen by the hypervisor."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / _TICK, steal / _TICK
+
+
+def wait_quiet(*, threshold: float, timeout: float, sample: float = 1.0) -> float:
+    """Wait until the machine's busy CPU over ``sample`` seconds is under ``threshold`` cores.
+
+    Returns the last sample (cores busy); gives up after ``timeout`` seconds and returns it anyway.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        busy0, _ = machine_cpu_seconds()
+        time.sleep(sample)
+        busy = (machine_cpu_seconds()[0] - busy0) / sample
+        if busy < threshold or time.monotonic() >= deadline:
+            return busy
+        time.sleep(2.0)
+
+
 def loaded(root: int, url: str, *, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
-    """A wrk run with the server tree's CPU time counted around it, per request."""
+    """A wrk run with the server tree's CPU time counted around it, per request.
+
+    Also what else ran meanwhile: CPU seconds per second (cores) used by processes other than the
+    server and wrk, and stolen by the hypervisor; a busy neighbour inflates every figure of the run.
+    """
+    busy0, steal0 = machine_cpu_seconds()
+    wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped meanwhile
     before = tree_cpu_seconds(root)
+    t0 = time.perf_counter()
     result = run_wrk(url, body_file=body_file, connections=connections, seconds=seconds)
+    wall = time.perf_counter() - t0
     result["cpu_s"] = tree_cpu_seconds(root) - before
+    wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy1, steal1 = machine_cpu_seconds()
     result["cpu_ms_per_req"] = 1000 * result["cpu_s"] / result["requests"]
+    result["wrk_cores"] = (wrk1.ru_utime + wrk1.ru_stime - wrk0.ru_utime - wrk0.ru_stime) / wall
+    result["other_cores"] = max(0.0, (busy1 - busy0 - result["cpu_s"]) / wall - result["wrk_cores"])
+    result["steal_cores"] = (steal1 - steal0) / wall
     return result

@@ -16,6 +16,8 @@ each round (rounds interleave the servers, so drift on a shared machine hits the
 
 wrk runs with one thread (``-t1``) on the same machine: on 2 cores it takes up to one of them, so
 the servers get about one core; throughput is comparable between servers, not an absolute capacity.
+Each load also records the CPU that wrk and other processes used meanwhile (a run on a busy
+machine is flagged NOISY), and the full mode waits for a quiet machine before each start.
 The baseline is the raw in-process ``model.predict`` of one row (and slipway's own ``Model.predict``,
 which checks the signature, when it loads). Medians over rounds go to benchmarks/results/serving.json.
 
@@ -48,9 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, 
 from _common import free_port, save
 
 FEATURES = 8
-PROFILES = {  # seconds of each wrk run, and rounds (each server started afresh per round)
-    "quick": {"warmup": 1.0, "latency": 3.0, "load": 3.0, "rounds": 1},
-    "full": {"warmup": 3.0, "latency": 10.0, "load": 10.0, "rounds": 3},
+PROFILES = {  # seconds of each wrk run, rounds (each server started afresh per round), and how
+    # long to wait, before each start, for other processes to leave the machine quiet
+    "quick": {"warmup": 1.0, "latency": 3.0, "load": 3.0, "rounds": 1, "quiet_wait": 0.0},
+    "full": {"warmup": 3.0, "latency": 10.0, "load": 10.0, "rounds": 3, "quiet_wait": 120.0},
 }
 TARGETS = {"cpu_ms": 0.4, "vs_mlserver": 3.0, "vs_bentoml": 5.0, "latency_over_raw_ms": 0.5, "ready_s": 2.0}
 
@@ -169,20 +172,27 @@ def measure(entry: Entry, bench: Bench, profile: dict[str, float], round_no: int
         "p50_ms_32": many["p50_us"] / 1000,
         "cpu_ms_32": many["cpu_ms_per_req"],
         "requests": one["requests"] + many["requests"],
+        "wrk_cores_32": many["wrk_cores"],
+        "other_cores": max(one["other_cores"], many["other_cores"]),
+        "steal_cores": max(one["steal_cores"], many["steal_cores"]),
         "processes": processes,
     }
 
 
-ROWS = [  # key, label, format, whether higher is better
-    ("ready_s", "ready (s)", "{:.2f}", False),
-    ("p50_ms", "median latency, 1 conn (ms)", "{:.3f}", False),
-    ("p99_ms", "p99 latency, 1 conn (ms)", "{:.3f}", False),
+ROWS = [  # key, label, format, whether a slipway/anchor ratio means anything
+    ("ready_s", "ready (s)", "{:.2f}", True),
+    ("p50_ms", "median latency, 1 conn (ms)", "{:.3f}", True),
+    ("p99_ms", "p99 latency, 1 conn (ms)", "{:.3f}", True),
     ("rps_32", "throughput, 32 conns (req/s)", "{:,.0f}", True),
-    ("p50_ms_32", "median latency, 32 conns (ms)", "{:.2f}", False),
-    ("cpu_ms_32", "server CPU / request, 32 conns (ms)", "{:.3f}", False),
-    ("cpu_ms_1", "server CPU / request, 1 conn (ms)", "{:.3f}", False),
+    ("p50_ms_32", "median latency, 32 conns (ms)", "{:.2f}", True),
+    ("cpu_ms_32", "server CPU / request, 32 conns (ms)", "{:.3f}", True),
+    ("cpu_ms_1", "server CPU / request, 1 conn (ms)", "{:.3f}", True),
     ("rps_1", "throughput, 1 conn (req/s)", "{:,.0f}", True),
+    ("wrk_cores_32", "wrk's CPU, 32 conns (cores)", "{:.2f}", False),
+    ("other_cores", "other processes' CPU, worst load (cores)", "{:.2f}", False),
+    ("steal_cores", "stolen by the hypervisor (cores)", "{:.2f}", False),
 ]
+BUSY = 0.25  # cores used by other processes during a load above which the run is flagged as noisy
 
 
 def medians(rounds: list[dict[str, Any]]) -> dict[str, float]:
@@ -194,10 +204,10 @@ def report(summary: dict[str, dict[str, float]], base: dict[str, float]) -> dict
     anchors = [n for n in names if n != "slipway"]
     head = ["", *names] + ([f"slipway/{a}" for a in anchors] if "slipway" in summary else [])
     lines = [head]
-    for key, label, fmt, _ in ROWS:
+    for key, label, fmt, ratio in ROWS:
         line = [label, *(fmt.format(summary[n][key]) for n in names)]
         if "slipway" in summary:
-            line += [f"{summary['slipway'][key] / summary[a][key]:.2f}" for a in anchors]
+            line += [f"{summary['slipway'][key] / summary[a][key]:.2f}" if ratio else "" for a in anchors]
         lines.append(line)
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     for row in lines:
@@ -206,13 +216,19 @@ def report(summary: dict[str, dict[str, float]], base: dict[str, float]) -> dict
                 c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
+    busy = [n for n in names if summary[n]["other_cores"] > BUSY]
+    if busy:
+        print(
+            f"NOISY: other processes used more than {BUSY} cores during the loads of {', '.join(busy)}; "
+            "their figures are inflated (compare rounds in the JSON, or run again on a quiet machine)"
+        )
     print(f"raw model.predict, one row, in-process: {base['raw_predict_ms']:.3f} ms", end="")
     if "slipway_model_predict_ms" in base:
         print(f"; slipway Model.predict (signature checked): {base['slipway_model_predict_ms']:.3f} ms")
     else:
         print()
     ratios = {
-        f"slipway/{a}": {k: summary["slipway"][k] / summary[a][k] for k, *_ in ROWS}
+        f"slipway/{a}": {k: summary["slipway"][k] / summary[a][k] for k, _, _, ratio in ROWS if ratio}
         for a in anchors
         if "slipway" in summary
     }
@@ -250,14 +266,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="slipway serve --workers (default 1)")
     parser.add_argument(
         "--slipway-arg", action="append", default=[], metavar="ARG",
-        help="extra argument for `slipway serve` (repeat), e.g. to point its prediction log somewhere",
+        help="extra argument for `slipway serve` (repeat; write flags as --slipway-arg=--flag)",
     )  # fmt: skip
     parser.add_argument("--slipway-model-name", default=MODEL_NAME, help="<name> in /v2/models/<name>/infer")
+    parser.add_argument(
+        "--quiet-wait", type=float, metavar="SECONDS",
+        help=f"before each start, wait up to this long for other processes to use < {BUSY} cores "
+        "(full: 120, quick: 0)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, model, settings)")
     args = parser.parse_args()
     profile = dict(PROFILES["quick" if args.quick else "full"])
     if args.rounds:
         profile["rounds"] = args.rounds
+    if args.quiet_wait is not None:
+        profile["quiet_wait"] = args.quiet_wait
     if _load.wrk_path() is None:
         sys.exit("wrk is not installed: apt-get install wrk, or run benchmarks/setup-anchors")
 
@@ -277,6 +300,10 @@ def main() -> None:
         for r in range(int(profile["rounds"])):
             for e in active:
                 print(f"round {r + 1}/{profile['rounds']:g}: {e.name} ...", flush=True)
+                if profile["quiet_wait"]:
+                    busy = _load.wait_quiet(threshold=BUSY, timeout=profile["quiet_wait"])
+                    if busy >= BUSY:
+                        print(f"    (machine still busy after {profile['quiet_wait']:g} s: {busy:.2f} cores)")
                 result = measure(e, bench, profile, r)
                 print(
                     f"    {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})}"
