@@ -1,0 +1,405 @@
+"""`slipway serve` as a real process: the Open Inference Protocol v2 and MLflow scoring over HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+from tests.serving._models import FEATURES, iris, save_iris_array, save_iris_frame, save_pyfunc, v2_body
+from tests.serving._serve import Server, slipway_serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serving")
+
+
+@pytest.fixture(scope="module")
+def server(root: Path) -> Iterator[Server]:
+    """Two deployments: ``iris`` (a column signature) and ``iris_np`` (one 2-D tensor)."""
+    save_iris_frame(root / "frame")
+    save_iris_array(root / "array")
+    (root / "deployment.yaml").write_text(
+        f"- name: iris\n  model: {root / 'frame'}\n- name: iris_np\n  model: {root / 'array'}\n"
+    )
+    with slipway_serve(["-f", str(root / "deployment.yaml")], cwd=root) as s:
+        yield s
+
+
+def _predict(rows: list[list[float]]) -> list[int]:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris()
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    import pandas as pd
+
+    return [int(v) for v in model.predict(pd.DataFrame(rows, columns=FEATURES))]
+
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+class TestHealthAndMetadata:
+    def test_health_endpoints_answer_200(self, server: Server) -> None:
+        for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/iris/ready", "/ping", "/health"):
+            assert server.request("GET", path)[0] == 200, path
+
+    def test_server_metadata_has_name_version_and_extensions(self, server: Server) -> None:
+        status, doc = server.json("GET", "/v2")
+        assert status == 200
+        assert doc["name"] == "slipway"
+        assert isinstance(doc["version"], str)
+        assert doc["version"]
+        assert "binary_tensor_data" in doc["extensions"]
+
+    def test_model_metadata_lists_the_signature_and_the_version(self, server: Server) -> None:
+        status, doc = server.json("GET", "/v2/models/iris")
+        assert status == 200
+        assert doc["name"] == "iris"
+        assert doc["platform"] == "slipway_sklearn"
+        assert [i["name"] for i in doc["inputs"]] == FEATURES
+        assert all(i["datatype"] == "FP64" and i["shape"] == [-1] for i in doc["inputs"])
+        assert {o["name"] for o in doc["outputs"]} == {"predict", "predict_proba"}
+        version = doc["versions"][0]
+        status, again = server.json("GET", f"/v2/models/iris/versions/{version}")
+        assert status == 200
+        assert again["name"] == "iris"
+        _, tensor = server.json("GET", "/v2/models/iris_np")
+        assert tensor["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}]
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v2/models/nope"),
+            ("GET", "/v2/models/nope/ready"),
+            ("POST", "/v2/models/nope/infer"),
+            ("GET", "/v2/models/iris/versions/999"),
+            ("POST", "/v2/models/iris/versions/999/infer"),
+            ("GET", "/no/such/route"),
+        ],
+    )
+    def test_unknown_models_versions_and_routes_are_404_with_an_error_body(
+        self, server: Server, method: str, path: str
+    ) -> None:
+        status, doc = server.json(method, path, v2_body(ROWS) if method == "POST" else None)
+        assert status == 404
+        assert set(doc) == {"error"}
+        assert doc["error"]
+
+    def test_a_wrong_method_is_405(self, server: Server) -> None:
+        status, headers, body = server.request("GET", "/v2/models/iris/infer")
+        assert status == 405
+        assert headers["allow"] == "POST"
+        assert "error" in json.loads(body)
+
+
+class TestInfer:
+    def test_flat_data_with_an_id_answers_the_model_prediction(self, server: Server) -> None:
+        status, headers, raw = server.request(
+            "POST", "/v2/models/iris/infer", v2_body(ROWS, columns=FEATURES, id="req-1")
+        )
+        assert status == 200
+        doc = json.loads(raw)
+        assert doc["id"] == "req-1"
+        assert doc["model_name"] == "iris"
+        (out,) = doc["outputs"]
+        assert out["name"] == "predict"
+        assert out["datatype"] == "INT64"
+        assert out["shape"] == [2]
+        assert len(out["data"]) == 2
+        assert out["data"] == _predict(ROWS)
+        assert headers["x-model-version"] == doc["model_version"]
+        assert headers["x-request-id"] == "req-1"
+        assert headers["x-model-variant"] == "primary"
+
+    def test_nested_data_and_a_2d_tensor_are_accepted(self, server: Server) -> None:
+        body = {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": ROWS}]}
+        status, doc = server.json("POST", "/v2/models/iris_np/infer", body)
+        assert status == 200
+        assert doc["outputs"][0]["shape"] == [2]
+        assert doc["outputs"][0]["data"] == _predict(ROWS)
+        # the column model also takes one 2-D tensor holding every column in signature order
+        status, doc = server.json("POST", "/v2/models/iris/infer", body)
+        assert status == 200
+        assert doc["outputs"][0]["data"] == _predict(ROWS)
+
+    def test_explicit_outputs_are_honoured_and_unknown_parameters_ignored(self, server: Server) -> None:
+        body = v2_body(ROWS[:1], columns=FEATURES, parameters={"whatever": 1, "binary_data_output": False})
+        body["outputs"] = [{"name": "predict_proba"}, {"name": "predict"}]
+        status, doc = server.json("POST", "/v2/models/iris/infer", body)
+        assert status == 200
+        assert [o["name"] for o in doc["outputs"]] == ["predict_proba", "predict"]
+        proba = doc["outputs"][0]
+        assert proba["shape"] == [1, 3]
+        assert proba["datatype"] == "FP64"
+        assert abs(sum(proba["data"]) - 1) < 1e-9
+
+    def test_a_caller_request_id_header_is_kept_and_one_is_made_otherwise(self, server: Server) -> None:
+        _, headers, raw = server.request(
+            "POST", "/v2/models/iris/infer", v2_body(ROWS, columns=FEATURES), headers={"x-request-id": "abc"}
+        )
+        assert headers["x-request-id"] == "abc" == json.loads(raw)["id"]
+        _, headers, raw = server.request("POST", "/v2/models/iris/infer", v2_body(ROWS, columns=FEATURES))
+        assert len(headers["x-request-id"]) >= 16
+        assert headers["x-request-id"] == json.loads(raw)["id"]
+
+    @pytest.mark.parametrize(
+        ("body", "names"),
+        [
+            (b"{not json", "JSON"),
+            ({"id": "x"}, "inputs"),
+            (
+                {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP99", "data": [1, 2, 3, 4]}]},
+                "FP99",
+            ),
+            (
+                {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3]}]},
+                "input-0",
+            ),
+            (
+                {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
+                "input-0",
+            ),
+            (
+                {
+                    "inputs": [
+                        {"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ["a", 2, 3, 4]}
+                    ]
+                },
+                "input-0",
+            ),
+            (
+                {"inputs": [{"name": "input-0", "shape": [-1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]},
+                "negative",
+            ),
+            (
+                {
+                    "inputs": [
+                        {"name": "input-0", "shape": [1, 4], "datatype": "INT64", "data": [1.5, 2, 3, 4]}
+                    ]
+                },
+                "input-0",
+            ),
+            ({"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64"}]}, "data"),
+            ({**v2_body([[1, 2, 3, 4]]), "outputs": [{"name": "nope"}]}, "nope"),
+            (
+                {"inputs": [{"name": "input-0", "shape": "1,4", "datatype": "FP64", "data": [1, 2, 3, 4]}]},
+                "shape",
+            ),
+        ],
+    )
+    def test_malformed_requests_are_400_with_a_message_naming_the_problem(
+        self, server: Server, body: Any, names: str
+    ) -> None:
+        status, _, raw = server.request("POST", "/v2/models/iris_np/infer", body)
+        assert status == 400, raw
+        doc = json.loads(raw)
+        assert set(doc) == {"error"}
+        assert names in doc["error"]
+        assert "Traceback" not in doc["error"]
+
+    def test_a_missing_or_mistyped_column_is_named(self, server: Server) -> None:
+        body = v2_body(ROWS, columns=FEATURES)
+        body["inputs"] = body["inputs"][1:]  # type: ignore[index]
+        status, doc = server.json("POST", "/v2/models/iris/infer", body)
+        assert status == 400
+        assert "'sepal_length' is missing" in doc["error"]
+        body = v2_body(ROWS, columns=FEATURES)
+        body["inputs"][2]["datatype"] = "BYTES"  # type: ignore[index]
+        body["inputs"][2]["data"] = ["x", "y"]  # type: ignore[index]
+        status, doc = server.json("POST", "/v2/models/iris/infer", body)
+        assert status == 400
+        assert "petal_length" in doc["error"]
+
+    def test_tritonclient_works_unchanged_with_binary_and_json_tensors(self, server: Server) -> None:
+        import tritonclient.http as triton
+
+        client = triton.InferenceServerClient(url=server.url.removeprefix("http://"))
+        assert client.is_server_live()
+        assert client.is_server_ready()
+        assert client.is_model_ready("iris_np")
+        assert client.get_model_metadata("iris_np")["name"] == "iris_np"
+        data = np.asarray(ROWS, dtype=np.float64)
+        for binary in (True, False):
+            tensor = triton.InferInput("input-0", list(data.shape), "FP64")
+            tensor.set_data_from_numpy(data, binary_data=binary)
+            outputs = [triton.InferRequestedOutput("predict", binary_data=binary)]
+            result = client.infer("iris_np", [tensor], outputs=outputs, request_id="t-1")
+            assert result.as_numpy("predict").tolist() == _predict(ROWS)
+            assert result.get_response()["id"] == "t-1"
+        bad = triton.InferInput("input-0", [1, 3], "FP64")
+        bad.set_data_from_numpy(np.ones((1, 3)), binary_data=True)
+        with pytest.raises(triton.InferenceServerException, match="expected shape"):
+            client.infer("iris_np", [bad])
+        with pytest.raises(triton.InferenceServerException, match="unknown model"):
+            client.get_model_metadata("nope")
+
+
+class TestMetrics:
+    def test_requests_are_counted_by_status_and_parse_with_prometheus_client(self, server: Server) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        def count(status: str) -> float:
+            _, _, raw = server.request("GET", "/metrics")
+            families = {f.name: f for f in text_string_to_metric_families(raw.decode())}
+            return sum(
+                s.value
+                for s in families["slipway_requests"].samples
+                if s.name == "slipway_requests_total"
+                and s.labels["deployment"] == "iris_np"
+                and s.labels["status"] == status
+            )
+
+        ok, bad = count("200"), count("400")
+        server.request("POST", "/v2/models/iris_np/infer", v2_body(ROWS))
+        server.request("POST", "/v2/models/iris_np/infer", b"{")
+        assert count("200") == ok + 1
+        assert count("400") == bad + 1
+        _, _, raw = server.request("GET", "/metrics")
+        text = raw.decode()
+        for name in (
+            "slipway_request_duration_seconds_bucket",
+            "slipway_batch_size_bucket",
+            "slipway_queue_depth",
+            "slipway_inflight_requests",
+            'slipway_model_events_total{deployment="iris",event="load",variant="primary"} 1.0',
+        ):
+            assert name in text
+
+
+@pytest.fixture(scope="module")
+def single(root: Path, server: Server) -> Iterator[Server]:
+    """The column model alone (``/invocations`` serves a single deployment)."""
+    with slipway_serve([str(root / "frame"), "--name", "iris"], cwd=root) as s:
+        yield s
+
+
+class TestInvocations:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"dataframe_split": {"columns": FEATURES, "data": ROWS}},
+            {"dataframe_records": [dict(zip(FEATURES, r, strict=True)) for r in ROWS]},
+            {"instances": [dict(zip(FEATURES, r, strict=True)) for r in ROWS]},
+            {"instances": ROWS},
+            {"inputs": {f: [r[j] for r in ROWS] for j, f in enumerate(FEATURES)}},
+        ],
+    )
+    def test_every_mlflow_json_format_answers_predictions(self, single: Server, body: dict[str, Any]) -> None:
+        status, doc = single.json("POST", "/invocations", body, headers={"content-type": "application/json"})
+        assert status == 200, doc
+        assert doc == {"predictions": _predict(ROWS)}
+
+    def test_csv_is_accepted(self, single: Server) -> None:
+        csv = ",".join(FEATURES) + "\n" + "\n".join(",".join(map(str, r)) for r in ROWS) + "\n"
+        status, doc = single.json("POST", "/invocations", csv.encode(), headers={"content-type": "text/csv"})
+        assert status == 200
+        assert doc == {"predictions": _predict(ROWS)}
+
+    @pytest.mark.parametrize(
+        ("body", "names"),
+        [
+            ({"dataframe_split": {"columns": FEATURES[:3], "data": [r[:3] for r in ROWS]}}, "petal_width"),
+            (
+                {"dataframe_records": [{**dict(zip(FEATURES, ROWS[0], strict=True)), "sepal_width": "wide"}]},
+                "sepal_width",
+            ),
+            ({"instances": ROWS, "inputs": ROWS}, "exactly one"),
+            (
+                {"dataframe_split": {"columns": FEATURES, "data": ROWS}, "params": {"threshold": 1}},
+                "threshold",
+            ),
+        ],
+    )
+    def test_bad_bodies_are_400_naming_the_problem(self, single: Server, body: Any, names: str) -> None:
+        status, doc = single.json("POST", "/invocations", body, headers={"content-type": "application/json"})
+        assert status == 400
+        assert names in doc["error"]
+
+    def test_ping_health_and_version(self, single: Server) -> None:
+        assert single.request("GET", "/ping")[0] == 200
+        status, headers, raw = single.request("GET", "/version")
+        assert status == 200
+        assert headers["content-type"].startswith("text/plain")
+        assert raw
+
+
+class TestLimitsAuthAndFaults:
+    def test_a_body_over_the_limit_is_413(self, root: Path) -> None:
+        with slipway_serve([str(root / "array"), "--max-body-mb", "0.001"], cwd=root) as s:
+            big = v2_body([[1.0, 2.0, 3.0, 4.0]] * 200)
+            status, doc = s.json("POST", "/v2/models/array/infer", big)
+            assert status == 413
+            assert "limit" in doc["error"]
+            assert s.json("POST", "/v2/models/array/infer", v2_body(ROWS))[0] == 200
+
+    def test_a_token_guards_everything_but_health(self, root: Path) -> None:
+        with slipway_serve([str(root / "array"), "--token", "s3cret"], cwd=root) as s:
+            assert s.request("GET", "/v2/health/ready")[0] == 200
+            status, headers, _ = s.request("POST", "/v2/models/array/infer", v2_body(ROWS))
+            assert status == 401
+            assert headers["www-authenticate"] == "Bearer"
+            assert s.request("GET", "/metrics")[0] == 401
+            wrong = {"authorization": "Bearer nope"}
+            assert s.request("POST", "/v2/models/array/infer", v2_body(ROWS), headers=wrong)[0] == 401
+            good = {"authorization": "Bearer s3cret"}
+            assert s.request("POST", "/v2/models/array/infer", v2_body(ROWS), headers=good)[0] == 200
+
+    def test_a_model_fault_is_500_with_its_message_and_is_counted(self, root: Path) -> None:
+        save_pyfunc(
+            root / "faulty",
+            "faulty_model",
+            """
+            def predict(self, df):
+                if (df["x"] < 0).any():
+                    raise ValueError("x must not be negative")
+                return df["x"].to_numpy() * 2
+            """,
+        )
+        with slipway_serve([str(root / "faulty")], cwd=root) as s:
+            body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [-1.0]}]}
+            status, doc = s.json("POST", "/v2/models/faulty/infer", body)
+            assert status == 500
+            assert doc == {"error": "model faulty failed: ValueError: x must not be negative"}
+            body["inputs"][0]["data"] = [3.0]
+            status, doc = s.json("POST", "/v2/models/faulty/infer", body)
+            assert status == 200
+            assert doc["outputs"][0]["data"] == [6.0]
+            _, _, raw = s.request("GET", "/metrics")
+            assert 'status="500"' in raw.decode()
+            assert "Traceback" not in s.log.read_text()
+
+
+def test_sigterm_finishes_and_flushes_every_answered_prediction(root: Path) -> None:
+    from slipway.artifacts import open_file_tree
+    from slipway.predlog import read_predictions
+
+    home = root / "graceful"
+    home.mkdir()
+    save_iris_array(home / "m")
+    with slipway_serve([str(home / "m"), "--name", "g"], cwd=home) as s:
+        ids = []
+        for i in range(40):
+            status, headers, _ = s.request(
+                "POST", "/v2/models/g/infer", v2_body(ROWS[:1]), headers={"x-request-id": f"r{i}"}
+            )
+            assert status == 200
+            ids.append(headers["x-request-id"])
+        s.proc.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down gracefully, so the status says SIGTERM
+        assert s.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    frame = read_predictions(
+        open_file_tree(str(home / ".slipway" / "artifacts" / "predictions")), deployment="g"
+    )
+    assert sorted(frame["request_id"]) == sorted(ids)
+    assert set(frame["variant"]) == {"primary"}
+    assert {"x0", "x1", "x2", "x3", "prediction", "proba_0", "latency_ms"} <= set(frame.columns)
