@@ -18,6 +18,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display needed
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_breast_cancer
@@ -28,6 +30,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import slipway
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXPERIMENT = "quickstart"
 
@@ -80,6 +85,87 @@ def main() -> None:
     print(f"  {cli} runs show {best[:8]}")
     print(f"  {cli} runs compare {worst[:8]} {best[:8]}")
     print("  everything is stored in ./.slipway/ (slipway.db and artifacts/)")
+
+    version = _register_gate_promote(f"runs:/{best}/model", X_test.assign(target=y_test))
+    _serve_and_predict(version, X_test.head(5))
+
+
+MODEL = "quickstart-cancer"
+
+
+def _register_gate_promote(model_uri: str, holdout: pd.DataFrame) -> int:
+    """The best model becomes a registered version, passes a gate, and takes the production alias."""
+    version = slipway.register_model(model_uri, MODEL, reason="best C of the quickstart sweep")
+    policy = {
+        "compare": {"alias": "production"},
+        "checks": [
+            {"kind": "metric", "metric": "roc_auc", "min": 0.95},
+            {"kind": "no_regression", "metric": "roc_auc", "tolerance": 0.01},
+            {"kind": "latency", "single_row_p95_ms": 50},
+            {"kind": "signature"},
+        ],
+    }
+    uri = f"models:/{MODEL}/{version.version}"
+    gate = slipway.validate(uri, holdout, target="target", policy=policy, reason="quickstart gate")
+    print(f"registered {uri}; gate {'passed' if gate.passed else 'FAILED'}")
+    from slipway.registry import Registry
+
+    tracking = slipway.client()
+    Registry(tracking.store, tracking.blobs).promote(
+        MODEL, version.version, alias="production", actor="quickstart", reason="gate passed"
+    )
+    print(f"promoted {uri} to models:/{MODEL}@production")
+    return version.version
+
+
+def _serve_and_predict(version: int, rows: pd.DataFrame) -> None:
+    """Serve the production alias as a real server process, ask it, record a label, stop it."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    cli = str(Path(sys.executable).parent / "slipway")
+    server = subprocess.Popen([cli, "serve", f"models:/{MODEL}@production", "--port", str(port)])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("slipway serve did not become ready") from None
+                time.sleep(0.1)
+        body = json.dumps({"dataframe_split": rows.to_dict(orient="split") | {"index": None}}).encode()
+        request = urllib.request.Request(
+            f"{url}/invocations",
+            data=body,
+            headers={"content-type": "application/json", "x-request-id": "qs-1"},
+        )
+        with urllib.request.urlopen(request) as response:
+            answer = json.loads(response.read())
+            served_by = response.headers["x-model-version"]
+            print(f"served by version {served_by}: predictions {answer['predictions']}")
+        feedback = json.dumps([{"request_id": "qs-1#0", "label": 1}]).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{url}/v2/models/{MODEL}/feedback", data=feedback))
+    finally:
+        server.send_signal(signal.SIGTERM)  # finishes in-flight requests and flushes the prediction log
+        server.wait(timeout=30)
+    from slipway.artifacts import open_file_tree
+    from slipway.config import load_settings
+    from slipway.predlog import join_feedback, read_feedback, read_predictions
+
+    tree = open_file_tree(load_settings().prediction_log_uri())
+    logged = join_feedback(read_predictions(tree, deployment=MODEL), read_feedback(tree, deployment=MODEL))
+    print(f"prediction log: {len(logged)} rows, {int(logged['label'].notna().sum())} with a label")
+    print(f"  serve it yourself: {_slipway_command()} serve models:/{MODEL}@production --port 8080")
 
 
 def _slipway_command() -> str:
