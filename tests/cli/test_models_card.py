@@ -123,3 +123,6 @@ def test_an_empty_value_clears_a_text_an_earlier_version_set(
     assert text not in md
     assert text not in page
     assert option in md  # the field shows as not given, naming the option that sets it
+    code, _, err = cli(capsys, urls, "models", "card", "churn", "2")  # the next card keeps it cleared
+    assert code == 0, err
+    assert text not in (tmp_path / "model-cards" / "churn-v2.md").read_text()

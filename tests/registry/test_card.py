@@ -123,10 +123,28 @@ def test_stored_card_fields_carry_over_to_the_next_version(
     assert "Churn (set on version 1)" in card.to_markdown()
     assert "team-b (set on" not in card.to_markdown()
 
-    registry.set_card_fields("churn", 2, limits="", actor="alice")  # empty deletes the version's own tag
-    assert registry.get_version("churn", 2).tags.get("slipway.card.limits") is None
     tags = [e.action.value for e in registry.audit(model="churn")]
-    assert tags.count("tag") == 3
+    assert tags.count("tag") == 2
+
+
+@pytest.mark.parametrize("field", ["purpose", "owner", "limits"])
+def test_an_empty_text_clears_what_an_earlier_version_set(
+    registry: Registry, trained_run: ModelInfo, field: str
+) -> None:
+    for _ in range(3):
+        registry.register(trained_run.uri, "churn", actor="alice")
+    registry.set_card_fields("churn", 1, **{field: "Set on 1"}, actor="alice")
+
+    assert getattr(registry.card("churn", 2, **{field: ""}), field) is None  # for this card only
+    assert getattr(registry.card("churn", 2), field).text == "Set on 1"
+
+    registry.set_card_fields("churn", 2, **{field: ""}, actor="alice")  # stored: cleared from 2 on
+    assert registry.get_version("churn", 2).tags[f"slipway.card.{field}"] == ""
+    assert getattr(registry.card("churn", 2), field) is None
+    assert getattr(registry.card("churn", 3), field) is None
+    assert "Set on 1" not in registry.card("churn", 3).to_markdown()
+    assert getattr(registry.card("churn", 1), field).text == "Set on 1"
+    assert [e.action.value for e in registry.audit(model="churn")].count("tag") == 2
 
 
 class _Collector(HTMLParser):

@@ -302,10 +302,13 @@ class Registry:
     ) -> None:
         """Store a card's purpose, owner or known limits as the version's ``slipway.card.*`` tags.
 
-        None leaves a field as it is; an empty string deletes it. Logged as a ``tag`` event.
+        None leaves a field as it is; an empty string clears it: the version's card shows none,
+        even where an earlier version has one. Logged as a ``tag`` event.
         """
         given = {"purpose": purpose, "owner": owner, "limits": limits}
-        changes = {card_tag(k): (v if v.strip() else None) for k, v in given.items() if v is not None}
+        changes: dict[str, str | None] = {
+            card_tag(k): (v if v.strip() else "") for k, v in given.items() if v is not None
+        }
         if changes:
             self.set_tags(name, version, changes, actor=actor, reason=reason or "model card")
 
@@ -464,7 +467,10 @@ def _complete_texts(given: Mapping[str, str | None], mv: ModelVersion) -> bool:
 def _card_texts(
     given: Mapping[str, str | None], mv: ModelVersion, versions: list[ModelVersion]
 ) -> dict[str, CardText]:
-    """Each card field: given, else on this version, else on the newest earlier version that has it."""
+    """Each card field: given, else on this version, else on the newest earlier version that has it.
+
+    A given or stored empty text is a cleared field: none is shown and none is inherited.
+    """
     out: dict[str, CardText] = {}
     earlier = [v for v in versions if v.version < mv.version]  # newest first
     for f in CARD_FIELDS:
@@ -474,10 +480,12 @@ def _card_texts(
                 out[f] = CardText(text=value, origin="given")
             continue
         for v in (mv, *earlier):
-            if v.tags.get(card_tag(f), "").strip():
+            if card_tag(f) not in v.tags:
+                continue
+            if v.tags[card_tag(f)].strip():  # an empty tag is a cleared field: nothing is inherited
                 origin = "this version" if v.version == mv.version else f"version {v.version}"
                 out[f] = CardText(text=v.tags[card_tag(f)], origin=origin)
-                break
+            break
     return out
 
 
