@@ -47,6 +47,8 @@ __all__ = [
     "package_lock",
 ]
 
+# The folder the process started in, relative to the repository root ("." for the root).
+_CWD_TAG = "slipway.source.cwd"
 LOCK_ARTIFACT = "slipway/requirements.lock"
 DIFF_ARTIFACT = "slipway/git.diff"
 _GIT_TIMEOUT = 5.0
@@ -96,13 +98,17 @@ def capture(
     tags["slipway.packages.digest"] = hashlib.sha256(lock).hexdigest()
     tags["slipway.packages.count"] = str(lock.count(b"\n"))
 
-    where = cwd or Path.cwd()
+    started = cwd or Path.cwd()
+    where = started
     script = source.get("slipway.source.name", "")
     if source.get("slipway.source.type") == "script" and script:
         where = Path(script).parent
     git = git_state(where, exclude=exclude)
     if git is not None:
         tags[GIT_ROOT_TAG] = git.root
+        folder = _relative_folder(started, git.root)
+        if folder is not None:  # `python -m pkg.train` run from sub/ is re-run from sub/ (reproduce)
+            tags[_CWD_TAG] = folder
         if git.commit:
             tags[GIT_COMMIT_TAG] = git.commit
         if git.branch:
@@ -114,6 +120,17 @@ def capture(
             artifacts[DIFF_ARTIFACT] = git.diff
             tags["slipway.git.diff_digest"] = hashlib.sha256(git.diff).hexdigest()
     return Environment(tags=tags, artifacts=artifacts)
+
+
+def _relative_folder(folder: Path, root: str) -> str | None:
+    """``folder`` relative to the repository ``root`` (``.`` for the root); None outside it."""
+    try:
+        rel = os.path.relpath(os.path.realpath(folder), os.path.realpath(root))
+    except ValueError:  # another drive (Windows)
+        return None
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    return Path(rel).as_posix()
 
 
 def _source(environ: Mapping[str, str], argv: list[str]) -> dict[str, str]:
