@@ -11,19 +11,23 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from slipway.artifacts import open_blob_store
 from slipway.cli import main
-from slipway.registry import Registry
+from slipway.errors import InvalidInput
+from slipway.registry import Registry, _reproduce
 from slipway.store import open_metadata_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from slipway.registry import Reproduction
 
 pytestmark = pytest.mark.slow
 
@@ -271,3 +275,53 @@ def test_a_changed_binary_file_is_rebuilt_from_the_recorded_diff(
     code, out, err = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
     assert code == 0, out + err
     assert "with the run's uncommitted changes" in out
+
+
+def direct(project: Project) -> Reproduction:
+    """``Registry.reproduce`` of models:/m/1, in this process (so that tests can patch its steps)."""
+    store = open_metadata_store(f"sqlite:///{project.home / 'slipway.db'}")
+    try:
+        registry = Registry(store, open_blob_store(str(project.home / "artifacts")))
+        return registry.reproduce(
+            "models:/m/1",
+            repo=project.root,
+            python=sys.executable,
+            environ=dict(os.environ),
+            cache_dir=project.home / "cache",
+        )
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "stop", ["worktree add interrupted", "worktree add failed", "re-run interrupted", "comparing failed"]
+)
+def test_nothing_is_left_behind_when_reproduce_stops(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stop: str
+) -> None:
+    project.train()
+    project.register()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    error: BaseException = KeyboardInterrupt() if "interrupted" in stop else InvalidInput("git failed")
+    real_git = _reproduce._git
+
+    def git(args: list[str], cwd: Path, *, check: bool = True) -> Any:
+        done = real_git(args, cwd, check=check)
+        if args[:2] == ["worktree", "add"]:
+            raise error  # git made its worktree entry, then stopped (Ctrl-C) or failed half-way
+        return done
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise error if stop == "re-run interrupted" else RuntimeError("comparing failed")
+
+    if stop.startswith("worktree add"):
+        monkeypatch.setattr(_reproduce, "_git", git)
+    else:
+        monkeypatch.setattr(_reproduce, "_rerun" if stop == "re-run interrupted" else "_compared", fail)
+    with pytest.raises((KeyboardInterrupt, InvalidInput, RuntimeError)):
+        direct(project)
+    assert list(scratch.iterdir()) == []  # the temporary worktree folder is gone
+    assert project.worktrees().count("\n") == 1, project.worktrees()  # and git lists no other
+    assert not list((project.root / ".git" / "worktrees").glob("*"))

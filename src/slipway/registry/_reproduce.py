@@ -14,8 +14,9 @@ nothing behind:
 6. find that run and its model, and compare metrics, predictions on the input example, parameters
    and environment (see :mod:`slipway.registry._reproduction` for the rules).
 
-The worktree is removed whatever happens (``git worktree remove --force``). This module runs
-processes (git, the entry point); the judging is pure and lives in ``_reproduction``.
+The worktree is removed whatever happens (``git worktree remove --force``, or ``git worktree
+prune`` when adding it failed half-way). This module runs processes (git, the entry point); the
+judging is pure and lives in ``_reproduction``.
 """
 
 from __future__ import annotations
@@ -214,7 +215,12 @@ def _repository(path: Path) -> Path:
 @contextlib.contextmanager
 def _worktree(top: Path, path: Path, commit: str, say: Callable[[str], None]) -> Iterator[Path]:
     say(f"checking out {commit[:12]} in a temporary worktree")
-    _git(["worktree", "add", "--detach", "--quiet", str(path), commit], top)
+    try:
+        _git(["worktree", "add", "--detach", "--quiet", str(path), commit], top)
+    except BaseException:  # failed or interrupted (Ctrl-C, a timeout) half-way: leave no entry behind
+        shutil.rmtree(path, ignore_errors=True)
+        _git(["worktree", "prune"], top, check=False)
+        raise
     try:
         yield path
     finally:
