@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -95,11 +96,21 @@ class Project:
     def write_train(self, c: float = 1.0) -> None:
         (self.root / "train.py").write_text(TRAIN.replace("C_VALUE", repr(c)))
 
-    def train(self, *args: str) -> None:
+    def train(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        """``python train.py ARGS`` (or ``python -m …`` when ARGS start with ``-m``) from ``cwd``."""
+        program = list(args) if args[:1] == ("-m",) else ["train.py", *args]
         done = subprocess.run(
-            [sys.executable, "train.py", *args], cwd=self.root, env=self.env, capture_output=True, text=True
+            [sys.executable, *program],
+            cwd=cwd or self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stderr
+
+    def commit(self, *paths: str, message: str = "change") -> None:
+        self.git("add", *paths)
+        self.git("commit", "--quiet", "-m", message)
 
     def register(self) -> int:
         store = open_metadata_store(f"sqlite:///{self.home / 'slipway.db'}")
@@ -112,6 +123,13 @@ class Project:
 
     def worktrees(self) -> str:
         return self.git("worktree", "list")
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        store = open_metadata_store(f"sqlite:///{self.home / 'slipway.db'}")
+        try:
+            return dict(store.get_run(run_id).tags)
+        finally:
+            store.close()
 
 
 @pytest.fixture
@@ -176,13 +194,10 @@ def test_a_clean_commit_reproduces_identically(capsys: pytest.CaptureFixture[str
     assert report["packages"] == []
     assert report["environment"] == []
 
-    store = open_metadata_store(f"sqlite:///{project.home / 'slipway.db'}")
-    try:
-        new = store.get_run(str(report["reproduced_run"]))
-        assert new.tags["slipway.reproduces"] == "m/1"
-        assert new.tags["slipway.git.commit"] == report["commit"]
-    finally:
-        store.close()
+    tags = project.run_tags(str(report["reproduced_run"]))
+    assert re.fullmatch(r"models:/m/1#[0-9a-f]{32}", tags["slipway.reproduces"])  # this call's nonce
+    assert tags["slipway.git.commit"] == report["commit"]
+    assert tags["slipway.source.cwd"] == "."
 
 
 def test_a_dirty_tree_is_rebuilt_from_the_recorded_diff(
@@ -277,6 +292,44 @@ def test_a_changed_binary_file_is_rebuilt_from_the_recorded_diff(
     assert "with the run's uncommitted changes" in out
 
 
+@pytest.mark.parametrize("layout", ["src", "subfolder"])
+def test_a_module_reruns_the_checked_out_code(
+    capsys: pytest.CaptureFixture[str], project: Project, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """``python -m pkg.train`` imports the checkout, never today's tree, from the folder it started in.
+
+    ``src``: run from the root with ``PYTHONPATH=src`` (as an editable install has it), and the
+    package changes after training: the re-run must import the commit's ``src/pkg``, not today's.
+    ``subfolder``: run from ``sub/``, where ``pkg`` is: the re-run must start there too.
+    """
+    base = project.root / ("src" if layout == "src" else "sub")
+    (base / "pkg").mkdir(parents=True)
+    (base / "pkg" / "__init__.py").write_text("")
+    (base / "pkg" / "helper.py").write_text("C = 0.05\n")
+    module = TRAIN.replace("C_VALUE", "C").replace(
+        "import slipway\n", "import slipway\nfrom pkg.helper import C\n"
+    )
+    (base / "pkg" / "train.py").write_text(module)
+    project.commit(str(base))
+    data = str(project.root / "data.csv")
+    if layout == "src":
+        project.train("-m", "pkg.train", "--data", data, env={"PYTHONPATH": str(base)})
+        (base / "pkg" / "helper.py").write_text("C = 3.0\n")  # today's code is not the model's
+        project.commit(str(base))
+        monkeypatch.setenv("PYTHONPATH", str(base))
+    else:
+        project.train("-m", "pkg.train", "--data", data, cwd=base)
+    project.register()
+    code, report = as_json(capsys, project)
+    assert code == 0, (report["problems"], report["log_tail"])
+    assert report["params"] == []  # C=0.05, as trained
+    assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
+    assert tuple(report["command"])[1:3] == ("-m", "pkg.train")  # type: ignore[arg-type]
+    assert str(report["cwd"]).endswith("/tree/sub" if layout == "subfolder" else "/tree")
+    tags = project.run_tags(str(report["original_run"]))
+    assert tags["slipway.source.cwd"] == ("sub" if layout == "subfolder" else ".")
+
+
 def direct(project: Project) -> Reproduction:
     """``Registry.reproduce`` of models:/m/1, in this process (so that tests can patch its steps)."""
     store = open_metadata_store(f"sqlite:///{project.home / 'slipway.db'}")
@@ -291,6 +344,34 @@ def direct(project: Project) -> Reproduction:
         )
     finally:
         store.close()
+
+
+def test_concurrent_reproductions_of_a_version_each_find_their_own_run(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.train()
+    project.register()
+    real = _reproduce._rerun
+    started: list[bool] = []
+    others: list[Reproduction] = []
+
+    def rerun_then_another(*args: Any, **kwargs: Any) -> Any:
+        done = real(*args, **kwargs)
+        if not started:  # once, after the first call's re-run: a second reproduction of the version
+            started.append(True)
+            others.append(direct(project))
+        return done
+
+    monkeypatch.setattr(_reproduce, "_rerun", rerun_then_another)
+    first = direct(project)
+    second = others[0]
+    assert first.ok, first.problems
+    assert second.ok, second.problems
+    assert first.reproduced_run != second.reproduced_run  # neither picked the other's (newer) run
+    assert (
+        project.run_tags(str(first.reproduced_run))["slipway.reproduces"]
+        != project.run_tags(str(second.reproduced_run))["slipway.reproduces"]
+    )
 
 
 @pytest.mark.parametrize(

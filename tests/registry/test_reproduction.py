@@ -146,6 +146,28 @@ def test_entry_point_of_a_module() -> None:
 
 
 @pytest.mark.parametrize(
+    ("cwd_tag", "kind", "command", "cwd"),
+    [
+        ("sub", "module", "python -m pkg.train", "/co/sub"),
+        (".", "module", "python -m pkg.train", "/co"),
+        ("a/b/", "module", "python -m pkg.train", "/co/a/b"),
+        ("sub", "script", "python ../train.py", "/co/sub"),  # the command line could not show it
+        ("..", "module", "python -m pkg.train", "/co"),  # outside the repository: its root
+        ("/etc", "module", "python -m pkg.train", "/co"),
+    ],
+)
+def test_the_recorded_working_folder_is_used_in_the_checkout(
+    cwd_tag: str, kind: str, command: str, cwd: str
+) -> None:
+    name = "pkg.train" if kind == "module" else "/repo/train.py"
+    tags = {**_tags(command, name=name, kind=kind), "slipway.source.cwd": cwd_tag}
+    found = entry_point(tags, checkout="/co", python="py")
+    assert found.cwd == cwd
+    outside = cwd_tag in ("..", "/etc")
+    assert any("outside the repository" in n for n in found.notes) is outside
+
+
+@pytest.mark.parametrize(
     ("tags", "message"),
     [
         ({**_tags("python train.py"), "slipway.source.type": "notebook"}, "from a notebook"),

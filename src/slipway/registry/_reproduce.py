@@ -9,8 +9,10 @@ nothing behind:
    ``slipway/git.diff`` when its tree was dirty;
 4. fingerprint each recorded dataset that was a file again, the way tracking does, and compare
    digests (a dataset logged from memory cannot be checked: "not a file");
-5. re-run the recorded command line from the checkout, with the same stores (the caller's
-   environment) and ``SLIPWAY_RUN_TAGS`` tagging every run it starts ``slipway.reproduces=NAME/VERSION``;
+5. re-run the recorded command line from the checkout's copy of the folder the run started in,
+   with the same stores (the caller's environment), the checkout first on ``PYTHONPATH``, and
+   ``SLIPWAY_RUN_TAGS`` tagging every run it starts ``slipway.reproduces=models:/NAME/VERSION#NONCE``
+   (a nonce new at each call, so concurrent reproductions of one version never mix their runs);
 6. find that run and its model, and compare metrics, predictions on the input example, parameters
    and environment (see :mod:`slipway.registry._reproduction` for the rules).
 
@@ -27,6 +29,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,11 +125,15 @@ def reproduce(
         records = registry.store.get_run_datasets(run.id)
         data = [_check_data(r, root=run.tags.get(GIT_ROOT_TAG, ""), checkout=checkout) for r in records]
         notes += [d.note for d in data if d.note.startswith("linked")]
-        tag = f"{mv.name}/{mv.version}"
-        earlier = {r.id for r in _tagged(registry, tag)}  # earlier reproductions of this version
+        # this call's own tag value: another reproduction of the same version, running at the
+        # same time, tags its runs with another nonce, so neither can pick the other's run
+        tag = f"{where}#{uuid.uuid4().hex}"
+        env = _env(
+            environ, tag=tag, checkout=checkout, repositories=(run.tags.get(GIT_ROOT_TAG, ""), str(top))
+        )
         say(f"re-running: {' '.join(entry.argv)}")
-        code, tail = _rerun(entry.argv, entry.cwd, _env(environ, tag), Path(scratch) / "rerun.log", timeout)
-        new = _new_run(registry, tag, earlier, _model_path(registry, mv, run)) if code == 0 else None
+        code, tail = _rerun(entry.argv, entry.cwd, env, Path(scratch) / "rerun.log", timeout)
+        new = _new_run(registry, tag, _model_path(registry, mv, run)) if code == 0 else None
         report = Reproduction(
             uri=where,
             original_run=run.id,
@@ -297,14 +304,34 @@ def _looks_like_file(source: str) -> bool:
 # ---------------------------------------------------------------------- the re-run
 
 
-def _env(environ: Mapping[str, str], tag: str) -> dict[str, str]:
+def _env(
+    environ: Mapping[str, str], *, tag: str, checkout: Path, repositories: tuple[str, ...]
+) -> dict[str, str]:
+    """The re-run's environment: ``environ`` with its run tag and the checkout first on the path.
+
+    The checkout (and its ``src/``) come first on ``PYTHONPATH``, and the entries under the
+    repositories (the recorded root, the clone the checkout came from) are dropped: they hold
+    today's code, which an editable install or a ``PYTHONPATH=src`` would otherwise import.
+    """
     env = dict(environ)
     tags: dict[str, Any] = {}
     with contextlib.suppress(ValueError):
         given = json.loads(env.get(_RUN_TAGS_VARIABLE) or "{}")
         tags = given if isinstance(given, dict) else {}
     env[_RUN_TAGS_VARIABLE] = json.dumps({**tags, REPRODUCES_TAG: tag})
+    first = [str(checkout)] + ([str(checkout / "src")] if (checkout / "src").is_dir() else [])
+    roots = [os.path.realpath(r) for r in repositories if r]
+    kept = [
+        entry
+        for entry in env.get("PYTHONPATH", "").split(os.pathsep)
+        if entry and not any(_inside(os.path.realpath(entry), root) for root in roots)
+    ]
+    env["PYTHONPATH"] = os.pathsep.join([*first, *kept])
     return env
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _rerun(
@@ -339,14 +366,13 @@ def _tagged(registry: Registry, tag: str) -> list[Run]:
     ).items
 
 
-def _new_run(
-    registry: Registry, tag: str, earlier: set[str], model_path: str | None
-) -> tuple[Run, str | None] | None:
-    """The newest run tagged ``tag`` that is not in ``earlier``, preferring one that logged the model.
+def _new_run(registry: Registry, tag: str, model_path: str | None) -> tuple[Run, str | None] | None:
+    """The run the re-run tagged ``tag`` (this call's nonce), preferring one that logged the model.
 
-    Runs are told apart by id, not by start time, so a server whose clock differs cannot hide one.
+    A script may start several runs (nested ones, say); each carries the tag, and the one holding
+    the model where the original held it is the one compared.
     """
-    runs = [r for r in _tagged(registry, tag) if r.id not in earlier]
+    runs = _tagged(registry, tag)
     if not runs:
         return None
     for candidate in runs:

@@ -37,6 +37,8 @@ __all__ = [
     "entry_point",
 ]
 
+# The folder the run started in, relative to the repository root (recorded by tracking).
+_CWD_TAG = "slipway.source.cwd"
 # Interpreter options that take the next argument as their value (python -W error, -X dev).
 _OPTIONS_WITH_VALUE = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 # Interpreter options a re-run may keep: they change how Python runs the checked-out program, never
@@ -252,9 +254,10 @@ def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> Entry
 
     The interpreter becomes ``python``; the script (``slipway.source.name``, recorded as an absolute
     path) and every argument that is a path under the recorded repository root
-    (``slipway.git.root``) are moved into ``checkout``. The working folder is the recorded one when
-    the command shows it (``python sub/train.py`` run from the root, ``python train.py`` from
-    ``sub/``), mapped into ``checkout``; otherwise ``checkout`` itself.
+    (``slipway.git.root``) are moved into ``checkout``. The working folder is the one the run
+    started in, relative to the repository root (``slipway.source.cwd``), mapped into ``checkout``.
+    A run without that tag starts in the folder its command line shows (``python sub/train.py`` run
+    from the root, ``python train.py`` from ``sub/``), else in ``checkout`` itself.
     """
     kind = tags.get("slipway.source.type", "")
     if kind not in ("script", "module"):
@@ -276,10 +279,8 @@ def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> Entry
     if len(argv) < 2:
         raise InvalidInput(f"the recorded command line {command!r} names no script or module")
     root = os.path.normpath(root)
-    notes: list[str] = []
     index = _program_index(argv, module=kind == "module")
     args = list(argv)
-    cwd = checkout
     if kind == "script":
         name = os.path.normpath(tags.get("slipway.source.name", ""))
         rel = os.path.relpath(name, root) if name else ".."
@@ -288,14 +289,9 @@ def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> Entry
                 f"the script {name!r} is outside the repository {root!r}; it cannot be checked out again"
             )
         args[index] = os.path.join(checkout, rel)
-        given = os.path.normpath(argv[index])
-        if not os.path.isabs(given) and name.endswith(os.sep + given):
-            started_in = name[: -len(given) - 1]
-            where = os.path.relpath(started_in, root)
-            if not where.startswith(".."):
-                cwd = os.path.normpath(os.path.join(checkout, where))
-            else:
-                notes.append(f"the run started outside the repository ({started_in}); re-run from its root")
+    cwd, notes = _working_folder(
+        tags, given=argv[index] if kind == "script" else None, root=root, checkout=checkout
+    )
     for i, arg in enumerate(args):
         if i == 0 or (i == index and kind == "script"):
             continue
@@ -305,6 +301,32 @@ def entry_point(tags: Mapping[str, str], *, checkout: str, python: str) -> Entry
             args[i] = mapped
     args[0] = python
     return EntryPoint(argv=tuple(args), cwd=cwd, notes=tuple(notes))
+
+
+def _working_folder(
+    tags: Mapping[str, str], *, given: str | None, root: str, checkout: str
+) -> tuple[str, list[str]]:
+    """Where in ``checkout`` the run started (``given``: the script as the command line names it)."""
+    started = tags.get(_CWD_TAG)
+    if started is not None:
+        where = os.path.normpath(started)
+        if not (os.path.isabs(where) or where == os.pardir or where.startswith(os.pardir + os.sep)):
+            return os.path.normpath(os.path.join(checkout, where)), []
+        return checkout, [
+            f"the recorded working folder {started!r} is outside the repository; re-run from its root"
+        ]
+    if given is None:  # a module recorded before slipway.source.cwd: the root is the best guess
+        return checkout, []
+    # a script recorded before slipway.source.cwd: ``python train.py`` run in sub/ shows it
+    name = os.path.normpath(tags.get("slipway.source.name", ""))
+    given = os.path.normpath(given)
+    if os.path.isabs(given) or not name.endswith(os.sep + given):
+        return checkout, []
+    started_in = name[: -len(given) - 1]
+    where = os.path.relpath(started_in, root)
+    if where.startswith(".."):
+        return checkout, [f"the run started outside the repository ({started_in}); re-run from its root"]
+    return os.path.normpath(os.path.join(checkout, where)), []
 
 
 def _program_index(argv: list[str], *, module: bool) -> int:
