@@ -52,14 +52,22 @@ class Batcher(Generic[P, R]):
     Args:
         predict: called on the predict thread with a list of payloads; returns one result per
             payload, in order. It may raise: the batch is then retried one payload at a time, and a
-            payload that raises alone gets that exception.
+            payload that raises alone gets that exception. A call that returns the wrong number of
+            results counts as raising; anything raised that is not an Exception (``SystemExit`` from
+            a model calling ``sys.exit``, say) reaches the request as a RuntimeError, so it can
+            neither end the predict thread nor stop the event loop.
         max_batch_size: the most requests in one call.
-        max_latency_ms: the longest span of arrival times within one batch.
+        max_latency_ms: the longest span of arrival times within one batch: a batch takes, in
+            arrival order, the requests that arrived within this of its oldest one, and the first
+            that arrived later opens the next batch. It splits what already waits; nothing ever
+            waits for it.
         max_queue: requests waiting beyond this are refused with Overloaded (503).
-        timeout: seconds a request may wait in the queue before it is failed with Overloaded.
+        timeout: seconds a request may wait in the queue before it is failed with Overloaded
+            (checked when the predict thread reaches it; the server's own per-request timer answers
+            the caller on time).
         on_batch: called on the predict thread after each batch with (payloads, results, and each
             request's seconds from queueing to its result): where the prediction log and the
-            batch-size metric hook in, off the request's path.
+            batch-size metric hook in, off the request's path. What it raises is ignored.
     """
 
     def __init__(
@@ -82,16 +90,16 @@ class Batcher(Generic[P, R]):
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._held: _Item[P, R] | None = None  # taken from the queue but past this batch's span
-        self.depth = 0  # queued + being predicted; changed on the event loop's thread only
-        self.busy = False
+        # queued + being predicted; changed on the event loop's thread only, and lowered by each
+        # future's done callback (so one loop turn after an answer is delivered)
+        self.depth = 0
         self._closed = False
+        self._closing = threading.Lock()  # nothing is queued after _STOP: close may run on any thread
         self._thread = threading.Thread(target=self._run, name=f"slipway-predict-{name}", daemon=True)
         self._thread.start()
 
     def submit(self, payload: P) -> asyncio.Future[R]:
         """Queue ``payload``; the future resolves to its result (or its exception). Loop thread only."""
-        if self._closed:
-            raise Overloaded(f"model {self.name} is being replaced; retry")
         if self.depth >= self.max_queue:
             raise Overloaded(
                 f"model {self.name} has {self.depth} requests waiting "
@@ -100,9 +108,13 @@ class Batcher(Generic[P, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         now = time.monotonic()
+        item = _Item(payload, future, loop, now, now + self.timeout)
+        with self._closing:
+            if self._closed:
+                raise Overloaded(f"model {self.name} is being replaced; retry")
+            self._queue.put(item)
         self.depth += 1
         future.add_done_callback(self._done)
-        self._queue.put(_Item(payload, future, loop, now, now + self.timeout))
         return future
 
     def _done(self, _: object) -> None:
@@ -110,10 +122,11 @@ class Batcher(Generic[P, R]):
 
     def close(self, *, wait: bool = True) -> None:
         """Stop taking requests; what is queued is still predicted, then the thread ends."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
         if wait:
             self._thread.join()
 
@@ -124,6 +137,8 @@ class Batcher(Generic[P, R]):
             self._held = None
             if first is _STOP:
                 return
+            if first.future.done():
+                continue  # cancelled, or already answered by the server's timer: nothing to do
             batch = [first]
             stop = False
             while len(batch) < self.max_batch_size:
@@ -131,46 +146,35 @@ class Batcher(Generic[P, R]):
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is _STOP:
+                if item is _STOP:  # always the last item: everything before it is in this batch
                     stop = True
                     break
+                if item.future.done():
+                    continue
                 if item.arrived - first.arrived > self._span:
                     self._held = item  # arrived too late for this batch: it opens the next one
                     break
                 batch.append(item)
             self._predict_batch(batch)
             if stop:
-                self._drain()
                 return
-
-    def _drain(self) -> None:
-        """After close: predict whatever is still queued, then stop."""
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not _STOP:
-                self._predict_batch([item])
 
     def _predict_batch(self, batch: list[_Item[P, R]]) -> None:
         now = time.monotonic()
         live: list[_Item[P, R]] = []
         expired: list[_Item[P, R]] = []
         for item in batch:
-            if not item.future.cancelled():
+            if not item.future.done():
                 (expired if now > item.deadline else live).append(item)
         loop = batch[0].loop
         if expired:
-            late = Overloaded(
-                f"model {self.name}: the request waited more than {self.timeout:g} s in the queue"
-            )
-            loop.call_soon_threadsafe(_deliver, expired, [late] * len(expired))
+            late = f"model {self.name}: the request waited more than {self.timeout:g} s in the queue"
+            _post(loop, expired, [Overloaded(late) for _ in expired])  # one each: raising edits it
         if not live:
             return
         payloads = [item.payload for item in live]
         results = self._call(payloads)
-        loop.call_soon_threadsafe(_deliver, live, results)
+        _post(loop, live, results)
         if self._on_batch is not None:
             done = time.monotonic()
             with contextlib.suppress(Exception):
@@ -178,20 +182,43 @@ class Batcher(Generic[P, R]):
 
     def _call(self, payloads: list[P]) -> Sequence[R | BaseException]:
         try:
-            results = self._predict(payloads)
+            return self._checked(payloads)
         except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
             if len(payloads) == 1:
-                return [exc]
-            return [self._one(p) for p in payloads]
-        return results
+                return [_as_error(exc)]
+        return [self._one(p) for p in payloads]
 
     def _one(self, payload: P) -> R | BaseException:
         try:
-            return self._predict([payload])[0]
-        except Exception as exc:
-            return exc
+            return self._checked([payload])[0]
+        except BaseException as exc:
+            return _as_error(exc)
+
+    def _checked(self, payloads: list[P]) -> Sequence[R | BaseException]:
+        results = self._predict(payloads)
+        if len(results) != len(payloads):
+            raise RuntimeError(
+                f"model {self.name}: predict returned {len(results)} results for {len(payloads)} requests"
+            )
+        return results
+
+
+def _as_error(exc: BaseException) -> BaseException:
+    """What a request gets for ``exc``: itself if an Exception, else a RuntimeError naming it.
+
+    A ``SystemExit`` or ``KeyboardInterrupt`` set on a future would stop the event loop that awaits it,
+    and one left to propagate would end the predict thread.
+    """
+    if isinstance(exc, Exception):
+        return exc
+    return RuntimeError(f"the model raised {exc!r}")
+
+
+def _post(
+    loop: asyncio.AbstractEventLoop, items: list[_Item[P, R]], results: Sequence[R | BaseException]
+) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(_deliver, items, results)
 
 
 def _deliver(items: list[_Item[P, R]], results: Sequence[R | BaseException]) -> None:
