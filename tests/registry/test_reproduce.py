@@ -32,15 +32,24 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
+# The REPRO_* variables are knobs only the tests' re-runs set (they inherit the test's environment,
+# the original training does not): a tiny change, other in-memory data, no model, a raising model.
 TRAIN = textwrap.dedent(
     """
     import argparse
+    import os
 
     import numpy as np
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
     import slipway
+
+    if os.environ.get("REPRO_RAISE"):
+        import raising
+
+        raising.TRAINING = True
+        LogisticRegression = raising.Raising
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="data.csv")
@@ -53,13 +62,33 @@ TRAIN = textwrap.dedent(
     X, y = frame[["a", "b", "c"]], frame["y"]
     # random sample weights: reproducible with a seed, different at every run without one
     weights = np.random.default_rng(seed).uniform(0.5, 1.5, len(frame))
+    weights *= 1 + float(os.environ.get("REPRO_JITTER", "0"))
     with slipway.start_run(experiment="repro"):
         slipway.log_params({"seed": args.seed, "C": args.C})
         slipway.log_dataset(args.data, name="train", role="training")
+        # logged from memory: no file to read again, only the digest the re-run records
+        sample = X.head(20) + float(os.environ.get("REPRO_SAMPLE_SHIFT", "0"))
+        slipway.log_dataset(sample, name="sample", role="evaluation")
         model = LogisticRegression(C=args.C).fit(X, y, sample_weight=weights)
         slipway.log_metric("mean_proba", float(model.predict_proba(X)[:, 1].mean()))
         slipway.log_metric("accuracy", float((model.predict(X) == y).mean()))
-        slipway.log_model(model, "model", input_example=X.head(5))
+        if not os.environ.get("REPRO_NO_MODEL"):
+            slipway.log_model(model, "model", input_example=X.head(5))
+    """
+)
+
+RAISING = textwrap.dedent(
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    TRAINING = False  # train.py sets it: loaded anywhere else, predict_proba raises
+
+
+    class Raising(LogisticRegression):
+        def predict_proba(self, X):
+            if not TRAINING:
+                raise ValueError("boom: predict_proba outside training\\nsecond line")
+            return super().predict_proba(X)
     """
 )
 
@@ -190,9 +219,10 @@ def test_a_clean_commit_reproduces_identically(capsys: pytest.CaptureFixture[str
     assert report["dirty"] is False
     assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
     assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "identical"}
-    assert verdicts(report, "data") == {"train": "identical"}
+    assert verdicts(report, "data") == {"train": "identical", "sample": "identical"}
     assert report["packages"] == []
     assert report["environment"] == []
+    assert report["reproduced_model"] == f"runs:/{report['reproduced_run']}/model"
 
     tags = project.run_tags(str(report["reproduced_run"]))
     assert re.fullmatch(r"models:/m/1#[0-9a-f]{32}", tags["slipway.reproduces"])  # this call's nonce
@@ -215,7 +245,7 @@ def test_a_dirty_tree_is_rebuilt_from_the_recorded_diff(
     assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "identical"}
     assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "identical"}
     assert report["params"] == []  # C=0.05 again: the diff was applied
-    assert verdicts(report, "data") == {"train": "identical"}
+    assert verdicts(report, "data") == {"train": "identical", "sample": "identical"}
     notes = " ".join(map(str, report["notes"]))  # type: ignore[call-overload]
     assert "applied the run's uncommitted changes" in notes
     assert "linked the untracked data file" in notes
@@ -237,7 +267,7 @@ def test_changed_data_is_reported_and_fails(
     assert "training data changed: train" in out
     code, report = as_json(capsys, project)
     assert code == 1
-    assert verdicts(report, "data") == {"train": "different"}
+    assert verdicts(report, "data") == {"train": "different", "sample": "different"}  # read from it
     check = report["data"][0]  # type: ignore[index]
     assert check["path"] == str(outside)
     assert "the re-run read other data" in check["note"]
@@ -290,6 +320,48 @@ def test_a_changed_binary_file_is_rebuilt_from_the_recorded_diff(
     code, out, err = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
     assert code == 0, out + err
     assert "with the run's uncommitted changes" in out
+
+
+def test_a_tiny_difference_is_within_tolerance(
+    capsys: pytest.CaptureFixture[str], project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.train()
+    project.register()
+    monkeypatch.setenv("REPRO_JITTER", "1e-6")  # the re-run's weights differ in the 7th digit
+    code, report = as_json(capsys, project)
+    assert code == 0, report["problems"]
+    assert verdicts(report, "metrics") == {"accuracy": "identical", "mean_proba": "within tolerance"}
+    assert verdicts(report, "predictions") == {"predict": "identical", "predict_proba": "within tolerance"}
+    code, report = as_json(capsys, project, "--rtol", "0", "--atol", "0")
+    assert code == 1
+    assert report["problems"] == ["metrics differ: mean_proba", "predictions differ: predict_proba"]
+
+
+def test_a_rerun_that_logs_no_model_is_not_reproduced(
+    capsys: pytest.CaptureFixture[str], project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.train()
+    project.register()
+    monkeypatch.setenv("REPRO_NO_MODEL", "1")
+    code, out, _ = reproduce(capsys, "models:/m/1", "--repo", str(project.root))
+    assert code == 1, out
+    assert "result: NOT reproduced: the re-run logged no model where the original run had one" in out
+    assert "  model:   - (none logged)" in out
+
+
+def test_data_logged_from_memory_is_judged_by_the_rerun_digest(
+    capsys: pytest.CaptureFixture[str], project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.train()
+    project.register()
+    monkeypatch.setenv("REPRO_SAMPLE_SHIFT", "1")  # the re-run logs other rows under the same name
+    code, report = as_json(capsys, project)
+    assert code == 1
+    assert report["problems"] == ["training data changed: sample"]
+    assert verdicts(report, "data") == {"train": "identical", "sample": "different"}
+    sample = report["data"][1]  # type: ignore[index]
+    assert sample["path"] == ""
+    assert sample["note"].startswith("not a file: judged by the digest the re-run recorded")
 
 
 @pytest.mark.parametrize("layout", ["src", "subfolder"])
@@ -372,6 +444,50 @@ def test_concurrent_reproductions_of_a_version_each_find_their_own_run(
         project.run_tags(str(first.reproduced_run))["slipway.reproduces"]
         != project.run_tags(str(second.reproduced_run))["slipway.reproduces"]
     )
+
+
+@pytest.mark.parametrize("failing", ["load", "predict"])
+def test_a_model_that_fails_to_load_or_predict_cannot_be_checked(
+    capsys: pytest.CaptureFixture[str],
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    failing: str,
+) -> None:
+    (project.root / "raising.py").write_text(RAISING)
+    project.commit("raising.py")
+    project.train()
+    project.register()
+    if failing == "predict":
+        monkeypatch.setenv("REPRO_RAISE", "1")  # the re-run's model raises in predict_proba here
+        monkeypatch.syspath_prepend(str(project.root))  # where its class is (no code/ in sklearn's)
+        request.addfinalizer(lambda: sys.modules.pop("raising", None))
+        expected = (
+            "cannot check predictions: the re-run's model's predict_proba on the input example raised: "
+            "ValueError: boom: predict_proba outside training"
+        )
+    else:
+        import slipway.models
+        from slipway.errors import IntegrityViolation
+
+        real = slipway.models.load_model
+
+        def load_model(uri: str | os.PathLike[str], **kwargs: Any) -> Any:
+            if str(uri).startswith("runs:/"):
+                raise IntegrityViolation("model.pkl: digest mismatch\nmore")
+            return real(uri, **kwargs)
+
+        monkeypatch.setattr(slipway.models, "load_model", load_model)
+        expected = "did not load: model.pkl: digest mismatch"
+    code, report = as_json(capsys, project)  # exit code 1, not 2, and no traceback (it would raise)
+    assert code == 1
+    problems = report["problems"]
+    assert isinstance(problems, list)
+    assert len(problems) == 1
+    problem = str(problems[0])
+    assert problem.startswith("cannot check predictions: ")
+    assert expected in problem
+    assert "\n" not in problem
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from slipway.registry._reproduction import (
     compare_numbers,
     compare_predictions,
     entry_point,
+    with_rerun_digest,
 )
 
 TOL = Tolerance(rtol=1e-6, atol=1e-12)
@@ -197,6 +198,7 @@ def _report(**changes: object) -> Reproduction:
         "uri": "models:/m/1",
         "original_run": "a",
         "reproduced_run": "b",
+        "reproduced_model": "runs:/b/model",
         "commit": "c",
         "dirty": False,
         "command": ("py", "t.py"),
@@ -212,7 +214,8 @@ def _c(verdict: Verdict) -> Comparison:
 
 
 def test_what_makes_a_reproduction_fail() -> None:
-    assert _report().ok
+    same = (_c(Verdict.IDENTICAL),)
+    assert _report(metrics=same).ok
     assert _report(metrics=(_c(Verdict.WITHIN_TOLERANCE),), predictions=(_c(Verdict.UNCHECKED),)).ok
     assert _report(metrics=(_c(Verdict.DIFFERENT),)).problems == ["metrics differ: k"]
     assert _report(predictions=(_c(Verdict.DIFFERENT),)).problems == ["predictions differ: k"]
@@ -223,6 +226,50 @@ def test_what_makes_a_reproduction_fail() -> None:
         name="train", role="training", recorded="x", path="/d", found="y", verdict=Verdict.DIFFERENT
     )
     unchecked = DataCheck(name="mem", role="", recorded="x", path="", found=None, verdict=Verdict.UNCHECKED)
-    assert _report(data=(changed, unchecked)).problems == ["training data changed: train"]
-    assert _report(data=(unchecked,)).ok
-    assert _report().to_dict()["ok"] is True
+    assert _report(data=(changed, unchecked), metrics=same).problems == ["training data changed: train"]
+    assert _report(data=(unchecked,), metrics=same).ok
+    assert _report(metrics=same).to_dict()["ok"] is True
+
+
+def test_a_reproduction_that_compared_nothing_is_not_reproduced() -> None:
+    """A re-run that logged no model, or of which nothing could be judged, proves nothing."""
+    nothing = _report()
+    assert not nothing.ok
+    assert nothing.problems == [
+        "nothing was compared: neither run logged a metric and no prediction was checked"
+    ]
+    assert not _report(predictions=(_c(Verdict.UNCHECKED),)).ok
+    no_model = _report(reproduced_model=None, metrics=(_c(Verdict.IDENTICAL),))
+    assert no_model.problems == ["the re-run logged no model where the original run had one"]
+    assert no_model.to_dict()["ok"] is False
+
+
+def test_a_check_that_could_not_be_made_fails_the_reproduction() -> None:
+    line = "cannot check predictions: the re-run's model raised on the input example (predict): boom"
+    report = _report(metrics=(_c(Verdict.IDENTICAL),), unchecked=(line,))
+    assert report.problems == [line]
+    assert not report.ok
+
+
+def _data(verdict: Verdict, note: str = "") -> DataCheck:
+    found = None if verdict is Verdict.UNCHECKED else "d1"
+    return DataCheck(
+        name="t", role="training", recorded="d1", path="", found=found, verdict=verdict, note=note
+    )
+
+
+def test_data_that_cannot_be_read_again_is_judged_by_the_rerun_digest() -> None:
+    memory = _data(Verdict.UNCHECKED, "cannot check: not a file")
+    same = with_rerun_digest(memory, "d1")
+    assert (same.verdict, same.found) == (Verdict.IDENTICAL, "d1")
+    assert same.note == "not a file: judged by the digest the re-run recorded; the re-run read the same data"
+    other = with_rerun_digest(memory, "d2" * 10)
+    assert (other.verdict, other.found) == (Verdict.DIFFERENT, "d2" * 10)
+    assert other.note.endswith("the re-run read other data (sha256:d2d2d2d2d2d2…)")
+    assert _report(data=(other,), metrics=(_c(Verdict.IDENTICAL),)).problems == ["training data changed: t"]
+    missing = with_rerun_digest(memory, None)
+    assert missing.verdict is Verdict.UNCHECKED
+    assert missing.note == "cannot check: not a file; the re-run logged no dataset of that name and role"
+    # a file fingerprinted again keeps its own verdict; the re-run's digest is a note
+    read = with_rerun_digest(_data(Verdict.IDENTICAL), "d2")
+    assert (read.verdict, read.note) == (Verdict.IDENTICAL, "the re-run read other data (sha256:d2…)")

@@ -1,7 +1,8 @@
 """``slipway reproduce``: re-run a version's training from its recorded commit and compare, side by side.
 
 Exit code 0 when every metric and prediction is identical or within tolerance (and the training
-data is unchanged), 1 when something differs, 2 for bad input (one line, nothing re-run).
+data is unchanged), 1 when something differs or could not be checked (the re-run failed or logged
+no model, a model did not load, nothing was compared), 2 for bad input (one line, nothing re-run).
 """
 
 import json
@@ -54,7 +55,8 @@ def reproduce(
 ) -> None:
     """Re-run the training of MODEL_URI from its recorded commit and diff; compare metrics and predictions.
 
-    Exit code 0: identical or within tolerance; 1: something differs; 2: bad input.
+    Exit code 0: identical or within tolerance; 1: something differs or could not be checked;
+    2: bad input.
     """
     from slipway.artifacts import open_blob_store
     from slipway.cli._context import metadata_store, settings
@@ -120,6 +122,8 @@ def _print(out: "Console", r: "Reproduction") -> None:
     out.print(f"  in:      {r.cwd}")
     code = "timeout" if r.exit_code is None else r.exit_code
     out.print(f"  new run: {r.reproduced_run or '-'} (exit code {code})")
+    if r.reproduced_run:
+        out.print(f"  model:   {r.reproduced_model or '- (none logged)'}")
     if r.data:
         data = table("training data", "dataset", "role", "hash", "file", "note")
         for d in r.data:

@@ -8,7 +8,7 @@ nothing behind:
 3. ``git worktree add --detach`` the commit into a temporary folder, and ``git apply`` the run's
    ``slipway/git.diff`` when its tree was dirty;
 4. fingerprint each recorded dataset that was a file again, the way tracking does, and compare
-   digests (a dataset logged from memory cannot be checked: "not a file");
+   digests (for a dataset logged from memory, the digest the re-run records decides, step 6);
 5. re-run the recorded command line from the checkout's copy of the folder the run started in,
    with the same stores (the caller's environment), the checkout first on ``PYTHONPATH``, and
    ``SLIPWAY_RUN_TAGS`` tagging every run it starts ``slipway.reproduces=models:/NAME/VERSION#NONCE``
@@ -45,6 +45,7 @@ from slipway.registry._reproduction import (
     compare_metrics,
     compare_predictions,
     entry_point,
+    with_rerun_digest,
 )
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def reproduce(
             uri=where,
             original_run=run.id,
             reproduced_run=new[0].id if new else None,
+            reproduced_model=f"runs:/{new[0].id}/{new[1]}" if new and new[1] is not None else None,
             commit=commit,
             dirty=dirty,
             command=entry.argv,
@@ -150,8 +152,7 @@ def reproduce(
         )
         if new is None:
             return report
-        new_run, new_model = new
-        return _compared(registry, report, mv, run, new_run, new_model, cache_dir=Path(cache_dir), say=say)
+        return _compared(registry, report, mv, run, new[0], cache_dir=Path(cache_dir), say=say)
 
 
 # ---------------------------------------------------------------------- reading the record
@@ -399,7 +400,6 @@ def _compared(
     mv: ModelVersion,
     run: Run,
     new_run: Run,
-    new_model: str | None,
     *,
     cache_dir: Path,
     say: Callable[[str], None],
@@ -413,37 +413,23 @@ def _compared(
     comparison = compare(run, new_run, lock_a=_lock(tracking, run.id), lock_b=_lock(tracking, new_run.id))
     notes = list(report.notes)
     predictions: tuple[Comparison, ...] = ()
-    if new_model is None:
-        notes.append("the re-run logged no model where the original did; predictions not compared")
-    else:
+    unchecked: tuple[str, ...] = ()
+    if report.reproduced_model is not None:  # without it, Reproduction.problems says so
         say("comparing predictions on the input example")
-        predictions = _predictions(registry, mv, f"runs:/{new_run.id}/{new_model}", cache_dir, tol, notes)
+        predictions, unchecked = _predictions(registry, mv, report.reproduced_model, cache_dir, tol, notes)
     datasets = {(d.name, d.role): d.digest for d in registry.store.get_run_datasets(new_run.id)}
-    data = tuple(
-        dataclasses.replace(d, note=_read_note(d, datasets.get((d.name, d.role)))) for d in report.data
-    )
     return dataclasses.replace(
         report,
-        data=data,
+        data=tuple(with_rerun_digest(d, datasets.get((d.name, d.role))) for d in report.data),
         metrics=compare_metrics(run.metrics, new_run.metrics, tol),
         predictions=predictions,
         params=tuple(comparison.params),
         environment=tuple(d for d in comparison.environment if d.key != "slipway.packages.digest"),
         packages=tuple(comparison.packages),
         code=tuple(d for d in comparison.code if d.key in _CODE_KEYS),
+        unchecked=unchecked,
         notes=tuple(notes),
     )
-
-
-def _read_note(check: DataCheck, rerun_digest: str | None) -> str:
-    """Add what the re-run itself recorded for the same dataset to the check's note."""
-    if rerun_digest is None:
-        said = "the re-run logged no dataset of that name and role"
-    elif rerun_digest == check.recorded:
-        said = "the re-run read the same data"
-    else:
-        said = f"the re-run read other data (sha256:{rerun_digest[:12]}…)"
-    return f"{check.note}; {said}" if check.note else said
 
 
 def _lock(tracking: TrackingClient, run_id: str) -> str | None:
@@ -455,15 +441,37 @@ def _lock(tracking: TrackingClient, run_id: str) -> str | None:
         return None
 
 
+class _CannotCheck(Exception):
+    """Loading a model or predicting failed; the message is the one line the report shows."""
+
+
 def _predictions(
     registry: Registry, mv: ModelVersion, new_uri: str, cache_dir: Path, tol: Tolerance, notes: list[str]
-) -> tuple[Comparison, ...]:
+) -> tuple[tuple[Comparison, ...], tuple[str, ...]]:
+    """Both models' outputs on the version's input example; and why they could not be compared.
+
+    Loading a model unpickles it and predicting runs its code, so any error can come out of
+    either: each becomes one "cannot check predictions: …" line, which fails the reproduction.
+    """
     from slipway.models import EnvironmentMismatchWarning, load_model
 
-    with warnings.catch_warnings():  # environment differences are reported, side by side
-        warnings.simplefilter("ignore", EnvironmentMismatchWarning)
-        original = registry.load(mv, cache_dir=cache_dir)
-        reproduced = load_model(new_uri, store=registry.store, blobs=registry.blobs, cache_dir=cache_dir)
+    where = f"models:/{mv.name}/{mv.version}"
+    try:
+        with warnings.catch_warnings():  # environment differences are reported, side by side
+            warnings.simplefilter("ignore", EnvironmentMismatchWarning)
+            original = _checked(
+                f"the original model {where} did not load", registry.load, mv, cache_dir=cache_dir
+            )
+            reproduced = _checked(
+                f"the re-run's model {new_uri} did not load",
+                load_model,
+                new_uri,
+                store=registry.store,
+                blobs=registry.blobs,
+                cache_dir=cache_dir,
+            )
+    except _CannotCheck as exc:
+        return (), (f"cannot check predictions: {exc}",)
     example = original.input_example
     if example is None:
         notes.append("the version has no input example; predictions not compared")
@@ -475,18 +483,36 @@ def _predictions(
                 verdict=Verdict.UNCHECKED,
                 note="no input example",
             ),
-        )
-    out = []
+        ), ()
+    out: list[Comparison] = []
+    unchecked: list[str] = []
     for method in ("predict", "predict_proba"):
         if method not in original.methods or method not in reproduced.methods:
             continue
         try:
-            a = getattr(original, method)(example)
-            b = getattr(reproduced, method)(example)
-        except SlipwayError as exc:
-            out.append(
-                Comparison(key=method, original="-", reproduced="-", verdict=Verdict.DIFFERENT, note=str(exc))
+            a = _checked(
+                f"the original model's {method} on the input example raised",
+                getattr(original, method),
+                example,
             )
+            b = _checked(
+                f"the re-run's model's {method} on the input example raised",
+                getattr(reproduced, method),
+                example,
+            )
+        except _CannotCheck as exc:
+            unchecked.append(f"cannot check predictions: {exc}")
             continue
         out.append(compare_predictions(method, a, b, tol))
-    return tuple(out)
+    return tuple(out), tuple(unchecked)
+
+
+def _checked(what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``; any error it raises becomes a :class:`_CannotCheck` saying ``what``."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:  # the model's own code runs here: any exception is its failure to report
+        text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        if not isinstance(exc, SlipwayError) or not text:  # slipway's own messages say what failed
+            text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise _CannotCheck(f"{what}: {text}") from exc

@@ -13,7 +13,7 @@ import enum
 import math
 import os.path
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import GIT_ROOT_TAG
@@ -35,6 +35,7 @@ __all__ = [
     "compare_numbers",
     "compare_predictions",
     "entry_point",
+    "with_rerun_digest",
 ]
 
 # The folder the run started in, relative to the repository root (recorded by tracking).
@@ -110,12 +111,17 @@ class EntryPoint:
 class Reproduction:
     """Everything ``slipway reproduce`` found; :attr:`ok` decides its exit code (0 or 1).
 
+    ``reproduced_model`` is the re-run's model (``runs:/RUN/PATH``), None when it logged none;
+    ``unchecked`` holds what had to be compared but could not be, one line each ("cannot check
+    predictions: …"), and each one fails the reproduction.
+
     .. versionadded:: 0.1
     """
 
     uri: str
     original_run: str
     reproduced_run: str | None
+    reproduced_model: str | None = None
     commit: str
     dirty: bool
     command: tuple[str, ...]
@@ -129,12 +135,17 @@ class Reproduction:
     environment: tuple[Difference, ...] = ()
     packages: tuple[Difference, ...] = ()
     code: tuple[Difference, ...] = ()
+    unchecked: tuple[str, ...] = ()
     log_tail: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def problems(self) -> list[str]:
-        """Why the reproduction does not match (empty when it does)."""
+        """Why the reproduction does not match (empty when it does).
+
+        It matches only when something was compared: a re-run that logged no model, or whose
+        metrics and predictions could none of them be judged, has not shown it rebuilds the model.
+        """
         out: list[str] = []
         if self.exit_code != 0:
             out.append(
@@ -144,6 +155,8 @@ class Reproduction:
             )
         elif self.reproduced_run is None:
             out.append("the re-run recorded no run tagged as this reproduction")
+        elif self.reproduced_model is None:
+            out.append("the re-run logged no model where the original run had one")
         changed = [d.name or d.recorded[:12] for d in self.data if d.verdict is Verdict.DIFFERENT]
         if changed:
             out.append(f"training data changed: {', '.join(changed)}")
@@ -153,6 +166,10 @@ class Reproduction:
         preds = [c.key for c in self.predictions if c.verdict is Verdict.DIFFERENT]
         if preds:
             out.append(f"predictions differ: {', '.join(preds)}")
+        out += self.unchecked
+        judged = [c for c in (*self.metrics, *self.predictions) if c.verdict is not Verdict.UNCHECKED]
+        if not out and not judged:
+            out.append("nothing was compared: neither run logged a metric and no prediction was checked")
         return out
 
     @property
@@ -227,6 +244,30 @@ def compare_predictions(key: str, original: Any, reproduced: Any, tolerance: Tol
     return judged(
         Verdict.DIFFERENT, f"{int((~close).sum())} of {a.size} values differ; largest difference {gap:.3g}"
     )
+
+
+def with_rerun_digest(check: DataCheck, rerun_digest: str | None) -> DataCheck:
+    """Add what the re-run recorded for the same dataset (name and role) to a data check.
+
+    Where the file could not be fingerprinted again (data logged from memory, a file gone), the
+    re-run's recorded digest decides instead: the same as the original's is *identical*, another
+    is *different*; a re-run that logged no such dataset leaves it unchecked.
+    """
+    if rerun_digest is None:
+        said = "the re-run logged no dataset of that name and role"
+    elif rerun_digest == check.recorded:
+        said = "the re-run read the same data"
+    else:
+        said = f"the re-run read other data (sha256:{rerun_digest[:12]}…)"
+    if check.verdict is Verdict.UNCHECKED and rerun_digest is not None:
+        why = check.note.removeprefix("cannot check: ")
+        return replace(
+            check,
+            found=rerun_digest,
+            verdict=Verdict.IDENTICAL if rerun_digest == check.recorded else Verdict.DIFFERENT,
+            note=f"{why}: judged by the digest the re-run recorded; {said}",
+        )
+    return replace(check, note=f"{check.note}; {said}" if check.note else said)
 
 
 def _array(value: Any) -> Any:
