@@ -19,6 +19,10 @@ from slipway.serving._batcher import Batcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator, Sequence
+    from pathlib import Path
+
+    from slipway.serving._codec import Payload
+    from slipway.serving._served import Prediction, ServedModel
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -435,3 +439,192 @@ class TestOnBatch:
         run(body())
         b.close()
         assert calls == [[1], [2]]
+
+
+# ---------------------------------------------------------------------- ServedModel.predict
+_SCALER = """
+import numpy as np
+
+
+class Scaler:
+    \"\"\"x * scale + z (z optional), recording each call's row count; predict_proba may fail.\"\"\"
+
+    def __init__(self):
+        self.calls = []
+        self.proba_fails = False
+
+    def predict(self, df, params=None):
+        self.calls.append(len(df))
+        z = df["z"].to_numpy() if "z" in df.columns else 0.0
+        return df["x"].to_numpy() * (params or {}).get("scale", 1.0) + z
+
+    def predict_proba(self, df, params=None):  # params: slipway passes predict's defaults here too
+        if self.proba_fails:
+            raise ValueError("no probabilities today")
+        p = np.clip(df["x"].to_numpy() / 100.0, 0.0, 1.0)
+        return np.stack([1.0 - p, p], axis=1)
+"""
+
+
+_DTYPES = """
+import numpy as np
+
+
+class Dtypes:
+    # no signature: answers each row with the dtype and row width of the array it was given
+
+    def predict(self, x):
+        return np.array([f"{x.dtype}/{x.shape[1]}"] * len(x), dtype=object)
+"""
+
+
+def _save_module_model(root: Path, module: str, source: str, cls: str, **kw: Any) -> Path:
+    """Save ``module.cls()`` (its source written under ``root``) as a pyfunc model at root/model."""
+    import importlib
+    import sys
+
+    from slipway.models import save_model
+
+    (root / f"{module}.py").write_text(source)
+    sys.path.insert(0, str(root))
+    try:
+        obj = getattr(importlib.import_module(module), cls)()
+        save_model(obj, root / "model", code_paths=[root / f"{module}.py"], **kw)
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop(module, None)
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def scaler(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pyfunc model with an optional column ``z`` and a parameter ``scale``, saved once."""
+    from slipway.core import ColumnSpec, ParamSpec, Schema, Signature
+
+    signature = Signature(
+        inputs=Schema(
+            columns=(
+                ColumnSpec(name="x", dtype="float64"),
+                ColumnSpec(name="z", dtype="float64", optional=True),
+            )
+        ),
+        params=(ParamSpec(name="scale", dtype="float64", default=1.0),),
+    )
+    root = tmp_path_factory.mktemp("scaler")
+    return _save_module_model(root, "served_scaler", _SCALER, "Scaler", signature=signature)
+
+
+@pytest.fixture(scope="module")
+def dtypes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _save_module_model(tmp_path_factory.mktemp("dtypes"), "served_dtypes", _DTYPES, "Dtypes")
+
+
+def _served(path: Path, *, log_probabilities: bool = False) -> ServedModel:
+    from slipway.models import load_model
+    from slipway.serving._served import ServedModel
+
+    return ServedModel(
+        load_model(path), name="s", version="1", source=str(path), log_probabilities=log_probabilities
+    )
+
+
+def _payload(served: ServedModel, body: dict[str, Any]) -> Payload:
+    """Decode as the server does for ``/invocations``: codec, then the model's params."""
+    import json
+
+    payload = served.codec.decode_invocations(json.dumps(body).encode(), "application/json")
+    payload.params = served.model_params(payload, strict=True)
+    return payload
+
+
+def _rows(x: list[float], z: list[float] | None = None, **params: float) -> dict[str, Any]:
+    columns = {"x": x} if z is None else {"x": x, "z": z}
+    return {"inputs": columns, **({"params": params} if params else {})}
+
+
+def _values(predictions: Sequence[Prediction]) -> list[list[Any]]:
+    return [list(p.outputs["predict"]) for p in predictions]
+
+
+class TestServedModelPredict:
+    def test_a_batch_is_one_call_split_back_by_each_request_row_count(self, scaler: Path) -> None:
+        served = _served(scaler)
+        payloads = [_payload(served, _rows(x)) for x in ([1.0, 2.0], [3.0], [4.0, 5.0, 6.0])]
+        assert _values(served.predict(payloads)) == [[1.0, 2.0], [3.0], [4.0, 5.0, 6.0]]
+        assert served.model.raw.calls == [6]  # type: ignore[attr-defined]
+
+    def test_requests_with_and_without_an_optional_column_each_get_their_own_answer(
+        self, scaler: Path
+    ) -> None:
+        served = _served(scaler)
+        payloads = [
+            _payload(served, _rows([1.0])),
+            _payload(served, _rows([2.0], z=[10.0])),
+            _payload(served, _rows([3.0])),
+            _payload(served, _rows([4.0], z=[20.0])),
+        ]
+        assert _values(served.predict(payloads)) == [[1.0], [12.0], [3.0], [24.0]]
+        # one call per set of columns, not one per request
+        assert served.model.raw.calls == [2, 2]  # type: ignore[attr-defined]
+
+    def test_the_optional_column_is_kept_when_the_first_request_lacks_it(self, scaler: Path) -> None:
+        served = _served(scaler)
+        payloads = [_payload(served, _rows([1.0])), _payload(served, _rows([2.0], z=[10.0]))]
+        assert _values(served.predict(payloads)) == [[1.0], [12.0]]
+
+    def test_requests_with_different_params_are_grouped_by_params(self, scaler: Path) -> None:
+        served = _served(scaler)
+        payloads = [
+            _payload(served, _rows([1.0], scale=2.0)),
+            _payload(served, _rows([1.0])),
+            _payload(served, _rows([2.0], scale=2.0)),
+            _payload(served, _rows([3.0], scale=3.0)),
+            _payload(served, _rows([2.0])),
+        ]
+        assert _values(served.predict(payloads)) == [[2.0], [1.0], [4.0], [9.0], [2.0]]
+        assert served.model.raw.calls == [2, 2, 1]  # type: ignore[attr-defined]
+
+    def test_probabilities_wanted_only_for_the_log_never_fail_a_request(self, scaler: Path) -> None:
+        served = _served(scaler, log_probabilities=True)
+        assert served.log_probabilities
+        payloads = [_payload(served, _rows([1.0])), _payload(served, _rows([50.0]))]
+        logged = served.predict(payloads)
+        assert [list(p.outputs["predict_proba"][:, 1]) for p in logged] == [[0.01], [0.5]]
+        served.model.raw.proba_fails = True  # type: ignore[attr-defined]
+        answered = served.predict(payloads)
+        assert _values(answered) == [[1.0], [50.0]]
+        assert all("predict_proba" not in p.outputs for p in answered)
+        asked = _payload(served, _rows([1.0]))
+        asked.outputs = ("predict", "predict_proba")
+        with pytest.raises(ValueError, match="no probabilities today"):
+            served.predict([asked])
+
+    def test_without_a_signature_arrays_of_other_types_or_widths_are_never_concatenated(
+        self, dtypes: Path
+    ) -> None:
+        import json
+
+        served = _served(dtypes)
+        assert served.codec.kind == "any"
+
+        def tensor(datatype: str, rows: list[list[float]]) -> Payload:
+            flat = [v for r in rows for v in r]
+            body = {
+                "inputs": [
+                    {"name": "t", "datatype": datatype, "shape": [len(rows), len(rows[0])], "data": flat}
+                ]
+            }
+            return served.codec.decode_v2(json.dumps(body).encode())
+
+        payloads = [
+            tensor("INT64", [[1, 2], [3, 4]]),
+            tensor("FP64", [[1.5, 2.5]]),
+            tensor("FP64", [[1.0, 2.0, 3.0]]),
+            tensor("INT64", [[5, 6]]),
+        ]
+        assert _values(served.predict(payloads)) == [
+            ["int64/2", "int64/2"],
+            ["float64/2"],
+            ["float64/3"],
+            ["int64/2"],
+        ]

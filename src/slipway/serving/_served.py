@@ -2,11 +2,13 @@
 
 The batch's input is assembled from payloads that already match the signature (one array per
 column, cast on arrival), so building it is a concatenation and the model's own enforcement takes
-its fast path. Outputs are computed once per batch and sliced back per request.
+its fast path. Outputs are computed once per batch (once per group of requests whose params and
+columns agree) and sliced back per request.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from slipway.models import Model
 
 __all__ = ["PREDICT", "PROBA", "Prediction", "ServedModel"]
+
+log = logging.getLogger("slipway.serving")
 
 PREDICT = "predict"
 PROBA = "predict_proba"
@@ -60,6 +64,7 @@ class ServedModel:
         self._params = {p.name for p in (sig.params or ())} if sig is not None else set()
         self.log_probabilities = log_probabilities and PROBA in self.outputs
         self._classes: list[str] | None = None
+        self._proba_warned = False
 
     def __repr__(self) -> str:
         return f"ServedModel({self.name!r}, version={self.version!r}, source={self.source!r})"
@@ -92,25 +97,48 @@ class ServedModel:
 
     # ------------------------------------------------------------------ per batch (predict thread)
     def predict(self, payloads: Sequence[Payload]) -> list[Prediction]:
-        if len({_key(p.params) for p in payloads}) > 1:
-            return [self.predict([p])[0] for p in payloads]  # different params: one call each
+        """One model call per group of payloads that can share one: same params, same inputs.
+
+        Payloads differ in what one call cannot mix: their params (a call takes one set) and which
+        optional columns they carry, or for a model without a signature their arrays' types and
+        shapes. Each group is one call; the predictions come back in the payloads' order.
+        """
+        if len(payloads) > 1:
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i, p in enumerate(payloads):
+                groups.setdefault((_key(p.params), _layout(p.data)), []).append(i)
+            if len(groups) > 1:
+                by_index: dict[int, Prediction] = {}
+                for indices in groups.values():
+                    predictions = self._predict([payloads[i] for i in indices])
+                    by_index.update(zip(indices, predictions, strict=True))
+                return [by_index[i] for i in range(len(payloads))]
+        return self._predict(payloads)
+
+    def _predict(self, payloads: Sequence[Payload]) -> list[Prediction]:
+        """Payloads that share their params and their columns: one call, sliced back."""
         data = _merge(self.codec.kind, [p.data for p in payloads])
         params = payloads[0].params or None
-        wanted = {PREDICT}
-        if self.log_probabilities:
-            wanted.add(PROBA)
-        for p in payloads:
-            if p.outputs is not None:
-                wanted.update(p.outputs)
-        computed: dict[str, Any] = {}
-        if PREDICT in wanted:
-            computed[PREDICT] = self.model.predict(data, params=params)
-        if PROBA in wanted:
-            computed[PROBA] = self.model.predict_proba(data)
+        asked = {name for p in payloads if p.outputs is not None for name in p.outputs}
         total = sum(p.rows for p in payloads)
-        for name, value in computed.items():
-            if len(value) != total:
-                raise RuntimeError(f"the model's {name} returned {len(value)} rows for {total} input rows")
+        computed: dict[str, Any] = {
+            PREDICT: _rows_of(PREDICT, self.model.predict(data, params=params), total)
+        }
+        if PROBA in asked:
+            computed[PROBA] = _rows_of(PROBA, self.model.predict_proba(data), total)
+        elif self.log_probabilities:
+            try:  # for the prediction log only: its failure is not the caller's
+                computed[PROBA] = _rows_of(PROBA, self.model.predict_proba(data), total)
+            except Exception as e:
+                if not self._proba_warned:
+                    self._proba_warned = True
+                    log.warning(
+                        "deployment %s: predict_proba failed, so the prediction log goes without "
+                        "probabilities: %s: %s",
+                        self.name,
+                        type(e).__name__,
+                        e,
+                    )
         if len(payloads) == 1:
             return [Prediction(computed)]
         out = []
@@ -138,6 +166,31 @@ class ServedModel:
 
 def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _layout(data: Any) -> tuple[Any, ...]:
+    """What must match for payloads' data to be concatenated: names, types, per-row shapes."""
+    if isinstance(data, dict):
+        return tuple((k, *_layout(v)) for k, v in data.items())
+    if isinstance(data, np.ndarray):
+        return (data.dtype.str, data.shape[1:])
+    columns = getattr(data, "columns", None)
+    if columns is not None:  # a DataFrame (a model without a signature)
+        return tuple(zip(map(str, columns), map(str, data.dtypes), strict=True))
+    return (type(data).__name__,)
+
+
+def _rows_of(name: str, value: Any, rows: int) -> Any:
+    """``value`` if it has one entry per input row (it is sliced by row); else a RuntimeError."""
+    try:
+        n = len(value)
+    except TypeError:
+        raise RuntimeError(
+            f"the model's {name} returned a {type(value).__name__}, not one value per row"
+        ) from None
+    if n != rows:
+        raise RuntimeError(f"the model's {name} returned {n} rows for {rows} input rows")
+    return value
 
 
 def _slice(value: Any, start: int, stop: int) -> Any:
