@@ -22,6 +22,7 @@ MAX_VALUE_LENGTH = 100_000
 GIT_COMMIT_TAG = "slipway.git.commit"
 GIT_DIRTY_TAG = "slipway.git.dirty"
 GIT_ROOT_TAG = "slipway.git.root"
+SOURCE_CWD_TAG = "slipway.source.cwd"  # the folder a run started in, relative to the git root
 
 
 def new_id() -> str:

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from slipway.core import GIT_ROOT_TAG
+from slipway.core import GIT_ROOT_TAG, SOURCE_CWD_TAG
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 # The folder the run started in, relative to the repository root (recorded by tracking).
-_CWD_TAG = "slipway.source.cwd"
+_CWD_TAG = SOURCE_CWD_TAG
 # Interpreter options that take the next argument as their value (python -W error, -X dev).
 _OPTIONS_WITH_VALUE = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 # Interpreter options a re-run may keep: they change how Python runs the checked-out program, never

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, SOURCE_CWD_TAG
 from slipway.tracking._environment import parse_lock
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ CODE_TAGS = (
     "slipway.source.type",
     "slipway.source.name",
     "slipway.source.command",
+    SOURCE_CWD_TAG,
 )
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, GIT_ROOT_TAG
+from slipway.core import GIT_COMMIT_TAG, GIT_DIRTY_TAG, GIT_ROOT_TAG, SOURCE_CWD_TAG
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # The folder the process started in, relative to the repository root ("." for the root).
-_CWD_TAG = "slipway.source.cwd"
+_CWD_TAG = SOURCE_CWD_TAG
 LOCK_ARTIFACT = "slipway/requirements.lock"
 DIFF_ARTIFACT = "slipway/git.diff"
 _GIT_TIMEOUT = 5.0
