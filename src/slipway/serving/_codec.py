@@ -8,7 +8,9 @@ batch, so a bad request fails alone with a 400 naming the input, and a batch is 
 payloads that already match the signature (the model's own enforcement then takes its fast path).
 
 The casting rules are the models' (:func:`slipway.models.cast_array`): one place decides what is a
-safe cast. A value is never coerced across kinds: a string is not a number, 1.5 is not an integer.
+safe cast. A value is never coerced across kinds: a string is not a number, 1.5 is not an integer,
+a JSON boolean is not 1. In OIP JSON, ``null`` in a floating-point tensor is a missing value (NaN),
+which is also how a NaN output is written (JSON has no NaN).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,8 +142,8 @@ class InputCodec:
         raw = body if header_length is None else body[:header_length]
         if header_length is not None and not 0 <= header_length <= len(body):
             raise InvalidInput(
-                f"Inference-Header-Content-Length {header_length}: expected at most the body's "
-                f"{len(body)} bytes"
+                f"Inference-Header-Content-Length {header_length}: expected the JSON header's length, "
+                f"from 0 to the body's {len(body)} bytes"
             )
         doc = _json(raw)
         if not isinstance(doc, dict):
@@ -151,8 +154,12 @@ class InputCodec:
         rid = doc.get("id")
         if rid is not None and not isinstance(rid, str):
             raise InvalidInput(f"'id': expected a string, got {type(rid).__name__}")
-        params = _parameters("request", doc.get("parameters"))
+        params = _parameters("request parameters", doc.get("parameters"))
         binary = memoryview(body)[header_length:] if header_length is not None else None
+        # orjson reads JSON true/false as bool, which NumPy then silently turns into 1 and 1.0 in a
+        # numeric array; only a request with a boolean array element (not a parameter's value, as
+        # in tritonclient's "binary_data": false) needs its data searched for one
+        bools = _ARRAY_BOOL.search(raw) is not None
         offset = 0
         tensors: dict[str, np.ndarray[Any, Any]] = {}
         for i, spec in enumerate(inputs):
@@ -166,11 +173,16 @@ class InputCodec:
             where = f"input {name!r}"
             shape = _request_shape(where, spec.get("shape"))
             datatype = spec.get("datatype")
-            if datatype not in DATATYPES:
-                raise InvalidInput(f"{where}: datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
+            if not isinstance(datatype, str) or datatype not in DATATYPES:
+                raise InvalidInput(f"{where}: datatype {datatype!r:.40} is not one of {', '.join(DATATYPES)}")
             size = _binary_size(where, spec.get("parameters"))
             if size is not None:
-                if binary is None or offset + size > len(binary):
+                if binary is None:
+                    raise InvalidInput(
+                        f"{where}: binary_data_size is given but the request has no "
+                        "Inference-Header-Content-Length (no binary part)"
+                    )
+                if offset + size > len(binary):
                     raise InvalidInput(
                         f"{where}: binary_data_size {size} runs past the end of the request body"
                     )
@@ -179,7 +191,7 @@ class InputCodec:
             else:
                 if "data" not in spec:
                     raise InvalidInput(f"{where}: 'data' is missing")
-                tensors[name] = _from_json(where, spec["data"], datatype, shape)
+                tensors[name] = _from_json(where, spec["data"], datatype, shape, bools=bools)
         if binary is not None and offset != len(binary):
             raise InvalidInput(
                 f"request body: {len(binary) - offset} bytes after the binary tensors that no input claims"
@@ -328,6 +340,7 @@ class InputCodec:
             return self._positional("dataframe_split.data", data)
         if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
             raise InvalidInput("dataframe_split.columns: expected a list of column names")
+        _no_duplicates("dataframe_split.columns", cols)
         for i, row in enumerate(data):
             if not isinstance(row, list) or len(row) != len(cols):
                 raise InvalidInput(
@@ -411,13 +424,17 @@ class InputCodec:
             raise InvalidInput("CSV body: expected a header row and at least one data row") from None
         except csv.Error as e:
             raise InvalidInput(f"CSV body: {e}") from None
+        _no_duplicates("CSV header", header)
         rows = []
         try:
-            for i, row in enumerate(reader, start=2):
+            for row in reader:
                 if not row:
                     continue
                 if len(row) != len(header):
-                    raise InvalidInput(f"CSV line {i}: expected {len(header)} fields, got {len(row)}")
+                    raise InvalidInput(
+                        f"CSV line {reader.line_num}: expected {len(header)} fields (one per header "
+                        f"column), got {len(row)}"
+                    )
                 rows.append(row)
         except csv.Error as e:
             raise InvalidInput(f"CSV body: {e}") from None
@@ -425,12 +442,15 @@ class InputCodec:
             raise InvalidInput("CSV body: expected at least one data row after the header")
         columns = {}
         for j, name in enumerate(header):
-            target = self._by_name[name].dtype if name in self._by_name else "string"
+            target = self._by_name[name].dtype if name in self._by_name else None
             columns[name] = _parse_csv_column(f"CSV column {name!r}", [r[j] for r in rows], target)
         return self._from_named(columns, "CSV")
 
 
 # ---------------------------------------------------------------------- decoding helpers
+_ARRAY_BOOL = re.compile(rb"[\[,]\s*(?:true|false)")
+
+
 def _json(raw: bytes | memoryview) -> Any:
     try:
         return orjson.loads(raw)
@@ -442,8 +462,17 @@ def _parameters(where: str, value: object) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{where} parameters: expected an object of name -> value")
+        raise InvalidInput(f"{where}: expected an object of name -> value, got {type(value).__name__}")
     return value
+
+
+def _no_duplicates(where: str, names: Sequence[str]) -> None:
+    """Two columns of one name would silently become one (the last)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInput(f"{where}: column {name!r} appears more than once")
+        seen.add(name)
 
 
 def _request_shape(where: str, shape: object) -> tuple[int, ...]:
@@ -463,35 +492,79 @@ def _binary_size(where: str, parameters: object) -> int | None:
     return size
 
 
-def _from_json(where: str, data: object, datatype: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+def _from_json(
+    where: str, data: object, datatype: str, shape: tuple[int, ...], *, bools: bool = True
+) -> np.ndarray[Any, Any]:
+    """A JSON ``data`` list (flat or nested) as an array of ``datatype``'s dtype, or a named error.
+
+    ``null`` in a floating-point tensor is a missing value (NaN), as in the models' rules; a JSON
+    boolean is never a number, and a string never anything but BYTES.
+    """
     dtype, kinds = DATATYPES[datatype]
-    if datatype in ("FP16",) and not isinstance(data, list):
-        raise InvalidInput(f"{where}: expected a list of values")
     if not isinstance(data, list):
         raise InvalidInput(f"{where}: 'data' must be a list, got {type(data).__name__}")
+    expected = math.prod(shape)
     try:
-        array = np.asarray(data) if datatype != "BYTES" else np.asarray(data, dtype=object)
+        array = np.asarray(data, dtype=object if datatype == "BYTES" else None)
     except (ValueError, TypeError, OverflowError):
-        raise InvalidInput(
-            f"{where}: data could not be read as {datatype} (nested lists must be rectangular, "
-            "with one type of value)"
-        ) from None
+        raise InvalidInput(f"{where}: data could not be read as {datatype} ({_RECTANGULAR})") from None
     if datatype == "BYTES":
-        array = array.reshape(-1)
-        bad = next((v for v in array if not isinstance(v, str)), None)
+        bad = next((v for v in array.reshape(-1) if not isinstance(v, str)), None)
+        if isinstance(bad, list):  # NumPy keeps the rows of ragged nested lists of objects as lists
+            raise InvalidInput(f"{where}: data could not be read as BYTES ({_RECTANGULAR})")
         if bad is not None:
             raise InvalidInput(f"{where}: expected BYTES as strings, got {type(bad).__name__} {bad!r:.40}")
-    elif array.size and array.dtype.kind not in kinds:
-        raise InvalidInput(
-            f"{where}: expected {datatype} data, got {_kind(array)} values such as {_first(array)}"
-        )
-    expected = math.prod(shape)
     if array.size != expected:
         raise InvalidInput(f"{where}: shape {list(shape)} holds {expected} values, but data has {array.size}")
-    array = array.reshape(shape)
-    if datatype != "BYTES":
+    if datatype == "BYTES":
+        return array.reshape(shape)
+    if array.size == 0:
+        return np.empty(shape, dtype=dtype)  # [] reads as float64, which is no BOOL or INT8
+    if array.dtype.kind == "O":
+        # nulls, or values of several kinds (numbers and strings, say): the models' rules decide
+        # element by element (null is NaN for a float, refused for an integer or a bool)
         array = cast_array(where, array, dtype)
-    return array
+    elif array.dtype.kind not in kinds:
+        wide = _wide_ints(where, data, array, datatype)
+        if wide is None:
+            odd = _odd(array, datatype)
+            raise InvalidInput(f"{where}: expected {datatype} data, got {_kind(array)} values such as {odd}")
+        array = wide
+    elif bools and datatype != "BOOL" and _has_bool(data):
+        raise InvalidInput(f"{where}: expected {datatype} data, got boolean values (true/false)")
+    out: np.ndarray[Any, Any] = cast_array(where, array.reshape(shape), dtype)
+    return out
+
+
+_RECTANGULAR = "nested lists must be rectangular, with one type of value"
+
+
+def _wide_ints(
+    where: str, data: list[Any], array: np.ndarray[Any, Any], datatype: str
+) -> np.ndarray[Any, Any] | None:
+    """Integers NumPy read as floats because no one int64 or uint64 holds them all.
+
+    ``[0, 2**63]`` is a good UINT64 tensor and ``[-1, 2**63]`` a bad INT64 one, but NumPy reads
+    both as float64 (rounding them); read them again as ``datatype``, or name the one out of range.
+    """
+    if array.dtype.kind != "f" or not datatype.startswith(("INT", "UINT")):
+        return None
+    flat = np.asarray(data, dtype=object).reshape(-1)
+    if not all(type(v) is int for v in flat):
+        return None
+    dtype = DATATYPES[datatype][0]
+    try:
+        return np.array(data, dtype=dtype)
+    except OverflowError:
+        info = np.iinfo(dtype)
+        big = next((v for v in flat if not info.min <= v <= info.max), flat[0])
+        raise InvalidInput(
+            f"{where}: expected {datatype} data, got values outside its range such as {big}"
+        ) from None
+
+
+def _has_bool(data: list[Any]) -> bool:
+    return any(v is True or v is False or (type(v) is list and _has_bool(v)) for v in data)
 
 
 def _from_binary(
@@ -527,6 +600,12 @@ def _from_binary(
             f"{where}: shape {list(shape)} of {datatype} needs {expected * dtype.itemsize} bytes, "
             f"got {len(chunk)}"
         )
+    if datatype == "BOOL":
+        # a byte other than 0 or 1 would make a NumPy bool that is neither True nor False
+        octets = np.frombuffer(chunk, dtype=np.uint8)
+        if octets.size and int(octets.max()) > 1:
+            raise InvalidInput(f"{where}: BOOL bytes must be 0 or 1, got {int(octets.max())}")
+        return octets.astype(bool).reshape(shape)
     flat = np.frombuffer(chunk, dtype=dtype)
     return flat.astype(flat.dtype.newbyteorder("="), copy=True).reshape(shape)
 
@@ -544,10 +623,15 @@ def _requested_outputs(
     for i, item in enumerate(value):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InvalidInput(f"outputs[{i}]: expected an object with a 'name' string")
-        names.append(item["name"])
+        name = item["name"]
+        if name in names:
+            raise InvalidInput(f"output {name!r} is requested more than once")
+        names.append(name)
         p = item.get("parameters")
-        if binary_all or (isinstance(p, dict) and p.get("binary_data") is True):
-            binary.add(item["name"])
+        # the output's own binary_data wins over the request's binary_data_output (Triton's rule)
+        own = p.get("binary_data") if isinstance(p, dict) else None
+        if own is True or (binary_all and own is not False):
+            binary.add(name)
     return tuple(names), frozenset(binary)
 
 
@@ -556,7 +640,7 @@ def _check_tensor(where: str, array: np.ndarray[Any, Any], dtype: str, shape: tu
         array = array[np.newaxis, ...]
     if array.ndim != len(shape) or not _fits(array.shape, shape):
         raise InvalidInput(f"{where}: expected shape {list(shape)}, got {list(array.shape)}")
-    return cast_array(where, array, dtype)
+    return cast_array(where, _binary_from_text(array, dtype), dtype)
 
 
 def _fits(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
@@ -575,7 +659,20 @@ def _cast_column(where: str, values: Any, dtype: str) -> Any:
             ) from None
     if dtype == "string" and values.dtype.kind == "U":
         return values.astype(object)
-    return cast_array(where, values, dtype)
+    return cast_array(where, _binary_from_text(values, dtype), dtype)
+
+
+def _binary_from_text(values: Any, dtype: str) -> Any:
+    """A ``binary`` input's strings as UTF-8 bytes.
+
+    JSON has no bytes, and the binary extension's BYTES elements are read as text when they are
+    UTF-8; for a binary column both mean the bytes of the text.
+    """
+    if dtype != "binary" or values.dtype.kind not in "OU":
+        return values
+    out = np.empty(values.shape, dtype=object)
+    out.ravel()[:] = [v.encode() if isinstance(v, str) else v for v in values.ravel().tolist()]
+    return out
 
 
 def _natural(where: str, value: object) -> np.ndarray[Any, Any]:
@@ -607,32 +704,52 @@ def _objects(values: Sequence[Any]) -> np.ndarray[Any, Any]:
     return out
 
 
-def _parse_csv_column(where: str, cells: list[str], target: str) -> np.ndarray[Any, Any]:
+_CSV_BOOLS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _parse_csv_column(where: str, cells: list[str], target: str | None) -> np.ndarray[Any, Any]:
+    """One CSV column as the signature's type, or (no signature type) as what its cells read as."""
+    if target is None:
+        return _infer_csv_column(cells)
     if target in ("string", "binary", "object", "datetime"):
         out = np.empty(len(cells), dtype=object)
         out[:] = cells
         return out
     if target == "bool":
-        table = {"true": True, "false": False, "True": True, "False": False, "1": True, "0": False}
-        bad = next((c for c in cells if c not in table), None)
+        bad = next((c for c in cells if c.strip().lower() not in _CSV_BOOLS), None)
         if bad is not None:
             raise InvalidInput(f"{where}: expected true or false, got {bad!r:.40}")
-        return np.array([table[c] for c in cells], dtype=bool)
-    try:
-        if target.startswith(("int", "uint")):
-            return np.array([int(c) for c in cells], dtype=np.int64)
-        return np.array([float(c) if c != "" else math.nan for c in cells], dtype=np.float64)
-    except ValueError:
-        bad = next(c for c in cells if not _is_number(c))
-        raise InvalidInput(f"{where}: expected {target}, got {bad!r:.40}") from None
+        return np.array([_CSV_BOOLS[c.strip().lower()] for c in cells], dtype=bool)
+    if target.startswith(("int", "uint")):
+        try:
+            return _objects([int(c) for c in cells])  # int64, or objects cast_array range-checks
+        except ValueError:
+            pass  # "2.0" is an integer by the models' rules, "1.5" is not: cast_array decides
+    floats = []
+    for c in cells:
+        try:
+            floats.append(float(c) if c.strip() else math.nan)  # an empty cell is a missing value
+        except ValueError:
+            raise InvalidInput(f"{where}: expected {target}, got {c!r:.40}") from None
+    return np.array(floats, dtype=np.float64)
 
 
-def _is_number(cell: str) -> bool:
+def _infer_csv_column(cells: list[str]) -> np.ndarray[Any, Any]:
+    """Integers, else numbers (empty cells missing), else true/false, else the strings (as pandas)."""
     try:
-        float(cell)
+        return _objects([int(c) for c in cells])
     except ValueError:
-        return False
-    return True
+        pass
+    try:
+        return np.array([float(c) if c.strip() else math.nan for c in cells], dtype=np.float64)
+    except ValueError:
+        pass
+    words = {c.strip().lower() for c in cells}
+    if words <= {"true", "false"}:
+        return np.array([c.strip().lower() == "true" for c in cells], dtype=bool)
+    out = np.empty(len(cells), dtype=object)
+    out[:] = cells
+    return out
 
 
 def _rows(array: np.ndarray[Any, Any]) -> int:
@@ -658,6 +775,16 @@ def _kind(array: np.ndarray[Any, Any]) -> str:
 def _first(array: Any) -> str:
     flat = np.asarray(array).reshape(-1)
     return repr(flat[0].item() if hasattr(flat[0], "item") else flat[0])[:40] if flat.size else "?"
+
+
+def _odd(array: np.ndarray[Any, Any], datatype: str) -> str:
+    """The first value that shows why ``array`` is not ``datatype``: 2.5 in [1, 2.5] for INT64."""
+    if array.dtype.kind == "f" and datatype.startswith(("INT", "UINT")):
+        finite = np.isfinite(array)
+        bad = array[~finite | (array != np.trunc(np.where(finite, array, 0)))]
+        if bad.size:
+            return _first(bad)
+    return _first(array)
 
 
 # ---------------------------------------------------------------------- encoding
