@@ -27,6 +27,7 @@ from slipway.serving._codec import (
     InputCodec,
     Payload,
     datatype_of,
+    encode_invocations,
     encode_v2,
 )
 
@@ -840,6 +841,192 @@ class TestCsv:
 def _doc(body: bytes, head: int | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = orjson.loads(body[:head] if head is not None else body)
     return doc
+
+
+class TestEncodeV2:
+    def test_json_outputs_are_flat_with_their_shape_and_datatype(self) -> None:
+        body, head = encode_v2(
+            model_name="iris",
+            model_version="3",
+            request_id="r1",
+            outputs={
+                "predict": np.array([0, 2], dtype=np.int64),
+                "predict_proba": np.array([[0.9, 0.1], [0.2, 0.8]]),
+                "flags": np.array([True, False]),
+                "f32": np.array([1.5], dtype=np.float32),
+            },
+        )
+        assert head is None
+        doc = _doc(body)
+        assert (doc["model_name"], doc["model_version"], doc["id"]) == ("iris", "3", "r1")
+        assert doc["outputs"] == [
+            {"name": "predict", "shape": [2], "datatype": "INT64", "data": [0, 2]},
+            {"name": "predict_proba", "shape": [2, 2], "datatype": "FP64", "data": [0.9, 0.1, 0.2, 0.8]},
+            {"name": "flags", "shape": [2], "datatype": "BOOL", "data": [True, False]},
+            {"name": "f32", "shape": [1], "datatype": "FP32", "data": [1.5]},
+        ]
+
+    def test_no_id_means_no_id_key(self) -> None:
+        body, _ = encode_v2(model_name="m", model_version="1", request_id=None, outputs={"p": np.array([1])})
+        assert "id" not in _doc(body)
+
+    def test_bytes_outputs_in_json_are_text(self) -> None:
+        body, _ = encode_v2(
+            model_name="m",
+            model_version="1",
+            request_id=None,
+            outputs={
+                "u": np.array(["a", "bb"]),
+                "o": np.array(["x", b"y\xff"], dtype=object),
+                "when": np.array(["2024-05-01T12:00"], dtype="datetime64[ns]"),
+            },
+        )
+        u, o, when = _doc(body)["outputs"]
+        assert (u["datatype"], u["data"]) == ("BYTES", ["a", "bb"])
+        assert o["data"] == ["x", "y\ufffd"]
+        assert when["datatype"] == "BYTES"
+        assert when["data"][0].startswith("2024-05-01T12:00:00")  # not nanoseconds since 1970
+
+    def test_binary_outputs_decode_back_to_the_same_arrays(self) -> None:
+        outputs = {
+            "p": np.array([[1.5, -2.0], [np.inf, np.nan]]),
+            "k": np.array([1, 65_535], dtype=np.uint16),
+            "b": np.array([True, False]),
+            "s": np.array(["é", ""], dtype=object),
+            "j": np.array([7, 8]),
+        }
+        body, head = encode_v2(
+            model_name="m",
+            model_version="1",
+            request_id="r",
+            outputs=outputs,
+            binary=frozenset({"p", "k", "b", "s"}),
+        )
+        assert head is not None
+        parts = split_binary(body, head)
+        assert parts["j"][0]["data"] == [7, 8]  # not asked for in binary: JSON
+        for name in ("p", "k", "b"):
+            entry, raw = parts[name]
+            assert entry["parameters"] == {"binary_data_size": len(raw)}
+            assert "data" not in entry
+            dtype = np.dtype(DATATYPES[entry["datatype"]][0]).newbyteorder("<")
+            back = np.frombuffer(raw, dtype=dtype).reshape(entry["shape"])
+            np.testing.assert_array_equal(back, outputs[name])
+        entry, raw = parts["s"]
+        assert raw == le_bytes(["é", ""], "BYTES")
+        again = untyped.decode_v2(*as_request(body, head)).data
+        assert again["s"].tolist() == ["é", ""]
+        np.testing.assert_array_equal(again["p"], outputs["p"])
+
+    def test_a_star_makes_every_output_binary(self) -> None:
+        body, head = encode_v2(
+            model_name="m",
+            model_version="1",
+            request_id=None,
+            outputs={"a": np.array([1.0]), "b": np.array([2])},
+            binary=frozenset({"*"}),
+        )
+        assert head is not None
+        assert all("data" not in e for e in _doc(body, head)["outputs"])
+
+    def test_dataframe_and_series_outputs(self) -> None:
+        frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+        body, _ = encode_v2(
+            model_name="m",
+            model_version="1",
+            request_id=None,
+            outputs={"f": frame, "s": pd.Series(["x", "y"]), "mixed": pd.DataFrame({"n": [1], "t": ["a"]})},
+        )
+        f, s, mixed = _doc(body)["outputs"]
+        assert (f["shape"], f["datatype"], f["data"]) == ([2, 2], "FP64", [1.0, 3.0, 2.0, 4.0])
+        assert (s["shape"], s["datatype"], s["data"]) == ([2], "BYTES", ["x", "y"])
+        assert (mixed["shape"], mixed["datatype"], mixed["data"]) == ([1, 2], "BYTES", ["1", "a"])
+
+    def test_non_finite_floats_are_null_in_json(self) -> None:
+        body, _ = encode_v2(
+            model_name="m",
+            model_version="1",
+            request_id=None,
+            outputs={"p": np.array([np.nan, np.inf, -np.inf, 1.0])},
+        )
+        assert _doc(body)["outputs"][0]["data"] == [None, None, None, 1.0]
+
+    def test_strided_and_big_endian_arrays(self) -> None:
+        strided = np.arange(6.0).reshape(2, 3)[:, 1]
+        big = np.array([1.0, 2.0], dtype=">f8")
+        for as_binary in (frozenset(), frozenset({"*"})):
+            body, head = encode_v2(
+                model_name="m",
+                model_version="1",
+                request_id=None,
+                outputs={"s": strided, "b": big},
+                binary=as_binary,
+            )
+            again = untyped.decode_v2(*as_request(body, head)).data
+            assert again["s"].tolist() == [1.0, 4.0]
+            assert again["b"].tolist() == [1.0, 2.0]
+
+
+class TestEncodeInvocations:
+    def test_arrays(self) -> None:
+        assert orjson.loads(encode_invocations({"predict": np.array([0, 1])})) == {"predictions": [0, 1]}
+        assert orjson.loads(encode_invocations({"predict": np.array([[0.5, 0.5]])})) == {
+            "predictions": [[0.5, 0.5]]
+        }
+        assert orjson.loads(encode_invocations({"predict": np.array(["a", "b"])})) == {
+            "predictions": ["a", "b"]
+        }
+        assert orjson.loads(encode_invocations({"predict": [1, 2]})) == {"predictions": [1, 2]}
+
+    def test_a_dataframe_is_a_list_of_records(self) -> None:
+        frame = pd.DataFrame(
+            {
+                "label": ["a", None],
+                "score": [0.5, np.nan],
+                "at": pd.Series([pd.Timestamp("2024-05-01"), pd.NaT]),
+            }
+        )
+        doc = orjson.loads(encode_invocations({"predict": frame}))
+        assert doc == {
+            "predictions": [
+                {"label": "a", "score": 0.5, "at": "2024-05-01T00:00:00"},
+                {"label": None, "score": None, "at": None},
+            ]
+        }
+
+    def test_several_outputs_are_records_by_row(self) -> None:
+        doc = orjson.loads(
+            encode_invocations(
+                {"predict": np.array([1, 0]), "predict_proba": np.array([[0.2, 0.8], [0.9, 0.1]])}
+            )
+        )
+        assert doc == {
+            "predictions": [
+                {"predict": 1, "predict_proba": [0.2, 0.8]},
+                {"predict": 0, "predict_proba": [0.9, 0.1]},
+            ]
+        }
+
+    def test_nan_and_infinity_are_null(self) -> None:
+        doc = orjson.loads(encode_invocations({"p": np.array([np.nan, np.inf, 1.0])}))
+        assert doc == {"predictions": [None, None, 1.0]}
+        doc = orjson.loads(encode_invocations({"p": np.array([[np.nan]]), "q": np.array([-np.inf])}))
+        assert doc == {"predictions": [{"p": [None], "q": None}]}
+
+    def test_bytes_datetimes_and_odd_arrays(self) -> None:
+        doc = orjson.loads(encode_invocations({"p": np.array([[b"a", b"\xff"]], dtype=object)}))
+        assert doc == {"predictions": [["a", "\ufffd"]]}
+        doc = orjson.loads(encode_invocations({"p": np.array(["2024-05-01"], dtype="datetime64[ns]")}))
+        assert doc["predictions"][0].startswith("2024-05-01T00:00:00")
+        doc = orjson.loads(
+            encode_invocations(
+                {"p": np.array([1.0, 2.0], dtype=">f8"), "q": np.array([b"x"], dtype=object)[[0, 0]]}
+            )
+        )
+        assert doc == {"predictions": [{"p": 1.0, "q": "x"}, {"p": 2.0, "q": "x"}]}
+        assert orjson.loads(encode_invocations({"p": pd.Series([1, None], dtype="Int64")})) == {
+            "predictions": [1, None]
+        }
 
 
 # ---------------------------------------------------------------------- round-trip property

@@ -822,9 +822,19 @@ def encode_v2(
 
 
 def _as_array(value: Any) -> np.ndarray[Any, Any]:
+    """An output as a C-contiguous, native-endian array that orjson and the binary form can take."""
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "US":
+        kind = value.dtype.kind
+        if kind in "US":
             return value.astype(object)
+        if kind == "M":  # datetimes as ISO 8601 text, not the integers .tolist() gives for ns
+            text = np.datetime_as_string(value).astype(object)
+            text[np.isnat(value)] = None
+            return text
+        if kind == "m":
+            return value.astype(str).astype(object)
+        if not value.dtype.isnative:
+            return _as_array(value.astype(value.dtype.newbyteorder("=")))
         if not value.flags.c_contiguous:
             return np.ascontiguousarray(value)
         return value
@@ -852,24 +862,46 @@ def _text(value: Any) -> str:
 
 
 def encode_invocations(outputs: Mapping[str, Any]) -> bytes:
-    """MLflow's response: ``{"predictions": …}``; several outputs become a list of records."""
+    """MLflow's response: ``{"predictions": …}``; several outputs become a list of records.
+
+    NaN and infinities become ``null`` (JSON has neither), bytes their UTF-8 text, and timestamps
+    ISO 8601 strings.
+    """
     if len(outputs) == 1:
         value = next(iter(outputs.values()))
         if hasattr(value, "to_dict") and hasattr(value, "columns"):
-            return orjson.dumps({"predictions": value.to_dict(orient="records")}, option=_NUMPY)
-        return orjson.dumps({"predictions": _jsonable(_as_array(value))}, option=_NUMPY)
+            return _dumps({"predictions": value.to_dict(orient="records")})
+        return _dumps({"predictions": _jsonable(_as_array(value))})
     columns = {k: _jsonable(_as_array(v)) for k, v in outputs.items()}
     n = len(next(iter(columns.values())))
     records = [{k: v[i] for k, v in columns.items()} for i in range(n)]
-    return orjson.dumps({"predictions": records}, option=_NUMPY)
+    return _dumps({"predictions": records})
 
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
+def _dumps(doc: Any) -> bytes:
+    # orjson itself writes NaN and infinities as null
+    return orjson.dumps(doc, option=_NUMPY, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson cannot write by itself: bytes, pandas' timestamps and missing values, scalars."""
+    if isinstance(value, bytes):
+        return _text(value)
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return _jsonable(_as_array(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    return _text(value)
+
+
 def _jsonable(array: np.ndarray[Any, Any]) -> Any:
-    if array.dtype.kind == "O":
-        return [_text(v) if isinstance(v, bytes) else v for v in array.tolist()]
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in array.tolist()]
+    if array.ndim == 0 or array.dtype.kind == "O":
+        return array.tolist()  # Python values; the ones orjson cannot write go through _json_default
     return array
