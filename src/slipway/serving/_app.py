@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from slipway.serving._metrics import ServingMetrics
-    from slipway.serving._runtime import Arm, DeploymentRuntime
+    from slipway.serving._runtime import Arm, DeploymentRuntime, Live
     from slipway.serving._served import Prediction, ServedModel
 
 __all__ = ["ServingApp"]
@@ -279,12 +279,11 @@ class ServingApp:
         self, dep: DeploymentRuntime, version: str | None, scope: Scope, receive: Receive, send: Send
     ) -> None:
         start = time.perf_counter()
-        routed: list[Arm] = []
+        routed: list[tuple[Arm, Live]] = []
         try:
             await self._infer_v2(dep, version, scope, receive, send, start, routed)
         except (SlipwayError, _Reply) as e:
-            self._count(dep, routed[-1] if routed else dep.arms[0], _status(e), start)
-            raise
+            raise self._failed(dep, routed, e, start) from None
 
     async def _infer_v2(
         self,
@@ -294,7 +293,7 @@ class ServingApp:
         receive: Receive,
         send: Send,
         start: float,
-        routed: list[Arm],
+        routed: list[tuple[Arm, Live]],
     ) -> None:
         headers = scope["headers"]
         body = await self._body(scope, receive)
@@ -315,10 +314,10 @@ class ServingApp:
             elif dep.ab_header is not None and name == dep.ab_header.encode():
                 key = value.decode(errors="replace")
         arm = dep.arm_for_version(version) if version is not None else dep.route(key)
-        routed.append(arm)
         live = arm.live
         if live is None:
             raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
+        routed.append((arm, live))
         served = live.served
         payload = served.codec.decode_v2(body, header_length)
         if dep.ab_field is not None and version is None:
@@ -326,7 +325,7 @@ class ServingApp:
             chosen = dep.route(field_key)
             if chosen is not arm and chosen.live is not None:
                 arm, live, served = chosen, chosen.live, chosen.live.served
-                routed.append(arm)
+                routed.append((arm, live))
                 payload = served.codec.decode_v2(body, header_length)
         served.check_outputs(payload)
         payload.params = served.model_params(payload, strict=False)
@@ -351,21 +350,20 @@ class ServingApp:
         else:
             extra.append(_JSON)
         await _send(send, 200, out, extra)
-        self._count(dep, arm, 200, start)
+        self._count(dep, arm, live, 200, start)
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        routed: list[Arm] = []
+        routed: list[tuple[Arm, Live]] = []
         try:
             await self._invocations_once(scope, receive, send, start, routed)
         except (SlipwayError, _Reply) as e:
-            if len(self.deployments) == 1:
-                dep = next(iter(self.deployments.values()))
-                self._count(dep, routed[-1] if routed else dep.arms[0], _status(e), start)
-            raise
+            if len(self.deployments) != 1:
+                raise
+            raise self._failed(next(iter(self.deployments.values())), routed, e, start) from None
 
     async def _invocations_once(
-        self, scope: Scope, receive: Receive, send: Send, start: float, routed: list[Arm]
+        self, scope: Scope, receive: Receive, send: Send, start: float, routed: list[tuple[Arm, Live]]
     ) -> None:
         if len(self.deployments) != 1:
             raise _Reply(
@@ -386,17 +384,17 @@ class ServingApp:
             elif dep.ab_header is not None and name == dep.ab_header.encode():
                 key = value.decode(errors="replace")
         arm = dep.route(key)
-        routed.append(arm)
-        if arm.live is None:
-            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
         live = arm.live
+        if live is None:
+            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
+        routed.append((arm, live))
         served = live.served
         payload = served.codec.decode_invocations(body, content_type)
         if dep.ab_field is not None:
             chosen = dep.route(_field_key(payload.data, dep.ab_field))
             if chosen is not arm and chosen.live is not None:
                 arm, live, served = chosen, chosen.live, chosen.live.served
-                routed.append(arm)
+                routed.append((arm, live))
                 payload = served.codec.decode_invocations(body, content_type)
         payload.params = served.model_params(payload, strict=True)
         rid = request_id or uuid.uuid4().hex
@@ -406,7 +404,7 @@ class ServingApp:
         prediction = await self._predict(dep, arm, live.batcher, payload, start)
         out = encode_invocations(served.answer(payload, prediction))
         await _send(send, 200, out, [_JSON, *_model_headers(served, arm.role, rid)])
-        self._count(dep, arm, 200, start)
+        self._count(dep, arm, live, 200, start)
 
     async def _predict(
         self, dep: DeploymentRuntime, arm: Arm, batcher: Any, payload: Any, start: float
@@ -432,13 +430,33 @@ class ServingApp:
         finally:
             self.metrics.inflight(-1)
 
-    def _count(self, dep: DeploymentRuntime, arm: Arm, status: int, start: float) -> None:
+    def _failed(
+        self,
+        dep: DeploymentRuntime,
+        routed: list[tuple[Arm, Live]],
+        error: SlipwayError | _Reply,
+        start: float,
+    ) -> _Reply:
+        """Count a failed request; its answer says which model failed, once one was chosen."""
+        status = _status(error)
+        if isinstance(error, _Reply):
+            message, headers = error.message, error.headers
+        else:
+            message, headers = str(error), _retry(error)
+        if not routed:
+            self._count(dep, dep.arms[0], dep.arms[0].live, status, start)
+            return _Reply(status, message, headers)
+        arm, live = routed[-1]
+        self._count(dep, arm, live, status, start)
+        return _Reply(status, message, [*headers, *_model_headers(live.served, arm.role)])
+
+    def _count(self, dep: DeploymentRuntime, arm: Arm, live: Live | None, status: int, start: float) -> None:
+        """Count an answer under the version that gave it (not one swapped in since)."""
         seconds = time.perf_counter() - start
-        live = arm.live
         version = live.served.version if live is not None else ""
         self.metrics.request(dep.name, dep.name, version, arm.role, status, seconds)
-        if arm.window is not None:
-            dep.observe(arm, status >= 500, seconds)
+        if arm.window is not None and live is not None:
+            dep.observe(arm, live, status >= 500, seconds)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.max_body_size
@@ -549,13 +567,17 @@ def _expire(future: asyncio.Future[Any], name: str, timeout: float) -> None:
         future.set_exception(Overloaded(f"model {name}: no answer within the {timeout:g} s timeout"))
 
 
-def _model_headers(served: ServedModel, variant: str, request_id: str) -> list[tuple[bytes, bytes]]:
-    return [
+def _model_headers(
+    served: ServedModel, variant: str, request_id: str | None = None
+) -> list[tuple[bytes, bytes]]:
+    headers = [
         (b"x-model-name", served.name.encode()),
         (b"x-model-version", served.version.encode()),
         (b"x-model-variant", variant.encode()),
-        (b"x-request-id", request_id.encode(errors="replace")),
     ]
+    if request_id is not None:
+        headers.append((b"x-request-id", request_id.encode(errors="replace")))
+    return headers
 
 
 def _field_key(data: Any, field: str) -> str | None:

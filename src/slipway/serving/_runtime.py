@@ -6,6 +6,12 @@ batcher), replaced as a whole. Everything that changes an arm runs on the event 
 request reads the arm and queues its payload in the same synchronous step, so a swap can never
 catch a request between the two: requests queued on the old model finish there, new ones go to the
 new model. Loading and checking the new model happens on a worker thread, off the loop.
+
+Refreshes of one arm are serialised (a reload that arrives while a poll is loading waits for it,
+then re-resolves), and a version that failed to load is retried by polling at most once a minute
+(an explicit reload retries it at once). A canary taken out of traffic stays out when its alias is
+moved back to an older version (the rollback, by this worker or another replica); it returns only
+when the alias moves to a newer version than the one that breached.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slipway.errors import NotFound, SlipwayError
+from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.serving._batcher import Batcher
 from slipway.serving._served import Prediction, ServedModel
 
@@ -33,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["Arm", "DeploymentRuntime", "Live", "LogBatch"]
 
 log = logging.getLogger("slipway.serving")
+
+RETRY_FAILED = 60.0
+"""Seconds before polling tries again a version that failed to load (a reload tries at once)."""
 
 LogBatch = Callable[[str, ServedModel, str, Sequence["Payload"], Sequence[Any], list[float]], None]
 """(deployment, model, variant, payloads, results, latencies): hands a batch to the prediction log."""
@@ -90,6 +99,9 @@ class Arm:
     window: _Window | None = None
     error: str | None = None  # the last load failure
     history: list[str] = field(default_factory=list)
+    failed: str | None = None  # the version whose load failed, not retried by polling before retry_at
+    retry_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one refresh of this arm at a time
 
 
 class DeploymentRuntime:
@@ -127,7 +139,6 @@ class DeploymentRuntime:
         if spec.shadow is not None:
             self.shadow = Arm("shadow", spec.shadow)
         self._total = sum(a.weight for a in self.arms)
-        self._swapping: set[str] = set()
         self._random = random.Random()
 
     def all_arms(self) -> list[Arm]:
@@ -170,9 +181,12 @@ class DeploymentRuntime:
             f"model {self.name} has no version {version} loaded (loaded: {', '.join(loaded) or 'none'})"
         )
 
-    def observe(self, arm: Arm, failed: bool, seconds: float) -> None:
-        """Feed the canary's rollback window; take it out when it breaks a threshold."""
-        if arm.window is None or arm.out is not None or arm.live is None:
+    def observe(self, arm: Arm, live: Live, failed: bool, seconds: float) -> None:
+        """Feed the canary's rollback window with an answer ``live`` gave; take it out on a breach.
+
+        An answer of a version swapped out since is not held against the new one.
+        """
+        if arm.window is None or arm.out is not None or arm.live is not live:
             return
         reason = arm.window.add(time.monotonic(), failed, seconds)
         if reason is not None:
@@ -200,43 +214,93 @@ class DeploymentRuntime:
     async def load_all(self) -> None:
         await asyncio.gather(*(self.refresh(arm, initial=True) for arm in self.all_arms()))
 
-    async def poll(self) -> None:
-        """Re-resolve every arm that follows an alias; swap in what moved."""
+    async def poll(self, *, force: bool = False) -> None:
+        """Re-resolve every arm that follows an alias (or is not loaded yet); swap in what moved.
+
+        ``force`` (a reload) also retries at once a version that failed to load.
+        """
         await asyncio.gather(
-            *(self.refresh(arm) for arm in self.all_arms() if arm.live is None or arm.live.resolved.follows)
+            *(
+                self.refresh(arm, force=force)
+                for arm in self.all_arms()
+                if arm.live is None or arm.live.resolved.follows
+            )
         )
 
-    async def refresh(self, arm: Arm, *, initial: bool = False) -> None:
-        if arm.role in self._swapping:
-            return
-        self._swapping.add(arm.role)
-        loop = asyncio.get_running_loop()
-        try:
-            resolved = await loop.run_in_executor(
-                None, lambda: self.source.resolve(arm.uri, default_name=self.name)
-            )
-            current = arm.live
-            if current is not None and current.served.version == resolved.version:
-                if arm is self.canary and resolved.breached and arm.out is None:
-                    arm.out = f"marked {resolved.breached!r} by another replica"
+    async def refresh(self, arm: Arm, *, initial: bool = False, force: bool = False) -> None:
+        """Resolve the arm's URI; load, check and swap in a version other than the one it serves.
+
+        One refresh of an arm runs at a time: a reload arriving during a poll's load waits for it
+        and then resolves again, so it never answers before the alias it was asked about is seen.
+        """
+        async with arm.lock:
+            loop = asyncio.get_running_loop()
+            version: str | None = None
+            try:
+                resolved = await loop.run_in_executor(
+                    None, lambda: self.source.resolve(arm.uri, default_name=self.name)
+                )
+                version = resolved.version
+                current = arm.live
+                if current is not None and current.served.version == version:
+                    arm.error = arm.failed = None  # what the URI names is what is served
+                    if arm is self.canary and resolved.breached and arm.out is None:
+                        self._hold_out(arm, f"version {version} was taken out by another worker or replica")
+                    return
+                if arm is self.canary and await self._keep_out(arm, resolved):
+                    return
+                if not force and arm.failed == version and time.monotonic() < arm.retry_at:
+                    return  # failed a moment ago; polling tries it again later, a reload at once
+                served = await loop.run_in_executor(None, self._load_checked, resolved)
+            except Exception as e:
+                self._failed(arm, version, e)
                 return
-            if arm is self.canary and resolved.breached:
-                arm.out = f"version {resolved.version} was taken out before: {resolved.breached}"
-                return
-            served = await loop.run_in_executor(None, self._load_checked, resolved)
-        except SlipwayError as e:
-            arm.error = str(e)
-            self.metrics.event(self.name, arm.role, "load_failed")
-            log.error("deployment %s: %s %s not loaded: %s", self.name, arm.role, arm.uri, e)
-            return
-        except Exception as e:
-            arm.error = f"{type(e).__name__}: {e}"
-            self.metrics.event(self.name, arm.role, "load_failed")
-            log.error("deployment %s: %s %s not loaded: %s", self.name, arm.role, arm.uri, arm.error)
-            return
-        finally:
-            self._swapping.discard(arm.role)
-        self._swap(arm, served, resolved, initial=initial)
+            self._swap(arm, served, resolved, initial=initial)
+
+    async def _keep_out(self, arm: Arm, resolved: Resolved) -> bool:
+        """Whether the canary stays out of traffic instead of loading ``resolved``.
+
+        A breached version never comes back. After a breach, the alias is moved back to an older
+        version (the rollback, by this worker or another): that is not a new canary, so the arm
+        stays out until the alias moves to a version newer than the breached one. Another worker's
+        breach is noticed here by the tag on the version this worker serves.
+        """
+        if resolved.breached:
+            self._hold_out(arm, f"version {resolved.version} was taken out before: {resolved.breached}")
+            return True
+        current = arm.live
+        if current is None or current.resolved.registered is None or resolved.registered is None:
+            return False
+        breached = current.resolved.registered.version
+        if resolved.registered.version > breached:
+            return False  # a newer challenger: a new canary
+        if arm.out is None:
+            loop = asyncio.get_running_loop()
+            reason = await loop.run_in_executor(None, self.source.breach_of, current.resolved)
+            if reason is None:
+                return False  # moved back by hand, not by a breach: serve what it names
+            self._hold_out(arm, f"version {breached} was taken out by another worker or replica: {reason}")
+        return True
+
+    def _hold_out(self, arm: Arm, reason: str) -> None:
+        if arm.out is None:
+            log.warning("deployment %s: %s out of traffic: %s", self.name, arm.role, reason)
+            arm.out = reason
+
+    def _failed(self, arm: Arm, version: str | None, error: Exception) -> None:
+        """Record a failed resolve or load: the arm keeps serving what it served."""
+        message = str(error) if isinstance(error, SlipwayError) else f"{type(error).__name__}: {error}"
+        if version is not None:
+            message = f"version {version}: {message}"
+        repeated = message == arm.error
+        arm.error = message
+        arm.failed = version
+        arm.retry_at = time.monotonic() + RETRY_FAILED
+        self.metrics.event(self.name, arm.role, "load_failed")
+        serving = f"; still serving version {arm.live.served.version}" if arm.live is not None else ""
+        (log.debug if repeated else log.error)(
+            "deployment %s: %s %s not loaded: %s%s", self.name, arm.role, arm.uri, message, serving
+        )
 
     def _load_checked(self, resolved: Resolved) -> ServedModel:
         """Load on a worker thread and predict the input example before any request sees it."""
@@ -251,9 +315,14 @@ class DeploymentRuntime:
         )
         example = model.input_example
         if example is not None:
-            model.predict(example)
-            if "predict_proba" in served.outputs:
-                model.predict_proba(example)
+            try:
+                model.predict(example)
+                if "predict_proba" in served.outputs:
+                    model.predict_proba(example)
+            except Exception as e:
+                raise InvalidInput(
+                    f"predicting its input example failed ({type(e).__name__}: {e}), so it is not served"
+                ) from None
         return served
 
     def _swap(self, arm: Arm, served: ServedModel, resolved: Resolved, *, initial: bool) -> None:

@@ -127,6 +127,13 @@ class ModelSource:
             )
         return load_model(resolved.uri.removeprefix("file://"), extra_columns=extra_columns)  # type: ignore[arg-type]
 
+    def breach_of(self, resolved: Resolved) -> str | None:
+        """Why the version was taken out of canary traffic (its tag read now), or None."""
+        if resolved.registered is None:
+            return None
+        now = self.registry.get_version(resolved.registered.name, resolved.registered.version)
+        return now.tags.get(BREACH_TAG)
+
     def take_out(self, resolved: Resolved, *, deployment: str, reason: str) -> str:
         """Record a canary breach on its version and move back the alias move that brought it.
 
@@ -138,9 +145,10 @@ class ModelSource:
             return "not a registered version: taken out of traffic only"
         name, version = resolved.name, int(resolved.version)
         why = f"deployment {deployment}: {reason}"
-        self.registry.store.set_model_version_tags(
-            name, version, {BREACH_TAG: reason}, actor=self.actor, reason=why
-        )
+        if self.breach_of(resolved) is None:  # another worker may have tagged it a moment ago
+            self.registry.store.set_model_version_tags(
+                name, version, {BREACH_TAG: reason}, actor=self.actor, reason=why
+            )
         if resolved.alias is None:
             return f"version {version} tagged {BREACH_TAG}"
         try:
