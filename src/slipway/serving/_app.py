@@ -65,8 +65,9 @@ class ServingApp:
         metrics: where counters go (``/metrics`` renders them).
         token: when set, every endpoint but health needs ``Authorization: Bearer <token>``.
         max_body_size: larger request bodies are refused with 413 before they are read.
-        control_file: touched by ``/v2/repository/models/{m}/load``; every worker watches it, so a
-            reload reaches all worker processes, not only the one the request landed on.
+        control_file: written by ``/v2/repository/models/{m}/load``; every worker watches it, so a
+            reload reaches all worker processes, not only the one the request landed on, and the
+            request is answered once every worker has done it (:class:`_Reloads`).
         on_close: called at shutdown after the batchers drained (the prediction log's flush).
         feedback: records late labels: (deployment, list of {request_id, label}) -> count.
     """
@@ -90,11 +91,13 @@ class ServingApp:
         self._token = token.encode() if token else None
         self.max_body_size = max_body_size
         self.control_file = control_file
+        self._reloads = _Reloads(control_file) if control_file is not None else None
         self._on_close = on_close
         self._feedback = feedback
         self._openapi = openapi
         self._tasks: list[asyncio.Task[None]] = []
-        self._control_mtime: int | None = None
+        self._control_stamp: tuple[int, int] | None = None
+        self._requested: str | None = None  # the last reload this worker asked for (and did)
 
     @property
     def ready(self) -> bool:
@@ -117,6 +120,8 @@ class ServingApp:
             elif message["type"] == "lifespan.shutdown":
                 for task in self._tasks:
                     task.cancel()
+                if self._reloads is not None:
+                    self._reloads.leave()
                 loop = asyncio.get_running_loop()
                 for dep in self.deployments.values():
                     await loop.run_in_executor(None, dep.close)  # in-flight batches finish
@@ -127,30 +132,56 @@ class ServingApp:
 
     async def _keep_current(self) -> None:
         """Load every model, then follow aliases: poll the registry, and watch the control file."""
+        reloads = self._reloads
+        handled = ""
+        if reloads is not None:
+            self._control_stamp = reloads.stamp()
+            handled = reloads.read()  # what loading now covers; a reload after this is seen below
+            reloads.acknowledge("", {})  # registered: a reload waits for this worker's models
         await asyncio.gather(*(d.load_all() for d in self.deployments.values()))
-        self._control_mtime = self._control_stamp()
-        next_poll = {name: time.monotonic() + d.spec.poll_interval for name, d in self.deployments.items()}
+        if reloads is not None:
+            reloads.acknowledge(handled, self._errors())
+        next_poll = {name: self._next_poll(d, time.monotonic()) for name, d in self.deployments.items()}
         while True:
             await asyncio.sleep(0.25)
-            stamp = self._control_stamp()
-            reload_all = stamp != self._control_mtime
-            self._control_mtime = stamp
-            now = time.monotonic()
-            due = []
-            for name, dep in self.deployments.items():
-                if reload_all or now >= next_poll[name] or not dep.ready:
-                    next_poll[name] = now + dep.spec.poll_interval
-                    due.append(dep.poll())
-            if due:
-                await asyncio.gather(*due)
+            try:
+                await self._follow(next_poll)
+            except Exception:  # keep following: one bad turn must not freeze every alias
+                log.exception("following the deployments' aliases failed; trying again")
 
-    def _control_stamp(self) -> int | None:
-        if self.control_file is None:
-            return None
-        try:
-            return os.stat(self.control_file).st_mtime_ns
-        except OSError:
-            return None
+    async def _follow(self, next_poll: dict[str, float]) -> None:
+        """One turn: a reload asked through the control file, or the polls that are due."""
+        reloads = self._reloads
+        request: str | None = None
+        if reloads is not None:
+            stamp = reloads.stamp()
+            if stamp != self._control_stamp:
+                self._control_stamp = stamp
+                request = reloads.read()
+                if request == self._requested:
+                    request = None  # this worker's own reload request: its handler did it
+        now = time.monotonic()
+        due = [d for name, d in self.deployments.items() if request is not None or now >= next_poll[name]]
+        if due:
+            await asyncio.gather(*(d.poll(force=request is not None) for d in due))
+        now = time.monotonic()
+        for dep in due:
+            next_poll[dep.name] = self._next_poll(dep, now)
+        if reloads is not None and request is not None:
+            reloads.acknowledge(request, self._errors())
+
+    @staticmethod
+    def _next_poll(dep: DeploymentRuntime, now: float) -> float:
+        """When to poll next: every poll_interval, and every second while not ready."""
+        interval = dep.spec.poll_interval
+        return now + (interval if dep.ready else min(interval, 1.0))
+
+    def _errors(self) -> dict[str, list[str]]:
+        """Each deployment's load failures in this worker, for a reload's answer."""
+        return {
+            dep.name: [f"{a.role}: {a.error}" for a in dep.all_arms() if a.error]
+            for dep in self.deployments.values()
+        }
 
     # ------------------------------------------------------------------ routing
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -536,16 +567,135 @@ class ServingApp:
             dep = self._deployment(parts[1])
             if parts[2] == "unload":
                 raise _Reply(501, "unload is not supported: a deployment serves until the server stops")
-            with contextlib.suppress(OSError):
-                if self.control_file is not None:
-                    self.control_file.touch()  # the other workers reload too
-            await dep.poll()
-            errors = [f"{a.role}: {a.error}" for a in dep.all_arms() if a.error]
-            if errors:
-                raise _Reply(400, f"model {dep.name}: " + "; ".join(errors))
-            await _send(send, 200, orjson.dumps(dep.describe()), [_JSON])
+            await self._reload(dep, send)
             return
         raise _Reply(404, f"no route POST /v2/repository/{rest}")
+
+    async def _reload(self, dep: DeploymentRuntime, send: Send) -> None:
+        """Re-resolve now in every worker; answer when all have swapped (or failed to)."""
+        reloads = self._reloads
+        request = reloads.request() if reloads is not None else None  # the other workers reload too
+        self._requested = request
+        await dep.poll(force=True)
+        errors = self._errors()[dep.name]
+        doc = dep.describe()
+        if reloads is not None and request is not None:
+            reloads.acknowledge(request, self._errors())
+            deadline = time.monotonic() + _RELOAD_WAIT
+            while True:
+                pending, others = reloads.pending(request, dep.name)
+                if not pending or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            errors += [e for e in others if e not in errors]
+            if pending:
+                doc["pending_workers"] = len(pending)
+                log.warning(
+                    "deployment %s: reload not acknowledged within %g s by worker(s) %s",
+                    dep.name,
+                    _RELOAD_WAIT,
+                    ", ".join(map(str, pending)),
+                )
+        if errors:
+            raise _Reply(400, f"model {dep.name}: " + "; ".join(errors))
+        await _send(send, 200, orjson.dumps(doc), [_JSON])
+
+
+_RELOAD_WAIT = 60.0
+"""Seconds a reload waits for the other workers before it answers without them."""
+
+
+class _Reloads:
+    """A reload across worker processes, through files beside the control file.
+
+    The worker that gets ``POST /v2/repository/models/{m}/load`` writes a fresh id into the control
+    file. Every worker watches the file (``stamp``); when it changes, the worker re-resolves every
+    deployment and then writes the id it handled, with its load errors, to its own file
+    ``<control>.<pid>.ack``. The first worker answers once every live worker has acknowledged the
+    id, so when ``slipway deployments reload`` returns, no worker serves the old version any more.
+    Ids grow with time, and a later one covers an earlier one (that worker re-resolved after both
+    were asked), so concurrent reloads never wait for each other. A worker writes its file at
+    startup (with an empty id until its models are loaded) and removes it at shutdown; the file of
+    a worker that died is ignored and removed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ack = path.with_name(f"{path.name}.{os.getpid()}.ack")
+        self._acked = ""
+
+    def stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns  # a new file each write: the inode changes even within a tick
+
+    def read(self) -> str:
+        try:
+            return self.path.read_text()
+        except OSError:
+            return ""
+
+    def request(self) -> str | None:
+        rid = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        try:
+            _write_atomically(self.path, rid)
+        except OSError as e:
+            log.warning("reload: cannot write %s (%s); only this worker reloads", self.path, e)
+            return None
+        return rid
+
+    def acknowledge(self, request: str, errors: dict[str, list[str]]) -> None:
+        """Record that this worker re-resolved after ``request`` was asked (never moving back)."""
+        self._acked = max(self._acked, request)
+        doc = {"id": self._acked, "errors": errors}
+        with contextlib.suppress(OSError):
+            _write_atomically(self.ack, orjson.dumps(doc).decode())
+
+    def pending(self, request: str, deployment: str) -> tuple[list[int], list[str]]:
+        """The live workers that have not handled ``request`` yet, and the errors of those that have."""
+        waiting: list[int] = []
+        errors: list[str] = []
+        for file in self.path.parent.glob(f"{self.path.name}.*.ack"):
+            try:
+                pid = int(file.name[len(self.path.name) + 1 : -len(".ack")])
+            except ValueError:
+                continue
+            if not _alive(pid):
+                with contextlib.suppress(OSError):
+                    file.unlink()
+                continue
+            try:
+                doc = orjson.loads(file.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                waiting.append(pid)
+                continue
+            if not isinstance(doc, dict) or str(doc.get("id")) < request:
+                waiting.append(pid)
+            else:
+                errors += [e for e in doc.get("errors", {}).get(deployment, []) if e not in errors]
+        return waiting, errors
+
+    def leave(self) -> None:
+        with contextlib.suppress(OSError):
+            self.ack.unlink()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ---------------------------------------------------------------------- helpers
