@@ -1,0 +1,281 @@
+"""Deployments at run time, on a real event loop with a model source that records what it is asked.
+
+The source stands in for the registry: aliases are a dict, tags a dict, and each "model" answers a
+constant. Where the order of events matters, a load is held on a :class:`threading.Event`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from slipway.core import ModelVersion
+from slipway.serving._app import _Reloads
+from slipway.serving._metrics import ServingMetrics
+from slipway.serving._runtime import DeploymentRuntime
+from slipway.serving._source import BREACH_TAG, Resolved
+from slipway.serving._spec import DeploymentSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from pathlib import Path
+
+    from slipway.serving._source import ModelSource
+
+
+class ConstantModel:
+    """What ServedModel needs of a model: no signature, ``predict`` answering ``value``."""
+
+    signature = None
+    methods = ("predict",)
+    flavor = "pyfunc"
+    raw = None
+
+    def __init__(self, value: float, *, broken: bool = False) -> None:
+        self.value = value
+        self.broken = broken
+        self.input_example = np.zeros((1, 1))
+
+    def predict(self, data: Any, params: Any = None) -> Any:
+        if self.broken:
+            raise RuntimeError("broken build")
+        return np.full(len(data), self.value)
+
+
+class Registry:
+    """The registry as the runtime's ModelSource sees it: aliases, tags, versions, rollbacks."""
+
+    def __init__(self, aliases: dict[str, int], broken: frozenset[int] = frozenset()) -> None:
+        self.aliases = aliases
+        self.tags: dict[int, dict[str, str]] = {}
+        self.broken = broken
+        self.loads: list[int] = []
+        self.hold: threading.Event | None = None  # when set, a load waits for it
+        self.loading = threading.Event()
+        self.taken_out: list[tuple[int, str]] = []
+
+    def resolve(self, uri: str, *, default_name: str) -> Resolved:
+        alias = uri.rsplit("@", 1)[1]
+        version = self.aliases[alias]
+        mv = ModelVersion(
+            name="m",
+            version=version,
+            created_at=0,
+            source="/m",
+            manifest_digest="0" * 64,
+            tags=dict(self.tags.get(version, {})),
+        )
+        return Resolved(uri, "m", str(version), alias, mv)
+
+    def load(self, resolved: Resolved, *, extra_columns: str = "drop") -> Any:
+        version = int(resolved.version)
+        self.loads.append(version)
+        self.loading.set()
+        if self.hold is not None:
+            assert self.hold.wait(10)
+        return ConstantModel(float(version), broken=version in self.broken)
+
+    def breach_of(self, resolved: Resolved) -> str | None:
+        return self.tags.get(int(resolved.version), {}).get(BREACH_TAG)
+
+    def take_out(self, resolved: Resolved, *, deployment: str, reason: str) -> str:
+        version = int(resolved.version)
+        self.tags.setdefault(version, {})[BREACH_TAG] = reason
+        self.taken_out.append((version, reason))
+        self.aliases[cast("str", resolved.alias)] = 1  # the rollback, to the earlier holder
+        return "rolled back to version 1"
+
+
+def runtime(registry: Registry, **spec: Any) -> DeploymentRuntime:
+    return DeploymentRuntime(
+        DeploymentSpec.model_validate({"name": "m", **spec}),
+        source=cast("ModelSource", registry),
+        metrics=ServingMetrics(),
+    )
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coro)
+
+
+def version_of(dep: DeploymentRuntime, role: str) -> str | None:
+    arm = next(a for a in dep.all_arms() if a.role == role)
+    return arm.live.served.version if arm.live is not None else None
+
+
+class TestRefresh:
+    def test_a_reload_during_a_polls_load_waits_for_it_then_sees_the_latest_alias(self) -> None:
+        registry = Registry({"production": 1})
+        dep = runtime(registry, model="models:/m@production")
+
+        async def body() -> None:
+            await dep.load_all()
+            registry.hold = threading.Event()
+            registry.loading.clear()
+            registry.aliases["production"] = 2
+            poll = asyncio.ensure_future(dep.poll())
+            await asyncio.get_running_loop().run_in_executor(None, registry.loading.wait, 10)
+            registry.aliases["production"] = 3  # moved again while version 2 loads
+            reload = asyncio.ensure_future(dep.poll(force=True))
+            await asyncio.sleep(0.05)
+            assert not reload.done(), "the reload answered before the alias it was asked about was seen"
+            registry.hold.set()
+            await asyncio.gather(poll, reload)
+            assert version_of(dep, "primary") == "3"
+            dep.close()
+
+        run(body())
+        assert registry.loads == [1, 2, 3]
+
+    def test_a_version_that_failed_is_retried_by_a_reload_not_by_every_poll(self) -> None:
+        registry = Registry({"production": 1}, broken=frozenset({2}))
+        dep = runtime(registry, model="models:/m@production")
+
+        async def body() -> None:
+            await dep.load_all()
+            registry.aliases["production"] = 2
+            await dep.poll()
+            await dep.poll()
+            error = dep.arms[0].error
+            assert error is not None
+            assert "version 2" in error
+            assert "input example" in error
+            assert registry.loads == [1, 2]
+            await dep.poll(force=True)
+            assert registry.loads == [1, 2, 2]
+            assert version_of(dep, "primary") == "1"
+            registry.aliases["production"] = 1
+            await dep.poll()
+            assert dep.arms[0].error is None
+            dep.close()
+
+        run(body())
+
+
+CANARY = {
+    "model": "models:/m@production",
+    "canary": {
+        "model": "models:/m@challenger",
+        "weight": 0.5,
+        "rollback": {"max_error_rate": 0.1, "window": "1m", "min_requests": 3},
+    },
+}
+
+
+def routes(dep: DeploymentRuntime, n: int = 200) -> set[str]:
+    return {dep.route(None).role for _ in range(n)}
+
+
+class TestCanary:
+    def test_after_its_rollback_the_canary_stays_out_until_a_newer_version(self) -> None:
+        registry = Registry({"production": 1, "challenger": 2})
+        dep = runtime(registry, **CANARY)
+
+        async def body() -> None:
+            await dep.load_all()
+            canary = cast("Any", dep.canary)
+            assert routes(dep) == {"primary", "canary"}
+            for _ in range(3):
+                dep.observe(canary, canary.live, True, 0.001)
+            assert canary.out is not None
+            assert "max_error_rate" in canary.out
+            while not registry.taken_out:  # recorded on a worker thread
+                await asyncio.sleep(0.01)
+            assert registry.aliases["challenger"] == 1
+            await dep.poll()
+            assert version_of(dep, "canary") == "2"  # version 1 was not loaded as a new canary
+            assert routes(dep) == {"primary"}
+            registry.aliases["challenger"] = 3
+            await dep.poll()
+            assert version_of(dep, "canary") == "3"
+            assert canary.out is None
+            assert routes(dep) == {"primary", "canary"}
+            dep.close()
+
+        run(body())
+        assert registry.loads.count(1) == 1  # only as the primary
+
+    def test_another_workers_breach_takes_this_workers_canary_out(self) -> None:
+        registry = Registry({"production": 1, "challenger": 2})
+        dep = runtime(registry, **CANARY)
+
+        async def body() -> None:
+            await dep.load_all()
+            registry.tags[2] = {BREACH_TAG: "error rate 0.5 > max_error_rate 0.1"}
+            registry.aliases["challenger"] = 1  # the other worker's rollback
+            await dep.poll()
+            canary = cast("Any", dep.canary)
+            assert canary.out is not None
+            assert "another worker" in canary.out
+            assert routes(dep) == {"primary"}
+            dep.close()
+
+        run(body())
+
+    def test_a_canary_moved_back_by_hand_is_served(self) -> None:
+        registry = Registry({"production": 1, "challenger": 2})
+        dep = runtime(registry, **CANARY)
+
+        async def body() -> None:
+            await dep.load_all()
+            registry.aliases["challenger"] = 1
+            await dep.poll()
+            assert version_of(dep, "canary") == "1"
+            assert routes(dep) == {"primary", "canary"}
+            dep.close()
+
+        run(body())
+
+    def test_an_answer_of_a_swapped_out_version_is_not_held_against_the_new_one(self) -> None:
+        registry = Registry({"production": 1, "challenger": 2})
+        dep = runtime(registry, **CANARY)
+
+        async def body() -> None:
+            await dep.load_all()
+            canary = cast("Any", dep.canary)
+            old = canary.live
+            registry.aliases["challenger"] = 3
+            await dep.poll()
+            for _ in range(5):
+                dep.observe(canary, old, True, 0.001)
+            assert canary.out is None
+            dep.close()
+
+        run(body())
+
+
+class TestReloads:
+    def test_a_reload_waits_for_every_live_worker_and_a_later_one_covers_it(self, tmp_path: Path) -> None:
+        control = tmp_path / "reload"
+        control.touch()
+        mine = _Reloads(control)
+        mine.acknowledge("", {})
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+        gone = tmp_path / f"reload.{int(dead.stdout)}.ack"
+        gone.write_text('{"id": ""}')
+        first = mine.request()
+        assert first is not None
+        assert control.read_text() == first
+        mine.acknowledge(first, {"m": []})
+        assert mine.pending(first, "m") == ([], [])
+        assert not gone.exists(), "a dead worker's file is removed, not waited for"
+
+        other = tmp_path / f"reload.{os.getppid()}.ack"  # a live process that has not acknowledged
+        other.write_text('{"id": ""}')
+        assert mine.pending(first, "m")[0] == [os.getppid()]
+        second = mine.request()
+        assert second is not None
+        assert second > first
+        other.write_text(f'{{"id": "{second}", "errors": {{"m": ["primary: version 2: broken"]}}}}')
+        assert mine.pending(first, "m") == ([], ["primary: version 2: broken"])
+        mine.acknowledge(second, {})
+        mine.acknowledge(first, {})  # late, from a slow turn: it never replaces the newer one
+        assert mine.pending(second, "m")[0] == [], "this worker went back to an older reload"
+        mine.leave()
+        assert not mine.ack.exists()
