@@ -1,16 +1,12 @@
 """``slipway serve``: the inference server; ``slipway deployments``: talk to a running one."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path  # noqa: TC003  (Typer reads the option annotations at run time)
+from typing import Annotated, Any
 
 import typer
 
 from slipway.cli._main import app
 from slipway.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 deployments_app = typer.Typer(help="Inspect and reload the deployments of a running `slipway serve`.")
 app.add_typer(deployments_app, name="deployments")
