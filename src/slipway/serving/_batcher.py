@@ -4,8 +4,10 @@ A request that finds the model idle is taken by the predict thread at once, alon
 pays nothing for batching (MLServer makes a lone request wait its whole window; BentoML keeps a
 learned wait after a burst). Requests that arrive while the model is busy wait in the queue, and
 when the model frees they go together into one vectorised call: the batch is whatever gathered,
-up to ``max_batch_size`` requests whose arrivals span at most ``max_latency_ms``. Nothing ever waits
-for a batch to fill.
+up to ``max_batch_size`` requests. Nothing ever waits for a batch to fill, so the batching wait a
+server like MLServer spends up to ``max_latency_ms`` on is zero here: a request waits only for the
+call in progress. (Closing a batch by its arrival span instead starves a busy model: when a call
+takes longer than the span, each call takes one span's worth and the queue grows without bound.)
 
 The event loop never runs the model: it puts the request on a ``queue.SimpleQueue`` (a C queue the
 thread blocks on) and awaits a future that the thread completes, for a whole batch at once, with one
@@ -57,10 +59,8 @@ class Batcher(Generic[P, R]):
             a model calling ``sys.exit``, say) reaches the request as a RuntimeError, so it can
             neither end the predict thread nor stop the event loop.
         max_batch_size: the most requests in one call.
-        max_latency_ms: the longest span of arrival times within one batch: a batch takes, in
-            arrival order, the requests that arrived within this of its oldest one, and the first
-            that arrived later opens the next batch. It splits what already waits; nothing ever
-            waits for it.
+        max_latency_ms: the batching wait other servers allow; accepted so that their deployment
+            files keep working, and always met, because this batcher adds no wait at all.
         max_queue: requests waiting beyond this are refused with Overloaded (503).
         timeout: seconds a request may wait in the queue before it is failed with Overloaded
             (checked when the predict thread reaches it; the server's own per-request timer answers
@@ -84,12 +84,11 @@ class Batcher(Generic[P, R]):
         self._predict = predict
         self.name = name
         self.max_batch_size = max(1, int(max_batch_size))
-        self._span = max(0.0, float(max_latency_ms)) / 1000.0
+        self.max_latency_ms = max(0.0, float(max_latency_ms))
         self.max_queue = max(1, int(max_queue))
         self.timeout = float(timeout)
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._held: _Item[P, R] | None = None  # taken from the queue but past this batch's span
         # queued + being predicted; changed on the event loop's thread only, and lowered by each
         # future's done callback (so one loop turn after an answer is delivered)
         self.depth = 0
@@ -133,8 +132,7 @@ class Batcher(Generic[P, R]):
     # ------------------------------------------------------------------ the predict thread
     def _run(self) -> None:
         while True:
-            first = self._held if self._held is not None else self._queue.get()
-            self._held = None
+            first = self._queue.get()
             if first is _STOP:
                 return
             if first.future.done():
@@ -151,9 +149,6 @@ class Batcher(Generic[P, R]):
                     break
                 if item.future.done():
                     continue
-                if item.arrived - first.arrived > self._span:
-                    self._held = item  # arrived too late for this batch: it opens the next one
-                    break
                 batch.append(item)
             self._predict_batch(batch)
             if stop:
