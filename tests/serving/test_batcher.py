@@ -587,12 +587,15 @@ class TestServedModelPredict:
         served = _served(scaler, log_probabilities=True)
         assert served.log_probabilities
         payloads = [_payload(served, _rows([1.0])), _payload(served, _rows([50.0]))]
-        logged = served.predict(payloads)
-        assert [list(p.outputs["predict_proba"][:, 1]) for p in logged] == [[0.01], [0.5]]
+        answered = served.predict(payloads)
+        assert all("predict_proba" not in p.outputs for p in answered)  # not on the caller's path
+        logged = served.probabilities_for_log(payloads, answered)
+        assert logged is not None
+        assert [list(p[:, 1]) for p in logged] == [[0.01], [0.5]]
         served.model.raw.proba_fails = True  # type: ignore[attr-defined]
         answered = served.predict(payloads)
         assert _values(answered) == [[1.0], [50.0]]
-        assert all("predict_proba" not in p.outputs for p in answered)
+        assert served.probabilities_for_log(payloads, answered) is None  # the log goes without
         asked = _payload(served, _rows([1.0]))
         asked.outputs = ("predict", "predict_proba")
         with pytest.raises(ValueError, match="no probabilities today"):

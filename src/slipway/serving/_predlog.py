@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from slipway.serving._served import PREDICT, PROBA, Prediction
+from slipway.serving._served import PREDICT, Prediction
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,7 +90,9 @@ class ServingLog:
             ids.extend(row_ids(p.id or "", p.rows))
             latency.extend([seconds * 1000.0] * p.rows)
         inputs = _features([p for p, _, _ in ok])
-        outputs = self._outputs(served, [r for _, r, _ in ok])
+        predictions: list[Prediction] = [r for _, r, _ in ok]
+        proba = served.probabilities_for_log([p for p, _, _ in ok], predictions)
+        outputs = self._outputs(served, predictions, proba)
         writer = self.writer(deployment)
         writer.log(
             PredictionBatch(
@@ -105,7 +107,9 @@ class ServingLog:
         )
         self._count(deployment, writer)
 
-    def _outputs(self, served: ServedModel, results: list[Prediction]) -> dict[str, Any]:
+    def _outputs(
+        self, served: ServedModel, results: list[Prediction], probabilities: list[Any] | None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         first = results[0].outputs
         if PREDICT in first:
@@ -115,8 +119,8 @@ class ServingLog:
                     out[f"prediction_{c}"] = value[c].to_numpy()
             else:
                 out["prediction"] = value
-        if PROBA in first and all(PROBA in r.outputs for r in results):
-            proba = np.asarray(_concat([r.outputs[PROBA] for r in results]))
+        if probabilities is not None:
+            proba = np.asarray(_concat(probabilities))
             names = served.probability_columns()
             if proba.ndim == 2 and len(names) == proba.shape[1]:
                 for j, name in enumerate(names):

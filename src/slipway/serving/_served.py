@@ -126,19 +126,6 @@ class ServedModel:
         }
         if PROBA in asked:
             computed[PROBA] = _rows_of(PROBA, self.model.predict_proba(data), total)
-        elif self.log_probabilities:
-            try:  # for the prediction log only: its failure is not the caller's
-                computed[PROBA] = _rows_of(PROBA, self.model.predict_proba(data), total)
-            except Exception as e:
-                if not self._proba_warned:
-                    self._proba_warned = True
-                    log.warning(
-                        "deployment %s: predict_proba failed, so the prediction log goes without "
-                        "probabilities: %s: %s",
-                        self.name,
-                        type(e).__name__,
-                        e,
-                    )
         if len(payloads) == 1:
             return [Prediction(computed)]
         out = []
@@ -147,6 +134,46 @@ class ServedModel:
             stop = start + p.rows
             out.append(Prediction({k: _slice(v, start, stop) for k, v in computed.items()}))
             start = stop
+        return out
+
+    def probabilities_for_log(
+        self, payloads: Sequence[Payload], predictions: Sequence[Prediction]
+    ) -> list[Any] | None:
+        """Each payload's predict_proba for the prediction log, computed where no request asked.
+
+        Called on the predict thread after the batch's answers went out, so the probabilities the
+        log keeps (monitoring estimates performance from them) cost the callers no latency. A
+        failure here is the log's, never a caller's: it is logged once and the log goes without.
+        """
+        if not self.log_probabilities:
+            return None
+        out: list[Any] = [r.outputs.get(PROBA) for r in predictions]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if not missing:
+            return out
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in missing:
+            groups.setdefault(_layout(payloads[i].data), []).append(i)
+        try:
+            for indices in groups.values():
+                data = _merge(self.codec.kind, [payloads[i].data for i in indices])
+                total = sum(payloads[i].rows for i in indices)
+                proba = _rows_of(PROBA, self.model.predict_proba(data), total)
+                start = 0
+                for i in indices:
+                    out[i] = _slice(proba, start, start + payloads[i].rows)
+                    start += payloads[i].rows
+        except Exception as e:
+            if not self._proba_warned:
+                self._proba_warned = True
+                log.warning(
+                    "deployment %s: predict_proba failed, so the prediction log goes without "
+                    "probabilities: %s: %s",
+                    self.name,
+                    type(e).__name__,
+                    e,
+                )
+            return None
         return out
 
     @staticmethod
