@@ -1,0 +1,240 @@
+"""Reading the prediction log back: the partitions wanted, every part in them, one DataFrame.
+
+Partitions are chosen from folder names before any file is listed or read: a day's window lists
+only that day's folder. Parts written by different model versions may have different columns;
+they are unified (a column missing from a part is null there, int64 and float64 give float64, a
+column stored as numbers in one part and text in another is read as text).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput
+from slipway.predlog._layout import FEEDBACK, JOINED, PREDICTIONS, check_name, folder_date, to_micros
+from slipway.predlog._table import ROLE_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from slipway.artifacts import FileTree
+
+__all__ = ["join_feedback", "read_feedback", "read_predictions"]
+
+_READERS = 16  # parts read at once: object stores answer each request in tens of milliseconds
+_DAY_MICROS = timedelta(days=1) // timedelta(microseconds=1)
+
+Instant = datetime | date
+
+
+def read_predictions(
+    tree: FileTree,
+    *,
+    deployment: str | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
+    variant: str | Collection[str] | None = None,
+) -> pd.DataFrame:
+    """The logged predictions as one DataFrame, oldest first.
+
+    Args:
+        tree: the prediction log's file tree.
+        deployment: one deployment, or all of them.
+        start: the earliest timestamp included (a date means its midnight UTC; naive means UTC).
+        end: the first timestamp excluded, same forms.
+        variant: one variant (``"canary"``) or several, or all.
+
+    The frame's ``attrs["inputs"]`` and ``attrs["outputs"]`` list which columns are model inputs
+    and outputs.
+
+    .. versionadded:: 0.1
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read(tree, PREDICTIONS, deployment, start, end, _predictions_schema())
+    if variant is not None:
+        wanted = [variant] if isinstance(variant, str) else list(variant)
+        table = table.filter(pc.is_in(table["variant"], value_set=pa.array(wanted, type=pa.string())))
+    frame: pd.DataFrame = table.to_pandas()
+    frame.attrs["inputs"] = _columns_with_role(table.schema, b"input")
+    frame.attrs["outputs"] = _columns_with_role(table.schema, b"output")
+    return frame
+
+
+def read_feedback(
+    tree: FileTree,
+    *,
+    deployment: str | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
+) -> pd.DataFrame:
+    """The logged feedback (``request_id``, ``label``, ``timestamp``, ``deployment``), oldest first.
+
+    ``start`` and ``end`` select on the time the labels arrived, as in :func:`read_predictions`.
+
+    .. versionadded:: 0.1
+    """
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("label", pa.null()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("deployment", pa.string()),
+        ]
+    )
+    frame: pd.DataFrame = _read(tree, FEEDBACK, deployment, start, end, schema).to_pandas()
+    return frame
+
+
+def join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """Each prediction with its label: a left join on ``request_id`` (and ``deployment`` when both have it).
+
+    Adds ``label`` and ``label_timestamp``; a prediction without feedback gets missing values.
+    When a request has several labels the latest (by timestamp) wins.
+
+    .. versionadded:: 0.1
+    """
+    clash = [c for c in JOINED if c in predictions.columns]
+    if clash:
+        raise InvalidInput(f"predictions already have a column {clash[0]!r}; join_feedback adds it")
+    missing = [c for c in ("request_id", "label", "timestamp") if c not in feedback.columns]
+    if missing or "request_id" not in predictions.columns:
+        raise InvalidInput(
+            "join_feedback: expected predictions with a request_id column "
+            "and feedback with request_id, label and timestamp"
+        )
+    keys = ["request_id"]
+    if "deployment" in predictions.columns and "deployment" in feedback.columns:
+        keys.append("deployment")  # one request id may reach several deployments, each labelled apart
+    latest = (
+        feedback[[*keys, "label", "timestamp"]]
+        .sort_values("timestamp", kind="stable")
+        .drop_duplicates(keys, keep="last")
+        .rename(columns={"timestamp": "label_timestamp"})
+    )
+    joined: pd.DataFrame = predictions.merge(latest, how="left", on=keys, validate="many_to_one")
+    joined.attrs = dict(predictions.attrs)
+    return joined
+
+
+# ---------------------------------------------------------------------- parts
+
+
+def _read(
+    tree: FileTree,
+    kind: str,
+    deployment: str | None,
+    start: Instant | None,
+    end: Instant | None,
+    empty: pa.Schema,
+) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lo = None if start is None else _micros("start", start)
+    hi = None if end is None else _micros("end", end)
+    parts = _select(tree, kind, deployment, lo, hi)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(_READERS, max(1, len(parts)))) as pool:
+        tables = list(pool.map(lambda rel: _parquet(tree, rel), parts))
+    table = _unify(tables) if tables else empty.empty_table()
+    if lo is not None:
+        table = table.filter(
+            pc.greater_equal(table["timestamp"], pa.scalar(lo, type=pa.timestamp("us", tz="UTC")))
+        )
+    if hi is not None:
+        table = table.filter(pc.less(table["timestamp"], pa.scalar(hi, type=pa.timestamp("us", tz="UTC"))))
+    if table.num_rows > 1:
+        table = table.take(pc.sort_indices(table, sort_keys=[("timestamp", "ascending")]))  # stable
+    return table
+
+
+def _select(tree: FileTree, kind: str, deployment: str | None, lo: int | None, hi: int | None) -> list[str]:
+    """The parts of the wanted deployments in the date folders that can hold [lo, hi)."""
+    if deployment is not None:
+        deployments = [check_name("deployment", deployment)]
+    else:
+        deployments = [f.split("=", 1)[1] for f in tree.folders(kind) if f.startswith("deployment=")]
+    parts: list[str] = []
+    for name in deployments:
+        base = f"{kind}/deployment={name}"
+        for day_folder in tree.folders(base):
+            day = folder_date(day_folder)
+            if day is None:
+                continue
+            day_start = to_micros("date", datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+            if (lo is not None and day_start + _DAY_MICROS <= lo) or (hi is not None and day_start >= hi):
+                continue
+            parts.extend(p for p in tree.list(f"{base}/{day_folder}") if p.endswith(".parquet"))
+    return parts
+
+
+def _parquet(tree: FileTree, relpath: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(pa.BufferReader(tree.read_bytes(relpath)))
+
+
+def _unify(tables: list[pa.Table]) -> pa.Table:
+    """One table from parts whose columns may differ (see the module's docstring)."""
+    import pyarrow as pa
+
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    types: dict[str, set[Any]] = {}
+    for table in tables:
+        for field in table.schema:
+            if not pa.types.is_null(field.type):
+                types.setdefault(field.name, set()).add(field.type)
+    mixed = {name for name, found in types.items() if len(found) > 1}
+    as_text = []
+    for table in tables:
+        for name in mixed & set(table.column_names):
+            i = table.schema.get_field_index(name)
+            try:
+                table = table.set_column(
+                    i, table.schema.field(i).with_type(pa.string()), table[name].cast(pa.string())
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                found = " and ".join(sorted(map(str, types[name])))
+                raise InvalidInput(
+                    f"column {name!r}: stored as {found} in different parts; cannot read as one"
+                ) from None
+        as_text.append(table)
+    return pa.concat_tables(as_text, promote_options="permissive")
+
+
+def _micros(kind: str, value: Instant) -> int:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return to_micros(kind, value)
+
+
+def _predictions_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("deployment", pa.string()),
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            ("variant", pa.string()),
+            ("latency_ms", pa.float64()),
+        ]
+    )
+
+
+def _columns_with_role(schema: pa.Schema, role: bytes) -> list[str]:
+    return [f.name for f in schema if f.metadata and f.metadata.get(ROLE_KEY) == role]
