@@ -22,10 +22,12 @@ from slipway.core import RunStatus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from datetime import date, datetime
     from pathlib import Path
 
     import pandas as pd
 
+    from slipway.artifacts import FileTree
     from slipway.core import ArtifactEntry, DatasetRecord, ModelVersion, Page, Run, Signature
     from slipway.models import ExtraColumns, Flavor, Model, ModelInfo
     from slipway.tracking import ActiveRun, TrackingClient
@@ -42,6 +44,7 @@ __all__ = [
     "log_artifacts",
     "log_dataset",
     "log_dict",
+    "log_feedback",
     "log_figure",
     "log_metric",
     "log_metrics",
@@ -49,6 +52,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "read_predictions",
     "register_model",
     "search_runs",
     "seed",
@@ -397,6 +401,53 @@ def validate(
         reason=reason,
         record=record,
     )
+
+
+def log_feedback(
+    deployment: str,
+    request_ids: str | Sequence[str],
+    labels: object,
+    *,
+    timestamp: datetime | None = None,
+) -> int:
+    """Record late labels for served (or batch-scored) predictions, by request id.
+
+    ``request_ids`` and ``labels`` are one value each or equal-length sequences; monitoring joins
+    them to the prediction log on ``request_id`` (the latest label wins). Returns the rows written.
+    """
+    from slipway.predlog import log_feedback as _log_feedback
+
+    ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
+    values: Any = [labels] if isinstance(labels, (str, int, float, bool)) else labels
+    return _log_feedback(
+        _prediction_log(), deployment=deployment, request_ids=ids, labels=values, timestamp=timestamp
+    )
+
+
+def read_predictions(
+    deployment: str | None = None,
+    *,
+    start: datetime | date | None = None,
+    end: datetime | date | None = None,
+    with_feedback: bool = True,
+) -> pd.DataFrame:
+    """The prediction log as a DataFrame (oldest first), joined to its feedback labels by default."""
+    from slipway.predlog import join_feedback
+    from slipway.predlog import read_feedback as _read_feedback
+    from slipway.predlog import read_predictions as _read_predictions
+
+    tree = _prediction_log()
+    frame = _read_predictions(tree, deployment=deployment, start=start, end=end)
+    if not with_feedback:
+        return frame
+    return join_feedback(frame, _read_feedback(tree, deployment=deployment))
+
+
+def _prediction_log() -> FileTree:
+    from slipway.artifacts import open_file_tree
+    from slipway.config import load_settings
+
+    return open_file_tree(load_settings().prediction_log_uri())
 
 
 def seed(n: int) -> int:

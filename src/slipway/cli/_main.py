@@ -34,6 +34,7 @@ def _register_groups() -> None:
         _db,
         _experiments,
         _models,
+        _predictions,
         _promote,
         _reproduce,
         _runs,
