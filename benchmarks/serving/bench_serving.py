@@ -22,7 +22,7 @@ The baseline is the raw in-process ``model.predict`` of one row (and slipway's o
 which checks the signature, when it loads). Medians over rounds go to benchmarks/results/serving.json.
 
 Targets (issue 4, slipway with signature checks, prediction log and metrics on): server CPU per
-request <= 0.4 ms; throughput at 32 connections >= 3x MLServer's and >= 5x BentoML's; median latency
+request <= 0.4 ms (checked at both loads); throughput at 32 connections >= 3x MLServer's and >= 5x BentoML's; median latency
 at 1 connection within 0.5 ms of the raw predict; ready within 2 s.
 """
 
@@ -53,7 +53,7 @@ FEATURES = 8
 PROFILES = {  # seconds of each wrk run, rounds (each server started afresh per round), and how
     # long to wait, before each start, for other processes to leave the machine quiet
     "quick": {"warmup": 1.0, "latency": 3.0, "load": 3.0, "rounds": 1, "quiet_wait": 0.0},
-    "full": {"warmup": 3.0, "latency": 10.0, "load": 10.0, "rounds": 3, "quiet_wait": 120.0},
+    "full": {"warmup": 3.0, "latency": 10.0, "load": 10.0, "rounds": 3, "quiet_wait": 60.0},
 }
 TARGETS = {"cpu_ms": 0.4, "vs_mlserver": 3.0, "vs_bentoml": 5.0, "latency_over_raw_ms": 0.5, "ready_s": 2.0}
 
@@ -103,18 +103,19 @@ def per_call_ms(fn: Any, *, calls: int = 2000, repeats: int = 7) -> float:
     return 1000 * statistics.median(times)
 
 
-def baselines(bench: Bench, model: Any) -> dict[str, float]:
+def baselines(bench: Bench, model: Any) -> dict[str, Any]:
+    """Callables timing one row in-process: the raw ``model.predict``, and slipway's ``Model.predict``."""
     import numpy as np
 
     x = np.asarray([bench.row])
-    out = {"raw_predict_ms": per_call_ms(lambda: model.predict(x))}
+    out: dict[str, Any] = {"raw_predict_ms": lambda: per_call_ms(lambda: model.predict(x))}
     if bench.slipway_folder.exists():
         from slipway.models import load_model
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loaded = load_model(bench.slipway_folder)
-        out["slipway_model_predict_ms"] = per_call_ms(lambda: loaded.predict(x))
+        out["slipway_model_predict_ms"] = lambda: per_call_ms(lambda: loaded.predict(x))
     return out
 
 
@@ -182,6 +183,7 @@ def measure(entry: Entry, bench: Bench, profile: dict[str, float], round_no: int
 ROWS = [  # key, label, format, whether a slipway/anchor ratio means anything
     ("ready_s", "ready (s)", "{:.2f}", True),
     ("p50_ms", "median latency, 1 conn (ms)", "{:.3f}", True),
+    ("over_raw_ms", "  minus raw predict, timed beside it (ms)", "{:.3f}", True),
     ("p99_ms", "p99 latency, 1 conn (ms)", "{:.3f}", True),
     ("rps_32", "throughput, 32 conns (req/s)", "{:,.0f}", True),
     ("p50_ms_32", "median latency, 32 conns (ms)", "{:.2f}", True),
@@ -191,6 +193,7 @@ ROWS = [  # key, label, format, whether a slipway/anchor ratio means anything
     ("wrk_cores_32", "wrk's CPU, 32 conns (cores)", "{:.2f}", False),
     ("other_cores", "other processes' CPU, worst load (cores)", "{:.2f}", False),
     ("steal_cores", "stolen by the hypervisor (cores)", "{:.2f}", False),
+    ("raw_predict_ms", "raw predict, timed beside it (ms)", "{:.3f}", False),
 ]
 BUSY = 0.25  # cores used by other processes during a load above which the run is flagged as noisy
 
@@ -222,7 +225,7 @@ def report(summary: dict[str, dict[str, float]], base: dict[str, float]) -> dict
             f"NOISY: other processes used more than {BUSY} cores during the loads of {', '.join(busy)}; "
             "their figures are inflated (compare rounds in the JSON, or run again on a quiet machine)"
         )
-    print(f"raw model.predict, one row, in-process: {base['raw_predict_ms']:.3f} ms", end="")
+    print(f"raw model.predict, one row, in-process (median): {base['raw_predict_ms']:.3f} ms", end="")
     if "slipway_model_predict_ms" in base:
         print(f"; slipway Model.predict (signature checked): {base['slipway_model_predict_ms']:.3f} ms")
     else:
@@ -235,7 +238,9 @@ def report(summary: dict[str, dict[str, float]], base: dict[str, float]) -> dict
     checks: dict[str, Any] = {}
     if "slipway" in summary:
         s = summary["slipway"]
-        checks["cpu_ms_per_request <= 0.4"] = s["cpu_ms_32"] <= TARGETS["cpu_ms"]
+        # the issue names no load for it: held at both, since light traffic is where batching cannot help
+        checks["server CPU per request <= 0.4 ms, 32 conns"] = s["cpu_ms_32"] <= TARGETS["cpu_ms"]
+        checks["server CPU per request <= 0.4 ms, 1 conn"] = s["cpu_ms_1"] <= TARGETS["cpu_ms"]
         if "mlserver" in summary:
             checks["throughput >= 3x MLServer"] = (
                 s["rps_32"] >= TARGETS["vs_mlserver"] * summary["mlserver"]["rps_32"]
@@ -244,8 +249,7 @@ def report(summary: dict[str, dict[str, float]], base: dict[str, float]) -> dict
             checks["throughput >= 5x BentoML"] = (
                 s["rps_32"] >= TARGETS["vs_bentoml"] * summary["bentoml"]["rps_32"]
             )
-        over = s["p50_ms"] - base["raw_predict_ms"]
-        checks["median latency - raw predict <= 0.5 ms"] = over <= TARGETS["latency_over_raw_ms"]
+        checks["median latency - raw predict <= 0.5 ms"] = s["over_raw_ms"] <= TARGETS["latency_over_raw_ms"]
         checks["ready <= 2 s"] = s["ready_s"] <= TARGETS["ready_s"]
         print("targets (issue 4):")
         for name, ok in checks.items():
@@ -272,7 +276,7 @@ def main() -> None:
     parser.add_argument(
         "--quiet-wait", type=float, metavar="SECONDS",
         help=f"before each start, wait up to this long for other processes to use < {BUSY} cores "
-        "(full: 120, quick: 0)",
+        "(full: 60, quick: 0)",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, model, settings)")
     args = parser.parse_args()
@@ -295,21 +299,31 @@ def main() -> None:
             skip = prepared[e.name].skip
             print(f"{e.name}: {'SKIPPED: ' + skip if skip else e.setup} {prepared[e.name].versions or ''}")
         active = [e for e in entries if prepared[e.name].skip is None]
-        base = baselines(bench, model)
+        timers = baselines(bench, model)
+        base_rounds: list[dict[str, float]] = []
         rounds: dict[str, list[dict[str, Any]]] = {e.name: [] for e in active}
         for r in range(int(profile["rounds"])):
-            for e in active:
+            base_rounds.append({})
+            # rotate the order, so no server is always the first start of a round (cold page cache)
+            for e in active[r % len(active) :] + active[: r % len(active)]:
                 print(f"round {r + 1}/{profile['rounds']:g}: {e.name} ...", flush=True)
                 if profile["quiet_wait"]:
                     busy = _load.wait_quiet(threshold=BUSY, timeout=profile["quiet_wait"])
                     if busy >= BUSY:
                         print(f"    (machine still busy after {profile['quiet_wait']:g} s: {busy:.2f} cores)")
+                # the baseline is timed next to each server, so both meet the same neighbours
+                raw = timers["raw_predict_ms"]()
+                if not base_rounds[-1]:
+                    base_rounds[-1] = {name: timer() for name, timer in timers.items()}
                 result = measure(e, bench, profile, r)
+                result["raw_predict_ms"] = raw
+                result["over_raw_ms"] = result["p50_ms"] - raw
                 print(
                     f"    {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})}"
                 )
                 rounds[e.name].append(result)
         summary = {name: medians(rs) for name, rs in rounds.items()}
+        base = {k: statistics.median(b[k] for b in base_rounds) for k in timers}
         print()
         verdict = report(summary, base)
         path = save(
@@ -318,7 +332,7 @@ def main() -> None:
                 "profile": profile,
                 "cores": os.cpu_count(),
                 "load": "wrk -t1, keep-alive, one JSON row per request",
-                "baseline": base,
+                "baseline": {"median": base, "rounds": base_rounds},
                 "servers": {
                     e.name: {
                         "setup": e.setup,
