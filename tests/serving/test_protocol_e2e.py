@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -379,27 +380,90 @@ class TestLimitsAuthAndFaults:
             assert "Traceback" not in s.log.read_text()
 
 
-def test_sigterm_finishes_and_flushes_every_answered_prediction(root: Path) -> None:
+def test_sigterm_under_load_finishes_in_flight_requests_and_logs_every_answered_one(root: Path) -> None:
+    """Clients keep sending while SIGTERM arrives: every request that got a 200 is in the log."""
+    import threading
+
     from slipway.artifacts import open_file_tree
     from slipway.predlog import read_predictions
 
     home = root / "graceful"
     home.mkdir()
-    save_iris_array(home / "m")
+    save_pyfunc(
+        home / "m",
+        "slowish_model",
+        """
+        def predict(self, df):
+            time.sleep(0.02)  # requests are in flight when the signal lands
+            return df["x"].to_numpy() * 2
+        """,
+    )
+    answered: list[str] = []
+    refused = 0
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def client(n: int, s: Server) -> None:
+        nonlocal refused
+        i = 0
+        while not stop.is_set():
+            rid = f"c{n}-{i}"
+            i += 1
+            body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [float(i)]}]}
+            try:
+                status, headers, _ = s.request(
+                    "POST", "/v2/models/g/infer", body, headers={"x-request-id": rid}
+                )
+            except OSError:  # the server stopped accepting: expected once it got the signal
+                with lock:
+                    refused += 1
+                return
+            with lock:
+                if status == 200:
+                    answered.append(headers["x-request-id"])
+                else:
+                    assert status == 503, status  # at most "shutting down"; never a 5xx of its own
+
     with slipway_serve([str(home / "m"), "--name", "g"], cwd=home) as s:
-        ids = []
-        for i in range(40):
-            status, headers, _ = s.request(
-                "POST", "/v2/models/g/infer", v2_body(ROWS[:1]), headers={"x-request-id": f"r{i}"}
-            )
-            assert status == 200
-            ids.append(headers["x-request-id"])
+        threads = [threading.Thread(target=client, args=(n, s)) for n in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(answered) < 80 and time.monotonic() < deadline:
+            time.sleep(0.01)
         s.proc.send_signal(signal.SIGTERM)
         # uvicorn re-raises the signal once it has shut down gracefully, so the status says SIGTERM
         assert s.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(answered) >= 80
     frame = read_predictions(
         open_file_tree(str(home / ".slipway" / "artifacts" / "predictions")), deployment="g"
     )
-    assert sorted(frame["request_id"]) == sorted(ids)
+    assert sorted(frame["request_id"]) == sorted(answered)
     assert set(frame["variant"]) == {"primary"}
-    assert {"x0", "x1", "x2", "x3", "prediction", "proba_0", "latency_ms"} <= set(frame.columns)
+    assert {"x", "prediction", "latency_ms"} <= set(frame.columns)
+
+
+def test_the_log_has_a_tensor_model_inputs_as_columns_and_its_probabilities(root: Path) -> None:
+    from slipway.artifacts import open_file_tree
+    from slipway.predlog import read_predictions
+
+    home = root / "columns"
+    home.mkdir()
+    save_iris_array(home / "m")
+    with slipway_serve([str(home / "m"), "--name", "t"], cwd=home) as s:
+        for i in range(3):
+            status, _, _ = s.request(
+                "POST", "/v2/models/t/infer", v2_body(ROWS), headers={"x-request-id": f"r{i}"}
+            )
+            assert status == 200
+    frame = read_predictions(
+        open_file_tree(str(home / ".slipway" / "artifacts" / "predictions")), deployment="t"
+    )
+    assert sorted(frame["request_id"]) == sorted(f"r{i}#{j}" for i in range(3) for j in range(2))
+    assert list(frame.sort_values("request_id")["x2"])[:2] == [ROWS[0][2], ROWS[1][2]]
+    proba = frame[["proba_0", "proba_1", "proba_2"]].to_numpy()
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert list(frame["prediction"]) == list(proba.argmax(axis=1))
