@@ -75,10 +75,10 @@ def test_load_settings_reads_slipway_toml(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_the_prediction_log_lives_beside_the_artifacts_by_default(tmp_path: Path) -> None:
     assert Settings.resolve(cwd=tmp_path).prediction_log_uri() == str(
-        tmp_path / ".slipway" / "artifacts" / "predictions"
+        tmp_path / ".slipway" / "artifacts" / "predlog"
     )
     s = Settings.resolve(environ={"SLIPWAY_ARTIFACT_URI": "s3://bucket/prefix/"}, cwd=tmp_path)
-    assert s.predlog_uri == "s3://bucket/prefix/predictions"
+    assert s.predlog_uri == "s3://bucket/prefix/predlog"
 
 
 def test_predlog_uri_is_read_from_environment_and_toml(tmp_path: Path) -> None:

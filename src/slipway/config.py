@@ -38,7 +38,7 @@ class Settings:
         dead_after: seconds without a heartbeat after which a RUNNING run is marked DIED.
         flush_interval: seconds between background metric flushes.
         predlog_uri: where the prediction log is written and read (a folder or an fsspec URL);
-            ``<artifact_uri>/predictions`` by default, None when the artifacts are on a team server
+            ``<artifact_uri>/predlog`` by default, None when the artifacts are on a team server
             (which holds blobs only). Read it through :meth:`prediction_log_uri`.
     """
 
@@ -137,8 +137,8 @@ def _predlog_uri(given: str | None, artifact_uri: str, base: Path) -> str | None
     if artifact_uri.startswith(("http://", "https://")):
         return None  # prediction_log_uri() says what to set when something needs it
     if "://" in artifact_uri:
-        return f"{artifact_uri.rstrip('/')}/predictions"
-    return str(Path(artifact_uri) / "predictions")
+        return f"{artifact_uri.rstrip('/')}/predlog"
+    return str(Path(artifact_uri) / "predlog")
 
 
 def _coerce(key: str, raw: object, source: str) -> Any:

@@ -203,7 +203,14 @@ def test_s3_honours_the_endpoint_from_storage_options(s3_endpoint: str, s3_prefi
 
 
 def test_the_public_names_are_exactly_these() -> None:
-    assert sorted(slipway.artifacts.__all__) == ["Blob", "BlobStore", "ContentStore", "open_blob_store"]
+    assert sorted(slipway.artifacts.__all__) == [
+        "Blob",
+        "BlobStore",
+        "ContentStore",
+        "FileTree",
+        "open_blob_store",
+        "open_file_tree",
+    ]
 
 
 def test_a_content_store_is_a_blob_store() -> None:

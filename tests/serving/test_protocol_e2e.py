@@ -439,7 +439,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_logs_every_answered_
             t.join(timeout=30)
     assert len(answered) >= 80
     frame = read_predictions(
-        open_file_tree(str(home / ".slipway" / "artifacts" / "predictions")), deployment="g"
+        open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="g"
     )
     assert sorted(frame["request_id"]) == sorted(answered)
     assert set(frame["variant"]) == {"primary"}
@@ -460,7 +460,7 @@ def test_the_log_has_a_tensor_model_inputs_as_columns_and_its_probabilities(root
             )
             assert status == 200
     frame = read_predictions(
-        open_file_tree(str(home / ".slipway" / "artifacts" / "predictions")), deployment="t"
+        open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="t"
     )
     assert sorted(frame["request_id"]) == sorted(f"r{i}#{j}" for i in range(3) for j in range(2))
     assert list(frame.sort_values("request_id")["x2"])[:2] == [ROWS[0][2], ROWS[1][2]]

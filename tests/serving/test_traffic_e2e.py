@@ -477,7 +477,7 @@ class TestShadow:
         for rid in ids:
             a = infer(server, "shadow_ok", headers={"x-request-id": rid})
             assert (a.status, a.variant, a.version, a.value, a.request_id) == (200, "primary", "1", 1.0, rid)
-        tree = open_file_tree(str(project.root / ".slipway" / "artifacts" / "predictions"))
+        tree = open_file_tree(str(project.root / ".slipway" / "artifacts" / "predlog"))
 
         def logged() -> Any:
             return read_predictions(tree, deployment="shadow_ok")
