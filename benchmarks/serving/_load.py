@@ -99,13 +99,21 @@ def post_json(url: str, body: bytes, *, timeout: float = 10.0) -> tuple[int, Any
         return resp.status, raw.decode(errors="replace")
 
 
-def run_wrk(url: str, *, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
-    """One wrk run with one thread (the machine's cores are shared with the server), keep-alive."""
+def run_wrk(
+    url: str, *, body_file: Path, connections: int, seconds: float, timing: bool = False
+) -> dict[str, Any]:
+    """One wrk run with one thread (the machine's cores are shared with the server), keep-alive.
+
+    ``timing`` (one connection only) also times each request in the Lua script: the ``raw_*``
+    percentiles, uncorrected for coordinated omission, unlike wrk's own (see wrk_post.lua).
+    """
+    if timing and connections != 1:
+        raise ValueError("per-request timing needs one connection per wrk thread")
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk (benchmarks/setup-anchors does it)")
     argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(LUA), url]
-    env = {**os.environ, "BENCH_BODY_FILE": str(body_file)}
+    env = {**os.environ, "BENCH_BODY_FILE": str(body_file), "BENCH_TIMING": "1" if timing else "0"}
     out = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -145,7 +153,9 @@ def wait_quiet(*, threshold: float, timeout: float, sample: float = 1.0) -> floa
         time.sleep(2.0)
 
 
-def loaded(root: int, url: str, *, body_file: Path, connections: int, seconds: float) -> dict[str, Any]:
+def loaded(
+    root: int, url: str, *, body_file: Path, connections: int, seconds: float, timing: bool = False
+) -> dict[str, Any]:
     """A wrk run with the server tree's CPU time counted around it, per request.
 
     Also what else ran meanwhile: CPU seconds per second (cores) used by processes other than the
@@ -155,7 +165,7 @@ def loaded(root: int, url: str, *, body_file: Path, connections: int, seconds: f
     wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped meanwhile
     before = tree_cpu_seconds(root)
     t0 = time.perf_counter()
-    result = run_wrk(url, body_file=body_file, connections=connections, seconds=seconds)
+    result = run_wrk(url, body_file=body_file, connections=connections, seconds=seconds, timing=timing)
     wall = time.perf_counter() - t0
     result["cpu_s"] = tree_cpu_seconds(root) - before
     wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
