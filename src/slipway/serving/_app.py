@@ -485,7 +485,8 @@ class ServingApp:
         """Count an answer under the version that gave it (not one swapped in since)."""
         seconds = time.perf_counter() - start
         version = live.served.version if live is not None else ""
-        self.metrics.request(dep.name, dep.name, version, arm.role, status, seconds)
+        model = live.served.model_name if live is not None else dep.name
+        self.metrics.request(dep.name, model, version, arm.role, status, seconds)
         if arm.window is not None and live is not None:
             dep.observe(arm, live, status >= 500, seconds)
 
@@ -721,7 +722,7 @@ def _model_headers(
     served: ServedModel, variant: str, request_id: str | None = None
 ) -> list[tuple[bytes, bytes]]:
     headers = [
-        (b"x-model-name", served.name.encode()),
+        (b"x-model-name", served.model_name.encode()),
         (b"x-model-version", served.version.encode()),
         (b"x-model-variant", variant.encode()),
     ]

@@ -97,7 +97,7 @@ class ServingLog:
         writer.log(
             PredictionBatch(
                 request_ids=ids,
-                model_name=served.name,
+                model_name=served.model_name,
                 model_version=served.version,
                 variant=variant,
                 inputs=inputs,

@@ -308,6 +308,7 @@ class DeploymentRuntime:
         served = ServedModel(
             model,
             name=self.name,
+            model_name=resolved.name,
             version=resolved.version,
             source=resolved.uri,
             extra_columns=self.spec.extra_columns,

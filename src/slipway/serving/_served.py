@@ -51,11 +51,13 @@ class ServedModel:
         name: str,
         version: str,
         source: str,
+        model_name: str | None = None,
         extra_columns: str = "drop",
         log_probabilities: bool = True,
     ) -> None:
         self.model = model
-        self.name = name
+        self.name = name  # the deployment: what clients call
+        self.model_name = model_name or name  # the registered model that answers (an arm's may differ)
         self.version = version
         self.source = source
         sig = model.signature
