@@ -309,6 +309,7 @@ def main() -> None:
         timers = baselines(bench, model)
         base_rounds: list[dict[str, float]] = []
         rounds: dict[str, list[dict[str, Any]]] = {e.name: [] for e in active}
+        failures: dict[str, list[str]] = {e.name: [] for e in active}
         for r in range(int(profile["rounds"])):
             base_rounds.append({})
             # rotate the order, so no server is always the first start of a round (cold page cache)
@@ -322,16 +323,25 @@ def main() -> None:
                 raw = timers["raw_predict_ms"]()
                 if not base_rounds[-1]:
                     base_rounds[-1] = {name: timer() for name, timer in timers.items()}
-                result = measure(e, bench, profile, r)
+                try:
+                    result = measure(e, bench, profile, r)
+                except Exception as exc:  # one bad start must not lose the other servers' numbers
+                    print(f"    FAILED (round left out): {exc}")
+                    failures[e.name].append(f"round {r + 1}: {str(exc)[:800]}")
+                    continue
                 result["raw_predict_ms"] = raw
                 result["over_raw_ms"] = result["p50_ms"] - raw
                 print(
                     f"    {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})}"
                 )
                 rounds[e.name].append(result)
-        summary = {name: medians(rs) for name, rs in rounds.items()}
+        summary = {name: medians(rs) for name, rs in rounds.items() if rs}
         base = {k: statistics.median(b[k] for b in base_rounds) for k in timers}
         print()
+        for name, failed in failures.items():
+            if failed:
+                kept = f"medians over its other {len(rounds[name])}" if rounds[name] else "left out"
+                print(f"{name}: {len(failed)} failed round(s), {kept}; see the log above and the JSON")
         verdict = report(summary, base)
         path = save(
             "serving",
@@ -346,6 +356,7 @@ def main() -> None:
                         "versions": prepared[e.name].versions,
                         "skipped": prepared[e.name].skip,
                         "rounds": rounds.get(e.name, []),
+                        "failures": failures.get(e.name, []),
                         "median": summary.get(e.name),
                     }
                     for e in entries
