@@ -92,3 +92,48 @@ def test_values_have_one_limit_and_no_nul() -> None:
         validate_value("tag", "t", "a\x00b")
     with pytest.raises(InvalidInput, match="expected a string value, got int"):
         validate_value("tag", "t", 3)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- deployment names
+@pytest.mark.parametrize("name", ["churn", "a", "9lives", "churn-v2.1_b", "A" * 128])
+def test_deployment_names_are_accepted_as_given(name: str) -> None:
+    from slipway.core import validate_deployment_name
+
+    assert validate_deployment_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "churn\n",  # re.match with ^...$ let a trailing newline through
+        "\nchurn",
+        "churn\r",
+        "has space",
+        "-churn",
+        ".hidden",
+        "_x",
+        "a/b",
+        "../x",
+        "deployment=x",
+        "A" * 129,
+        "chürn",
+        None,
+        3,
+    ],
+)
+def test_anything_else_is_refused_with_the_kind_in_one_line(name: object) -> None:
+    from slipway.core import validate_deployment_name
+
+    with pytest.raises(InvalidInput, match=r"^variant .*: expected 1-128 letters") as info:
+        validate_deployment_name(name, kind="variant")
+    assert "\n" not in str(info.value)
+
+
+def test_a_long_refused_name_is_shown_shortened() -> None:
+    from slipway.core import validate_deployment_name
+
+    with pytest.raises(InvalidInput) as info:
+        validate_deployment_name("x y" * 10_000)
+    assert str(info.value).startswith("deployment name 'x yx y")
+    assert len(str(info.value)) < 200

@@ -9,8 +9,12 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from slipway.errors import InvalidInput
+from slipway.predlog._layout import check_name
 from slipway.serving._spec import DeploymentSpec, default_name, load_deployments, parse_duration
 
 if TYPE_CHECKING:
@@ -239,7 +243,7 @@ class TestErrors:
             ("name: a\nmodel: 3\n", "model"),
             ("name: a\nmodel: m\nshadow: ''\n", "shadow"),
             ("model: m\n", "name: Field required"),
-            ("name: 'has space'\nmodel: m\n", "name: expected 1-128 letters"),
+            ("name: 'has space'\nmodel: m\n", "name: deployment name 'has space': expected 1-128 letters"),
             ("name: a\n", "expected either 'model' or 'ab'"),
             (
                 "name: a\nmodel: m\nab: {key: 'header:X', arms: {x: {model: m1}, y: {model: m2}}}\n",
@@ -344,10 +348,46 @@ class TestSingle:
     def test_errors_name_the_model_uri_and_the_field(self) -> None:
         with pytest.raises(InvalidInput, match=r"^model models:/churn@production: timeout: expected"):
             DeploymentSpec.single("models:/churn@production", timeout="zz")
-        with pytest.raises(InvalidInput, match=r"^model m: name: expected 1-128 letters"):
+        bad_name = r"^model m: name: deployment name 'no spaces please': expected 1-128 letters"
+        with pytest.raises(InvalidInput, match=bad_name):
             DeploymentSpec.single("m", name="no spaces please")
         with pytest.raises(InvalidInput, match=r"^model m: batching\.max_batch_sise: unknown key$"):
             DeploymentSpec.single("m", batching={"max_batch_sise": 8})
+
+
+class TestNames:
+    """One name rule (slipway.core.validate_deployment_name) for the file, the server and the log."""
+
+    @pytest.mark.parametrize("name", ["churn\n", "churn\r", "\nchurn", "churn\x00"])
+    def test_a_control_character_anywhere_is_refused(self, name: str) -> None:
+        with pytest.raises(InvalidInput, match=r"^model m: name: deployment name .*: expected 1-128 letters"):
+            DeploymentSpec.single("m", name=name)
+
+    def test_a_trailing_newline_in_the_file_is_refused(self, write) -> None:
+        message = _error(write('name: "churn\\n"\nmodel: m\n'))
+        assert "name: deployment name 'churn\\n': expected 1-128 letters" in message
+
+    def test_a_trailing_newline_in_an_arm_name_is_refused(self, write) -> None:
+        text = 'name: a\nab: {key: "field:u", arms: {"x\\n": {model: m1}, y: {model: m2}}}\n'
+        assert "ab.arms: arm name 'x\\n': expected 1-128 letters" in _error(write(text))
+
+    def test_a_folder_name_with_a_newline_is_no_default_name(self) -> None:
+        assert default_name("models:/churn\n@production") == "model"
+        assert default_name("runs:/0123abcd/churn\n") == "model"
+
+    @given(st.one_of(st.from_regex(r"[A-Za-z0-9_.\-\n ]{0,130}", fullmatch=True), st.text(max_size=130)))
+    def test_the_spec_and_the_prediction_log_agree_on_every_name(self, name: str) -> None:
+        try:
+            DeploymentSpec.model_validate({"name": name, "model": "m"})
+            spec_ok = True
+        except ValidationError:
+            spec_ok = False
+        try:
+            check_name("deployment", name)
+            log_ok = True
+        except InvalidInput:
+            log_ok = False
+        assert spec_ok == log_ok
 
 
 class TestDefaultName:

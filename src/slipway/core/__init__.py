@@ -29,6 +29,7 @@ from slipway.core._names import (
     now_ms,
     validate_artifact_path,
     validate_batch_id,
+    validate_deployment_name,
     validate_key,
     validate_value,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "validate_alias",
     "validate_artifact_path",
     "validate_batch_id",
+    "validate_deployment_name",
     "validate_key",
     "validate_model_name",
     "validate_value",

@@ -11,6 +11,7 @@ from slipway.errors import InvalidInput
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]{1,250}$")
 _BATCH_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 #: The longest param or tag value (and any other string a client sends the team server), in
 #: characters. One limit for every store: the SQL store refuses longer values itself, and the
@@ -66,6 +67,21 @@ def validate_batch_id(batch_id: str) -> str:
             f"batch_id {batch_id!r:.80}: expected 1-64 characters of letters, digits, '_', '-', '.', ':'"
         )
     return batch_id
+
+
+def validate_deployment_name(name: object, *, kind: str = "deployment name") -> str:
+    """Check a deployment's name, or an arm's or variant's: 1-128 letters, digits, ``_ . -``.
+
+    The first character is a letter or a digit. One rule for the deployment file, the server and
+    the prediction log, where the name becomes part of a path and a partition value (so nothing
+    else, not even a trailing newline, may pass). ``kind`` names the value in the message.
+    """
+    if not isinstance(name, str) or not _DEPLOYMENT_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{kind} {name!r:.80}: expected 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or a digit"
+        )
+    return name
 
 
 def validate_artifact_path(path: str) -> str:

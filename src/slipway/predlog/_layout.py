@@ -17,6 +17,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from slipway.core import validate_deployment_name
 from slipway.errors import InvalidInput
 
 PREDICTIONS = "predictions"
@@ -32,20 +33,18 @@ FEEDBACK_COLUMNS = ("request_id", "label", "timestamp", "deployment")
 INPUT_PREFIX = "input."
 OUTPUT_PREFIX = "output."
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 _DATE_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
 
 def check_name(kind: str, value: object) -> str:
-    """A deployment or variant name: it becomes part of a path and a partition value."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise InvalidInput(
-            f"{kind} {value!r}: expected 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter or a digit"
-        )
-    return value
+    """A deployment or variant name: it becomes part of a path and a partition value.
+
+    The rule is the deployment file's (:func:`slipway.core.validate_deployment_name`), so every
+    deployment and arm the server accepts can be logged.
+    """
+    return validate_deployment_name(value, kind=kind)
 
 
 def folder(kind: str, deployment: str, day: date) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from slipway.core import validate_deployment_name
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ __all__ = [
     "parse_duration",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 
 
@@ -116,8 +116,9 @@ class ABSpec(_Strict):
         if len(v) < 2:
             raise ValueError("expected at least two arms")
         for name in v:
-            if not _NAME.match(name) or name in ("primary", "canary", "shadow", "batch"):
-                raise ValueError(f"arm name {name!r}: expected letters, digits, _ . - and not a variant name")
+            validate_deployment_name(name, kind="arm name")  # an arm is logged as a variant
+            if name in ("primary", "canary", "shadow", "batch"):
+                raise ValueError(f"arm name {name!r}: a variant's name; choose another")
         return v
 
 
@@ -138,11 +139,7 @@ class DeploymentSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError(
-                "expected 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit"
-            )
-        return v
+        return validate_deployment_name(v)
 
     @field_validator("timeout", "poll_interval", mode="before")
     @classmethod
@@ -175,7 +172,10 @@ def default_name(uri: str) -> str:
         name = parts[-1] if len(parts) > 1 else "model"
     else:
         name = Path(uri.removeprefix("file://")).resolve().name
-    return name if _NAME.match(name) else "model"
+    try:
+        return validate_deployment_name(name)
+    except InvalidInput:
+        return "model"
 
 
 def _validate(doc: object, *, where: str) -> DeploymentSpec:
@@ -248,7 +248,11 @@ def load_deployments(path: str | Path) -> list[DeploymentSpec]:
 
 def _where(file: Path, i: int, item: object) -> str:
     name = item.get("name") if isinstance(item, dict) else None
-    return f"{file} deployment {i + 1}" + (f" ({name})" if isinstance(name, str) and name else "")
+    try:
+        shown = f" ({validate_deployment_name(name)})"
+    except InvalidInput:
+        shown = ""  # a bad name is shown by its own error, quoted (it may hold a newline)
+    return f"{file} deployment {i + 1}{shown}"
 
 
 @functools.cache
