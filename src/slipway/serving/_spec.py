@@ -67,6 +67,14 @@ class _Strict(BaseModel):
 
 
 class BatchingSpec(_Strict):
+    """At most ``max_batch_size`` requests go into one model call; nothing ever waits for a batch.
+
+    A request that finds the model idle is predicted at once, alone; requests that queue while it
+    is busy go together into its next call. ``max_latency_ms``, the batching wait other servers
+    (MLServer, say) allow, is accepted so their deployment files work unchanged: it adds no wait
+    and does not split batches.
+    """
+
     max_batch_size: int = Field(default=64, ge=1, le=100_000)
     max_latency_ms: float = Field(default=5.0, ge=0, le=60_000)
 
