@@ -354,6 +354,65 @@ class TestOverload:
         run(body())
         assert rec.calls == [[0], [3]]
 
+    def test_requests_answered_by_the_servers_timer_count_until_the_predict_thread_drops_them(
+        self, make: Callable[..., Batcher[int, int]]
+    ) -> None:
+        """A hung model: the server's timer answers the callers, but their payloads stay queued until
+        the predict thread reaches them, so they still count against max_queue; else every timeout
+        would admit another max_queue payloads and memory would grow without bound."""
+        rec = Recorder(hold=True)
+        b = make(rec, max_queue=3, max_latency_ms=1000)
+
+        async def body() -> None:
+            held = [b.submit(0)]
+            await rec.busy()
+            held += [b.submit(1), b.submit(2)]
+            for future in held:
+                future.set_exception(Overloaded("the server's own timer"))
+            await asyncio.sleep(0.01)
+            assert b.depth == 3
+            with pytest.raises(Overloaded, match="max_queue 3"):
+                b.submit(3)
+            rec.gate.set()
+            for _ in range(500):
+                if b.depth == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert b.depth == 0
+            assert await b.submit(4) == 40
+            for future in held:
+                assert isinstance(future.exception(), Overloaded)
+
+        run(body())
+        assert rec.calls == [[0], [4]]  # what the timer answered is never predicted
+
+    def test_each_change_of_depth_is_reported_on_the_loop_thread_and_they_sum_to_zero(
+        self, make: Callable[..., Batcher[int, int]]
+    ) -> None:
+        rec = Recorder(hold=True)
+        changes: list[tuple[int, int, str]] = []
+        b: Batcher[int, int]
+
+        def on_depth(delta: int) -> None:
+            changes.append((delta, b.depth, threading.current_thread().name))
+
+        b = make(rec, max_latency_ms=1000, on_depth=on_depth)
+
+        async def body() -> None:
+            first = b.submit(0)
+            await rec.busy()
+            others = [b.submit(i) for i in range(1, 5)]
+            others[0].cancel()
+            rec.gate.set()
+            await asyncio.gather(first, *others[1:])
+            assert b.depth == 0
+
+        run(body())
+        assert sum(delta for delta, _, _ in changes) == 0
+        assert [d for d, _, _ in changes[:5]] == [1] * 5
+        assert all(depth >= 0 for _, depth, _ in changes)
+        assert {name for _, _, name in changes} == {threading.current_thread().name}
+
 
 class TestClose:
     def test_close_predicts_what_was_queued_then_refuses(

@@ -11,21 +11,24 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from slipway.core import ModelVersion
 from slipway.serving._app import _Reloads
+from slipway.serving._codec import Payload
 from slipway.serving._metrics import ServingMetrics
 from slipway.serving._runtime import DeploymentRuntime
 from slipway.serving._source import BREACH_TAG, Resolved
 from slipway.serving._spec import DeploymentSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
     from pathlib import Path
 
+    from slipway.serving._runtime import Live
     from slipway.serving._source import ModelSource
 
 
@@ -37,14 +40,24 @@ class ConstantModel:
     flavor = "pyfunc"
     raw = None
 
-    def __init__(self, value: float, *, broken: bool = False) -> None:
+    def __init__(
+        self, value: float, *, broken: bool = False, gate: threading.Event | None = None, sleep: float = 0.0
+    ) -> None:
         self.value = value
         self.broken = broken
         self.input_example = np.zeros((1, 1))
+        self.gate = gate  # when given, requests (not the input example) wait for it
+        self.sleep = sleep  # seconds each request's call takes
+        self.entered = threading.Event()
 
     def predict(self, data: Any, params: Any = None) -> Any:
         if self.broken:
             raise RuntimeError("broken build")
+        if data is not self.input_example:
+            self.entered.set()
+            if self.gate is not None:
+                assert self.gate.wait(10)
+            time.sleep(self.sleep)
         return np.full(len(data), self.value)
 
 
@@ -59,6 +72,8 @@ class Registry:
         self.hold: threading.Event | None = None  # when set, a load waits for it
         self.loading = threading.Event()
         self.taken_out: list[tuple[int, str]] = []
+        self.gate: threading.Event | None = None  # given to the models it loads
+        self.sleep = 0.0  # likewise
 
     def resolve(self, uri: str, *, default_name: str) -> Resolved:
         alias = uri.rsplit("@", 1)[1]
@@ -79,7 +94,7 @@ class Registry:
         self.loading.set()
         if self.hold is not None:
             assert self.hold.wait(10)
-        return ConstantModel(float(version), broken=version in self.broken)
+        return ConstantModel(float(version), broken=version in self.broken, gate=self.gate, sleep=self.sleep)
 
     def breach_of(self, resolved: Resolved) -> str | None:
         return self.tags.get(int(resolved.version), {}).get(BREACH_TAG)
@@ -102,6 +117,22 @@ def runtime(registry: Registry, **spec: Any) -> DeploymentRuntime:
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
     asyncio.run(coro)
+
+
+def payload() -> Payload:
+    return Payload(rows=1, data=np.zeros((1, 1)))
+
+
+def model_of(live: Live | None) -> ConstantModel:
+    assert live is not None
+    return cast("ConstantModel", live.served.model)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(0.005)
 
 
 def version_of(dep: DeploymentRuntime, role: str) -> str | None:
@@ -279,3 +310,37 @@ class TestReloads:
         assert mine.pending(second, "m")[0] == [], "this worker went back to an older reload"
         mine.leave()
         assert not mine.ack.exists()
+
+
+class TestQueueDepthGauge:
+    def test_the_gauge_sums_the_old_and_new_versions_queues_and_returns_to_zero(self) -> None:
+        registry = Registry({"production": 1})
+        gate = registry.gate = threading.Event()
+        dep = runtime(registry, model="models:/m@production")
+
+        def depth() -> float | None:
+            labels = {"deployment": "m", "variant": "primary"}
+            return dep.metrics.registry.get_sample_value("slipway_queue_depth", labels)
+
+        async def body() -> None:
+            await dep.load_all()
+            old = dep.arms[0].live
+            assert old is not None
+            futures = [old.batcher.submit(payload()) for _ in range(3)]
+            await until(model_of(old).entered.is_set, "the model took the first request")
+            assert depth() == 3  # one inside the model, two waiting
+            registry.aliases["production"] = 2
+            await dep.poll()
+            new = dep.arms[0].live
+            assert new is not None
+            assert new.served.version == "2"
+            futures += [new.batcher.submit(payload()) for _ in range(2)]
+            assert depth() == 5  # the retired version still holds its three
+            gate.set()
+            answers = await asyncio.gather(*futures)
+            assert [float(p.outputs["predict"][0]) for p in answers] == [1.0, 1.0, 1.0, 2.0, 2.0]
+            await until(lambda: depth() == 0, "the gauge back at zero")
+            dep.close()
+            assert depth() == 0
+
+        run(body())

@@ -13,6 +13,12 @@ The event loop never runs the model: it puts the request on a ``queue.SimpleQueu
 thread blocks on) and awaits a future that the thread completes, for a whole batch at once, with one
 ``call_soon_threadsafe``. If a batched call fails, each request of the batch is predicted alone, so a
 request that breaks the model fails by itself and the others still get their answers.
+
+``max_queue`` bounds what the batcher really holds: a request counts from ``submit`` until the
+predict thread lets go of it (answered, or dropped because its caller was already answered), not
+until its future is done. The server's timer answers a caller whose request waits too long, but the
+payload stays in the queue until the thread reaches it; counting it until then keeps a hung model
+from admitting another ``max_queue`` payloads at every timeout.
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ class Batcher(Generic[P, R]):
             the caller on time).
         on_batch: called on the predict thread after each batch with (payloads, results, and each
             request's seconds from queueing to its result): where the prediction log and the
-            batch-size metric hook in, off the request's path. What it raises is ignored.
+            batch-size metric hook in, off the request's path. It should only hand the batch on
+            (the next batch waits for it); what it raises is ignored.
+        on_depth: called on the event loop's thread with each change of :attr:`depth` (+1 when a
+            request is queued, -n when the predict thread lets go of n): the queue-depth gauge.
     """
 
     def __init__(
@@ -80,6 +89,7 @@ class Batcher(Generic[P, R]):
         max_queue: int = 1024,
         timeout: float = 30.0,
         on_batch: Callable[[Sequence[P], Sequence[R | BaseException], list[float]], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self._predict = predict
         self.name = name
@@ -88,9 +98,11 @@ class Batcher(Generic[P, R]):
         self.max_queue = max(1, int(max_queue))
         self.timeout = float(timeout)
         self._on_batch = on_batch
+        self._on_depth = on_depth
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # queued + being predicted; changed on the event loop's thread only, and lowered by each
-        # future's done callback (so one loop turn after an answer is delivered)
+        # requests held: queued or being predicted, answered or not. Changed on the event loop's
+        # thread only: raised by submit, lowered when the predict thread lets go of requests (in
+        # the same loop callback that delivers their answers).
         self.depth = 0
         self._closed = False
         self._closing = threading.Lock()  # nothing is queued after _STOP: close may run on any thread
@@ -113,11 +125,15 @@ class Batcher(Generic[P, R]):
                 raise Overloaded(f"model {self.name} is being replaced; retry")
             self._queue.put(item)
         self.depth += 1
-        future.add_done_callback(self._done)
+        if self._on_depth is not None:
+            self._on_depth(1)
         return future
 
-    def _done(self, _: object) -> None:
-        self.depth -= 1
+    def _release(self, n: int) -> None:
+        """On the event loop's thread: the predict thread let go of ``n`` requests."""
+        self.depth -= n
+        if self._on_depth is not None:
+            self._on_depth(-n)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop taking requests; what is queued is still predicted, then the thread ends."""
@@ -131,12 +147,24 @@ class Batcher(Generic[P, R]):
 
     # ------------------------------------------------------------------ the predict thread
     def _run(self) -> None:
+        dropped = 0  # requests taken off the queue unpredicted (already answered), not released yet
+        loop: asyncio.AbstractEventLoop | None = None
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                if dropped:  # released in one loop callback before the thread blocks, not one each
+                    _post(loop, [], [], self._release, dropped)
+                    dropped = 0
+                first = self._queue.get()
             if first is _STOP:
+                if dropped:
+                    _post(loop, [], [], self._release, dropped)
                 return
+            loop = first.loop
             if first.future.done():
-                continue  # cancelled, or already answered by the server's timer: nothing to do
+                dropped += 1  # cancelled, or already answered by the server's timer: nothing to do
+                continue
             batch = [first]
             stop = False
             while len(batch) < self.max_batch_size:
@@ -148,13 +176,16 @@ class Batcher(Generic[P, R]):
                     stop = True
                     break
                 if item.future.done():
+                    dropped += 1
                     continue
                 batch.append(item)
-            self._predict_batch(batch)
+            self._predict_batch(batch, dropped)
+            dropped = 0
             if stop:
                 return
 
-    def _predict_batch(self, batch: list[_Item[P, R]]) -> None:
+    def _predict_batch(self, batch: list[_Item[P, R]], dropped: int) -> None:
+        """Predict ``batch``; then release it and the ``dropped`` requests taken before it."""
         now = time.monotonic()
         live: list[_Item[P, R]] = []
         expired: list[_Item[P, R]] = []
@@ -162,14 +193,18 @@ class Batcher(Generic[P, R]):
             if not item.future.done():
                 (expired if now > item.deadline else live).append(item)
         loop = batch[0].loop
+        held = len(batch) + dropped
         if expired:
             late = f"model {self.name}: the request waited more than {self.timeout:g} s in the queue"
-            _post(loop, expired, [Overloaded(late) for _ in expired])  # one each: raising edits it
+            errors = [Overloaded(late) for _ in expired]  # one each: raising edits it
+            _post(loop, expired, errors, self._release, 0 if live else held)
+        elif not live:
+            _post(loop, [], [], self._release, held)
         if not live:
             return
         payloads = [item.payload for item in live]
         results = self._call(payloads)
-        _post(loop, live, results)
+        _post(loop, live, results, self._release, held)
         if self._on_batch is not None:
             done = time.monotonic()
             with contextlib.suppress(Exception):
@@ -210,14 +245,28 @@ def _as_error(exc: BaseException) -> BaseException:
 
 
 def _post(
-    loop: asyncio.AbstractEventLoop, items: list[_Item[P, R]], results: Sequence[R | BaseException]
+    loop: asyncio.AbstractEventLoop | None,
+    items: list[_Item[P, R]],
+    results: Sequence[R | BaseException],
+    release: Callable[[int], None],
+    held: int,
 ) -> None:
+    if loop is None:
+        return
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
-        loop.call_soon_threadsafe(_deliver, items, results)
+        loop.call_soon_threadsafe(_deliver, items, results, release, held)
 
 
-def _deliver(items: list[_Item[P, R]], results: Sequence[R | BaseException]) -> None:
-    """On the event loop's thread: complete a batch's futures (a cancelled one is skipped)."""
+def _deliver(
+    items: list[_Item[P, R]],
+    results: Sequence[R | BaseException],
+    release: Callable[[int], None],
+    held: int,
+) -> None:
+    """On the event loop's thread: complete a batch's futures, then release what the thread held.
+
+    A cancelled future is skipped; ``held`` counts the batch and the requests dropped before it.
+    """
     for item, result in zip(items, results, strict=True):
         future = item.future
         if future.done():
@@ -226,3 +275,5 @@ def _deliver(items: list[_Item[P, R]], results: Sequence[R | BaseException]) -> 
             future.set_exception(result)
         else:
             future.set_result(result)
+    if held:
+        release(held)

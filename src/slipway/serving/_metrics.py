@@ -95,9 +95,16 @@ class ServingMetrics:
         self._child(self._requests, deployment, model, version, variant, str(status)).inc()
         self._child(self._latency, deployment, variant).observe(seconds)
 
-    def batch(self, deployment: str, variant: str, size: int, depth: int) -> None:
+    def batch(self, deployment: str, variant: str, size: int) -> None:
         self._child(self._batch, deployment, variant).observe(size)
-        self._child(self._queue, deployment, variant).set(depth)
+
+    def queued(self, deployment: str, variant: str, delta: int) -> None:
+        """A change of the requests a variant's batchers hold (on the event loop's thread).
+
+        Changes, not levels: while a swap drains the old version's batcher, both it and the new
+        one hold requests of the same variant, and the gauge is their sum.
+        """
+        self._child(self._queue, deployment, variant).inc(delta)
 
     def event(self, deployment: str, variant: str, event: str) -> None:
         self._child(self._events, deployment, variant, event).inc()

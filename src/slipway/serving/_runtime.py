@@ -332,9 +332,14 @@ class DeploymentRuntime:
         role = arm.role
 
         def on_batch(payloads: Sequence[Payload], results: Sequence[Any], latencies: list[float]) -> None:
-            self.metrics.batch(self.name, role, len(payloads), batcher.depth)
+            self.metrics.batch(self.name, role, len(payloads))
             if self.log_batch is not None:
                 self.log_batch(self.name, served, role, payloads, results, latencies)
+
+        def on_depth(delta: int) -> None:
+            # a change, on the loop's thread: a retired batcher still draining adds its own
+            # requests to the variant's gauge and takes them out as it lets go of them
+            self.metrics.queued(self.name, role, delta)
 
         batcher: Batcher[Payload, Prediction] = Batcher(
             served.predict,
@@ -344,6 +349,7 @@ class DeploymentRuntime:
             max_queue=self.spec.max_queue,
             timeout=self.spec.timeout,
             on_batch=on_batch,
+            on_depth=on_depth,
         )
         arm.live = Live(served, batcher, resolved)
         arm.error = None
