@@ -5,14 +5,24 @@ counters live in prometheus-client's multiprocess mode (memory-mapped files in t
 supervisor names in ``PROMETHEUS_MULTIPROC_DIR``) and ``/metrics`` sums every worker's files. With
 one worker the plain in-process registry is used. Label children are cached: the request path pays
 a dict lookup and an increment, not prometheus-client's label resolution.
+
+The gauges (queue depth, in-flight) are summed over live workers only: a worker that exited (and
+was restarted by the supervisor, under a new pid) would otherwise keep its last values in the sum
+forever. Each worker, when it starts and at each scrape, has prometheus-client forget the gauge
+files of every pid in the folder that is no longer alive (``mark_process_dead``); counters and
+histograms of dead workers stay, as counts must.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ServingMetrics"]
+__all__ = ["ServingMetrics", "forget_dead_workers"]
+
+log = logging.getLogger("slipway.serving")
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -27,7 +37,10 @@ class ServingMetrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         # prometheus-client itself reads this variable (at import); the supervisor sets it for workers
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))  # noqa: TID251
+        self.directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None  # noqa: TID251
+        self.multiprocess = self.directory is not None
+        if self.directory is not None:
+            forget_dead_workers(self.directory)  # those this worker replaces, say
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self._requests = Counter(
@@ -128,6 +141,41 @@ class ServingMetrics:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         from prometheus_client import multiprocess
 
+        assert self.directory is not None
+        forget_dead_workers(self.directory)
         merged = CollectorRegistry()
-        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(merged, path=self.directory)  # type: ignore[no-untyped-call]
         return generate_latest(merged), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers(directory: str | Path) -> list[int]:
+    """Drop the live gauges of every process that wrote to ``directory`` and has exited.
+
+    Returns the pids forgotten. A listing of the folder and a signal-0 probe per pid: cheap enough
+    for every scrape.
+    """
+    from prometheus_client import multiprocess
+
+    pids: set[int] = set()
+    for file in Path(directory).glob("gauge_live*_*.db"):
+        try:
+            pids.add(int(file.stem.rsplit("_", 1)[1]))
+        except ValueError:
+            continue
+    gone = sorted(pid for pid in pids if pid != os.getpid() and not _alive(pid))
+    for pid in gone:
+        try:
+            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+        except OSError as e:  # another worker removed them first
+            log.debug("metrics: forgetting worker %d: %s", pid, e)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now has that pid
+        return True
+    return True
