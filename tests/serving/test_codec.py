@@ -319,6 +319,69 @@ class TestV2Refusals:
         assert payload.data.tolist() == [1.0]
 
 
+class TestShapesThatCouldCrashTheCodec:
+    """NumPy raises its own ValueError for too many dimensions or too many values; never let it out."""
+
+    @pytest.mark.parametrize(
+        ("shape", "data", "names"),
+        [
+            ([1] * 70, [1.0], ["input 'x'", "70 dimensions", "at most 32"]),
+            ([1] * 33, [1.0], ["input 'x'", "33 dimensions", "at most 32"]),
+            ([0, 2**63 - 1, 4], [], ["input 'x'", "at most 2147483647"]),
+            ([2**31, 1], [1.0], ["input 'x'", "at most 2147483647"]),
+            ([2**64 - 1], [1.0], ["input 'x'", "at most 2147483647"]),
+            ([0, 2**31 - 1, 2**31 - 1, 2**31 - 1], [], ["input 'x'", "at most 2147483647 values"]),
+        ],
+    )
+    @pytest.mark.parametrize("datatype", ["FP64", "BYTES"])
+    def test_too_many_dimensions_or_values_are_refused(
+        self, shape: list[int], data: list[Any], names: list[str], datatype: str
+    ) -> None:
+        for codec in (untyped, tensor, named, columns):
+            message = refused(lambda c=codec: c.decode_v2(v2(t("x", datatype, shape, data))), *names)
+            assert len(message) < 400
+
+    def test_the_binary_form_is_refused_alike(self) -> None:
+        body, head = binary((t("x", "FP64", [1] * 70), le_bytes([1.0], "FP64")))
+        refused(lambda: untyped.decode_v2(body, head), "input 'x'", "at most 32")
+        body, head = binary((t("x", "BYTES", [0, 2**62, 4]), b""))
+        refused(lambda: untyped.decode_v2(body, head), "input 'x'", "at most 2147483647")
+
+    def test_32_dimensions_and_the_largest_dimension_are_accepted(self) -> None:
+        assert untyped.decode_v2(v2(t("x", "FP64", [1] * 32, [2.0]))).data.shape == (1,) * 32
+        refused(  # accepted as a shape; refused only because the data does not fill it
+            lambda: untyped.decode_v2(v2(t("x", "FP64", [2**31 - 1], [2.0]))),
+            "shape [2147483647] holds 2147483647 values",
+        )
+
+    @pytest.mark.parametrize(
+        "error", [ValueError("maximum supported dimension\nis 64"), TypeError("x"), MemoryError()]
+    )
+    def test_any_other_error_from_decoding_becomes_one_invalid_input(
+        self, monkeypatch: pytest.MonkeyPatch, error: BaseException
+    ) -> None:
+        """A gap in the checks must still answer 400, not a 500 with a traceback."""
+        import slipway.serving._codec as codec_module
+
+        def cast_array(*_: Any) -> Any:
+            raise error
+
+        monkeypatch.setattr(codec_module, "cast_array", cast_array)
+        body = v2(t("x", "FP64", [1, 3], [1, 2, 3]))
+        refused(lambda: tensor.decode_v2(body), "request body: could not be decoded", type(error).__name__)
+        refused(lambda: invocations(tensor, {"inputs": [[1, 2, 3]]}), "request body: could not be decoded")
+
+    def test_a_bug_is_not_passed_off_as_the_requests_fault(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import slipway.serving._codec as codec_module
+
+        def cast_array(*_: Any) -> Any:
+            raise KeyError("bug")
+
+        monkeypatch.setattr(codec_module, "cast_array", cast_array)
+        with pytest.raises(KeyError):
+            tensor.decode_v2(v2(t("x", "FP64", [1, 3], [1, 2, 3])))
+
+
 class TestBinaryRefusals:
     def test_bytes_after_the_last_tensor(self) -> None:
         body, head = binary((t("x", "FP64", [2]), le_bytes([1, 2], "FP64")), trailing=b"\x00" * 3)
@@ -1058,3 +1121,66 @@ def test_any_float64_matrix_survives_encode_v2_then_decode_v2(matrix: np.ndarray
     finite = np.isfinite(matrix)
     assert back[finite].tobytes() == matrix[finite].tobytes()  # -0.0 stays -0.0
     assert np.isnan(back[~finite]).all()
+
+
+# ---------------------------------------------------------------------- no request crashes the codec
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what orjson writes; JSON reads larger ones as floats
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+_dims = st.integers(-1, 3) | st.sampled_from([0, 2**31 - 1, 2**31, 2**63 - 1, 2**64 - 1])
+_tensors = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["x", "a", "image", "ids", "city", "input-0"]) | _json_values,
+        "shape": st.lists(_dims, max_size=4) | st.lists(st.just(1), min_size=30, max_size=70) | _json_values,
+        "datatype": st.sampled_from(list(DATATYPES)) | _json_values,
+        "data": st.lists(st.integers(0, 2), max_size=2) | st.lists(_json_values, max_size=4) | _json_values,
+    }
+)
+_v2_docs = st.fixed_dictionaries(
+    {"inputs": st.lists(_tensors, max_size=3) | _json_values},
+    optional={"id": st.text(max_size=5) | _json_values, "outputs": _json_values, "parameters": _json_values},
+)
+_invocation_docs = st.dictionaries(
+    st.sampled_from(["dataframe_split", "dataframe_records", "instances", "inputs", "params"]),
+    _json_values
+    | st.fixed_dictionaries({"columns": _json_values, "data": _json_values})
+    | st.lists(st.dictionaries(st.sampled_from(["x", "n", "image", "ids"]), _json_values), max_size=3),
+    min_size=1,
+    max_size=2,
+)
+_CODECS = [columns, numeric, tensor, named, untyped]
+
+
+def _outcome(call: Any) -> Payload | InvalidInput:
+    try:
+        payload: Payload = call()
+    except InvalidInput as e:
+        return e
+    return payload
+
+
+def _assert_decoded_or_refused(outcome: Payload | InvalidInput) -> None:
+    if isinstance(outcome, InvalidInput):
+        assert "\n" not in str(outcome)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_v2_docs)
+def test_no_v2_request_makes_the_codec_raise_anything_but_invalid_input(doc: dict[str, Any]) -> None:
+    body = orjson.dumps(doc)
+    for codec in _CODECS:
+        _assert_decoded_or_refused(_outcome(lambda c=codec: c.decode_v2(body)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_invocation_docs)
+def test_no_invocations_body_makes_the_codec_raise_anything_but_invalid_input(doc: dict[str, Any]) -> None:
+    body = orjson.dumps(doc)
+    for codec in _CODECS:
+        _assert_decoded_or_refused(_outcome(lambda c=codec: c.decode_invocations(body, JSON)))

@@ -6,6 +6,8 @@ tensor extension, which ``tritonclient`` uses by default) and MLflow's ``/invoca
 decoded into a :class:`Payload` (one checked, cast array per signature input) before it joins a
 batch, so a bad request fails alone with a 400 naming the input, and a batch is assembled from
 payloads that already match the signature (the model's own enforcement then takes its fast path).
+Decoding raises :class:`InvalidInput` and nothing else, whatever the body holds (what NumPy or
+pandas raise for a case no check foresaw becomes one too).
 
 The casting rules are the models' (:func:`slipway.models.cast_array`): one place decides what is a
 safe cast. A value is never coerced across kinds: a string is not a number, 1.5 is not an integer,
@@ -138,7 +140,20 @@ class InputCodec:
 
     # ------------------------------------------------------------------ OIP v2
     def decode_v2(self, body: bytes, header_length: int | None = None) -> Payload:
-        """An OIP v2 inference request (JSON, or a JSON header plus binary tensors)."""
+        """An OIP v2 inference request (JSON, or a JSON header plus binary tensors).
+
+        Raises:
+            InvalidInput: for any request that cannot be decoded; it raises nothing else.
+        """
+        try:
+            payload = self._decode_v2(body, header_length)
+        except InvalidInput:
+            raise
+        except _UNDECODABLE as e:
+            raise _undecodable(e) from e
+        return payload
+
+    def _decode_v2(self, body: bytes, header_length: int | None) -> Payload:
         raw = body if header_length is None else body[:header_length]
         if header_length is not None and not 0 <= header_length <= len(body):
             raise InvalidInput(
@@ -295,7 +310,20 @@ class InputCodec:
 
     # ------------------------------------------------------------------ MLflow /invocations
     def decode_invocations(self, body: bytes, content_type: str) -> Payload:
-        """MLflow's scoring body: one of its four JSON keys (plus optional ``params``), or CSV."""
+        """MLflow's scoring body: one of its four JSON keys (plus optional ``params``), or CSV.
+
+        Raises:
+            InvalidInput: for any body that cannot be decoded; it raises nothing else.
+        """
+        try:
+            payload = self._decode_invocations(body, content_type)
+        except InvalidInput:
+            raise
+        except _UNDECODABLE as e:
+            raise _undecodable(e) from e
+        return payload
+
+    def _decode_invocations(self, body: bytes, content_type: str) -> Payload:
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "text/csv":
             return self._from_csv(body)
@@ -450,6 +478,23 @@ class InputCodec:
 # ---------------------------------------------------------------------- decoding helpers
 _ARRAY_BOOL = re.compile(rb"[\[,]\s*(?:true|false)")
 
+# What NumPy, pandas and the casts raise for input the checks above did not foresee ("maximum
+# supported dimension", "array is too big", a MemoryError): still the request's fault, so a 400.
+# RecursionError is a RuntimeError, but only a request's nesting can cause one here.
+_UNDECODABLE = (ValueError, TypeError, OverflowError, MemoryError, RecursionError)
+
+# The most dimensions a request's tensor may have (NumPy's own limit is 64); the largest dimension,
+# which is also the most values a shape's non-zero dimensions may describe.
+_MAX_DIMENSIONS = 32
+_MAX_DIMENSION = 2**31 - 1
+
+
+def _undecodable(error: BaseException) -> InvalidInput:
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return InvalidInput(
+        f"request body: could not be decoded ({type(error).__name__}{': ' if detail else ''}{detail})"
+    )
+
 
 def _json(raw: bytes | memoryview) -> Any:
     try:
@@ -478,8 +523,18 @@ def _no_duplicates(where: str, names: Sequence[str]) -> None:
 def _request_shape(where: str, shape: object) -> tuple[int, ...]:
     if not isinstance(shape, list) or not all(type(d) is int for d in shape):
         raise InvalidInput(f"{where}: shape {shape!r:.60}: expected a list of integers")
+    if len(shape) > _MAX_DIMENSIONS:
+        raise InvalidInput(f"{where}: shape of {len(shape)} dimensions; expected at most {_MAX_DIMENSIONS}")
+    shown = f"{shape!s:.100}"
     if any(d < 0 for d in shape):
-        raise InvalidInput(f"{where}: shape {shape}: dimensions must not be negative")
+        raise InvalidInput(f"{where}: shape {shown}: dimensions must not be negative")
+    if any(d > _MAX_DIMENSION for d in shape):
+        raise InvalidInput(f"{where}: shape {shown}: each dimension must be at most {_MAX_DIMENSION}")
+    if math.prod(d for d in shape if d) > _MAX_DIMENSION:  # NumPy refuses even an empty one
+        raise InvalidInput(
+            f"{where}: shape {shown}: its non-zero dimensions multiply to more than "
+            f"{_MAX_DIMENSION}; expected at most {_MAX_DIMENSION} values"
+        )
     return tuple(shape)
 
 
