@@ -382,6 +382,24 @@ class TestShapesThatCouldCrashTheCodec:
             tensor.decode_v2(v2(t("x", "FP64", [1, 3], [1, 2, 3])))
 
 
+class TestRequestId:
+    """The OIP ``id`` is echoed in the body and in the ``x-request-id`` header: it must fit a header."""
+
+    @pytest.mark.parametrize("rid", ["", "a", "req-42", "x" * 256, "ünïcode 漢字 id", "a b"])
+    def test_printable_ids_up_to_256_characters_are_kept_as_given(self, rid: str) -> None:
+        assert untyped.decode_v2(v2(t("x", "FP64", [1], [1.0]), id=rid)).id == rid
+
+    def test_no_id_is_none(self) -> None:
+        assert untyped.decode_v2(v2(t("x", "FP64", [1], [1.0]))).id is None
+
+    @pytest.mark.parametrize(
+        "rid", ["a\nb", "a\r\nx-admin: 1", "a\tb", "\x00", "\x7f", "\x85", "a\u2028b", "x" * 257, " a", "a "]
+    )
+    def test_control_characters_long_ids_and_outer_spaces_are_refused(self, rid: str) -> None:
+        message = refused(lambda: untyped.decode_v2(v2(t("x", "FP64", [1], [1.0]), id=rid)), "'id'", "256")
+        assert len(message) < 300
+
+
 class TestBinaryRefusals:
     def test_bytes_after_the_last_tensor(self) -> None:
         body, head = binary((t("x", "FP64", [2]), le_bytes([1, 2], "FP64")), trailing=b"\x00" * 3)

@@ -166,9 +166,7 @@ class InputCodec:
         inputs = doc.get("inputs")
         if not isinstance(inputs, list) or not inputs:
             raise InvalidInput("'inputs': expected a non-empty list of tensors")
-        rid = doc.get("id")
-        if rid is not None and not isinstance(rid, str):
-            raise InvalidInput(f"'id': expected a string, got {type(rid).__name__}")
+        rid = _request_id(doc.get("id"))
         params = _parameters("request parameters", doc.get("parameters"))
         binary = memoryview(body)[header_length:] if header_length is not None else None
         # orjson reads JSON true/false as bool, which NumPy then silently turns into 1 and 1.0 in a
@@ -484,9 +482,10 @@ _ARRAY_BOOL = re.compile(rb"[\[,]\s*(?:true|false)")
 _UNDECODABLE = (ValueError, TypeError, OverflowError, MemoryError, RecursionError)
 
 # The most dimensions a request's tensor may have (NumPy's own limit is 64); the largest dimension,
-# which is also the most values a shape's non-zero dimensions may describe.
+# which is also the most values a shape's non-zero dimensions may describe; the longest OIP id.
 _MAX_DIMENSIONS = 32
 _MAX_DIMENSION = 2**31 - 1
+_MAX_ID_LENGTH = 256
 
 
 def _undecodable(error: BaseException) -> InvalidInput:
@@ -494,6 +493,25 @@ def _undecodable(error: BaseException) -> InvalidInput:
     return InvalidInput(
         f"request body: could not be decoded ({type(error).__name__}{': ' if detail else ''}{detail})"
     )
+
+
+def _request_id(value: object) -> str | None:
+    """The OIP ``id``, kept exactly as sent (``""`` too), or None when there is none.
+
+    It is echoed in the body and in the ``x-request-id`` header, so it must be text a header can
+    carry: uvicorn drops the connection over a control character, or, with h11, over a leading or
+    trailing space.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"'id': expected a string, got {type(value).__name__}")
+    if len(value) > _MAX_ID_LENGTH or not value.isprintable() or value != value.strip(" "):
+        raise InvalidInput(
+            f"'id' {value!r:.60}: expected at most {_MAX_ID_LENGTH} printable characters, without "
+            "control characters or leading or trailing spaces (it is echoed as x-request-id)"
+        )
+    return value
 
 
 def _json(raw: bytes | memoryview) -> Any:
