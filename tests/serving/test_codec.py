@@ -220,14 +220,12 @@ class TestDatatypes:
         assert payload.data[:2].tolist() == [1.0, 2.5]
         assert math.isnan(payload.data[2])
 
-    def test_a_scalar_and_an_empty_tensor(self) -> None:
+    def test_a_scalar_is_one_row_and_an_empty_tensor_none(self) -> None:
         scalar = untyped.decode_v2(v2(t("x", "INT64", [], [5])))
         assert scalar.data.shape == ()
         assert scalar.rows == 1
         for datatype in ("BOOL", "INT8", "FP64", "BYTES"):
-            empty = untyped.decode_v2(v2(t("x", datatype, [0, 3], [])))
-            assert empty.data.shape == (0, 3)
-            assert empty.rows == 0
+            refused(lambda d=datatype: untyped.decode_v2(v2(t("x", d, [0, 3], []))), "at least one row")
 
     @pytest.mark.parametrize(
         ("dtype", "datatype"),
@@ -398,6 +396,37 @@ class TestRequestId:
     def test_control_characters_long_ids_and_outer_spaces_are_refused(self, rid: str) -> None:
         message = refused(lambda: untyped.decode_v2(v2(t("x", "FP64", [1], [1.0]), id=rid)), "'id'", "256")
         assert len(message) < 300
+
+
+class TestZeroRows:
+    """A request of no rows has nothing to predict: the model would raise and count it a fault."""
+
+    @pytest.mark.parametrize(
+        ("codec", "inputs"),
+        [
+            (tensor, [t("x", "FP32", [0, 3], [])]),
+            (named, [t("image", "FP32", [0, 2], []), t("ids", "INT64", [0], [])]),
+            (untyped, [t("x", "FP64", [0], [])]),
+            (untyped, [t("x", "FP64", [0, 3], [])]),
+            (untyped, [t("x", "INT64", [0], []), t("y", "BYTES", [0], [])]),
+            (columns, [t("all", "FP64", [0, 4], [])]),  # one 2-D tensor of every column
+        ],
+    )
+    def test_v2(self, codec: InputCodec, inputs: list[dict[str, Any]]) -> None:
+        refused(lambda: codec.decode_v2(v2(*inputs)), "request: expected at least one row")
+
+    def test_v2_binary(self) -> None:
+        body, head = binary((t("x", "FP32", [0, 3]), b""))
+        refused(lambda: tensor.decode_v2(body, head), "at least one row")
+
+    @pytest.mark.parametrize(
+        "doc", [{"inputs": {"a": []}}, {"inputs": {"a": [], "b": []}}, {"instances": {"a": []}}]
+    )
+    def test_invocations(self, doc: Any) -> None:
+        refused(lambda: invocations(untyped, doc), "request: expected at least one row")
+
+    def test_one_row_of_a_tensor_still_counts(self) -> None:
+        assert untyped.decode_v2(v2(t("x", "FP64", [1, 0], []))).rows == 1
 
 
 class TestBinaryRefusals:
@@ -1113,7 +1142,7 @@ class TestEncodeInvocations:
 # ---------------------------------------------------------------------- round-trip property
 _matrices = hnp.arrays(
     dtype=np.float64,
-    shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=6),
+    shape=st.tuples(st.integers(1, 6), st.integers(0, 6)),  # a request has at least one row
     elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
 )
 
@@ -1186,6 +1215,8 @@ def _outcome(call: Any) -> Payload | InvalidInput:
 def _assert_decoded_or_refused(outcome: Payload | InvalidInput) -> None:
     if isinstance(outcome, InvalidInput):
         assert "\n" not in str(outcome)
+    else:
+        assert outcome.rows >= 1
 
 
 @settings(max_examples=150, deadline=None)

@@ -7,7 +7,7 @@ decoded into a :class:`Payload` (one checked, cast array per signature input) be
 batch, so a bad request fails alone with a 400 naming the input, and a batch is assembled from
 payloads that already match the signature (the model's own enforcement then takes its fast path).
 Decoding raises :class:`InvalidInput` and nothing else, whatever the body holds (what NumPy or
-pandas raise for a case no check foresaw becomes one too).
+pandas raise for a case no check foresaw becomes one too), and a request of no rows is refused.
 
 The casting rules are the models' (:func:`slipway.models.cast_array`): one place decides what is a
 safe cast. A value is never coerced across kinds: a string is not a number, 1.5 is not an integer,
@@ -151,7 +151,7 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
-        return payload
+        return _with_rows(payload)
 
     def _decode_v2(self, body: bytes, header_length: int | None) -> Payload:
         raw = body if header_length is None else body[:header_length]
@@ -273,6 +273,8 @@ class InputCodec:
 
     def _columns_from(self, columns: Mapping[str, Any], *, where_of: Any) -> Payload:
         """Check names, cast each column to its signature type, and check the lengths agree."""
+        if columns and all(len(v) == 0 for v in columns.values()):
+            raise InvalidInput("request: expected at least one row")  # before any cast's complaint
         rows: int | None = None
         first = ""
         out: dict[str, Any] = {}
@@ -319,7 +321,7 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
-        return payload
+        return _with_rows(payload)
 
     def _decode_invocations(self, body: bytes, content_type: str) -> Payload:
         media = content_type.split(";", 1)[0].strip().lower()
@@ -493,6 +495,13 @@ def _undecodable(error: BaseException) -> InvalidInput:
     return InvalidInput(
         f"request body: could not be decoded ({type(error).__name__}{': ' if detail else ''}{detail})"
     )
+
+
+def _with_rows(payload: Payload) -> Payload:
+    """Refuse a request of no rows: the model would raise, and it is no fault of the model's."""
+    if payload.rows < 1:
+        raise InvalidInput("request: expected at least one row")
+    return payload
 
 
 def _request_id(value: object) -> str | None:
