@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -31,6 +31,7 @@ from slipway.serving._codec import encode_invocations, encode_v2
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from slipway.serving._codec import InputCodec, Payload
     from slipway.serving._metrics import ServingMetrics
     from slipway.serving._runtime import Arm, DeploymentRuntime, Live
     from slipway.serving._served import Prediction, ServedModel
@@ -312,90 +313,24 @@ class ServingApp:
         start = time.perf_counter()
         routed: list[tuple[Arm, Live]] = []
         try:
-            await self._infer_v2(dep, version, scope, receive, send, start, routed)
-        except (SlipwayError, _Reply) as e:
-            raise self._failed(dep, routed, e, start) from None
-
-    async def _infer_v2(
-        self,
-        dep: DeploymentRuntime,
-        version: str | None,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        start: float,
-        routed: list[tuple[Arm, Live]],
-    ) -> None:
-        headers = scope["headers"]
-        body = await self._body(scope, receive)
-        header_length: int | None = None
-        request_id: str | None = None
-        key: str | None = None
-        for name, value in headers:
-            if name == b"inference-header-content-length":
+            body = await self._body(scope, receive)
+            raw, request_id, key = _request_headers(scope, dep, b"inference-header-content-length")
+            header_length: int | None = None
+            if raw is not None:
                 try:
-                    header_length = int(value)
+                    header_length = int(raw)
                 except ValueError:
-                    shown = value.decode(errors="replace")
+                    shown = raw.decode(errors="replace")
                     raise _Reply(
                         400, f"Inference-Header-Content-Length {shown!r}: expected an integer"
                     ) from None
-            elif name == b"x-request-id":
-                request_id = value.decode(errors="replace")[:256]
-            elif dep.ab_header is not None and name == dep.ab_header.encode():
-                key = value.decode(errors="replace")
-        arm = dep.arm_for_version(version) if version is not None else dep.route(key)
-        live = arm.live
-        if live is None:
-            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
-        routed.append((arm, live))
-        served = live.served
-        payload = served.codec.decode_v2(body, header_length)
-        if dep.ab_field is not None and version is None:
-            field_key = _field_key(payload.data, dep.ab_field)
-            chosen = dep.route(field_key)
-            if chosen is not arm and chosen.live is not None:
-                arm, live, served = chosen, chosen.live, chosen.live.served
-                routed.append((arm, live))
-                payload = served.codec.decode_v2(body, header_length)
-        served.check_outputs(payload)
-        payload.params = served.model_params(payload, strict=False)
-        rid = payload.id or request_id or uuid.uuid4().hex
-        payload.id = rid
-        if dep.shadow is not None:
-            dep.send_shadow(lambda s: _shadow_payload(s, body, header_length, rid))
-        prediction = await self._predict(dep, arm, live.batcher, payload, start)
-        out, head = encode_v2(
-            model_name=dep.name,
-            model_version=served.version,
-            request_id=rid,
-            outputs=served.answer(payload, prediction),
-            binary=payload.binary_outputs,
-        )
-        extra = _model_headers(served, arm.role, rid)
-        if head is not None:
-            extra += [
-                (b"content-type", b"application/octet-stream"),
-                (b"inference-header-content-length", str(head).encode()),
-            ]
-        else:
-            extra.append(_JSON)
-        await _send(send, 200, out, extra)
-        self._count(dep, arm, live, 200, start)
+            await self._answer(
+                _V2_DIALECT, dep, version, body, header_length, request_id, key, send, start, routed
+            )
+        except (SlipwayError, _Reply) as e:
+            raise self._failed(dep, routed, e, start) from None
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        routed: list[tuple[Arm, Live]] = []
-        try:
-            await self._invocations_once(scope, receive, send, start, routed)
-        except (SlipwayError, _Reply) as e:
-            if len(self.deployments) != 1:
-                raise
-            raise self._failed(next(iter(self.deployments.values())), routed, e, start) from None
-
-    async def _invocations_once(
-        self, scope: Scope, receive: Receive, send: Send, start: float, routed: list[tuple[Arm, Live]]
-    ) -> None:
         if len(self.deployments) != 1:
             raise _Reply(
                 404,
@@ -403,57 +338,84 @@ class ServingApp:
                 f"{', '.join(sorted(self.deployments))}: use /v2/models/<name>/infer",
             )
         dep = next(iter(self.deployments.values()))
-        body = await self._body(scope, receive)
-        content_type = ""
-        request_id = None
-        key = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.decode(errors="replace")
-            elif name == b"x-request-id":
-                request_id = value.decode(errors="replace")[:256]
-            elif dep.ab_header is not None and name == dep.ab_header.encode():
-                key = value.decode(errors="replace")
-        arm = dep.route(key)
+        start = time.perf_counter()
+        routed: list[tuple[Arm, Live]] = []
+        try:
+            body = await self._body(scope, receive)
+            raw, request_id, key = _request_headers(scope, dep, b"content-type")
+            content_type = raw.decode(errors="replace") if raw is not None else ""
+            await self._answer(
+                _INVOCATIONS_DIALECT, dep, None, body, content_type, request_id, key, send, start, routed
+            )
+        except (SlipwayError, _Reply) as e:
+            raise self._failed(dep, routed, e, start) from None
+
+    async def _answer(
+        self,
+        dialect: _Dialect,
+        dep: DeploymentRuntime,
+        version: str | None,
+        body: bytes,
+        meta: Any,
+        request_id: str | None,
+        key: str | None,
+        send: Send,
+        start: float,
+        routed: list[tuple[Arm, Live]],
+    ) -> None:
+        """The one path of an inference request, whichever protocol it came in.
+
+        Pick the arm (the version asked for, else the A/B or canary split), decode the body with that
+        model's codec (again with the other arm's when an A/B input field re-routes it), send a copy
+        to the shadow, predict and encode, answer, and count the answer under the arm that gave it.
+        ``routed`` collects the arms tried, so a failure is counted and labelled by the last one.
+        """
+        arm = dep.arm_for_version(version) if version is not None else dep.route(key)
         live = arm.live
         if live is None:
             raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
         routed.append((arm, live))
-        served = live.served
-        payload = served.codec.decode_invocations(body, content_type)
-        if dep.ab_field is not None:
+        payload = dialect.decode(live.served.codec, body, meta)
+        if dep.ab_field is not None and version is None:
             chosen = dep.route(_field_key(payload.data, dep.ab_field))
             if chosen is not arm and chosen.live is not None:
-                arm, live, served = chosen, chosen.live, chosen.live.served
+                arm, live = chosen, chosen.live
                 routed.append((arm, live))
-                payload = served.codec.decode_invocations(body, content_type)
-        payload.params = served.model_params(payload, strict=True)
-        rid = request_id or uuid.uuid4().hex
+                payload = dialect.decode(live.served.codec, body, meta)
+        served = live.served
+        served.check_outputs(payload)
+        payload.params = served.model_params(payload, strict=dialect.strict_params)
+        rid = payload.id or request_id or uuid.uuid4().hex
         payload.id = rid
         if dep.shadow is not None:
-            dep.send_shadow(lambda s: _shadow_invocations(s, body, content_type, rid))
-        prediction = await self._predict(dep, arm, live.batcher, payload, start)
-        out = encode_invocations(served.answer(payload, prediction))
-        await _send(send, 200, out, [_JSON, *_model_headers(served, arm.role, rid)])
+            dep.send_shadow(lambda s: _shadow_payload(s, dialect, body, meta, rid))
+        out, headers = await self._predict(dialect, dep, arm, live, payload)
+        await _send(send, 200, out, [*headers, *_model_headers(served, arm.role, rid)])
         self._count(dep, arm, live, 200, start)
 
     async def _predict(
-        self, dep: DeploymentRuntime, arm: Arm, batcher: Any, payload: Any, start: float
-    ) -> Prediction:
+        self, dialect: _Dialect, dep: DeploymentRuntime, arm: Arm, live: Live, payload: Payload
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """Predict and encode the answer: whatever fails in either is a fault of the model (500).
+
+        Encoding belongs here because what the model returned decides whether it can be encoded
+        (a Python integer past 64 bits, an ``np.matrix``): that is the model's fault, not the caller's.
+        """
         self.metrics.inflight(1)
         try:
-            future = batcher.submit(payload)
+            future = live.batcher.submit(payload)
             timer = asyncio.get_running_loop().call_later(
                 dep.spec.timeout, _expire, future, dep.name, dep.spec.timeout
             )
             try:
-                return await future  # type: ignore[no-any-return]
+                prediction = await future
             finally:
                 timer.cancel()
+            return dialect.encode(dep, live.served, payload, prediction)
         except SlipwayError:
             raise
         except Exception as e:
-            message = str(e).splitlines()[0] if str(e) else ""
+            message = _first_line(e)
             log.warning(
                 "deployment %s: model %s failed: %s: %s", dep.name, arm.role, type(e).__name__, message
             )
@@ -738,19 +700,105 @@ def _field_key(data: Any, field: str) -> str | None:
     return None
 
 
-def _shadow_payload(served: ServedModel, body: bytes, header_length: int | None, rid: str) -> Any:
-    payload = served.codec.decode_v2(body, header_length)
+def _request_headers(
+    scope: Scope, dep: DeploymentRuntime, protocol: bytes
+) -> tuple[bytes | None, str | None, str | None]:
+    """One pass over the headers: the protocol's own header, ``x-request-id``, and the A/B key."""
+    ab = dep.ab_header.encode() if dep.ab_header is not None else None
+    raw: bytes | None = None
+    request_id: str | None = None
+    key: str | None = None
+    for name, value in scope["headers"]:
+        if name == protocol:
+            raw = value
+        elif name == b"x-request-id":
+            request_id = value.decode(errors="replace")[:256]
+        elif name == ab:
+            key = value.decode(errors="replace")
+    return raw, request_id, key
+
+
+class _Dialect(Protocol):
+    """How one protocol decodes a request body and encodes an answer; the rest is one path."""
+
+    strict_params: bool  # MLflow's params are all the model's; OIP's may be the server's (ignored)
+
+    @staticmethod
+    def decode(codec: InputCodec, body: bytes, meta: Any) -> Payload: ...
+
+    @staticmethod
+    def encode(
+        dep: DeploymentRuntime, served: ServedModel, payload: Payload, prediction: Prediction
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]: ...
+
+
+class _V2:
+    """The Open Inference Protocol: ``meta`` is the Inference-Header-Content-Length (binary tensors)."""
+
+    strict_params = False
+
+    @staticmethod
+    def decode(codec: InputCodec, body: bytes, meta: Any) -> Payload:
+        return codec.decode_v2(body, meta)
+
+    @staticmethod
+    def encode(
+        dep: DeploymentRuntime, served: ServedModel, payload: Payload, prediction: Prediction
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        out, head = encode_v2(
+            model_name=dep.name,
+            model_version=served.version,
+            request_id=payload.id,
+            outputs=served.answer(payload, prediction),
+            binary=payload.binary_outputs,
+        )
+        if head is None:
+            return out, [_JSON]
+        return out, [
+            (b"content-type", b"application/octet-stream"),
+            (b"inference-header-content-length", str(head).encode()),
+        ]
+
+
+class _Invocations:
+    """MLflow scoring: ``meta`` is the Content-Type (JSON or CSV)."""
+
+    strict_params = True
+
+    @staticmethod
+    def decode(codec: InputCodec, body: bytes, meta: Any) -> Payload:
+        return codec.decode_invocations(body, meta)
+
+    @staticmethod
+    def encode(
+        dep: DeploymentRuntime, served: ServedModel, payload: Payload, prediction: Prediction
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        return encode_invocations(served.answer(payload, prediction)), [_JSON]
+
+
+_V2_DIALECT: _Dialect = _V2()
+_INVOCATIONS_DIALECT: _Dialect = _Invocations()
+
+
+def _shadow_payload(served: ServedModel, dialect: _Dialect, body: bytes, meta: Any, rid: str) -> Payload:
+    """The shadow's copy of a request, decoded by its own codec.
+
+    It asks for the default outputs and drops the parameters its model does not take, so a request
+    the primary accepts fails in the shadow only by the shadow's own fault.
+    """
+    payload = dialect.decode(served.codec, body, meta)
     payload.outputs = None
     payload.params = served.model_params(payload, strict=False)
     payload.id = rid
     return payload
 
 
-def _shadow_invocations(served: ServedModel, body: bytes, content_type: str, rid: str) -> Any:
-    payload = served.codec.decode_invocations(body, content_type)
-    payload.params = served.model_params(payload, strict=False)
-    payload.id = rid
-    return payload
+def _first_line(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception:  # an exception whose __str__ fails still gets its type named
+        return ""
+    return text.splitlines()[0] if text else ""
 
 
 def _output_metadata(served: ServedModel, name: str) -> dict[str, Any]:
