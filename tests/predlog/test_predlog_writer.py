@@ -421,3 +421,45 @@ def test_an_empty_batch_writes_nothing(tree: FileTree) -> None:
         writer.log(batch([], x=[]))
     assert tree.list() == []
     assert writer.written_rows == 0
+
+
+# ---------------------------------------------------------------- counts as they happen
+
+
+def test_on_rows_reports_every_written_and_dropped_row_as_it_happens(flaky: FlakyTree) -> None:
+    reported: dict[str, int] = {"written": 0, "dropped": 0}
+    lock = threading.Lock()
+
+    def on_rows(outcome: str, rows: int) -> None:
+        with lock:
+            reported[outcome] += rows
+
+    writer = PredictionLogWriter(
+        flaky, deployment="d", flush_interval=0.02, max_buffered_rows=100, on_rows=on_rows
+    )
+    writer.log(batch(["a", "b"]))
+    _wait_for(lambda: reported["written"] == 2)  # at the flush, not at some later log()
+    flaky.failing = True
+    for i in range(30):
+        writer.log(batch([f"r{i}-{j}" for j in range(10)]))  # room for 100 of these 300
+    assert reported == {"written": 2, "dropped": 200}
+    with pytest.raises(StoreUnavailable):
+        writer.close(timeout=0.2)
+    assert (
+        reported
+        == {"written": writer.written_rows, "dropped": writer.dropped_rows}
+        == {
+            "written": 2,
+            "dropped": 300,
+        }
+    )
+
+
+def test_an_on_rows_that_raises_changes_nothing(tree: FileTree) -> None:
+    def on_rows(outcome: str, rows: int) -> None:
+        raise RuntimeError("the metric is broken")
+
+    with PredictionLogWriter(tree, deployment="d", flush_interval=3600, on_rows=on_rows) as writer:
+        writer.log(batch(["a"]))
+    assert writer.written_rows == 1
+    assert len(read_predictions(tree)) == 1

@@ -19,6 +19,10 @@ What is kept and what can be lost:
 - In a child forked with the writer (a pre-forking server), the copy starts empty with a thread of
   its own and is flushed when the child exits, by atexit or by ``multiprocessing``'s finalizers; the
   parent writes what it had buffered.
+
+``on_rows`` reports each change of the counters as it happens (``("written", n)`` after a part is
+written, ``("dropped", n)`` when rows are lost), so a metric that follows it is exact and current
+without polling ``written_rows``; it is called outside the writer's locks.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -74,6 +78,9 @@ class PredictionLogWriter:
         deployment: the deployment's name; it becomes the ``deployment=`` partition.
         flush_interval: seconds between background writes; a crash loses at most this much.
         max_buffered_rows: the most rows held while storage is failing; more are dropped and counted.
+        on_rows: called with ``("written", n)`` each time n rows reach storage and ``("dropped", n)``
+            each time n rows are lost, on whichever thread counted them (the writer's, or the one
+            calling :meth:`log` or :meth:`close`). It must be quick; what it raises is ignored.
 
     Use it as a context manager or call :meth:`close`; at interpreter exit open writers are closed.
 
@@ -87,6 +94,7 @@ class PredictionLogWriter:
         deployment: str,
         flush_interval: float = 1.0,
         max_buffered_rows: int = 1_000_000,
+        on_rows: Callable[[str, int], None] | None = None,
     ) -> None:
         try:
             interval = float(flush_interval)
@@ -100,6 +108,7 @@ class PredictionLogWriter:
         self._deployment = check_name("deployment", deployment)
         self._interval = interval
         self._max_rows = max_buffered_rows
+        self._on_rows = on_rows
         self._columns: dict[tuple[tuple[Any, ...], tuple[Any, ...]], tuple[str, ...]] = {}
         self._labels: set[tuple[Any, ...]] = set()
         self._closed = False
@@ -164,7 +173,8 @@ class PredictionLogWriter:
         with self._lock:
             if self._closed:
                 raise Conflict(f"prediction log writer for deployment {self._deployment!r} is closed")
-            if self._buffered + rows > self._max_rows:
+            full = self._buffered + rows > self._max_rows
+            if full:
                 self._dropped += rows
                 self._warn(
                     "drop",
@@ -172,9 +182,11 @@ class PredictionLogWriter:
                     self._dropped,
                     self._buffered,
                 )
-                return
-            self._queue.append((batch, rows, micros, names, len(in_key)))
-            self._buffered += rows
+            else:
+                self._queue.append((batch, rows, micros, names, len(in_key)))
+                self._buffered += rows
+        if full:
+            self._report("dropped", rows)
 
     def _new_column_set(self, key: tuple[tuple[Any, ...], tuple[Any, ...]]) -> tuple[str, ...]:
         names = stored_names(*key)
@@ -214,6 +226,13 @@ class PredictionLogWriter:
     def buffered_rows(self) -> int:
         """Rows logged and not written yet."""
         return self._buffered
+
+    def _report(self, outcome: str, rows: int) -> None:
+        if self._on_rows is not None and rows:
+            try:
+                self._on_rows(outcome, rows)
+            except Exception:  # a broken metric must not stop the log
+                log.debug("prediction log %s: on_rows failed", self._deployment, exc_info=True)
 
     # ------------------------------------------------------------------ the writer's thread
 
@@ -257,6 +276,7 @@ class PredictionLogWriter:
             with self._lock:
                 self._buffered -= part.rows
                 self._written += part.rows
+            self._report("written", part.rows)
         if self._failures:
             log.info(
                 "prediction log %s: writing again after %d failed attempts", self._deployment, self._failures
@@ -289,6 +309,7 @@ class PredictionLogWriter:
                 with self._lock:
                     self._buffered -= lost
                     self._dropped += lost
+                self._report("dropped", lost)
                 log.error(
                     "prediction log %s: %d rows dropped, they cannot be stored: %s",
                     self._deployment,
@@ -336,6 +357,7 @@ class PredictionLogWriter:
             self._dropped += lost
             self._queue.clear()
         self._pending.clear()
+        self._report("dropped", lost)
         raise StoreUnavailable(
             f"prediction log {self._deployment}: {lost} rows could not be written to {self._tree.uri()} "
             f"within {timeout:g}s: {self._last_error or 'a flush was still running'}"
