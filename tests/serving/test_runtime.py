@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from slipway.artifacts import open_file_tree
 from slipway.core import ModelVersion
+from slipway.predlog import read_predictions
 from slipway.serving._app import _Reloads
 from slipway.serving._codec import Payload
 from slipway.serving._metrics import ServingMetrics
+from slipway.serving._predlog import ServingLog
 from slipway.serving._runtime import DeploymentRuntime
 from slipway.serving._source import BREACH_TAG, Resolved
 from slipway.serving._spec import DeploymentSpec
@@ -33,15 +36,24 @@ if TYPE_CHECKING:
 
 
 class ConstantModel:
-    """What ServedModel needs of a model: no signature, ``predict`` answering ``value``."""
+    """What ServedModel needs of a model: no signature, ``predict`` answering ``value``.
+
+    With ``proba_gate`` it also has ``predict_proba``, which waits for that gate (but not for the
+    input example).
+    """
 
     signature = None
-    methods = ("predict",)
     flavor = "pyfunc"
     raw = None
 
     def __init__(
-        self, value: float, *, broken: bool = False, gate: threading.Event | None = None, sleep: float = 0.0
+        self,
+        value: float,
+        *,
+        broken: bool = False,
+        gate: threading.Event | None = None,
+        sleep: float = 0.0,
+        proba_gate: threading.Event | None = None,
     ) -> None:
         self.value = value
         self.broken = broken
@@ -49,6 +61,15 @@ class ConstantModel:
         self.gate = gate  # when given, requests (not the input example) wait for it
         self.sleep = sleep  # seconds each request's call takes
         self.entered = threading.Event()
+        self.proba_gate = proba_gate
+        self.in_proba = threading.Event()
+        self.methods = ("predict",) if proba_gate is None else ("predict", "predict_proba")
+
+    def predict_proba(self, data: Any, params: Any = None) -> Any:
+        if data is not self.input_example and self.proba_gate is not None:
+            self.in_proba.set()
+            assert self.proba_gate.wait(10)
+        return np.tile([0.75, 0.25], (len(data), 1))
 
     def predict(self, data: Any, params: Any = None) -> Any:
         if self.broken:
@@ -74,6 +95,7 @@ class Registry:
         self.taken_out: list[tuple[int, str]] = []
         self.gate: threading.Event | None = None  # given to the models it loads
         self.sleep = 0.0  # likewise
+        self.proba_gate: threading.Event | None = None  # likewise
 
     def resolve(self, uri: str, *, default_name: str) -> Resolved:
         alias = uri.rsplit("@", 1)[1]
@@ -94,7 +116,13 @@ class Registry:
         self.loading.set()
         if self.hold is not None:
             assert self.hold.wait(10)
-        return ConstantModel(float(version), broken=version in self.broken, gate=self.gate, sleep=self.sleep)
+        return ConstantModel(
+            float(version),
+            broken=version in self.broken,
+            gate=self.gate,
+            sleep=self.sleep,
+            proba_gate=self.proba_gate,
+        )
 
     def breach_of(self, resolved: Resolved) -> str | None:
         return self.tags.get(int(resolved.version), {}).get(BREACH_TAG)
@@ -107,11 +135,12 @@ class Registry:
         return "rolled back to version 1"
 
 
-def runtime(registry: Registry, **spec: Any) -> DeploymentRuntime:
+def runtime(registry: Registry, *, log: ServingLog | None = None, **spec: Any) -> DeploymentRuntime:
     return DeploymentRuntime(
         DeploymentSpec.model_validate({"name": "m", **spec}),
         source=cast("ModelSource", registry),
-        metrics=ServingMetrics(),
+        metrics=log.metrics if log is not None and log.metrics is not None else ServingMetrics(),
+        log_batch=log.log_batch if log is not None else None,
     )
 
 
@@ -119,8 +148,8 @@ def run(coro: Coroutine[Any, Any, None]) -> None:
     asyncio.run(coro)
 
 
-def payload() -> Payload:
-    return Payload(rows=1, data=np.zeros((1, 1)))
+def payload(request_id: str | None = None) -> Payload:
+    return Payload(rows=1, data=np.zeros((1, 1)), id=request_id)
 
 
 def model_of(live: Live | None) -> ConstantModel:
@@ -189,7 +218,7 @@ class TestRefresh:
         run(body())
 
 
-CANARY = {
+CANARY: dict[str, Any] = {
     "model": "models:/m@production",
     "canary": {
         "model": "models:/m@challenger",
@@ -344,3 +373,105 @@ class TestQueueDepthGauge:
             assert depth() == 0
 
         run(body())
+
+
+# ---------------------------------------------------------------------- the prediction log
+def rows_logged(metrics: ServingMetrics, outcome: str) -> float:
+    labels = {"deployment": "m", "outcome": outcome}
+    return metrics.registry.get_sample_value("slipway_prediction_log_rows_total", labels) or 0.0
+
+
+class TestPredictionLog:
+    def test_requests_a_swapped_out_version_answers_during_shutdown_are_all_logged(
+        self, tmp_path: Path
+    ) -> None:
+        """Slow model, 20 requests queued, swap, then graceful shutdown: the retired batcher's last
+        batches are joined before the log closes, so no answered request is missing from it."""
+        registry = Registry({"production": 1})
+        registry.sleep = 0.05
+        tree = open_file_tree(str(tmp_path / "predlog"))
+        predlog = ServingLog(tree, metrics=ServingMetrics(), flush_interval=3600)
+        dep = runtime(registry, log=predlog, model="models:/m@production", batching={"max_batch_size": 4})
+        ids = [f"r{i}" for i in range(20)]
+        answered: list[str] = []
+
+        async def body() -> None:
+            await dep.load_all()
+            old = dep.arms[0].live
+            assert old is not None
+            futures = [old.batcher.submit(payload(rid)) for rid in ids]
+            registry.aliases["production"] = 2
+            await dep.poll()
+            assert version_of(dep, "primary") == "2"
+            assert not all(f.done() for f in futures), "the old version should still be answering"
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, dep.close)  # as the app's shutdown does
+            await loop.run_in_executor(None, predlog.close)
+            for rid, future in zip(ids, futures, strict=True):
+                assert future.done()
+                if future.exception() is None:
+                    answered.append(rid)
+
+        run(body())
+        assert answered == ids
+        logged = read_predictions(tree, deployment="m")
+        assert sorted(logged["request_id"]) == sorted(answered)
+        assert set(logged["model_version"]) == {"1"}
+        assert predlog.metrics is not None
+        assert rows_logged(predlog.metrics, "written") == 20
+        assert rows_logged(predlog.metrics, "dropped") == 0
+
+    def test_the_predict_thread_answers_the_next_batch_while_the_log_computes_probabilities(
+        self, tmp_path: Path
+    ) -> None:
+        registry = Registry({"production": 1})
+        gate = registry.proba_gate = threading.Event()
+        tree = open_file_tree(str(tmp_path / "predlog"))
+        predlog = ServingLog(tree, metrics=ServingMetrics(), flush_interval=3600)
+        dep = runtime(registry, log=predlog, model="models:/m@production")
+
+        async def body() -> None:
+            await dep.load_all()
+            live = dep.arms[0].live
+            assert live is not None
+            try:
+                await asyncio.wait_for(live.batcher.submit(payload("a")), 5)
+                await until(model_of(live).in_proba.is_set, "the log computing a's probabilities")
+                # the predict thread is free: b is answered while a's probabilities are still held
+                await asyncio.wait_for(live.batcher.submit(payload("b")), 2)
+            finally:
+                gate.set()
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, dep.close)
+            await loop.run_in_executor(None, predlog.close)
+
+        run(body())
+        logged = read_predictions(tree, deployment="m")
+        assert sorted(logged["request_id"]) == ["a", "b"]
+        assert [list(p) for p in logged["probabilities"]] == [[0.75, 0.25], [0.75, 0.25]]
+
+    def test_tensors_of_any_rank_and_named_tensors_are_logged_as_their_rows(self, tmp_path: Path) -> None:
+        from slipway.serving._served import ServedModel
+
+        tree = open_file_tree(str(tmp_path / "predlog"))
+        predlog = ServingLog(tree, flush_interval=3600)
+        model = ServedModel(cast("Any", ConstantModel(1.0)), name="m", version="1", source="test")
+        images = np.arange(2 * 2 * 3, dtype=np.float64).reshape(2, 2, 3)
+        payloads = [
+            Payload(rows=2, data=images, id="cube"),  # one 3-D tensor
+            Payload(rows=1, data=np.array([[5.0, 6.0]]), id="flat"),  # a 2-D one, in the same batch
+            Payload(  # named tensors, one of them 2-D per row
+                rows=2,
+                data={"image": images[:, 0, :2], "scale": np.array([0.5, 2.0])},
+                id="named",
+            ),
+        ]
+        predlog.log_batch("m", model, "primary", payloads, model.predict(payloads), [0.001] * 3)
+        predlog.close()
+        frame = read_predictions(tree, deployment="m").set_index("request_id")
+        cube = frame.loc[["cube#0", "cube#1"], "x"]
+        assert [[list(r) for r in row] for row in cube] == images.tolist()
+        assert frame.loc["flat", ["x0", "x1"]].tolist() == [5.0, 6.0]
+        named = frame.loc[["named#0", "named#1"]]
+        assert [list(v) for v in named["image"]] == [[0.0, 1.0], [6.0, 7.0]]
+        assert named["scale"].tolist() == [0.5, 2.0]

@@ -135,14 +135,21 @@ class Batcher(Generic[P, R]):
         if self._on_depth is not None:
             self._on_depth(-n)
 
+    @property
+    def running(self) -> bool:
+        """Whether the predict thread is still there (not closed, or still answering what it holds)."""
+        return self._thread.is_alive()
+
     def close(self, *, wait: bool = True) -> None:
-        """Stop taking requests; what is queued is still predicted, then the thread ends."""
+        """Stop taking requests; what is queued is still predicted, then the thread ends.
+
+        With ``wait``, return once it has (also when an earlier call closed it without waiting).
+        """
         with self._closing:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_STOP)
-        if wait:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(_STOP)
+        if wait and self._thread is not threading.current_thread():
             self._thread.join()
 
     # ------------------------------------------------------------------ the predict thread

@@ -1,30 +1,48 @@
 """The server's side of the prediction log: turn a predicted batch into log rows, record feedback.
 
-This runs on the model's predict thread after the batch's answers were handed back, so the request
-never waits for it; the writer then buffers the rows and a background thread writes Parquet parts.
+The predict thread only hands each answered batch over (:meth:`ServingLog.log_batch`, a few
+microseconds) and goes on to the next batch. A log thread per deployment does the rest: it takes
+the inputs as columns, computes the probabilities the log keeps (``predict_proba`` where no request
+asked for them) and gives the rows to the writer, which buffers them while its own thread writes
+Parquet parts. The hand-over queue is bounded (``max_pending_rows``): past it a batch is dropped and
+counted, so a log that falls behind never holds up predictions or grows without limit.
+
+``slipway_prediction_log_rows_total`` counts rows as the writer reports them: ``written`` when a
+part reaches storage, ``dropped`` for rows it could not keep, and also for rows that never reached
+it (the hand-over queue full, a batch the log could not turn into rows, a log already closed).
+
 Rows of a request of several rows get ids ``<request id>#<row>``; a one-row request's row has the
 request id itself, which is what feedback names.
 """
 
 from __future__ import annotations
 
+import collections
+import logging
 import threading
-from typing import TYPE_CHECKING, Any
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from slipway.serving._served import PREDICT, Prediction
+from slipway.errors import Conflict
+from slipway.serving._served import PREDICT, Prediction, _layout
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from slipway.artifacts import FileTree
-    from slipway.predlog import PredictionLogWriter
+    from slipway.predlog import PredictionBatch, PredictionLogWriter
     from slipway.serving._codec import Payload
     from slipway.serving._metrics import ServingMetrics
     from slipway.serving._served import ServedModel
 
 __all__ = ["ServingLog", "row_ids"]
+
+log = logging.getLogger("slipway.serving")
+
+_WARN_EVERY = 60.0  # seconds between repeated warnings about rows the log lost
 
 
 def row_ids(request_id: str, rows: int) -> list[str]:
@@ -32,18 +50,98 @@ def row_ids(request_id: str, rows: int) -> list[str]:
     return [request_id] if rows == 1 else [f"{request_id}#{i}" for i in range(rows)]
 
 
+class _Job(NamedTuple):
+    """One answered batch waiting for the log thread."""
+
+    served: ServedModel
+    variant: str
+    answered: list[tuple[Payload, Prediction, float]]  # (payload, prediction, seconds)
+    rows: int
+
+
+class _LogThread:
+    """A bounded queue of batches and the thread that logs them, for one deployment."""
+
+    def __init__(self, deployment: str, work: Callable[[_Job], None], *, max_rows: int) -> None:
+        self._work = work
+        self._max_rows = max_rows
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self._rows = 0  # rows queued or being logged
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"slipway-log-{deployment}", daemon=True)
+        self._thread.start()
+
+    def put(self, job: _Job) -> str | None:
+        """Queue ``job``; None if queued, else why it was not (the caller counts it as dropped)."""
+        with self._cond:
+            if self._closed:
+                return "the prediction log is closed"
+            if self._rows + job.rows > self._max_rows:
+                return f"{self._rows} rows are waiting to be logged (max_pending_rows {self._max_rows})"
+            self._jobs.append(job)
+            self._rows += job.rows
+            self._cond.notify()
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._closed:
+                    self._cond.wait()
+                if not self._jobs:
+                    return  # closed, and everything queued was logged
+                job = self._jobs.popleft()
+            try:
+                self._work(job)  # counts what it cannot log; never raises
+            finally:
+                with self._cond:
+                    self._rows -= job.rows
+
+    def stop(self) -> None:
+        """Refuse new batches; the thread ends once it has logged those queued."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread to end; False if it is still logging after ``timeout`` seconds."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
 class ServingLog:
-    """One prediction-log writer per deployment, over one file tree."""
+    """One prediction-log writer and one log thread per deployment, over one file tree.
+
+    Args:
+        tree: where the log lives.
+        metrics: where the written and dropped rows are counted.
+        flush_interval: the writers' seconds between writes.
+        max_pending_rows: rows handed over and not yet given to the writer, per deployment, beyond
+            which a batch is dropped (and counted) instead of queued.
+        close_timeout: seconds :meth:`close` waits for the log threads, then for the writers.
+    """
 
     def __init__(
-        self, tree: FileTree, *, metrics: ServingMetrics | None = None, flush_interval: float = 1.0
+        self,
+        tree: FileTree,
+        *,
+        metrics: ServingMetrics | None = None,
+        flush_interval: float = 1.0,
+        max_pending_rows: int = 100_000,
+        close_timeout: float = 30.0,
     ) -> None:
         self.tree = tree
         self.metrics = metrics
         self.flush_interval = flush_interval
+        self.max_pending_rows = max_pending_rows
+        self.close_timeout = close_timeout
         self._writers: dict[str, PredictionLogWriter] = {}
-        self._seen: dict[str, tuple[int, int]] = {}
+        self._threads: dict[str, _LogThread] = {}
         self._lock = threading.Lock()
+        self._stopped = False  # no more batches are handed over
+        self._closed = False  # the writers are closed
+        self._warned_at: dict[str, float] = {}
 
     @classmethod
     def open(cls, settings: Any, *, metrics: ServingMetrics | None = None) -> ServingLog:
@@ -57,14 +155,36 @@ class ServingLog:
             from slipway.predlog import PredictionLogWriter
 
             with self._lock:
+                if self._closed:
+                    raise Conflict(f"the prediction log of deployment {deployment} is closed")
                 writer = self._writers.get(deployment)
                 if writer is None:
                     writer = PredictionLogWriter(
-                        self.tree, deployment=deployment, flush_interval=self.flush_interval
+                        self.tree,
+                        deployment=deployment,
+                        flush_interval=self.flush_interval,
+                        on_rows=lambda outcome, rows: self._count(deployment, outcome, rows),
                     )
                     self._writers[deployment] = writer
         return writer
 
+    def _thread(self, deployment: str) -> _LogThread | None:
+        thread = self._threads.get(deployment)
+        if thread is None:
+            with self._lock:
+                if self._stopped:
+                    return None
+                thread = self._threads.get(deployment)
+                if thread is None:
+                    thread = _LogThread(
+                        deployment,
+                        lambda job: self._write(deployment, job),
+                        max_rows=self.max_pending_rows,
+                    )
+                    self._threads[deployment] = thread
+        return thread
+
+    # ------------------------------------------------------------------ the predict thread
     def log_batch(
         self,
         deployment: str,
@@ -74,38 +194,67 @@ class ServingLog:
         results: Sequence[Prediction | BaseException],
         latencies: list[float],
     ) -> None:
-        """Log the batch's answered rows (failed requests have no prediction to log)."""
-        from slipway.predlog import PredictionBatch
+        """Hand the batch's answered requests to the deployment's log thread; never raises.
 
-        ok = [
+        Failed requests have no prediction to log. A batch that cannot be handed over is counted
+        as dropped rows.
+        """
+        answered = [
             (p, r, s)
             for p, r, s in zip(payloads, results, latencies, strict=True)
             if isinstance(r, Prediction)
         ]
-        if not ok:
+        if not answered:
             return
+        job = _Job(served, variant, answered, sum(p.rows for p, _, _ in answered))
+        try:
+            thread = self._thread(deployment)
+            refused = "the prediction log is closed" if thread is None else thread.put(job)
+        except Exception as e:  # no thread to be had, say: the batcher would swallow it silently
+            refused = f"{type(e).__name__}: {e}"
+        if refused is not None:
+            self._lost(deployment, job.rows, refused)
+
+    # ------------------------------------------------------------------ the log thread
+    def _write(self, deployment: str, job: _Job) -> None:
+        """Turn a batch into log rows and give them to the writer; count what cannot be logged."""
+        groups: dict[tuple[Any, ...], list[tuple[Payload, Prediction, float]]] = {}
+        try:
+            for entry in job.answered:  # requests whose inputs cannot share columns: one batch each
+                groups.setdefault(_layout(entry[0].data), []).append(entry)
+        except Exception as e:
+            self._lost(deployment, job.rows, f"{type(e).__name__}: {e}")
+            return
+        for group in groups.values():
+            try:
+                batch = self._batch(job.served, job.variant, group)
+                self.writer(deployment).log(batch)
+            except Exception as e:
+                rows = sum(p.rows for p, _, _ in group)
+                self._lost(deployment, rows, f"{type(e).__name__}: {e}")
+
+    def _batch(
+        self, served: ServedModel, variant: str, group: list[tuple[Payload, Prediction, float]]
+    ) -> PredictionBatch:
+        from slipway.predlog import PredictionBatch
+
         ids: list[str] = []
         latency: list[float] = []
-        for p, _, seconds in ok:
+        for p, _, seconds in group:
             ids.extend(row_ids(p.id or "", p.rows))
             latency.extend([seconds * 1000.0] * p.rows)
-        inputs = _features([p for p, _, _ in ok])
-        predictions: list[Prediction] = [r for _, r, _ in ok]
-        proba = served.probabilities_for_log([p for p, _, _ in ok], predictions)
-        outputs = self._outputs(served, predictions, proba)
-        writer = self.writer(deployment)
-        writer.log(
-            PredictionBatch(
-                request_ids=ids,
-                model_name=served.model_name,
-                model_version=served.version,
-                variant=variant,
-                inputs=inputs,
-                outputs=outputs,
-                latency_ms=np.asarray(latency),
-            )
+        payloads = [p for p, _, _ in group]
+        predictions = [r for _, r, _ in group]
+        proba = served.probabilities_for_log(payloads, predictions)
+        return PredictionBatch(
+            request_ids=ids,
+            model_name=served.model_name,
+            model_version=served.version,
+            variant=variant,
+            inputs=_features(payloads),
+            outputs=self._outputs(served, predictions, proba),
+            latency_ms=np.asarray(latency),
         )
-        self._count(deployment, writer)
 
     def _outputs(
         self, served: ServedModel, results: list[Prediction], probabilities: list[Any] | None
@@ -129,14 +278,17 @@ class ServingLog:
                 out["probabilities"] = proba
         return out
 
-    def _count(self, deployment: str, writer: PredictionLogWriter) -> None:
-        if self.metrics is None:
-            return
-        written, dropped = writer.written_rows, writer.dropped_rows
-        before = self._seen.get(deployment, (0, 0))
-        self._seen[deployment] = (written, dropped)
-        self.metrics.logged(deployment, "written", written - before[0])
-        self.metrics.logged(deployment, "dropped", dropped - before[1])
+    def _count(self, deployment: str, outcome: str, rows: int) -> None:
+        if self.metrics is not None:
+            self.metrics.logged(deployment, outcome, rows)
+
+    def _lost(self, deployment: str, rows: int, why: str) -> None:
+        """Rows that never reached the writer: counted as dropped, and warned about once a minute."""
+        self._count(deployment, "dropped", rows)
+        now = time.monotonic()
+        if now - self._warned_at.get(deployment, -_WARN_EVERY) >= _WARN_EVERY:
+            self._warned_at[deployment] = now
+            log.warning("prediction log %s: %d rows dropped: %s", deployment, rows, why)
 
     def feedback(self, deployment: str, rows: list[dict[str, Any]]) -> int:
         from slipway.predlog import log_feedback
@@ -149,10 +301,38 @@ class ServingLog:
         )
 
     def close(self) -> None:
-        """Flush every writer: called at graceful shutdown, after the batchers drained."""
-        for deployment, writer in list(self._writers.items()):
-            writer.close()
-            self._count(deployment, writer)
+        """Log what was handed over, then flush every writer; never raises.
+
+        Called at graceful shutdown, after the batchers drained. A writer whose storage is down
+        is one line in the log (its lost rows are counted as dropped), and the other writers are
+        still flushed: in parallel, each for up to ``close_timeout`` seconds.
+        """
+        with self._lock:
+            self._stopped = True
+            threads = list(self._threads.items())
+        for _, thread in threads:
+            thread.stop()
+        deadline = time.monotonic() + self.close_timeout
+        for deployment, thread in threads:
+            if not thread.join(max(0.0, deadline - time.monotonic())):
+                log.error(
+                    "prediction log %s: still logging after %g s; closing", deployment, self.close_timeout
+                )
+        with self._lock:
+            self._closed = True
+            writers = list(self._writers.items())
+        if not writers:
+            return
+        with ThreadPoolExecutor(len(writers), thread_name_prefix="slipway-log-close") as pool:
+            closing = {d: pool.submit(w.close, timeout=self.close_timeout) for d, w in writers}
+        for deployment, done in closing.items():
+            error = done.exception()
+            if error is not None:
+                log.error(
+                    "prediction log %s: %s",
+                    deployment,
+                    str(error).splitlines()[0] if str(error) else type(error).__name__,
+                )
 
 
 def _concat(values: list[Any]) -> Any:
@@ -166,18 +346,20 @@ def _concat(values: list[Any]) -> Any:
 
 
 def _features(payloads: list[Payload]) -> dict[str, Any]:
-    """The requests' inputs as log columns: a table's columns by name, a 2-D tensor as x0, x1, …."""
+    """The requests' inputs as log columns (payloads of one layout).
+
+    A table's columns and named tensors by name, a 2-D tensor's columns as x0, x1, …, any other
+    tensor as ``x``. A tensor of more than one dimension per row becomes a list column.
+    """
     datas = [p.data for p in payloads]
     first = datas[0]
     if isinstance(first, dict):
-        names = [k for k, v in first.items() if np.ndim(v) == 1 and all(k in d for d in datas)]
+        names = [k for k, v in first.items() if np.ndim(v) >= 1 and all(k in d for d in datas)]
         return {k: _concat([d[k] for d in datas]) for k in names}
     if hasattr(first, "columns"):
         frame = _concat(datas)
         return {str(c): frame[c].to_numpy() for c in frame.columns}
     array = np.asarray(_concat(datas))
-    if array.ndim == 1:
-        return {"x": array}
     if array.ndim == 2:
         return {f"x{j}": array[:, j] for j in range(array.shape[1])}
-    return {}
+    return {"x": array} if array.ndim >= 1 else {}

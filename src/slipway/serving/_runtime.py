@@ -140,6 +140,9 @@ class DeploymentRuntime:
             self.shadow = Arm("shadow", spec.shadow)
         self._total = sum(a.weight for a in self.arms)
         self._random = random.Random()
+        # swapped-out batchers still answering what they hold; joined by close(), so their last
+        # batches reach the prediction log before it is closed
+        self._retired: list[Batcher[Payload, Prediction]] = []
 
     def all_arms(self) -> list[Arm]:
         return [*self.arms, *(a for a in (self.canary, self.shadow) if a is not None)]
@@ -365,13 +368,19 @@ class DeploymentRuntime:
                 "deployment %s: %s swapped %s -> %s", self.name, role, old.served.version, served.version
             )
             old.batcher.close(wait=False)  # what it holds is still predicted; then its thread ends
+            self._retired = [b for b in self._retired if b.running]
+            self._retired.append(old.batcher)
         elif not initial:
             log.info("deployment %s: %s loaded %s", self.name, role, served.version)
 
     def close(self) -> None:
+        """Stop taking requests; return once every batcher, retired ones too, answered what it held."""
         for arm in self.all_arms():
             if arm.live is not None:
                 arm.live.batcher.close(wait=True)
+        for batcher in self._retired:
+            batcher.close(wait=True)  # closed at the swap already: this waits for its thread
+        self._retired.clear()
 
     # ------------------------------------------------------------------ shadow
     def send_shadow(self, decode: Callable[[ServedModel], Payload]) -> None:

@@ -143,8 +143,10 @@ class ServedModel:
     ) -> list[Any] | None:
         """Each payload's predict_proba for the prediction log, computed where no request asked.
 
-        Called on the predict thread after the batch's answers went out, so the probabilities the
-        log keeps (monitoring estimates performance from them) cost the callers no latency. A
+        Called on the deployment's log thread, after the batch's answers went out and while the
+        predict thread already serves the next batch, so the probabilities the log keeps
+        (monitoring estimates performance from them) cost the callers no latency. The model is
+        then called from two threads at once, as a read-only predict is by any threaded server. A
         failure here is the log's, never a caller's: it is logged once and the log goes without.
         """
         if not self.log_probabilities:
