@@ -188,11 +188,12 @@ class ServingApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        start = time.perf_counter()
         try:
             if path.startswith("/v2/models/"):
                 if self._token is not None:
                     self._authorize(scope)
-                await self._models(path[len("/v2/models/") :], method, scope, receive, send)
+                await self._models(path[len("/v2/models/") :], method, scope, receive, send, start)
                 return
             if path in ("/v2/health/live", "/v2/health/ready", "/ping", "/health"):
                 self._method(method, "GET")
@@ -207,7 +208,7 @@ class ServingApp:
                 self._authorize(scope)
             if path == "/invocations":
                 self._method(method, "POST")
-                await self._invocations(scope, receive, send)
+                await self._invocations(scope, receive, send, start)
             elif path == "/v2":
                 self._method(method, "GET")
                 doc = {"name": "slipway", "version": self.version, "extensions": _EXTENSIONS}
@@ -227,10 +228,41 @@ class ServingApp:
                 await _send(send, 200, orjson.dumps(self._openapi()), [_JSON])
             else:
                 raise _Reply(404, f"no route {method} {path}")
-        except _Reply as r:
-            await _send(send, r.status, orjson.dumps({"error": r.message}), [_JSON, *r.headers])
-        except SlipwayError as e:
-            await _send(send, e.status, orjson.dumps({"error": str(e)}), [_JSON, *_retry(e)])
+        except Exception as e:  # every failure is answered here, a bug included: never by uvicorn
+            await self._error(e, scope, send, start)
+
+    async def _error(self, error: Exception, scope: Scope, send: Send, start: float) -> None:
+        """Answer a failure with ``{"error": ...}``; a bug is a 500 naming only its type.
+
+        A bug (any exception that is neither a :class:`_Reply` nor a :class:`SlipwayError`) is
+        logged in one line and counted under its deployment when the path names one; an inference
+        request counted it already (:meth:`_failed`), and reaches here with a ``_Reply``.
+        """
+        reply = _as_reply(error, scope)
+        if not isinstance(error, (_Reply, SlipwayError)):
+            dep = self._deployment_of(scope["path"])
+            if dep is not None:
+                with contextlib.suppress(Exception):  # counting must not stop the answer
+                    self._count(dep, dep.arms[0], dep.arms[0].live, 500, start)
+        try:
+            await _send(send, reply.status, orjson.dumps({"error": reply.message}), [_JSON, *reply.headers])
+        except Exception as e:  # the answer had already started: uvicorn closes the connection
+            log.error(
+                "%s %s: cannot answer %d (%s: %s)",
+                scope["method"],
+                scope["path"],
+                reply.status,
+                type(e).__name__,
+                _first_line(e),
+            )
+
+    def _deployment_of(self, path: str) -> DeploymentRuntime | None:
+        """The deployment a request's path names, if any (the single one for /invocations)."""
+        if path.startswith("/v2/models/"):
+            return self.deployments.get(path[len("/v2/models/") :].split("/", 1)[0])
+        if path == "/invocations" and len(self.deployments) == 1:
+            return next(iter(self.deployments.values()))
+        return None
 
     def _authorize(self, scope: Scope) -> None:
         assert self._token is not None
@@ -260,7 +292,9 @@ class ServingApp:
             raise _Reply(404, f"unknown model {name!r} (this server serves: {known})")
         return dep
 
-    async def _models(self, rest: str, method: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _models(
+        self, rest: str, method: str, scope: Scope, receive: Receive, send: Send, start: float
+    ) -> None:
         parts = rest.split("/")
         dep = self._deployment(parts[0])
         version: str | None = None
@@ -271,7 +305,7 @@ class ServingApp:
         action = "/".join(tail)
         if action == "infer":
             self._method(method, "POST")
-            await self._infer(dep, version, scope, receive, send)
+            await self._infer(dep, version, scope, receive, send, start)
         elif action == "":
             self._method(method, "GET")
             await _send(send, 200, orjson.dumps(self._metadata(dep, version)), [_JSON])
@@ -308,9 +342,14 @@ class ServingApp:
 
     # ------------------------------------------------------------------ inference
     async def _infer(
-        self, dep: DeploymentRuntime, version: str | None, scope: Scope, receive: Receive, send: Send
+        self,
+        dep: DeploymentRuntime,
+        version: str | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        start: float,
     ) -> None:
-        start = time.perf_counter()
         routed: list[tuple[Arm, Live]] = []
         try:
             body = await self._body(scope, receive)
@@ -327,10 +366,10 @@ class ServingApp:
             await self._answer(
                 _V2_DIALECT, dep, version, body, header_length, request_id, key, send, start, routed
             )
-        except (SlipwayError, _Reply) as e:
-            raise self._failed(dep, routed, e, start) from None
+        except Exception as e:
+            raise self._failed(dep, routed, e, start, scope) from None
 
-    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send, start: float) -> None:
         if len(self.deployments) != 1:
             raise _Reply(
                 404,
@@ -338,7 +377,6 @@ class ServingApp:
                 f"{', '.join(sorted(self.deployments))}: use /v2/models/<name>/infer",
             )
         dep = next(iter(self.deployments.values()))
-        start = time.perf_counter()
         routed: list[tuple[Arm, Live]] = []
         try:
             body = await self._body(scope, receive)
@@ -347,8 +385,8 @@ class ServingApp:
             await self._answer(
                 _INVOCATIONS_DIALECT, dep, None, body, content_type, request_id, key, send, start, routed
             )
-        except (SlipwayError, _Reply) as e:
-            raise self._failed(dep, routed, e, start) from None
+        except Exception as e:
+            raise self._failed(dep, routed, e, start, scope) from None
 
     async def _answer(
         self,
@@ -427,21 +465,18 @@ class ServingApp:
         self,
         dep: DeploymentRuntime,
         routed: list[tuple[Arm, Live]],
-        error: SlipwayError | _Reply,
+        error: Exception,
         start: float,
+        scope: Scope,
     ) -> _Reply:
-        """Count a failed request; its answer says which model failed, once one was chosen."""
-        status = _status(error)
-        if isinstance(error, _Reply):
-            message, headers = error.message, error.headers
-        else:
-            message, headers = str(error), _retry(error)
+        """Count a failed inference request (a bug too); once a model was chosen, name it."""
+        reply = _as_reply(error, scope)
         if not routed:
-            self._count(dep, dep.arms[0], dep.arms[0].live, status, start)
-            return _Reply(status, message, headers)
+            self._count(dep, dep.arms[0], dep.arms[0].live, reply.status, start)
+            return reply
         arm, live = routed[-1]
-        self._count(dep, arm, live, status, start)
-        return _Reply(status, message, [*headers, *_model_headers(live.served, arm.role)])
+        self._count(dep, arm, live, reply.status, start)
+        return _Reply(reply.status, reply.message, [*reply.headers, *_model_headers(live.served, arm.role)])
 
     def _count(self, dep: DeploymentRuntime, arm: Arm, live: Live | None, status: int, start: float) -> None:
         """Count an answer under the version that gave it (not one swapped in since)."""
@@ -667,8 +702,25 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def _status(error: Exception) -> int:
-    return error.status if isinstance(error, (SlipwayError, _Reply)) else 500
+def _as_reply(error: Exception, scope: Scope) -> _Reply:
+    """The answer to a failure: its own for a _Reply or a SlipwayError.
+
+    For a bug, a 500 that names only the exception's type (the caller learns nothing of the
+    server's insides), and one line in the log; the traceback is logged at debug level.
+    """
+    if isinstance(error, _Reply):
+        return error
+    if isinstance(error, SlipwayError):
+        return _Reply(error.status, str(error), _retry(error))
+    log.error(
+        "%s %s: internal error: %s: %s",
+        scope["method"],
+        scope["path"],
+        type(error).__name__,
+        _first_line(error)[:500],
+    )
+    log.debug("the internal error's traceback", exc_info=error)
+    return _Reply(500, f"internal error: {type(error).__name__}")
 
 
 def _retry(error: SlipwayError) -> list[tuple[bytes, bytes]]:

@@ -1,0 +1,183 @@
+"""`slipway serve` as a real process: what the ASGI app answers when something is not the caller's fault.
+
+A bug in the server, a model answer that cannot be encoded, a prediction log that cannot be written:
+each is a JSON answer with ``{"error": ...}``, counted, and never a traceback. Also: feedback end to
+end, which versions a caller can reach (never the shadow, never a canary out of traffic), the
+``Retry-After`` of every "not loaded yet", the echoed request id, and the framing of every answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pytest
+from tests._team_server import clean_env
+from tests.serving._models import save_pyfunc
+from tests.serving._serve import Server, slipway_serve
+
+from slipway.models import save_model
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+
+def x_body(*xs: float, **extra: Any) -> dict[str, Any]:
+    """An OIP request for the pyfunc models of ``save_pyfunc``: one FP64 column ``x``."""
+    return {"inputs": [{"name": "x", "shape": [len(xs)], "datatype": "FP64", "data": list(xs)}], **extra}
+
+
+def requests_total(server: Server, deployment: str) -> dict[tuple[str, str, str, str], float]:
+    """``slipway_requests_total`` of one deployment: (model, version, variant, status) -> count."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, _, raw = server.request("GET", "/metrics")
+    out: dict[tuple[str, str, str, str], float] = {}
+    for family in text_string_to_metric_families(raw.decode()):
+        for s in family.samples:
+            if s.name == "slipway_requests_total" and s.labels["deployment"] == deployment:
+                key = (s.labels["model"], s.labels["version"], s.labels["variant"], s.labels["status"])
+                out[key] = s.value
+    return out
+
+
+def by_status(counts: dict[tuple[str, str, str, str], float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for (_, _, _, status), n in counts.items():
+        out[status] = out.get(status, 0) + n
+    return out
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app")
+
+
+# ---------------------------------------------------------------------- a bug in the server
+INJECTED_BUG = """
+import os
+
+import numpy as np
+
+if os.environ.get("APP_E2E_INJECT_BUG"):  # only in the server this test starts, never in pytest
+    from slipway.serving import _codec, _served
+
+    def _bug(*args, **kwargs):
+        raise RuntimeError("an injected server bug")
+
+    _served.ServedModel.check_outputs = _bug  # on every inference request, before predict
+    _codec.InputCodec.metadata_inputs = _bug  # on GET /v2/models/{m}
+
+
+class Model:
+    def predict(self, df):
+        return df["x"].to_numpy() * 2
+"""
+
+
+def save_module(path: Path, module: str, source: str) -> Path:
+    """A pyfunc model whose module is ``source`` (class ``Model``), its code saved with it."""
+    code = path.parent / f"{path.name}-src"
+    code.mkdir(parents=True)
+    (code / f"{module}.py").write_text(textwrap.dedent(source))
+    sys.path.insert(0, str(code))
+    try:
+        mod = __import__(module)
+        save_model(
+            mod.Model(),
+            path,
+            code_paths=[code / f"{module}.py"],
+            input_example=pd.DataFrame({"x": [1.0, 2.0]}),
+        )
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop(module, None)
+    return path
+
+
+def test_an_exception_escaping_a_handler_is_a_counted_json_500_without_a_traceback(root: Path) -> None:
+    """A bug outside the model (here injected into the server by the model's module when it is
+    imported there) answers 500 ``internal error: <type>``, never uvicorn's plain-text 500."""
+    home = root / "bug"
+    home.mkdir()
+    save_module(home / "m", "app_injected_bug_model", INJECTED_BUG)
+    env = clean_env(APP_E2E_INJECT_BUG="1")
+    with slipway_serve([str(home / "m"), "--name", "bug"], cwd=home, env=env) as s:
+        status, headers, raw = s.request("POST", "/v2/models/bug/infer", x_body(1.0))
+        assert status == 500
+        assert headers["content-type"] == "application/json"
+        assert json.loads(raw) == {"error": "internal error: RuntimeError"}
+        assert headers["x-model-version"]
+        assert headers["x-model-variant"] == "primary"
+        status, headers, raw = s.request("GET", "/v2/models/bug")
+        assert status == 500
+        assert json.loads(raw) == {"error": "internal error: RuntimeError"}
+        assert by_status(requests_total(s, "bug")) == {"500": 2}
+        assert s.request("GET", "/v2/health/ready")[0] == 200  # the server keeps serving
+    text = s.log.read_text()
+    assert "Traceback" not in text
+    lines = [line for line in text.splitlines() if "internal error" in line]
+    assert len(lines) == 2, text
+    assert "RuntimeError: an injected server bug" in lines[0]
+
+
+# ---------------------------------------------------------------------- answers that cannot be encoded
+UNENCODABLE = """
+def predict(self, df):
+    x = df["x"].to_numpy()
+    if (x >= 10).any():  # Python integers past 64 bits: JSON encoders refuse them as numbers
+        out = np.empty(len(x), dtype=object)
+        out[:] = [2**70 + int(v) for v in x]
+        return out
+    if (x >= 3).any():  # an np.matrix (what scipy.sparse sums return): an ndarray orjson refuses
+        return np.asmatrix(x.reshape(-1, 1))
+    return x  # the input example (1, 2) encodes
+"""
+
+
+@pytest.fixture(scope="module")
+def unencodable(root: Path) -> Iterator[Server]:
+    """A model whose answers orjson cannot write; served without a prediction log."""
+    home = root / "unencodable"
+    home.mkdir()
+    save_pyfunc(home / "m", "app_unencodable_model", UNENCODABLE)
+    with slipway_serve([str(home / "m"), "--name", "odd", "--no-log-predictions"], cwd=home) as s:
+        yield s
+
+
+@pytest.mark.parametrize(
+    ("path", "x"),
+    [("/v2/models/odd/infer", 5.0), ("/invocations", 5.0), ("/invocations", 20.0)],
+)
+def test_an_answer_that_cannot_be_encoded_is_a_counted_model_fault_with_its_headers(
+    unencodable: Server, path: str, x: float
+) -> None:
+    before = by_status(requests_total(unencodable, "odd")).get("500", 0)
+    if path == "/invocations":
+        body: dict[str, Any] = {"dataframe_split": {"columns": ["x"], "data": [[1.0], [x]]}}
+    else:
+        body = x_body(1.0, x)
+    json_body = {"content-type": "application/json"}
+    status, headers, raw = unencodable.request("POST", path, body, headers=json_body)
+    assert status == 500
+    assert headers["content-type"] == "application/json"
+    error = json.loads(raw)["error"]
+    assert error.startswith("model odd failed: TypeError: "), error
+    assert headers["x-model-variant"] == "primary"
+    assert headers["x-model-version"]
+    assert by_status(requests_total(unencodable, "odd"))["500"] == before + 1
+    fine = x_body(1.0, 2.0) if "v2" in path else {"instances": [{"x": 1.0}]}
+    assert unencodable.json("POST", path, fine, headers=json_body)[0] == 200
+    assert "Traceback" not in unencodable.log.read_text()
+
+
+def test_feedback_without_a_prediction_log_is_501(unencodable: Server) -> None:
+    status, doc = unencodable.json("POST", "/v2/models/odd/feedback", {"request_id": "r", "label": 1})
+    assert status == 501
+    assert "prediction log" in doc["error"]
