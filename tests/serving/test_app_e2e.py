@@ -9,6 +9,7 @@ end, which versions a caller can reach (never the shadow, never a canary out of 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
@@ -181,3 +182,57 @@ def test_feedback_without_a_prediction_log_is_501(unencodable: Server) -> None:
     status, doc = unencodable.json("POST", "/v2/models/odd/feedback", {"request_id": "r", "label": 1})
     assert status == 501
     assert "prediction log" in doc["error"]
+
+
+# ---------------------------------------------------------------------- feedback end to end
+def test_feedback_is_recorded_end_to_end_and_bad_feedback_is_a_4xx_or_a_503(root: Path) -> None:
+    from slipway.artifacts import open_file_tree
+    from slipway.predlog import join_feedback, read_feedback, read_predictions
+
+    home = root / "feedback"
+    home.mkdir()
+    save_pyfunc(
+        home / "m", "app_feedback_model", "def predict(self, df):\n    return df['x'].to_numpy() * 2\n"
+    )
+    predlog = home / ".slipway" / "artifacts" / "predlog"
+    with slipway_serve([str(home / "m"), "--name", "fb"], cwd=home) as s:
+        status, headers, _ = s.request(
+            "POST", "/v2/models/fb/infer", x_body(4.0), headers={"x-request-id": "fb-1"}
+        )
+        assert status == 200
+        assert headers["x-request-id"] == "fb-1"
+
+        # the log cannot be written (a file where its feedback folder goes): 503, try again later
+        predlog.mkdir(parents=True, exist_ok=True)
+        (predlog / "feedback").write_text("in the way")
+        status, headers, raw = s.request("POST", "/v2/models/fb/feedback", {"request_id": "fb-1", "label": 1})
+        assert status == 503, raw
+        assert headers["retry-after"] == "1"
+        assert set(json.loads(raw)) == {"error"}
+        assert str(home) not in raw.decode()  # the server's paths stay in its log
+        (predlog / "feedback").unlink()
+
+        for bad in (
+            b"not json",
+            {"label": 1},
+            {"request_id": "", "label": 1},
+            {"request_id": "fb-1", "label": {"nested": 1}},
+            {"request_id": "fb-1"},
+            [],
+            # each fits a JSON integer, but no one 64-bit column holds both
+            [{"request_id": "a", "label": 18446744073709551615}, {"request_id": "b", "label": -1}],
+        ):
+            status, _, raw = s.request("POST", "/v2/models/fb/feedback", bad)
+            assert status == 400, (bad, raw)
+            assert set(json.loads(raw)) == {"error"}, raw
+
+        status, doc = s.json("POST", "/v2/models/fb/feedback", {"request_id": "fb-1", "label": 1})
+        assert (status, doc) == (200, {"accepted": 1})
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "Traceback" not in s.log.read_text()
+    tree = open_file_tree(str(predlog))
+    joined = join_feedback(read_predictions(tree, deployment="fb"), read_feedback(tree, deployment="fb"))
+    (row,) = joined[joined["request_id"] == "fb-1"].to_dict(orient="records")
+    assert row["prediction"] == 8.0
+    assert row["label"] == 1

@@ -540,7 +540,23 @@ class ServingApp:
             if not isinstance(row["label"], (str, int, float, bool)):
                 raise InvalidInput(f"feedback[{i}].label: expected a number, a string or a boolean")
         feedback = self._feedback
-        count = await asyncio.get_running_loop().run_in_executor(None, lambda: feedback(dep.name, rows))
+        try:
+            count = await asyncio.get_running_loop().run_in_executor(None, lambda: feedback(dep.name, rows))
+        except SlipwayError:
+            raise
+        except OSError as e:  # the log's storage: full, gone, not writable; the caller may retry
+            log.warning("deployment %s: feedback not recorded: %s: %s", dep.name, type(e).__name__, e)
+            reason = e.strerror or type(e).__name__  # not str(e): the server's paths stay in its log
+            raise _Reply(
+                503,
+                f"feedback: the prediction log cannot be written now ({reason}); retry later",
+                [(b"retry-after", b"1")],
+            ) from None
+        except (OverflowError, ValueError) as e:  # labels no one log column holds
+            raise InvalidInput(
+                f"feedback: the labels cannot be stored together ({_first_line(e)}); "
+                "keep integer labels between -2**63 and 2**63-1"
+            ) from None
         await _send(send, 200, orjson.dumps({"accepted": count}), [_JSON])
 
     async def _repository(self, rest: str, receive: Receive, send: Send) -> None:
