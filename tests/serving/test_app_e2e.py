@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import textwrap
+import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -236,3 +237,93 @@ def test_feedback_is_recorded_end_to_end_and_bad_feedback_is_a_4xx_or_a_503(root
     (row,) = joined[joined["request_id"] == "fb-1"].to_dict(orient="records")
     assert row["prediction"] == 8.0
     assert row["label"] == 1
+
+
+# ---------------------------------------------------------------------- who answers a version
+CANARY = """
+def predict(self, df):
+    if (df["x"] >= 3).any():  # the input example (1, 2) passes; callers send 5
+        raise RuntimeError("the canary is broken")
+    return np.full(len(df), 2.0)
+"""
+
+
+@pytest.fixture(scope="module")
+def traffic(root: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    """Deployment ``d``: a primary (answers 1), a canary out of the random split (weight 0) that
+    breaks on traffic and is taken out at its first failure, and a shadow (answers 3).
+    Yields the server and each variant's version."""
+    home = root / "traffic"
+    home.mkdir()
+    save_pyfunc(
+        home / "primary", "app_primary_model", "def predict(self, df):\n    return np.full(len(df), 1.0)\n"
+    )
+    save_pyfunc(home / "canary", "app_canary_model", CANARY)
+    save_pyfunc(
+        home / "shadow", "app_shadow_model", "def predict(self, df):\n    return np.full(len(df), 3.0)\n"
+    )
+    (home / "deployment.yaml").write_text(
+        f"name: d\nmodel: {home / 'primary'}\n"
+        f"canary: {{model: {home / 'canary'}, weight: 0, rollback: {{max_error_rate: 0, min_requests: 1}}}}\n"
+        f"shadow: {home / 'shadow'}\n"
+    )
+    with slipway_serve(["-f", str(home / "deployment.yaml")], cwd=home) as s:
+        deadline = time.monotonic() + 60
+        while True:
+            _, index = s.json("POST", "/v2/repository/index")
+            if all(item["state"] == "READY" for item in index) and len(index) == 3:
+                break
+            assert time.monotonic() < deadline, index
+            time.sleep(0.05)
+        yield s, {item["variant"]: item["version"] for item in index}
+
+
+def test_the_shadow_never_answers_a_caller_that_names_its_version(
+    traffic: tuple[Server, dict[str, str]],
+) -> None:
+    s, versions = traffic
+    shadow = versions["shadow"]
+    assert len(set(versions.values())) == 3
+    _, doc = s.json("GET", "/v2/models/d")
+    assert shadow not in doc["versions"]
+    for method, path in (
+        ("POST", f"/v2/models/d/versions/{shadow}/infer"),
+        ("GET", f"/v2/models/d/versions/{shadow}"),
+        ("GET", f"/v2/models/d/versions/{shadow}/ready"),
+    ):
+        status, doc = s.json(method, path, x_body(1.0) if method == "POST" else None)
+        assert status == 404, (path, doc)
+        assert shadow in doc["error"]
+    status, doc = s.json("POST", f"/v2/models/d/versions/{versions['primary']}/infer", x_body(1.0))
+    assert status == 200
+    assert doc["outputs"][0]["data"] == [1.0]
+
+
+def test_a_canary_out_of_traffic_cannot_be_called_by_its_version(
+    traffic: tuple[Server, dict[str, str]],
+) -> None:
+    s, versions = traffic
+    canary = versions["canary"]
+    path = f"/v2/models/d/versions/{canary}/infer"
+    status, headers, _ = s.request("POST", path, x_body(1.0))
+    assert status == 200  # in traffic, a canary answers a caller that names it
+    assert headers["x-model-variant"] == "canary"
+    assert canary in s.json("GET", "/v2/models/d")[1]["versions"]
+    status, headers, _ = s.request("POST", path, x_body(5.0))  # its first failure takes it out
+    assert status == 500
+    assert headers["x-model-variant"] == "canary"
+    _, index = s.json("POST", "/v2/repository/index")
+    assert [i["reason"] for i in index if i["variant"] == "canary"] != [""]
+    status, doc = s.json("POST", path, x_body(1.0))
+    assert status == 404, doc
+    assert s.json("GET", f"/v2/models/d/versions/{canary}")[0] == 404
+    assert s.json("GET", f"/v2/models/d/versions/{canary}/ready")[0] == 404
+    assert s.json("GET", "/v2/models/d")[1]["versions"] == [versions["primary"]]
+
+
+def test_a_present_id_is_echoed_even_when_empty(traffic: tuple[Server, dict[str, str]]) -> None:
+    s, _ = traffic
+    status, headers, raw = s.request("POST", "/v2/models/d/infer", x_body(1.0, id=""))
+    assert status == 200
+    assert json.loads(raw)["id"] == ""
+    assert headers["x-request-id"] == ""

@@ -311,7 +311,7 @@ class ServingApp:
             await _send(send, 200, orjson.dumps(self._metadata(dep, version)), [_JSON])
         elif action == "ready":
             self._method(method, "GET")
-            arm = dep.arm_for_version(version) if version is not None else None
+            arm = _arm_for_version(dep, version) if version is not None else None
             ready = arm is not None or dep.ready
             body = orjson.dumps({"name": dep.name, "ready": ready})
             if not ready:
@@ -324,12 +324,12 @@ class ServingApp:
             raise _Reply(404, f"no route {method} /v2/models/{rest}")
 
     def _metadata(self, dep: DeploymentRuntime, version: str | None) -> dict[str, Any]:
-        arm = dep.arm_for_version(version) if version is not None else dep.arms[0]
+        arm = _arm_for_version(dep, version) if version is not None else dep.arms[0]
         live = arm.live
         if live is None:
             raise _Reply(503, f"model {dep.name} is not loaded yet")
         served = live.served
-        versions = sorted({a.live.served.version for a in dep.all_arms() if a.live is not None})
+        versions = sorted({live.served.version for _, live in _answering(dep)})
         outputs = [_output_metadata(served, o) for o in served.outputs]
         return {
             "name": dep.name,
@@ -408,7 +408,7 @@ class ServingApp:
         to the shadow, predict and encode, answer, and count the answer under the arm that gave it.
         ``routed`` collects the arms tried, so a failure is counted and labelled by the last one.
         """
-        arm = dep.arm_for_version(version) if version is not None else dep.route(key)
+        arm = _arm_for_version(dep, version) if version is not None else dep.route(key)
         live = arm.live
         if live is None:
             raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
@@ -423,7 +423,8 @@ class ServingApp:
         served = live.served
         served.check_outputs(payload)
         payload.params = served.model_params(payload, strict=dialect.strict_params)
-        rid = payload.id or request_id or uuid.uuid4().hex
+        # a present id is echoed, even "" (the protocol); else the header's, else a new one
+        rid = payload.id if payload.id is not None else request_id or uuid.uuid4().hex
         payload.id = rid
         if dep.shadow is not None:
             dep.send_shadow(lambda s: _shadow_payload(s, dialect, body, meta, rid))
@@ -766,6 +767,29 @@ def _field_key(data: Any, field: str) -> str | None:
         value = data[field][0]
         return str(value.item() if hasattr(value, "item") else value)
     return None
+
+
+def _answering(dep: DeploymentRuntime) -> list[tuple[Arm, Live]]:
+    """The loaded arms a caller can reach, with what they serve.
+
+    Not the shadow, whose answers are never returned, and not a canary taken out of traffic.
+    """
+    out = []
+    for arm in dep.all_arms():
+        live = arm.live
+        if live is not None and arm.role != "shadow" and arm.out is None:
+            out.append((arm, live))
+    return out
+
+
+def _arm_for_version(dep: DeploymentRuntime, version: str) -> Arm:
+    """The arm that answers a request naming ``version``; 404 for the shadow's or an out canary's."""
+    answering = _answering(dep)
+    for arm, live in answering:
+        if live.served.version == version:
+            return arm
+    known = ", ".join(sorted({live.served.version for _, live in answering})) or "none"
+    raise _Reply(404, f"model {dep.name} has no version {version} that answers callers (versions: {known})")
 
 
 def _request_headers(
