@@ -310,6 +310,49 @@ class TestCanary:
         run(body())
 
 
+class TestRollbackWindow:
+    def test_judging_a_window_of_150k_requests_is_cheap_and_its_p95_within_a_bucket(self) -> None:
+        """5 minutes at 500 requests/s; a failure is judged at once, so every one pays a check."""
+        from slipway.serving._runtime import _RATIO, _Window
+        from slipway.serving._spec import RollbackSpec
+
+        spec = RollbackSpec.model_validate({"max_p95_ms": 60_000, "window": "5m", "min_requests": 20})
+        window = _Window(spec)
+        n = 150_000
+        latencies = np.random.default_rng(7).lognormal(np.log(0.005), 0.6, n).tolist()
+        times = (1000.0 + np.arange(n) / 500.0).tolist()
+        for t, seconds in zip(times, latencies, strict=True):
+            assert window.add(t, False, seconds) is None
+        now = times[-1]
+        exact = sorted(latencies)[int(0.95 * n)]
+        p95 = window.p95()
+        assert exact <= p95 <= exact * _RATIO, (exact, p95)
+
+        def judged() -> float:
+            start = time.perf_counter()
+            assert window.add(now, True, 0.005) is None
+            assert window.check(now) is None
+            return time.perf_counter() - start
+
+        assert min(judged() for _ in range(5)) < 0.001
+
+    def test_a_slow_window_breaches_on_p95_and_old_seconds_leave_it(self) -> None:
+        from slipway.serving._runtime import _Window
+        from slipway.serving._spec import RollbackSpec
+
+        spec = RollbackSpec.model_validate({"max_p95_ms": 15, "window": "10s", "min_requests": 20})
+        window = _Window(spec)
+        reasons = [window.add(100.0 + i / 10, False, 0.030) for i in range(20)]
+        assert reasons[:19] == [None] * 19
+        reason = reasons[19]
+        assert reason is not None
+        assert "max_p95_ms 15" in reason
+        assert "(20 requests)" in reason
+        assert 30.0 <= float(reason.split()[2]) <= 31.5  # "p95 latency 30.x ms"
+        assert window.check(112.5) is None  # every one of those seconds is past the window
+        assert window.p95() == 0.0
+
+
 class TestReloads:
     def test_a_reload_waits_for_every_live_worker_and_a_later_one_covers_it(self, tmp_path: Path) -> None:
         control = tmp_path / "reload"

@@ -17,8 +17,10 @@ when the alias moves to a newer version than the one that breached.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import logging
+import math
 import random
 import time
 import zlib
@@ -54,25 +56,74 @@ class Live:
     resolved: Resolved
 
 
+_RATIO = 1.05
+"""Latency buckets of the canary's window: each edge 5% above the last (the p95's resolution)."""
+_EDGES: tuple[float, ...] = tuple(
+    5e-5 * _RATIO**i for i in range(math.ceil(math.log(1000.0 / 5e-5, _RATIO)) + 1)
+)  # upper edges in seconds, from 50 µs to 1000 s; one more bucket holds anything longer
+
+
+@dataclass(slots=True)
+class _Second:
+    """The outcomes of one second: requests, failures and a sparse latency histogram."""
+
+    second: int
+    requests: int = 0
+    errors: int = 0
+    buckets: dict[int, int] = field(default_factory=dict)
+
+
 class _Window:
-    """The canary's recent outcomes, to decide a rollback on error rate and p95 latency."""
+    """The canary's recent outcomes, to decide a rollback on error rate and p95 latency.
+
+    Outcomes are kept per second (a ring of the window's seconds, each a histogram over fixed
+    bucket edges) and summed over the window as they come and go, so judging the window costs one
+    pass over the buckets however many requests it holds, not a sort of every latency. A second
+    leaves the window once all of it is older than ``window``.
+    """
 
     def __init__(self, spec: RollbackSpec) -> None:
         self.spec = spec
-        self._events: collections.deque[tuple[float, bool, float]] = collections.deque()
+        self._seconds: collections.deque[_Second] = collections.deque()
+        self._buckets = [0] * (len(_EDGES) + 1)  # over the window
+        self._requests = 0
         self._errors = 0
         self._checked = 0.0
 
     def add(self, now: float, failed: bool, seconds: float) -> str | None:
-        self._events.append((now, failed, seconds))
+        """Record an outcome at ``now`` (monotonic seconds); the reason to take the canary out, if any."""
+        second = int(now)
+        slots = self._seconds
+        if not slots or second > slots[-1].second:
+            slots.append(_Second(second))
+            self._expire(now)
+        slot = slots[-1]
+        bucket = bisect.bisect_left(_EDGES, seconds)
+        slot.buckets[bucket] = slot.buckets.get(bucket, 0) + 1
+        slot.requests += 1
+        slot.errors += failed
+        self._buckets[bucket] += 1
+        self._requests += 1
         self._errors += failed
-        horizon = now - self.spec.window
-        while self._events and self._events[0][0] < horizon:
-            self._errors -= self._events.popleft()[1]
         if now - self._checked < 0.2 and not failed:
             return None  # judged at most five times a second; a failure is judged at once
+        return self.check(now)
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.spec.window
+        slots = self._seconds
+        while slots and slots[0].second + 1 <= horizon:
+            old = slots.popleft()
+            self._requests -= old.requests
+            self._errors -= old.errors
+            for bucket, count in old.buckets.items():
+                self._buckets[bucket] -= count
+
+    def check(self, now: float) -> str | None:
+        """The reason to take the canary out over the window ending at ``now``, or None."""
         self._checked = now
-        n = len(self._events)
+        self._expire(now)
+        n = self._requests
         if n < self.spec.min_requests:
             return None
         window = f"over the last {self.spec.window:g} s ({n} requests)"
@@ -80,11 +131,23 @@ class _Window:
         if self.spec.max_error_rate is not None and rate > self.spec.max_error_rate:
             return f"error rate {rate:.3f} > max_error_rate {self.spec.max_error_rate:g} {window}"
         if self.spec.max_p95_ms is not None:
-            latencies = sorted(e[2] for e in self._events)
-            p95 = latencies[min(n - 1, int(0.95 * n))] * 1000
+            p95 = self.p95() * 1000
             if p95 > self.spec.max_p95_ms:
                 return f"p95 latency {p95:.1f} ms > max_p95_ms {self.spec.max_p95_ms:g} {window}"
         return None
+
+    def p95(self) -> float:
+        """The window's 95th percentile latency in seconds: the upper edge of its bucket (0 if empty)."""
+        n = self._requests
+        if n == 0:
+            return 0.0
+        rank = min(n - 1, int(0.95 * n))  # the latency with this many below it, counting from 0
+        seen = 0
+        for bucket, count in enumerate(self._buckets):
+            seen += count
+            if seen > rank:
+                return _EDGES[bucket] if bucket < len(_EDGES) else math.inf
+        return math.inf  # pragma: no cover - the counts add up to n
 
 
 @dataclass(slots=True)
