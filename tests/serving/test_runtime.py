@@ -18,6 +18,7 @@ import numpy as np
 
 from slipway.artifacts import open_file_tree
 from slipway.core import ModelVersion
+from slipway.errors import StoreUnavailable
 from slipway.predlog import read_predictions
 from slipway.serving._app import _Reloads
 from slipway.serving._codec import Payload
@@ -308,6 +309,47 @@ class TestCanary:
             dep.close()
 
         run(body())
+
+
+class StoreDownOnce(Registry):
+    """The registry, whose store is down for the first take-out."""
+
+    attempts = 0
+
+    def take_out(self, resolved: Resolved, *, deployment: str, reason: str) -> str:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise StoreUnavailable("the metadata store does not answer")
+        return super().take_out(resolved, deployment=deployment, reason=reason)
+
+
+def test_a_take_out_the_registry_missed_is_recorded_at_the_next_poll() -> None:
+    registry = StoreDownOnce({"production": 1, "challenger": 2})
+    dep = runtime(registry, **CANARY)
+
+    async def body() -> None:
+        await dep.load_all()
+        canary = cast("Any", dep.canary)
+        for _ in range(3):
+            dep.observe(canary, canary.live, True, 0.001)
+        assert canary.out is not None
+        await until(lambda: registry.attempts == 1, "the first attempt to record it")
+        await asyncio.sleep(0.05)
+        assert registry.taken_out == []
+        assert registry.aliases["challenger"] == 2
+        assert routes(dep) == {"primary"}  # out of this worker's traffic all the same
+        await dep.poll()
+        assert registry.attempts == 2
+        assert [v for v, _ in registry.taken_out] == [2]
+        assert "max_error_rate" in registry.taken_out[0][1]
+        assert registry.aliases["challenger"] == 1  # the rollback, recorded at last
+        await dep.poll()
+        await dep.poll()
+        assert registry.attempts == 2  # recorded once, never again
+        assert routes(dep) == {"primary"}
+        dep.close()
+
+    run(body())
 
 
 class TestRollbackWindow:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import functools
 import logging
 import math
 import random
@@ -164,6 +165,8 @@ class Arm:
     history: list[str] = field(default_factory=list)
     failed: str | None = None  # the version whose load failed, not retried by polling before retry_at
     retry_at: float = 0.0
+    unrecorded: list[tuple[Resolved, str]] = field(default_factory=list)  # take-outs to record
+    recording: bool = False  # a take-out is being recorded in the registry now
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one refresh of this arm at a time
 
 
@@ -206,6 +209,7 @@ class DeploymentRuntime:
         # swapped-out batchers still answering what they hold; joined by close(), so their last
         # batches reach the prediction log before it is closed
         self._retired: list[Batcher[Payload, Prediction]] = []
+        self._recording: set[asyncio.Task[None]] = set()
 
     def all_arms(self) -> list[Arm]:
         return [*self.arms, *(a for a in (self.canary, self.shadow) if a is not None)]
@@ -264,17 +268,45 @@ class DeploymentRuntime:
         resolved = arm.live.resolved
         self.metrics.event(self.name, arm.role, "rollback")
         log.warning("deployment %s: canary %s taken out of traffic: %s", self.name, resolved.version, reason)
+        arm.unrecorded.append((resolved, reason))
+        task = asyncio.get_running_loop().create_task(self._record_take_outs(arm))
+        self._recording.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._recording.discard)
+
+    async def _record_take_outs(self, arm: Arm) -> None:
+        """Tag the breached versions and roll their alias moves back, in the registry.
+
+        A take-out that cannot be recorded (the store is down) stays in ``arm.unrecorded`` and is
+        tried again at every poll until it is: the canary is out of this worker's traffic at once,
+        but other workers and replicas learn of it, and the alias moves back, only from the record.
+        """
+        if arm.recording:
+            return  # the one in progress takes the rest too
+        arm.recording = True
         loop = asyncio.get_running_loop()
-
-        def record() -> None:
-            try:
-                outcome = self.source.take_out(resolved, deployment=self.name, reason=reason)
-            except Exception as e:
-                outcome = f"could not record it in the registry: {e}"
-            arm.history.append(f"canary {resolved.version} out: {reason}; {outcome}")
-            log.warning("deployment %s: %s", self.name, outcome)
-
-        loop.run_in_executor(None, record)
+        try:
+            while arm.unrecorded:
+                resolved, reason = arm.unrecorded[0]
+                try:
+                    take_out = functools.partial(
+                        self.source.take_out, resolved, deployment=self.name, reason=reason
+                    )
+                    outcome = await loop.run_in_executor(None, take_out)
+                except Exception as e:
+                    message = str(e) if isinstance(e, SlipwayError) else f"{type(e).__name__}: {e}"
+                    log.warning(
+                        "deployment %s: canary %s is out of traffic, but recording it in the registry "
+                        "failed (%s); trying again at the next poll",
+                        self.name,
+                        resolved.version,
+                        message,
+                    )
+                    return
+                arm.unrecorded.pop(0)
+                arm.history.append(f"canary {resolved.version} out: {reason}; {outcome}")
+                log.warning("deployment %s: %s", self.name, outcome)
+        finally:
+            arm.recording = False
 
     # ------------------------------------------------------------------ loading and swapping
     async def load_all(self) -> None:
@@ -283,8 +315,10 @@ class DeploymentRuntime:
     async def poll(self, *, force: bool = False) -> None:
         """Re-resolve every arm that follows an alias (or is not loaded yet); swap in what moved.
 
-        ``force`` (a reload) also retries at once a version that failed to load.
+        ``force`` (a reload) also retries at once a version that failed to load. A canary take-out
+        that could not be recorded in the registry is tried again first.
         """
+        await asyncio.gather(*(self._record_take_outs(arm) for arm in self.all_arms() if arm.unrecorded))
         await asyncio.gather(
             *(
                 self.refresh(arm, force=force)
