@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from pathlib import Path
 
+    import pytest
+
     from slipway.serving._runtime import Live
     from slipway.serving._source import ModelSource
 
@@ -560,3 +562,28 @@ class TestPredictionLog:
         named = frame.loc[["named#0", "named#1"]]
         assert [list(v) for v in named["image"]] == [[0.0, 1.0], [6.0, 7.0]]
         assert named["scale"].tolist() == [0.5, 2.0]
+
+
+def test_a_worker_takes_its_orders_and_the_token_out_of_its_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's orders carry the bearer token: they come in a file only its user can read, and
+    the variable naming it is gone once read (a model's subprocesses do not inherit it)."""
+    import json
+    import os
+
+    from slipway.serving._server import CONFIG_ENV, app_factory
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    config = {
+        "deployments": [{"name": "m", "model": str(tmp_path / "model")}],
+        "options": {"token": "s3cret", "log_predictions": False},
+    }
+    orders = tmp_path / "config.json"
+    orders.write_text(json.dumps(config))
+    monkeypatch.setenv(CONFIG_ENV, str(orders))
+    app = app_factory()
+    assert CONFIG_ENV not in os.environ
+    assert list(app.deployments) == ["m"]
+    assert app._token == b"s3cret"

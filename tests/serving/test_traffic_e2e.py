@@ -374,6 +374,11 @@ def test_with_two_workers_a_reload_reaches_both_before_it_returns(tmp_path: Path
             "both workers loaded the model",
             timeout=60,
         )
+        workers = _workers(server.proc.pid)
+        assert len(workers) == 2, workers
+        for pid, environ in workers.items():  # their orders (and the bearer token) are not in it
+            assert b'"deployments"' not in environ, pid
+            assert b"SLIPWAY_SERVE_CONFIG=/" in environ, pid  # the 0600 file the orders are in
         with Load(server, "mw") as load:
             load.wait_for(lambda a: len(a) >= 40)
             project.alias("mw", "production", v2)
@@ -384,6 +389,22 @@ def test_with_two_workers_a_reload_reaches_both_before_it_returns(tmp_path: Path
             load.wait_for(lambda a: sum(x.start > reloaded for x in a) >= 150)
         check_swap(load, {"1": 1.0, str(v2): 2.0}, swapped_at=reloaded)
         assert metric(server, "slipway_model_events_total", deployment="mw", event="swap") == 2
+
+
+def _workers(supervisor: int) -> dict[int, bytes]:
+    """The worker processes the supervisor spawned, with their environment as /proc shows it."""
+    from pathlib import Path
+
+    children = [
+        int(pid)
+        for task in Path(f"/proc/{supervisor}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+    return {
+        pid: Path(f"/proc/{pid}/environ").read_bytes()
+        for pid in children
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
 
 
 # ---------------------------------------------------------------------- canary

@@ -6,8 +6,13 @@ for several workers leaves Nagle's algorithm on for accepted connections (uvicor
 keep-alive request then waits ~40 ms for a delayed ACK. Linux copies TCP_NODELAY from the listening
 socket to each accepted one, and asyncio sets it itself for a socket whose protocol is IPPROTO_TCP.
 
-Each worker builds its app from a JSON description in ``SLIPWAY_SERVE_CONFIG`` (the supervisor
-spawns fresh interpreters), loads each model once, and writes its own prediction-log files.
+Each worker builds its app from a JSON description (the supervisor spawns fresh interpreters),
+loads each model once, and writes its own prediction-log files. The description holds the bearer
+token, so it is not put in the environment, where ``/proc/<pid>/environ`` would show it for the
+process's whole life (removing a variable does not erase the environment the process started
+with) and every subprocess would inherit it: it is written to a file only its user can read, in the
+server's private runtime folder, and ``SLIPWAY_SERVE_CONFIG`` names that file. A worker takes the
+variable out of its environment as it reads it, and the supervisor when it stops.
 """
 
 from __future__ import annotations
@@ -60,8 +65,13 @@ def serve(specs: list[DeploymentSpec], options: ServeOptions, *, on_bound: Any =
         "deployments": [s.model_dump() for s in specs],
         "options": {**asdict(options), "control_file": str(control)},
     }
-    # Spawned workers start from a fresh interpreter: the environment is how they get their orders.
-    os.environ[CONFIG_ENV] = json.dumps(config)  # noqa: TID251
+    # Spawned workers start from a fresh interpreter: the environment tells them where their
+    # orders are (the folder is mkdtemp's, 0700; the file 0600: it holds the token).
+    orders = runtime_dir / "config.json"
+    fd = os.open(orders, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(config, out)
+    os.environ[CONFIG_ENV] = str(orders)  # noqa: TID251
     if options.workers > 1:
         metrics_dir = runtime_dir / "metrics"
         metrics_dir.mkdir()
@@ -91,6 +101,7 @@ def serve(specs: list[DeploymentSpec], options: ServeOptions, *, on_bound: Any =
         else:
             uvicorn.Server(uv).run(sockets=[sock])
     finally:
+        os.environ.pop(CONFIG_ENV, None)  # noqa: TID251 - our own orders, no longer needed
         sock.close()
         import shutil
 
@@ -121,11 +132,15 @@ def _has(module: str) -> bool:
 
 
 def app_factory() -> ServingApp:
-    """The worker's app, from the description the parent process left in the environment."""
-    raw = os.environ.get(CONFIG_ENV)  # noqa: TID251 - the parent process's orders, not a setting
-    if not raw:
+    """The worker's app, from the description the parent process wrote to the file it names.
+
+    The variable is taken out of the environment as it is read, so nothing this worker starts
+    inherits the way to the bearer token.
+    """
+    path = os.environ.pop(CONFIG_ENV, None)  # noqa: TID251 - the parent process's orders, not a setting
+    if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `slipway serve`")
-    doc = json.loads(raw)
+    doc = json.loads(Path(path).read_text())
     from slipway.serving._spec import DeploymentSpec
 
     specs = [DeploymentSpec.model_validate(d) for d in doc["deployments"]]
