@@ -46,6 +46,14 @@ def tree_pids(root: int) -> list[int]:
     return out
 
 
+def start_ticks(pid: int) -> int | None:
+    """When live ``pid`` started (clock ticks since boot), to tell it from a later process with its id."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):  # gone, or dead and waiting to be reaped
+        return None
+    return int(fields[19])  # stat(5) field 22
+
+
 def tree_cpu_seconds(root: int) -> float:
     """utime + stime of ``root`` and its descendants, plus what their reaped children used."""
     ticks = 0

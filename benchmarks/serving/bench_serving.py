@@ -121,17 +121,31 @@ def baselines(bench: Bench, model: Any) -> dict[str, Any]:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's own process group (started with a new session), then SIGKILL."""
+    """SIGTERM to the server's process group, then SIGKILL to whatever of its tree is left.
+
+    The tree is listed before the signal: BentoML's process manager starts each worker in a session
+    of its own, out of the group's reach, and a worker whose manager is gone is reparented to init.
+    """
+    tree = {pid: _load.start_ticks(pid) for pid in _load.tree_pids(proc.pid)}
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=5)
     except ProcessLookupError:
         pass
     except subprocess.TimeoutExpired:  # MLServer 1.7 waits on "background tasks" for minutes
-        print(f"    (pid {proc.pid} still running 5 s after SIGTERM; killing its group)")
+        print(f"    (pid {proc.pid} still running 5 s after SIGTERM; killing its tree)")
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # stragglers left in the group (workers) go too
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 5
+    while True:
+        left = [pid for pid, ticks in tree.items() if ticks is not None and _load.start_ticks(pid) == ticks]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)  # workers shutting down on their own after the manager's SIGTERM
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def measure(entry: Entry, bench: Bench, profile: dict[str, float], round_no: int) -> dict[str, Any]:
@@ -161,11 +175,11 @@ def measure(entry: Entry, bench: Bench, profile: dict[str, float], round_no: int
             many = run(proc.pid, url, body_file=body_file, connections=32, seconds=profile["load"])
             processes = len(_load.tree_pids(proc.pid))
         except Exception:
-            stop(proc)
             tail = log_path.read_text(errors="replace")[-3000:]
             print(f"    {entry.name} failed; the end of {log_path}:\n{tail}")
             raise
-        stop(proc)
+        finally:  # also on Ctrl-C: no server outlives the run
+            stop(proc)
     return {
         "ready_s": ready_s,
         "p50_ms": one["raw_p50_us"] / 1000,
