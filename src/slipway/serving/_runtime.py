@@ -47,7 +47,11 @@ RETRY_FAILED = 60.0
 """Seconds before polling tries again a version that failed to load (a reload tries at once)."""
 
 LogBatch = Callable[[str, ServedModel, str, Sequence["Payload"], Sequence[Any], list[float]], None]
-"""(deployment, model, variant, payloads, results, latencies): hands a batch to the prediction log."""
+"""(deployment, model, variant, payloads, results, latencies): hands a batch to the prediction log.
+
+Called on the predict thread after the batch's answers went out; it should only hand the batch on
+(the next batch waits for it), as :meth:`ServingLog.log_batch` does.
+"""
 
 
 @dataclass(slots=True)
