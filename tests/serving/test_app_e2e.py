@@ -327,3 +327,47 @@ def test_a_present_id_is_echoed_even_when_empty(traffic: tuple[Server, dict[str,
     assert status == 200
     assert json.loads(raw)["id"] == ""
     assert headers["x-request-id"] == ""
+
+
+# ---------------------------------------------------------------------- framing, and not loaded yet
+def test_every_answer_has_a_content_length_and_no_chunked_framing(
+    traffic: tuple[Server, dict[str, str]],
+) -> None:
+    s, _ = traffic
+    for method, path, body in (
+        ("POST", "/v2/models/d/infer", x_body(1.0)),
+        ("POST", "/v2/models/d/infer", b"{"),
+        ("GET", "/v2/models/d/infer", None),
+        ("GET", "/v2/models/nope", None),
+        ("GET", "/v2", None),
+        ("GET", "/v2/models/d", None),
+        ("GET", "/v2/health/ready", None),
+        ("GET", "/metrics", None),
+        ("GET", "/version", None),
+        ("GET", "/openapi.json", None),
+        ("POST", "/v2/repository/index", None),
+        ("POST", "/invocations", {"instances": [{"x": 1.0}]}),
+    ):
+        status, headers, raw = s.request(method, path, body)
+        assert "transfer-encoding" not in headers, (path, headers)
+        assert int(headers["content-length"]) == len(raw), (path, status)
+
+
+def test_every_not_loaded_yet_is_a_503_with_retry_after(root: Path) -> None:
+    home = root / "ghost"
+    home.mkdir()
+    with slipway_serve(["models:/ghost@production", "--name", "ghost"], cwd=home, ready=False) as s:
+        for method, path, body in (
+            ("GET", "/v2/health/ready", None),
+            ("GET", "/health", None),
+            ("GET", "/ping", None),
+            ("GET", "/v2/models/ghost/ready", None),
+            ("GET", "/v2/models/ghost", None),
+            ("POST", "/v2/models/ghost/infer", x_body(1.0)),
+            ("POST", "/invocations", {"instances": [{"x": 1.0}]}),
+        ):
+            status, headers, raw = s.request(method, path, body)
+            assert status == 503, (path, raw)
+            assert headers.get("retry-after") == "1", (path, headers)
+            assert "error" in json.loads(raw)
+        assert s.request("GET", "/v2/health/live")[0] == 200

@@ -342,6 +342,12 @@ class TestLimitsAuthAndFaults:
             assert status == 413
             assert "limit" in doc["error"]
             assert s.json("POST", "/v2/models/array/infer", v2_body(ROWS))[0] == 200
+            # without a Content-Length, a body sent as one chunk is measured as it arrives
+            raw = json.dumps(big).encode()
+            status, answer = _chunked(s, "/v2/models/array/infer", raw)
+            assert status == 413, answer
+            assert "limit" in json.loads(answer)["error"]
+            assert _chunked(s, "/v2/models/array/infer", json.dumps(v2_body(ROWS)).encode())[0] == 200
 
     def test_a_token_guards_everything_but_health(self, root: Path) -> None:
         with slipway_serve([str(root / "array"), "--token", "s3cret"], cwd=root) as s:
@@ -378,6 +384,24 @@ class TestLimitsAuthAndFaults:
             _, _, raw = s.request("GET", "/metrics")
             assert 'status="500"' in raw.decode()
             assert "Traceback" not in s.log.read_text()
+
+
+def _chunked(server: Server, path: str, body: bytes) -> tuple[int, bytes]:
+    """POST ``body`` as a single chunk of a chunked request: no Content-Length to check up front."""
+    import http.client
+
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def test_sigterm_under_load_finishes_in_flight_requests_and_logs_every_answered_one(root: Path) -> None:
@@ -438,9 +462,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_logs_every_answered_
         for t in threads:
             t.join(timeout=30)
     assert len(answered) >= 80
-    frame = read_predictions(
-        open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="g"
-    )
+    frame = read_predictions(open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="g")
     assert sorted(frame["request_id"]) == sorted(answered)
     assert set(frame["variant"]) == {"primary"}
     assert {"x", "prediction", "latency_ms"} <= set(frame.columns)
@@ -459,9 +481,7 @@ def test_the_log_has_a_tensor_model_inputs_as_columns_and_its_probabilities(root
                 "POST", "/v2/models/t/infer", v2_body(ROWS), headers={"x-request-id": f"r{i}"}
             )
             assert status == 200
-    frame = read_predictions(
-        open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="t"
-    )
+    frame = read_predictions(open_file_tree(str(home / ".slipway" / "artifacts" / "predlog")), deployment="t")
     assert sorted(frame["request_id"]) == sorted(f"r{i}#{j}" for i in range(3) for j in range(2))
     assert list(frame.sort_values("request_id")["x2"])[:2] == [ROWS[0][2], ROWS[1][2]]
     proba = frame[["proba_0", "proba_1", "proba_2"]].to_numpy()

@@ -45,6 +45,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _JSON = (b"content-type", b"application/json")
+_RETRY_SOON = (b"retry-after", b"1")  # on every 503: not loaded yet, overloaded, storage unavailable
 _EXTENSIONS = ["binary_tensor_data", "model_repository", "mlflow_invocations", "feedback", "metrics"]
 
 
@@ -202,7 +203,8 @@ class ServingApp:
                 elif self.ready:
                     await _send(send, 200, b'{"ready":true}', [_JSON])
                 else:
-                    await _send(send, 503, b'{"error":"no model is loaded yet","ready":false}', [_JSON])
+                    body = b'{"error":"no model is loaded yet","ready":false}'
+                    await _send(send, 503, body, [_JSON, _RETRY_SOON])
                 return
             if self._token is not None:
                 self._authorize(scope)
@@ -315,7 +317,7 @@ class ServingApp:
             ready = arm is not None or dep.ready
             body = orjson.dumps({"name": dep.name, "ready": ready})
             if not ready:
-                raise _Reply(503, f"model {dep.name} is not loaded yet")
+                raise _Reply(503, f"model {dep.name} is not loaded yet", [_RETRY_SOON])
             await _send(send, 200, body, [_JSON])
         elif action == "feedback" and version is None:
             self._method(method, "POST")
@@ -327,7 +329,7 @@ class ServingApp:
         arm = _arm_for_version(dep, version) if version is not None else dep.arms[0]
         live = arm.live
         if live is None:
-            raise _Reply(503, f"model {dep.name} is not loaded yet")
+            raise _Reply(503, f"model {dep.name} is not loaded yet", [_RETRY_SOON])
         served = live.served
         versions = sorted({live.served.version for _, live in _answering(dep)})
         outputs = [_output_metadata(served, o) for o in served.outputs]
@@ -411,7 +413,7 @@ class ServingApp:
         arm = _arm_for_version(dep, version) if version is not None else dep.route(key)
         live = arm.live
         if live is None:
-            raise _Reply(503, f"model {dep.name} is not loaded yet", [(b"retry-after", b"1")])
+            raise _Reply(503, f"model {dep.name} is not loaded yet", [_RETRY_SOON])
         routed.append((arm, live))
         payload = dialect.decode(live.served.codec, body, meta)
         if dep.ab_field is not None and version is None:
@@ -500,6 +502,8 @@ class ServingApp:
                 break
         message = await receive()
         body: bytes = message.get("body", b"")
+        if len(body) > limit:  # a chunked body has no Content-Length: all of it may come in one message
+            raise _Reply(413, f"request body is over the limit of {limit} bytes")
         if not message.get("more_body", False):
             return body
         parts = [body]
@@ -551,7 +555,7 @@ class ServingApp:
             raise _Reply(
                 503,
                 f"feedback: the prediction log cannot be written now ({reason}); retry later",
-                [(b"retry-after", b"1")],
+                [_RETRY_SOON],
             ) from None
         except (OverflowError, ValueError) as e:  # labels no one log column holds
             raise InvalidInput(
@@ -715,7 +719,9 @@ def _alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------------- helpers
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    """One whole answer, with its Content-Length (without one, uvicorn frames the body as chunked)."""
+    length = (b"content-length", b"%d" % len(body))
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -741,7 +747,7 @@ def _as_reply(error: Exception, scope: Scope) -> _Reply:
 
 
 def _retry(error: SlipwayError) -> list[tuple[bytes, bytes]]:
-    return [(b"retry-after", b"1")] if isinstance(error, Overloaded) else []
+    return [_RETRY_SOON] if error.status == 503 else []
 
 
 def _expire(future: asyncio.Future[Any], name: str, timeout: float) -> None:
