@@ -245,36 +245,60 @@ class TestInfer:
             client.get_model_metadata("nope")
 
 
+def _samples(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of ``/metrics``, parsed with prometheus-client's own parser: (name, labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, _, raw = server.request("GET", "/metrics")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(raw.decode())
+        for s in family.samples
+    }
+
+
+def _key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return name, frozenset(labels.items())
+
+
 class TestMetrics:
-    def test_requests_are_counted_by_status_and_parse_with_prometheus_client(self, server: Server) -> None:
-        from prometheus_client.parser import text_string_to_metric_families
+    def test_requests_are_counted_exactly_and_nothing_is_in_flight_once_idle(self, server: Server) -> None:
+        """One good and one bad request add exactly one each to their own series and nothing else."""
+        before = _samples(server)
+        status, headers, _ = server.request("POST", "/v2/models/iris_np/infer", v2_body(ROWS))
+        assert status == 200
+        assert server.request("POST", "/v2/models/iris_np/infer", b"{")[0] == 400
+        time.sleep(0.3)  # a moment of idleness: every answer delivered, every future done
+        after = _samples(server)
+        # the model label is the model that answered (a folder's is the deployment's name)
+        answered = {
+            "deployment": "iris_np",
+            "model": headers["x-model-name"],
+            "version": headers["x-model-version"],
+            "variant": "primary",
+        }
+        changed = {
+            k: v - before.get(k, 0.0)
+            for k, v in after.items()
+            if k[0] == "slipway_requests_total" and v != before.get(k, 0.0)
+        }
+        assert changed == {
+            _key("slipway_requests_total", **answered, status="200"): 1.0,
+            _key("slipway_requests_total", **answered, status="400"): 1.0,
+        }
+        latency = _key("slipway_request_duration_seconds_count", deployment="iris_np", variant="primary")
+        assert after[latency] == before.get(latency, 0.0) + 2
+        assert after[_key("slipway_inflight_requests")] == 0
+        batches = _key("slipway_batch_size_count", deployment="iris_np", variant="primary")
+        assert after[batches] == before.get(batches, 0.0) + 1  # the bad request never reached the model
+        assert (
+            after[_key("slipway_model_events_total", deployment="iris", variant="primary", event="load")] == 1
+        )
 
-        def count(status: str) -> float:
-            _, _, raw = server.request("GET", "/metrics")
-            families = {f.name: f for f in text_string_to_metric_families(raw.decode())}
-            return sum(
-                s.value
-                for s in families["slipway_requests"].samples
-                if s.name == "slipway_requests_total"
-                and s.labels["deployment"] == "iris_np"
-                and s.labels["status"] == status
-            )
-
-        ok, bad = count("200"), count("400")
-        server.request("POST", "/v2/models/iris_np/infer", v2_body(ROWS))
-        server.request("POST", "/v2/models/iris_np/infer", b"{")
-        assert count("200") == ok + 1
-        assert count("400") == bad + 1
-        _, _, raw = server.request("GET", "/metrics")
-        text = raw.decode()
-        for name in (
-            "slipway_request_duration_seconds_bucket",
-            "slipway_batch_size_bucket",
-            "slipway_queue_depth",
-            "slipway_inflight_requests",
-            'slipway_model_events_total{deployment="iris",event="load",variant="primary"} 1.0',
-        ):
-            assert name in text
+    def test_the_queue_depth_is_zero_once_idle(self, server: Server) -> None:
+        assert server.request("POST", "/v2/models/iris_np/infer", v2_body(ROWS))[0] == 200
+        time.sleep(0.3)
+        assert _samples(server)[_key("slipway_queue_depth", deployment="iris_np", variant="primary")] == 0
 
 
 @pytest.fixture(scope="module")
@@ -350,16 +374,35 @@ class TestLimitsAuthAndFaults:
             assert _chunked(s, "/v2/models/array/infer", json.dumps(v2_body(ROWS)).encode())[0] == 200
 
     def test_a_token_guards_everything_but_health(self, root: Path) -> None:
+        """Health (the server's and a model's readiness, OIP counts both as health) stays open."""
         with slipway_serve([str(root / "array"), "--token", "s3cret"], cwd=root) as s:
-            assert s.request("GET", "/v2/health/ready")[0] == 200
-            status, headers, _ = s.request("POST", "/v2/models/array/infer", v2_body(ROWS))
-            assert status == 401
-            assert headers["www-authenticate"] == "Bearer"
-            assert s.request("GET", "/metrics")[0] == 401
-            wrong = {"authorization": "Bearer nope"}
-            assert s.request("POST", "/v2/models/array/infer", v2_body(ROWS), headers=wrong)[0] == 401
-            good = {"authorization": "Bearer s3cret"}
-            assert s.request("POST", "/v2/models/array/infer", v2_body(ROWS), headers=good)[0] == 200
+            for path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready", "/v2/models/array/ready"):
+                assert s.request("GET", path)[0] == 200, path
+            # an unknown model's readiness is open too, but names no deployment to a stranger
+            status, doc = s.json("GET", "/v2/models/nope/ready")
+            assert status == 404
+            assert "array" not in doc["error"]
+            guarded = [
+                ("POST", "/v2/models/array/infer", v2_body(ROWS)),
+                ("GET", "/v2/models/array", None),
+                ("POST", "/v2/models/array/feedback", {"request_id": "r", "label": 1}),
+                ("POST", "/invocations", {"instances": ROWS}),
+                ("GET", "/v2", None),
+                ("GET", "/version", None),
+                ("GET", "/openapi.json", None),
+                ("GET", "/metrics", None),
+                ("POST", "/v2/repository/index", None),
+                ("POST", "/v2/repository/models/array/load", None),
+            ]
+            good = {"authorization": "Bearer s3cret", "content-type": "application/json"}
+            for method, path, body in guarded:
+                status, headers, raw = s.request(method, path, body)
+                assert status == 401, path
+                assert headers["www-authenticate"] == "Bearer"
+                assert "token" in json.loads(raw)["error"]
+                wrong = {"authorization": "Bearer nope"}
+                assert s.request(method, path, body, headers=wrong)[0] == 401, path
+                assert s.request(method, path, body, headers=good)[0] == 200, path
 
     def test_a_model_fault_is_500_with_its_message_and_is_counted(self, root: Path) -> None:
         save_pyfunc(

@@ -7,8 +7,9 @@ resolution, response classes, middleware stacks) is what MLServer and BentoML sp
 model's codec, queues it on the model's batcher and writes the answer with orjson.
 
 Every failure a request can cause is a 4xx with ``{"error": "..."}`` (the OIP error body, which
-``tritonclient`` decodes); only a fault of the model itself answers 500, with the model's message,
-and is counted. Nothing prints a traceback for a bad request.
+``tritonclient`` decodes). A fault of the model (it raises, or returns what cannot be encoded)
+answers 500 with the model's message and is counted; a bug in the server answers 500
+``internal error: <type>``, is counted and logged in one line. No answer carries a traceback.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ class ServingApp:
     Args:
         deployments: the deployments, by the name clients call them.
         metrics: where counters go (``/metrics`` renders them).
-        token: when set, every endpoint but health needs ``Authorization: Bearer <token>``.
+        token: when set, every endpoint but health needs ``Authorization: Bearer <token>``. Health
+            is the server's liveness and readiness (``/v2/health/*``, ``/ping``, ``/health``) and a
+            model's readiness (``/v2/models/{m}[/versions/{v}]/ready``), which the OIP counts as
+            health and probes call without credentials.
         max_body_size: larger request bodies are refused with 413 before they are read.
         control_file: written by ``/v2/repository/models/{m}/load``; every worker watches it, so a
             reload reaches all worker processes, not only the one the request landed on, and the
@@ -192,9 +196,10 @@ class ServingApp:
         start = time.perf_counter()
         try:
             if path.startswith("/v2/models/"):
-                if self._token is not None:
+                rest = path[len("/v2/models/") :]
+                if self._token is not None and not rest.endswith("/ready"):  # model ready is health
                     self._authorize(scope)
-                await self._models(path[len("/v2/models/") :], method, scope, receive, send, start)
+                await self._models(rest, method, scope, receive, send, start)
                 return
             if path in ("/v2/health/live", "/v2/health/ready", "/ping", "/health"):
                 self._method(method, "GET")
@@ -287,9 +292,11 @@ class ServingApp:
                 405, f"method {method} not allowed here (use {allowed})", [(b"allow", allowed.encode())]
             )
 
-    def _deployment(self, name: str) -> DeploymentRuntime:
+    def _deployment(self, name: str, *, list_known: bool = True) -> DeploymentRuntime:
         dep = self.deployments.get(name)
         if dep is None:
+            if not list_known:
+                raise _Reply(404, f"unknown model {name!r}")
             known = ", ".join(sorted(self.deployments)) or "none"
             raise _Reply(404, f"unknown model {name!r} (this server serves: {known})")
         return dep
@@ -298,7 +305,8 @@ class ServingApp:
         self, rest: str, method: str, scope: Scope, receive: Receive, send: Send, start: float
     ) -> None:
         parts = rest.split("/")
-        dep = self._deployment(parts[0])
+        # model ready is open when a token guards the rest: it names no deployment to a stranger
+        dep = self._deployment(parts[0], list_known=self._token is None or not rest.endswith("/ready"))
         version: str | None = None
         tail = parts[1:]
         if len(tail) >= 2 and tail[0] == "versions":
