@@ -34,7 +34,12 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
     max_batch_size: Annotated[int | None, typer.Option(min=1, help="most requests in one model call")] = None,
     max_latency_ms: Annotated[
-        float | None, typer.Option(min=0, help="longest span of arrivals within one batch")
+        float | None,
+        typer.Option(
+            min=0,
+            help="accepted for compatibility with other servers' batching settings; "
+            "slipway adds no batching wait (a request waits only for the model call in progress)",
+        ),
     ] = None,
     token: Annotated[
         str | None,
