@@ -34,7 +34,14 @@ ROUTES = {
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
 }
-HEALTH = {"/v2/health/live", "/v2/health/ready", "/ping", "/health"}
+HEALTH = {
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{model_name}/ready",
+    "/v2/models/{model_name}/versions/{model_version}/ready",
+    "/ping",
+    "/health",
+}
 INFER = ["/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer"]
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -177,8 +184,9 @@ def test_health_probes_need_no_token_and_everything_else_does(doc: dict[str, Any
 
 
 def test_readiness_probes_answer_503_with_ready_false(doc: dict[str, Any]) -> None:
-    for path in HEALTH - {"/v2/health/live"}:
+    for path in ("/v2/health/ready", "/ping", "/health"):
         responses = doc["paths"][path]["get"]["responses"]
+        assert "Retry-After" in responses["503"]["headers"]
         ok = _validator(doc, responses["200"]["content"]["application/json"]["schema"])
         not_ready = _validator(doc, responses["503"]["content"]["application/json"]["schema"])
         assert ok.is_valid({"ready": True})

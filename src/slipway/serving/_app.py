@@ -102,7 +102,7 @@ class ServingApp:
         self._feedback = feedback
         self._openapi = openapi
         self._tasks: list[asyncio.Task[None]] = []
-        self._control_stamp: tuple[int, int] | None = None
+        self._control_seen = ""  # the control file's last id this worker saw
         self._requested: str | None = None  # the last reload this worker asked for (and did)
 
     @property
@@ -141,8 +141,8 @@ class ServingApp:
         reloads = self._reloads
         handled = ""
         if reloads is not None:
-            self._control_stamp = reloads.stamp()
             handled = reloads.read()  # what loading now covers; a reload after this is seen below
+            self._control_seen = handled
             reloads.acknowledge("", {})  # registered: a reload waits for this worker's models
         await asyncio.gather(*(d.load_all() for d in self.deployments.values()))
         if reloads is not None:
@@ -160,10 +160,12 @@ class ServingApp:
         reloads = self._reloads
         request: str | None = None
         if reloads is not None:
-            stamp = reloads.stamp()
-            if stamp != self._control_stamp:
-                self._control_stamp = stamp
-                request = reloads.read()
+            # The file's content, not its inode and mtime: inodes are reused and mtimes coarse, so
+            # two reloads close together could look like one; every id is new (time + random).
+            current = reloads.read()
+            if current != self._control_seen:
+                self._control_seen = current
+                request = current
                 if request == self._requested:
                     request = None  # this worker's own reload request: its handler did it
         now = time.monotonic()
@@ -636,8 +638,8 @@ class _Reloads:
     """A reload across worker processes, through files beside the control file.
 
     The worker that gets ``POST /v2/repository/models/{m}/load`` writes a fresh id into the control
-    file. Every worker watches the file (``stamp``); when it changes, the worker re-resolves every
-    deployment and then writes the id it handled, with its load errors, to its own file
+    file. Every worker reads the file four times a second; when its id changes, the worker
+    re-resolves every deployment and then writes the id it handled, with its load errors, to its own file
     ``<control>.<pid>.ack``. The first worker answers once every live worker has acknowledged the
     id, so when ``slipway deployments reload`` returns, no worker serves the old version any more.
     Ids grow with time, and a later one covers an earlier one (that worker re-resolved after both
@@ -650,13 +652,6 @@ class _Reloads:
         self.path = path
         self.ack = path.with_name(f"{path.name}.{os.getpid()}.ack")
         self._acked = ""
-
-    def stamp(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_ino, st.st_mtime_ns  # a new file each write: the inode changes even within a tick
 
     def read(self) -> str:
         try:

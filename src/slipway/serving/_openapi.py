@@ -28,7 +28,16 @@ DATATYPES = [
 ]
 
 # Answered without a bearer token (``ServingApp._http`` checks them before authorizing): probes.
-PUBLIC_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/ping", "/health"})
+PUBLIC_PATHS = frozenset(
+    {
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{model_name}/ready",  # the OIP counts model readiness as a health API
+        "/v2/models/{model_name}/versions/{model_version}/ready",
+        "/ping",
+        "/health",
+    }
+)
 
 _BEARER = "bearerToken"
 
@@ -198,6 +207,7 @@ def _health_paths() -> JSON:
         op["responses"]["503"] = {
             "description": "No model is loaded yet.",
             "content": _json(_schema("NotReady")),
+            "headers": {"Retry-After": _ref("headers", "Retry-After")},
         }
         return {"get": op}
 

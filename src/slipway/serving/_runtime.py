@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slipway.errors import InvalidInput, NotFound, SlipwayError
+from slipway.errors import InvalidInput, SlipwayError
 from slipway.serving._batcher import Batcher
 from slipway.serving._served import Prediction, ServedModel
 
@@ -245,15 +245,6 @@ class DeploymentRuntime:
         ):
             return canary
         return self.arms[0]
-
-    def arm_for_version(self, version: str) -> Arm:
-        for arm in self.all_arms():
-            if arm.live is not None and arm.live.served.version == version:
-                return arm
-        loaded = sorted({a.live.served.version for a in self.all_arms() if a.live is not None})
-        raise NotFound(
-            f"model {self.name} has no version {version} loaded (loaded: {', '.join(loaded) or 'none'})"
-        )
 
     def observe(self, arm: Arm, live: Live, failed: bool, seconds: float) -> None:
         """Feed the canary's rollback window with an answer ``live`` gave; take it out on a breach.
