@@ -48,11 +48,15 @@ def save_pyfunc(path: Path, module: str, body: str) -> Path:
 
     ``body`` is the class body; it sees ``np`` and ``time``.
     """
+    indented = textwrap.indent(textwrap.dedent(body), "    ")
+    return save_module(path, module, f"import time\n\nimport numpy as np\n\n\nclass Model:\n{indented}\n")
+
+
+def save_module(path: Path, module: str, source: str) -> Path:
+    """A pyfunc model whose module is ``source`` (class ``Model``), its code saved with it."""
     code = path.parent / f"{path.name}-src"
     code.mkdir(parents=True)
-    indented = textwrap.indent(textwrap.dedent(body), "    ")
-    source = f"import time\n\nimport numpy as np\n\n\nclass Model:\n{indented}\n"
-    (code / f"{module}.py").write_text(source)
+    (code / f"{module}.py").write_text(textwrap.dedent(source))
     sys.path.insert(0, str(code))
     try:
         mod = __import__(module)

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
-import textwrap
 import time
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pytest
 from tests._team_server import clean_env
-from tests.serving._models import save_pyfunc
+from tests.serving._models import save_module, save_pyfunc
 from tests.serving._serve import Server, slipway_serve
-
-from slipway.models import save_model
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,26 +76,6 @@ class Model:
     def predict(self, df):
         return df["x"].to_numpy() * 2
 """
-
-
-def save_module(path: Path, module: str, source: str) -> Path:
-    """A pyfunc model whose module is ``source`` (class ``Model``), its code saved with it."""
-    code = path.parent / f"{path.name}-src"
-    code.mkdir(parents=True)
-    (code / f"{module}.py").write_text(textwrap.dedent(source))
-    sys.path.insert(0, str(code))
-    try:
-        mod = __import__(module)
-        save_model(
-            mod.Model(),
-            path,
-            code_paths=[code / f"{module}.py"],
-            input_example=pd.DataFrame({"x": [1.0, 2.0]}),
-        )
-    finally:
-        sys.path.remove(str(code))
-        sys.modules.pop(module, None)
-    return path
 
 
 def test_an_exception_escaping_a_handler_is_a_counted_json_500_without_a_traceback(root: Path) -> None:
