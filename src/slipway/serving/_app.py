@@ -442,7 +442,7 @@ class ServingApp:
         served.check_outputs(payload)
         payload.params = served.model_params(payload, strict=dialect.strict_params)
         # a present id is echoed, even "" (the protocol); else the header's, else a new one
-        rid = payload.id if payload.id is not None else request_id or uuid.uuid4().hex
+        rid = payload.id if payload.id is not None else request_id or os.urandom(16).hex()
         payload.id = rid
         if dep.shadow is not None:
             dep.send_shadow(lambda s: _shadow_payload(s, dialect, body, meta, rid))

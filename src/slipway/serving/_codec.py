@@ -86,8 +86,13 @@ def datatype_of(dtype: str) -> str:
     return _SIGNATURE_DATATYPE.get(dtype, "BYTES")
 
 
+# Keyed by dtype object: numpy computes ``dtype.name`` anew on every access (~3 µs per answer).
+_BY_DTYPE: dict[Any, str] = {np.dtype(name): datatype for name, datatype in _BY_NUMPY.items()}
+
+
 def _output_datatype(array: np.ndarray[Any, Any]) -> str:
-    return _BY_NUMPY.get(array.dtype.name, "BYTES")
+    found = _BY_DTYPE.get(array.dtype)
+    return found if found is not None else _BY_NUMPY.get(array.dtype.name, "BYTES")
 
 
 @dataclass(slots=True)
