@@ -22,14 +22,8 @@ from hypothesis.extra import numpy as hnp
 
 from slipway.core import ColumnSpec, Schema, TensorSpec
 from slipway.errors import InvalidInput
-from slipway.serving._codec import (
-    DATATYPES,
-    InputCodec,
-    Payload,
-    datatype_of,
-    encode_invocations,
-    encode_v2,
-)
+from slipway.serving._codec import DATATYPES, InputCodec, Payload, datatype_of
+from slipway.serving._encode import encode_invocations, encode_v2
 
 COLUMNS = Schema(
     columns=(

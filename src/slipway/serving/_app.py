@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from slipway.errors import InvalidInput, Overloaded, SlipwayError
-from slipway.serving._codec import encode_invocations, encode_v2
+from slipway.serving._encode import encode_invocations, encode_v2
 
 if TYPE_CHECKING:
     from pathlib import Path
