@@ -89,7 +89,6 @@ class Payload:
     outputs: tuple[str, ...] | None = None  # requested output names; None = the defaults
     binary_outputs: frozenset[str] = frozenset()  # outputs the client wants as binary tensor data
     params: dict[str, Any] = field(default_factory=dict)
-    features: dict[str, Any] | None = None  # the columns as logged (None: derive from data)
 
 
 Kind = Literal["columns", "tensor", "tensors", "any"]
