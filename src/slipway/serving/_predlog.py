@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from slipway.errors import Conflict
-from slipway.serving._served import PREDICT, Prediction, _layout
+from slipway.serving._served import PREDICT, Prediction, concat_rows, layout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -238,7 +238,7 @@ class ServingLog:
         for job in jobs:
             try:
                 for entry in job.answered:
-                    key = (id(job.served), job.variant, _layout(entry[0].data))
+                    key = (id(job.served), job.variant, layout(entry[0].data))
                     groups.setdefault(key, (job, []))[1].append(entry)
             except Exception as e:
                 self._lost(deployment, job.rows, f"{type(e).__name__}: {e}")
@@ -279,14 +279,14 @@ class ServingLog:
         out: dict[str, Any] = {}
         first = results[0].outputs
         if PREDICT in first:
-            value = _concat([r.outputs[PREDICT] for r in results])
+            value = concat_rows([r.outputs[PREDICT] for r in results])
             if hasattr(value, "columns"):
                 for c in value.columns:
                     out[f"prediction_{c}"] = value[c].to_numpy()
             else:
                 out["prediction"] = value
         if probabilities is not None:
-            proba = np.asarray(_concat(probabilities))
+            proba = np.asarray(concat_rows(probabilities))
             names = served.probability_columns()
             if proba.ndim == 2 and len(names) == proba.shape[1]:
                 for j, name in enumerate(names):
@@ -352,16 +352,6 @@ class ServingLog:
                 )
 
 
-def _concat(values: list[Any]) -> Any:
-    if len(values) == 1:
-        return values[0]
-    if hasattr(values[0], "iloc"):
-        import pandas as pd
-
-        return pd.concat(values, ignore_index=True)
-    return np.concatenate([np.asarray(v) for v in values])
-
-
 def _features(payloads: list[Payload]) -> dict[str, Any]:
     """The requests' inputs as log columns (payloads of one layout).
 
@@ -372,11 +362,11 @@ def _features(payloads: list[Payload]) -> dict[str, Any]:
     first = datas[0]
     if isinstance(first, dict):
         names = [k for k, v in first.items() if np.ndim(v) >= 1 and all(k in d for d in datas)]
-        return {k: _concat([d[k] for d in datas]) for k in names}
+        return {k: concat_rows([d[k] for d in datas]) for k in names}
     if hasattr(first, "columns"):
-        frame = _concat(datas)
+        frame = concat_rows(datas)
         return {str(c): frame[c].to_numpy() for c in frame.columns}
-    array = np.asarray(_concat(datas))
+    array = np.asarray(concat_rows(datas))
     if array.ndim == 2:
         return {f"x{j}": array[:, j] for j in range(array.shape[1])}
     return {"x": array} if array.ndim >= 1 else {}

@@ -108,7 +108,7 @@ class ServedModel:
         if len(payloads) > 1:
             groups: dict[tuple[Any, ...], list[int]] = {}
             for i, p in enumerate(payloads):
-                groups.setdefault((_key(p.params), _layout(p.data)), []).append(i)
+                groups.setdefault((_key(p.params), layout(p.data)), []).append(i)
             if len(groups) > 1:
                 by_index: dict[int, Prediction] = {}
                 for indices in groups.values():
@@ -157,7 +157,7 @@ class ServedModel:
             return out
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i in missing:
-            groups.setdefault(_layout(payloads[i].data), []).append(i)
+            groups.setdefault(layout(payloads[i].data), []).append(i)
         try:
             for indices in groups.values():
                 data = _merge(self.codec.kind, [payloads[i].data for i in indices])
@@ -199,10 +199,10 @@ def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
-def _layout(data: Any) -> tuple[Any, ...]:
+def layout(data: Any) -> tuple[Any, ...]:
     """What must match for payloads' data to be concatenated: names, types, per-row shapes."""
     if isinstance(data, dict):
-        return tuple((k, *_layout(v)) for k, v in data.items())
+        return tuple((k, *layout(v)) for k, v in data.items())
     if isinstance(data, np.ndarray):
         return (data.dtype.str, data.shape[1:])
     columns = getattr(data, "columns", None)
@@ -239,12 +239,17 @@ def _merge(kind: str, parts: list[Any]) -> Any:
         if len(parts) == 1:
             return pd.DataFrame(first, copy=False)
         return pd.DataFrame({k: np.concatenate([p[k] for p in parts]) for k in first}, copy=False)
-    if len(parts) == 1:
-        return first
-    if isinstance(first, np.ndarray):
-        return np.concatenate(parts)
-    if isinstance(first, dict):
+    if len(parts) > 1 and isinstance(first, dict):
         return {k: np.concatenate([p[k] for p in parts]) for k in first}
-    import pandas as pd
+    return concat_rows(parts)
 
-    return pd.concat(parts, ignore_index=True)
+
+def concat_rows(parts: list[Any]) -> Any:
+    """Arrays (or DataFrames, or lists) stacked along their rows; one part is returned as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    if hasattr(parts[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    return np.concatenate([np.asarray(p) for p in parts])
