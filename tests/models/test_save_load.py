@@ -89,13 +89,15 @@ def test_without_example_there_is_no_signature_and_input_passes_through(
     np.testing.assert_allclose(model.predict([{"x": 3.0}]), [6.0])
 
 
-def test_training_data_gives_the_signature_but_is_not_stored(tmp_path: Path, regressor: Any) -> None:
+def test_training_data_gives_the_signature_and_only_its_summary_is_stored(
+    tmp_path: Path, regressor: Any
+) -> None:
     train = pd.DataFrame({"x": np.linspace(0, 1, 1000)})
     manifest = save_model(regressor, tmp_path / "m", training_data=train)
     assert manifest.signature is not None
     assert manifest.signature.inputs.names == ("x",)
     assert manifest.input_example is None
-    assert sorted(manifest.files) == ["model.pkl", "requirements.txt"]
+    assert sorted(manifest.files) == ["model.pkl", "reference.parquet", "requirements.txt"]
 
 
 def test_a_given_signature_is_used_as_is(tmp_path: Path, regressor: Any) -> None:

@@ -25,6 +25,20 @@ GIT_DIRTY_TAG = "slipway.git.dirty"
 GIT_ROOT_TAG = "slipway.git.root"
 SOURCE_CWD_TAG = "slipway.source.cwd"  # the folder a run started in, relative to the git root
 
+# Columns of the prediction log (DESIGN.md) that a model's outputs and unnamed inputs become; the
+# reference summary saved with a model uses the same names, so monitoring compares like with like.
+PREDICTION_COLUMN = "prediction"
+
+
+def proba_column(label: object) -> str:
+    """The log column of ``predict_proba``'s column for class ``label``."""
+    return f"proba_{label}"
+
+
+def feature_column(index: int) -> str:
+    """The log column of the ``index``-th column of an unnamed 2-D input."""
+    return f"x{index}"
+
 
 def new_id() -> str:
     """A random 32-hex-character identifier (runs, experiments, tokens)."""

@@ -29,6 +29,7 @@ from slipway.models._manifest import (
     read_manifest,
 )
 from slipway.models._model import Model, load_model
+from slipway.models._reference import REFERENCE_FILE, ColumnSummary, ReferenceSummary, as_reference
 from slipway.models._requirements import Mismatch, check_environment
 from slipway.models._save import save_model
 from slipway.models._warnings import EnvironmentMismatchWarning, SlipwayWarning
@@ -37,6 +38,8 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "GIT_COMMIT_TAG",
     "MANIFEST_FILE",
+    "REFERENCE_FILE",
+    "ColumnSummary",
     "DatasetRef",
     "EnvironmentMismatchWarning",
     "ExtraColumns",
@@ -48,8 +51,10 @@ __all__ = [
     "Mismatch",
     "Model",
     "ModelInfo",
+    "ReferenceSummary",
     "RunSink",
     "SlipwayWarning",
+    "as_reference",
     "cached_folder",
     "cast_array",
     "check_environment",

@@ -30,6 +30,7 @@ from slipway.models._flavor import get_flavor
 from slipway.models._infer import as_data, decode_example
 from slipway.models._integrity import verify_folder
 from slipway.models._manifest import MANIFEST_FILE, Manifest, parse_manifest
+from slipway.models._reference import REFERENCE_FILE, ReferenceSummary
 from slipway.models._requirements import Mismatch, check_environment
 from slipway.models._warnings import EnvironmentMismatchWarning
 
@@ -96,6 +97,16 @@ class Model:
             doc = json.loads((self.path / self.manifest.input_example).read_text())
             self._example = decode_example(doc)
         return self._example
+
+    def reference(self) -> ReferenceSummary | None:
+        """The summary of the training data saved with the model (monitoring's baseline), or None.
+
+        Its digest was verified with every other file when the model was loaded.
+        """
+        file = self.path / REFERENCE_FILE
+        if not file.is_file():
+            return None
+        return ReferenceSummary.from_bytes(file.read_bytes(), source=str(file))
 
     def predict(self, data: object, *, params: Mapping[str, Any] | None = None) -> Any:
         return self._call("predict", data, params)

@@ -24,6 +24,7 @@ from slipway.models._flavor import Flavor, detect_flavor, get_flavor
 from slipway.models._infer import as_data, encode_example, infer_schema, output_schema
 from slipway.models._integrity import digest_folder
 from slipway.models._manifest import MANIFEST_FILE, Lineage, Manifest, check_json, write_manifest
+from slipway.models._reference import REFERENCE_FILE, ReferenceSummary
 from slipway.models._requirements import distributions_for_modules, pin
 from slipway.models._warnings import SlipwayWarning
 
@@ -39,6 +40,7 @@ EXAMPLE_FILE = "input_example.json"
 REQUIREMENTS_FILE = "requirements.txt"
 CODE_DIR = "code"
 _OUTPUT_ROWS = 5  # rows of training data run through the model to learn its outputs
+REFERENCE_ROWS = 50_000
 
 
 def save_model(
@@ -49,6 +51,7 @@ def save_model(
     signature: Signature | None = None,
     input_example: object = None,
     training_data: object = None,
+    reference_rows: int = REFERENCE_ROWS,
     requirements: Iterable[str] | None = None,
     extra_requirements: Iterable[str] = (),
     code_paths: Iterable[str | os.PathLike[str]] = (),
@@ -65,7 +68,13 @@ def save_model(
         signature: the inputs and outputs; inferred from ``input_example`` (else from
             ``training_data``) when not given, by running the model on it.
         input_example: a few rows, stored as ``input_example.json``.
-        training_data: used for the signature only when there is no example; not stored.
+        training_data: the data the model learned from: summarised (a row sample with the
+            model's outputs, exact per-column counts and ranges) into ``reference.parquet``, the
+            baseline monitoring compares live data with; it also gives the signature when there
+            is no example.
+        reference_rows: the most rows the summary samples; data of at most this many rows is
+            kept whole in the summary (0: write no summary, for data that must not travel with
+            the model).
         requirements: replace the pinned requirements (each line kept as given).
         extra_requirements: distribution names (pinned at their installed version) or lines to add.
         code_paths: files or folders of Python code the model imports, copied to ``code/``.
@@ -95,6 +104,7 @@ def save_model(
             signature=signature,
             input_example=input_example,
             training_data=training_data,
+            reference_rows=reference_rows,
             requirements=requirements,
             extra_requirements=extra_requirements,
             code_paths=[Path(p) for p in code_paths],
@@ -125,6 +135,7 @@ def _write(
     signature: Signature | None,
     input_example: object,
     training_data: object,
+    reference_rows: int,
     requirements: Iterable[str] | None,
     extra_requirements: Iterable[str],
     code_paths: list[Path],
@@ -145,6 +156,10 @@ def _write(
         (folder / EXAMPLE_FILE).write_text(json.dumps(encode_example(input_example), allow_nan=False))
     if signature is None:
         signature = _infer(model, flavor, data, input_example, training_data)
+    if training_data is not None and reference_rows > 0 and signature is not None:
+        summary = _reference(model, flavor, data, signature, training_data, reference_rows)
+        if summary is not None:
+            (folder / REFERENCE_FILE).write_bytes(summary.to_bytes())
     frames = signature is not None and signature.inputs.columns is not None  # the model gets DataFrames
     pinned = _requirements(model, flavor, data, requirements, extra_requirements, code_paths, frames=frames)
     (folder / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in pinned))
@@ -243,6 +258,53 @@ def _infer(
             f"({type(exc).__name__}: {exc}); pass an example the model accepts, or a signature"
         ) from exc
     return Signature(inputs=inputs, outputs=outputs, probabilities=proba)
+
+
+def _reference(
+    model: object, flavor: Flavor, data: FlavorData, signature: Signature, training: object, rows: int
+) -> ReferenceSummary | None:
+    """The training data summarised with the model's outputs on the sampled rows, in log columns.
+
+    Columns are named as the prediction log names them (``x0``… for an unnamed matrix,
+    ``prediction``, ``proba_<class>``), so monitoring compares like with like. Inputs that are not
+    a table (images, several tensors) have no per-column reference: None.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from slipway.core import PREDICTION_COLUMN, feature_column, proba_column
+
+    frame = as_data(training)
+    if isinstance(frame, np.ndarray):
+        if frame.ndim != 2:
+            return None
+        frame = pd.DataFrame(frame, columns=[feature_column(j) for j in range(frame.shape[1])])
+    elif not isinstance(frame, pd.DataFrame):
+        return None
+    summary = ReferenceSummary.from_frame(frame, max_rows=rows)
+    methods = flavor.methods(model, data.options)
+    rows_in: Any = summary.sample if signature.inputs.columns is not None else summary.sample.to_numpy()
+    enforced = InputEnforcer(signature.inputs)(rows_in)
+    outputs: dict[str, Any] = {}
+    try:
+        if "predict" in methods:
+            predicted = methods["predict"](enforced)
+            if isinstance(predicted, pd.DataFrame):
+                named = {f"{PREDICTION_COLUMN}_{c}": predicted[c].to_numpy() for c in predicted.columns}
+                outputs.update(named)
+            elif np.ndim(predicted) == 1:
+                outputs[PREDICTION_COLUMN] = np.asarray(predicted)
+        if "predict_proba" in methods:
+            proba = np.asarray(methods["predict_proba"](enforced))
+            classes = getattr(model, "classes_", None)
+            if proba.ndim == 2 and classes is not None and len(classes) == proba.shape[1]:
+                outputs.update({proba_column(c): proba[:, j] for j, c in enumerate(classes)})
+    except Exception as exc:
+        raise InvalidInput(
+            f"training_data: the model could not predict on it ({type(exc).__name__}: {exc}); "
+            "pass data the model accepts, or reference_rows=0"
+        ) from exc
+    return summary.with_outputs(pd.DataFrame(outputs)) if outputs else summary
 
 
 def _head(data: Any) -> Any:
