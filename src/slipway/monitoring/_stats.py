@@ -30,6 +30,7 @@ __all__ = [
     "cramers_v",
     "cramervonmises_2samp",
     "evidently_binned",
+    "evidently_fill",
     "evidently_hellinger",
     "fisher_exact",
     "hellinger",
@@ -38,8 +39,10 @@ __all__ = [
     "ks_2samp",
     "psi",
     "quantile_edges",
+    "wasserstein",
     "wasserstein_norm",
     "z_proportions",
+    "z_proportions_counts",
 ]
 
 
@@ -50,16 +53,76 @@ def _f64(values: ArrayLike) -> NDArray[np.float64]:
 # ----------------------------------------------------------------------------- two-sample tests
 
 
-def ks_2samp(reference: ArrayLike, current: ArrayLike) -> tuple[float, float]:
+def ks_2samp(
+    reference: ArrayLike, current: ArrayLike, *, reference_sorted: bool = False
+) -> tuple[float, float]:
     """Kolmogorov–Smirnov two-sample test: ``(D, p)``, D being the effect size as well.
 
-    SciPy chooses the exact distribution up to 10,000 values a side and the asymptotic one above,
-    which is what Evidently reports too.
+    SciPy's ``ks_2samp`` (method ``auto``): the exact distribution up to 10,000 values a side, else
+    Kolmogorov's distribution for n = round(n1·n2/(n1+n2)). Above 10,000 values the statistic is
+    computed here from sorted data, and in the tail (n·D² ≥ 2.2, p below about 0.02) the p-value
+    2·smirnov(n, D) is summed in log space with NumPy: ``scipy.special.smirnov`` sums the same n
+    terms one by one and takes 0.1–1 s per column at these sizes. It agrees with SciPy to 1e-10.
     """
     from scipy import stats
 
-    res = stats.ks_2samp(_f64(reference), _f64(current))
-    return float(res.statistic), float(res.pvalue)
+    ref, cur = _f64(reference), _f64(current)
+    if max(ref.size, cur.size) <= 10_000:
+        with warnings.catch_warnings():  # SciPy falls back to the asymptotic p and says so
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = stats.ks_2samp(ref, cur)
+        return float(res.statistic), float(res.pvalue)
+    ref = ref if reference_sorted else np.sort(ref)
+    cur = np.sort(cur)
+    d = max(
+        float(
+            np.max(
+                np.abs(
+                    np.searchsorted(ref, ref, "right") / ref.size
+                    - np.searchsorted(cur, ref, "right") / cur.size
+                )
+            )
+        ),
+        float(
+            np.max(
+                np.abs(
+                    np.searchsorted(ref, cur, "right") / ref.size
+                    - np.searchsorted(cur, cur, "right") / cur.size
+                )
+            )
+        ),
+    )
+    m, n = sorted([float(ref.size), float(cur.size)], reverse=True)
+    en = float(np.round(m * n / (m + n)))
+    return d, _kolmogorov_sf(d, en)
+
+
+def _kolmogorov_sf(d: float, n: float) -> float:
+    """``scipy.stats.kstwo.sf(d, n)``, with its slow branch (2·smirnov) vectorised."""
+    from scipy import stats
+
+    t, nx2 = n * d, n * d * d
+    if n <= 140 or d >= 0.5 or t <= 1.0 or t >= n - 1 or not 2.2 <= nx2 < 370.0:
+        return float(np.clip(stats.kstwo.sf(d, n), 0.0, 1.0))
+    return float(np.clip(2.0 * _smirnov(int(n), d), 0.0, 1.0))
+
+
+def _smirnov(n: int, e: float) -> float:
+    """P(D⁺ₙ ≥ e), the exact one-sided Kolmogorov tail (Birnbaum–Tingey), summed in log space.
+
+    e·Σ_{j=0}^{⌊n(1-e)⌋} C(n, j) (1 - e - j/n)^(n-j) (e + j/n)^(j-1).
+    """
+    from scipy.special import gammaln
+
+    j = np.arange(int(np.floor(n * (1 - e))) + 1, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_terms = (
+            gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+            + (n - j) * np.log(np.maximum(1.0 - e - j / n, 0.0))
+            + (j - 1.0) * np.log(e + j / n)
+        )  # fmt: skip
+    top = float(np.max(log_terms))
+    return float(e * np.exp(top) * np.sum(np.exp(log_terms - top)))
 
 
 def anderson_ksamp(reference: ArrayLike, current: ArrayLike) -> tuple[float, float]:
@@ -174,11 +237,23 @@ def wasserstein_norm(reference: ArrayLike, current: ArrayLike) -> float:
     ``norm = max(np.std(reference), 0.001)``, i.e. ddof=0. Its unit is reference standard
     deviations, so one threshold means the same on every column.
     """
-    from scipy import stats
-
     ref = _f64(reference)
     norm = max(float(np.std(ref)), 0.001)
-    return float(stats.wasserstein_distance(ref, _f64(current))) / norm
+    return wasserstein(ref, current) / norm
+
+
+def wasserstein(reference: ArrayLike, current: ArrayLike) -> float:
+    """``scipy.stats.wasserstein_distance`` of two unweighted samples: ∫|F_ref - F_cur| dx.
+
+    The same formula as SciPy's ``_cdf_distance`` with p=1, on sorted copies rather than argsorts
+    (3–4× faster on 100k values).
+    """
+    u, v = np.sort(_f64(reference)), np.sort(_f64(current))
+    values = np.sort(np.concatenate([u, v]))
+    deltas = np.diff(values)
+    u_cdf = np.searchsorted(u, values[:-1], "right") / u.size
+    v_cdf = np.searchsorted(v, values[:-1], "right") / v.size
+    return float(np.sum(np.abs(u_cdf - v_cdf) * deltas))
 
 
 def _proportions(counts: ArrayLike) -> NDArray[np.float64]:
@@ -282,11 +357,12 @@ def evidently_binned(
         ref_pct = both.iloc[:, 0].to_numpy(dtype=np.float64) / len(reference)
         cur_pct = both.iloc[:, 1].to_numpy(dtype=np.float64) / len(current)
     if fill_zeroes:
-        ref_pct, cur_pct = _evidently_fill(ref_pct), _evidently_fill(cur_pct)
+        ref_pct, cur_pct = evidently_fill(ref_pct), evidently_fill(cur_pct)
     return ref_pct, cur_pct
 
 
-def _evidently_fill(pct: NDArray[np.float64]) -> NDArray[np.float64]:
+def evidently_fill(pct: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Evidently's zero filling: empty bins get min(non-zero)/1e6 if that is <= 1e-4, else 1e-4."""
     nonzero = pct[pct != 0]
     if nonzero.size == 0:
         return pct
@@ -316,3 +392,24 @@ def evidently_hellinger(reference: Any, current: Any, *, numeric: bool) -> float
         width = (max(bins) - min(bins)) / (len(bins) - 1)
         bc = float(np.sum(np.sqrt(h1 * h2) * width))
     return math.sqrt(1 - float(np.clip(bc, 0, 1)))
+
+
+def z_proportions_counts(
+    reference_counts: ArrayLike, current_counts: ArrayLike, *, first: int = 0
+) -> tuple[float, float]:
+    """:func:`z_proportions` from counts: the share of rows outside category ``first``.
+
+    ``first`` indexes the category Evidently compares against (the smallest value of the union);
+    a side with one category only, the same on both sides, gives p = 1 as in Evidently.
+    """
+    from scipy.stats import norm
+
+    ref, cur = _f64(reference_counts), _f64(current_counts)
+    if np.count_nonzero(ref) == 1 and np.count_nonzero(cur) == 1 and np.argmax(ref) == np.argmax(cur):
+        return 0.0, 1.0
+    n1, n2 = float(ref.sum()), float(cur.sum())
+    p1 = float(n1 - ref[first]) / n1
+    p2 = float(n2 - cur[first]) / n2
+    pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
+    return float(z), float(2 * (1 - norm.cdf(np.abs(z))))

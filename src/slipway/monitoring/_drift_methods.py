@@ -1,0 +1,508 @@
+"""One column's drift figure, per method and mode: which test, which bins, which threshold.
+
+``_drift.py`` prepares each column once (sorted numeric values, or aligned category counts) and
+hands it here; this module turns it into a :class:`Verdict` (statistic, p-value, effect size,
+threshold). Multiple-testing correction happens afterwards, over all columns.
+
+Two modes:
+
+- ``default``: numeric columns get the two-sample Kolmogorov–Smirnov test, categorical ones the
+  two-sample chi-square on the 2×k table (rare categories pooled so that every expected count is at
+  least 5; a 2×2 table that still has a small expected count gets Fisher's exact test). A distance
+  chosen per column (``psi``, ``kl``, ``jensenshannon``, ``hellinger``, ``wasserstein``) is held to a
+  threshold calibrated on held-out reference data: the reference is split in two, one half is the
+  distance's reference side, and the other half gives 200 (100 for Wasserstein) resampled chunks of
+  the current window's size whose distances to the first half form the no-drift distribution; the
+  threshold is its (1 - alpha) quantile. Chunks are drawn with replacement from the held-out half,
+  which slightly widens the null distribution (the held-out half's own noise is added): the
+  threshold errs on the side of fewer false alarms.
+- ``evidently``: Evidently's default rules and implementations, from
+  evidently/legacy/calculations/stattests/registry.py (``_get_default_stattest``) and the
+  stattests/*.py it names; see :func:`evidently_method`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from slipway.monitoring import _stats
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "DISTANCES",
+    "EVIDENTLY_THRESHOLDS",
+    "METHODS",
+    "NUMERIC_ONLY",
+    "TESTS",
+    "Prepared",
+    "Verdict",
+    "default_method",
+    "evidently_method",
+    "run_default",
+    "run_evidently",
+]
+
+Kind = Literal["numeric", "categorical"]
+
+#: Methods that give a p-value (corrected for many columns in the default mode).
+TESTS = frozenset({"ks", "chi2", "chi2_gof", "z", "anderson", "cramervonmises", "fisher"})
+#: Methods that give a distance, held to a threshold.
+DISTANCES = frozenset({"wasserstein", "jensenshannon", "psi", "kl", "hellinger"})
+METHODS = TESTS | DISTANCES
+NUMERIC_ONLY = frozenset({"ks", "anderson", "cramervonmises", "wasserstein"})
+CATEGORICAL_ONLY = frozenset({"chi2", "chi2_gof", "z", "fisher"})
+
+#: Evidently's default threshold per method and whether a value equal to it counts as drift
+#: (each stattests/*.py compares with its own operator: KS and CvM ``p <= t``, the others ``p < t``,
+#: distances ``d >= t``).
+EVIDENTLY_THRESHOLDS: dict[str, tuple[float, bool]] = {
+    "ks": (0.05, True),
+    "chi2_gof": (0.05, False),
+    "chi2": (0.05, False),
+    "z": (0.05, False),
+    "anderson": (0.1, False),
+    "cramervonmises": (0.1, True),
+    "fisher": (0.1, False),
+    "wasserstein": (0.1, True),
+    "jensenshannon": (0.1, True),
+    "psi": (0.1, True),
+    "kl": (0.1, True),
+    "hellinger": (0.1, True),
+}
+
+_MIN_EXPECTED = 5.0
+_CALIBRATION_CHUNKS = 200
+_WASSERSTEIN_CHUNKS = 100
+_MIN_CALIBRATION_VALUES = 40
+_BINS = 10
+#: A numeric column with at most this many distinct reference values is tested as categories in
+#: the default mode: KS on heavily tied values is conservative to the point of losing most power.
+FEW_DISTINCT = 10
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A column's data, read once: sorted finite values (numeric) or aligned counts (categorical).
+
+    ``keys`` is the union of categories, reference first; ``ref_counts`` is exact over all
+    reference rows when the summary kept the counts.
+    """
+
+    name: str
+    kind: Kind
+    n_ref: int
+    n_cur: int
+    ref_values: NDArray[np.float64] | None = None
+    cur_values: NDArray[np.float64] | None = None
+    keys: list[object] | None = None
+    ref_counts: NDArray[np.float64] | None = None
+    cur_counts: NDArray[np.float64] | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Verdict:
+    """What a method says about one column, before any correction across columns."""
+
+    method: str
+    statistic: float | None
+    threshold: float
+    drifted: bool = False
+    p_value: float | None = None
+    effect_size: float | None = None
+    effect_measure: str = ""
+    score: float | None = None
+    message: str = ""
+
+
+# ----------------------------------------------------------------------------- default mode
+
+
+def default_method(col: Prepared) -> str:
+    return "ks" if col.kind == "numeric" else "chi2"
+
+
+def run_default(col: Prepared, method: str, *, alpha: float, rng: np.random.Generator) -> Verdict:
+    """The default mode's verdict; tests leave ``drifted`` to the correction across columns."""
+    if method in DISTANCES:
+        return _calibrated_distance(col, method, alpha=alpha, rng=rng)
+    if col.kind == "numeric":
+        ref, cur = _values(col)
+        if method == "ks":
+            d, p = _stats.ks_2samp(ref, cur, reference_sorted=True)
+            return Verdict(
+                method="ks", statistic=d, threshold=alpha, p_value=p, effect_size=d, effect_measure="ks_d"
+            )
+        if method == "anderson":
+            stat, p = _stats.anderson_ksamp(ref, cur)
+        else:
+            stat, p = _stats.cramervonmises_2samp(ref, cur)
+        d, _ = _ks_d(ref, cur)
+        return Verdict(
+            method=method, statistic=stat, threshold=alpha, p_value=p, effect_size=d, effect_measure="ks_d"
+        )
+    ref_c, cur_c = _counts(col)
+    if method == "chi2_gof":
+        stat, p = _stats.chi2_gof(ref_c, cur_c)
+        v = _contingency_v(ref_c, cur_c)
+        return Verdict(
+            method=method,
+            statistic=stat,
+            threshold=alpha,
+            p_value=p,
+            effect_size=v,
+            effect_measure="cramers_v",
+        )
+    if method == "z":
+        z, p = _stats.z_proportions_counts(ref_c, cur_c, first=_first_key(col))
+        return Verdict(
+            method="z",
+            statistic=z,
+            threshold=alpha,
+            p_value=p,
+            effect_size=_share_diff(ref_c, cur_c),
+            effect_measure="share_diff",
+        )
+    if method == "fisher":
+        if len(ref_c) != 2:
+            return Verdict(
+                method="fisher",
+                statistic=None,
+                threshold=alpha,
+                message=f"fisher needs 2 categories, {col.name!r} has {len(ref_c)}",
+            )
+        odds, p = _stats.fisher_exact(ref_c, cur_c)
+        return Verdict(
+            method="fisher",
+            statistic=odds,
+            threshold=alpha,
+            p_value=p,
+            effect_size=_contingency_v(ref_c, cur_c),
+            effect_measure="cramers_v",
+        )
+    return _two_sample_chi2(col, ref_c, cur_c, alpha)
+
+
+def _two_sample_chi2(
+    col: Prepared, ref_c: NDArray[np.float64], cur_c: NDArray[np.float64], alpha: float
+) -> Verdict:
+    """Pearson's chi-square on the 2×k table, rare categories pooled first (Cochran's rule)."""
+    ref_p, cur_p = _pool_rare(ref_c, cur_c)
+    if len(ref_p) < 2:
+        return Verdict(
+            method="chi2",
+            statistic=None,
+            threshold=alpha,
+            message=f"column {col.name!r}: too few values per category to test (expected counts below 5)",
+        )
+    n = ref_p.sum() + cur_p.sum()
+    expected_min = min(ref_p.sum(), cur_p.sum()) * (ref_p + cur_p).min() / n
+    chi2, p, _ = _stats.chi2_contingency(ref_p, cur_p)
+    v = _stats.cramers_v(chi2, n, len(ref_p))
+    if len(ref_p) == 2 and expected_min < _MIN_EXPECTED:
+        _, p = _stats.fisher_exact(ref_p, cur_p)
+        return Verdict(
+            method="fisher",
+            statistic=chi2,
+            threshold=alpha,
+            p_value=p,
+            effect_size=v,
+            effect_measure="cramers_v",
+        )
+    return Verdict(
+        method="chi2", statistic=chi2, threshold=alpha, p_value=p, effect_size=v, effect_measure="cramers_v"
+    )
+
+
+def _pool_rare(
+    ref_c: NDArray[np.float64], cur_c: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Merge the categories whose smallest expected count is below 5 into one "other" category.
+
+    The chi-square approximation needs expected counts of about 5; below that, a few rare values
+    give p-values that are too small. If the pooled category is itself still too small, it absorbs
+    the next-rarest category until it is not (or one category is left).
+    """
+    nz = (ref_c + cur_c) > 0
+    ref_c, cur_c = ref_c[nz], cur_c[nz]
+    scale = min(ref_c.sum(), cur_c.sum()) / (ref_c.sum() + cur_c.sum())
+    total = ref_c + cur_c
+    order = np.argsort(total, kind="stable")
+    small = total[order] * scale < _MIN_EXPECTED
+    n_small = int(small.sum())
+    if n_small == 0:
+        return ref_c, cur_c
+    while n_small < len(order) and total[order[:n_small]].sum() * scale < _MIN_EXPECTED:
+        n_small += 1
+    if n_small == 1:  # a single rare category has nothing to pool with except the next one
+        n_small = min(2, len(order))
+    pooled, kept = order[:n_small], order[n_small:]
+    ref_out = np.append(ref_c[kept], ref_c[pooled].sum())
+    cur_out = np.append(cur_c[kept], cur_c[pooled].sum())
+    return ref_out, cur_out
+
+
+# ----------------------------------------------------------------------------- calibrated distances
+
+
+def _calibrated_distance(col: Prepared, method: str, *, alpha: float, rng: np.random.Generator) -> Verdict:
+    """The distance from half the reference, held to the (1 - alpha) quantile of held-out chunks."""
+    measure = "wasserstein_norm" if method == "wasserstein" else method
+    if col.n_ref < _MIN_CALIBRATION_VALUES:
+        return Verdict(
+            method=method,
+            statistic=None,
+            threshold=math.nan,
+            message=(
+                f"column {col.name!r}: calibrating a {method} threshold needs at least "
+                f"{_MIN_CALIBRATION_VALUES} reference values, the reference has {col.n_ref}"
+            ),
+        )
+    if col.kind == "numeric" and method == "wasserstein":
+        observed, null = _wasserstein_calibration(col, rng)
+    else:
+        fit, held, cur = _split_binned(col, rng)
+        chunks = rng.multinomial(col.n_cur, held / held.sum(), size=_CALIBRATION_CHUNKS).astype(np.float64)
+        observed = float(_binned_distance(method, fit, cur))
+        null = np.asarray(_binned_distance(method, fit, chunks), dtype=np.float64)
+    threshold = float(np.quantile(null, 1.0 - alpha, method="higher"))
+    return Verdict(
+        method=method,
+        statistic=observed,
+        threshold=threshold,
+        drifted=observed > threshold,
+        effect_size=observed,
+        effect_measure=measure,
+        score=observed,
+    )
+
+
+def _binned_distance(
+    method: str, ref: NDArray[np.float64], cur: NDArray[np.float64]
+) -> NDArray[np.float64] | float:
+    if method == "jensenshannon":
+        return _stats.jensenshannon(ref, cur)
+    if method == "hellinger":
+        return _stats.hellinger(ref, cur)
+    # PSI and KL are infinite on an empty bin: half a count in every bin (Jeffreys' prior).
+    r = (ref + 0.5) / (ref.sum(axis=-1, keepdims=True) + 0.5 * ref.shape[-1])
+    c = (cur + 0.5) / (cur.sum(axis=-1, keepdims=True) + 0.5 * cur.shape[-1])
+    return _stats.psi(r, c) if method == "psi" else _stats.kl_divergence(r, c)
+
+
+def _split_binned(
+    col: Prepared, rng: np.random.Generator
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Bin counts of the fit half, the held-out half and the current window."""
+    if col.kind == "numeric":
+        ref, cur = _values(col)
+        perm = rng.permutation(ref.size)
+        fit, held = ref[perm[: ref.size // 2]], ref[perm[ref.size // 2 :]]
+        edges = _stats.quantile_edges(fit, _BINS)
+        k = edges.size + 1
+
+        def binned(v: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.bincount(np.searchsorted(edges, v, side="right"), minlength=k).astype(np.float64)
+
+        return binned(fit), binned(held), binned(cur)
+    ref_c, cur_c = _counts(col)
+    fit_c = rng.multivariate_hypergeometric(ref_c.astype(np.int64), int(ref_c.sum()) // 2).astype(np.float64)
+    return fit_c, ref_c - fit_c, cur_c
+
+
+def _wasserstein_calibration(col: Prepared, rng: np.random.Generator) -> tuple[float, NDArray[np.float64]]:
+    """Normed Wasserstein of the current window and of bootstrap chunks, all against the fit half.
+
+    A chunk drawn with replacement from the held-out half is a vector of counts over its values,
+    so each chunk's distance is exact without materialising its rows: W1 = ∫|F_fit - F_chunk|.
+    """
+    ref, cur = _values(col)
+    perm = rng.permutation(ref.size)
+    fit = np.sort(ref[perm[: ref.size // 2]])
+    held_vals, held_counts = np.unique(ref[perm[ref.size // 2 :]], return_counts=True)
+    norm = max(float(np.std(fit)), 0.001)
+    observed = _stats.wasserstein_norm(fit, cur)
+    grid = np.union1d(fit, held_vals)
+    f_fit = np.searchsorted(fit, grid, side="right") / fit.size
+    where = np.searchsorted(grid, held_vals)
+    dx = np.diff(grid)
+    null = np.empty(_WASSERSTEIN_CHUNKS)
+    for start in range(0, _WASSERSTEIN_CHUNKS, 20):  # 20 chunks at a time bounds the memory
+        draws = rng.multinomial(
+            col.n_cur, held_counts / held_counts.sum(), size=min(20, _WASSERSTEIN_CHUNKS - start)
+        )
+        mass = np.zeros((draws.shape[0], grid.size))
+        mass[:, where] = draws / col.n_cur
+        f_chunk = np.cumsum(mass, axis=1)
+        null[start : start + draws.shape[0]] = (np.abs(f_fit - f_chunk)[:, :-1] * dx).sum(axis=1) / norm
+    return observed, null
+
+
+# ----------------------------------------------------------------------------- evidently mode
+
+
+def evidently_method(col: Prepared) -> str:
+    """Evidently's ``_get_default_stattest`` (evidently/legacy/calculations/stattests/registry.py).
+
+    ``n_values`` is the number of distinct values of both samples together (missing and infinite
+    values dropped first, as its data_drift.py does), ``n_ref`` the reference's non-missing rows:
+    up to 1000 reference rows, numeric columns get KS (or, with at most 5 values, chi-square when
+    more than 2 values, else the z-test) and categorical ones chi-square (z-test when binary); above
+    1000 rows, numeric columns get the normed Wasserstein distance (Jensen–Shannon with at most 5
+    values) and categorical ones Jensen–Shannon.
+    """
+    n_values = _n_values(col)
+    if col.n_ref <= 1000:
+        if col.kind == "numeric" and n_values > 5:
+            return "ks"
+        return "chi2_gof" if n_values > 2 else "z"
+    if col.kind == "numeric" and n_values > 5:
+        return "wasserstein"
+    return "jensenshannon"
+
+
+def run_evidently(col: Prepared, method: str) -> Verdict:
+    """Evidently's implementation of ``method`` with its default threshold and comparison."""
+    threshold, inclusive = EVIDENTLY_THRESHOLDS[method]
+    p: float | None = None
+    effect: float | None = None
+    measure = ""
+    if col.kind == "numeric":
+        ref, cur = _values(col)
+        if method in {"jensenshannon", "psi", "kl", "hellinger"}:
+            stat = _evidently_numeric_distance(method, ref, cur)
+            effect, measure = stat, method
+        elif method == "wasserstein":
+            stat = _stats.wasserstein_norm(ref, cur)
+            effect, measure = stat, "wasserstein_norm"
+        else:
+            fn = {
+                "ks": _ks_d,
+                "anderson": _stats.anderson_ksamp,
+                "cramervonmises": _stats.cramervonmises_2samp,
+            }
+            stat, p = fn[method](ref, cur)
+            effect, measure = _ks_d(ref, cur)[0], "ks_d"
+    else:
+        ref_c, cur_c = _counts(col)
+        effect, measure = _contingency_v(ref_c, cur_c), "cramers_v"
+        if method == "chi2_gof":
+            stat, p = _stats.chi2_gof(ref_c, cur_c)
+        elif method == "chi2":
+            stat, p, _ = _stats.chi2_contingency(ref_c, cur_c)
+        elif method == "z":
+            stat, p = _stats.z_proportions_counts(ref_c, cur_c, first=_first_key(col))
+            effect, measure = _share_diff(ref_c, cur_c), "share_diff"
+        elif method == "fisher":
+            if len(ref_c) != 2:
+                return Verdict(
+                    method=method,
+                    statistic=None,
+                    threshold=threshold,
+                    message=f"fisher needs 2 categories, {col.name!r} has {len(ref_c)}",
+                )
+            stat, p = _stats.fisher_exact(ref_c, cur_c)
+        else:
+            stat = _evidently_distance(method, ref_c / ref_c.sum(), cur_c / cur_c.sum())
+            effect, measure = stat, method
+    value = p if p is not None else stat
+    drifted = (
+        (value <= threshold if inclusive else value < threshold)
+        if p is not None
+        else (stat >= threshold if inclusive else stat > threshold)
+    )
+    score = (1.0 - p) if p is not None else stat
+    return Verdict(
+        method=method, statistic=stat, threshold=threshold, drifted=bool(drifted), p_value=p,
+        effect_size=effect, effect_measure=measure, score=score,
+    )  # fmt: skip
+
+
+def _evidently_numeric_distance(method: str, ref: NDArray[np.float64], cur: NDArray[np.float64]) -> float:
+    """Evidently's binning of a numeric column (stattests/utils.py, hellinger_distance.py).
+
+    More than 20 distinct reference values: Sturges bins over both samples (Hellinger: over their
+    distinct values, densities times the mean bin width); otherwise one bin per value.
+    """
+    if method == "hellinger":
+        bins = np.histogram_bin_edges(np.union1d(ref, cur), bins="sturges")
+        h1 = np.histogram(ref, bins=bins, density=True)[0]
+        h2 = np.histogram(cur, bins=bins, density=True)[0]
+        width = (bins.max() - bins.min()) / (len(bins) - 1)
+        return math.sqrt(1 - float(np.clip(np.sum(np.sqrt(h1 * h2) * width), 0, 1)))
+    if np.unique(ref).size > 20:
+        bins = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+        ref_pct = np.histogram(ref, bins)[0] / ref.size
+        cur_pct = np.histogram(cur, bins)[0] / cur.size
+    else:
+        keys = np.union1d(ref, cur)
+        ref_pct = np.bincount(np.searchsorted(keys, ref), minlength=keys.size) / ref.size
+        cur_pct = np.bincount(np.searchsorted(keys, cur), minlength=keys.size) / cur.size
+    return _evidently_distance(method, ref_pct.astype(np.float64), cur_pct.astype(np.float64))
+
+
+def _evidently_distance(method: str, ref_pct: NDArray[np.float64], cur_pct: NDArray[np.float64]) -> float:
+    """JS, PSI, KL or Hellinger on per-value shares, with Evidently's zero filling where it fills."""
+    if method == "jensenshannon":
+        return float(_stats.jensenshannon(ref_pct, cur_pct))
+    if method == "hellinger":
+        return float(_stats.hellinger(ref_pct, cur_pct))
+    r, c = _stats.evidently_fill(ref_pct), _stats.evidently_fill(cur_pct)
+    return float(_stats.psi(r, c) if method == "psi" else _stats.kl_divergence(r, c))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _values(col: Prepared) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    assert col.ref_values is not None
+    assert col.cur_values is not None
+    return col.ref_values, col.cur_values
+
+
+def _counts(col: Prepared) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    assert col.ref_counts is not None
+    assert col.cur_counts is not None
+    return col.ref_counts, col.cur_counts
+
+
+def _n_values(col: Prepared) -> int:
+    if col.kind == "categorical":
+        return len(col.keys or ())
+    ref, cur = _values(col)
+    n_ref_unique = int(np.count_nonzero(np.diff(ref))) + 1 if ref.size else 0
+    if n_ref_unique > 5:
+        return n_ref_unique
+    return int(np.union1d(ref, cur).size)
+
+
+def _first_key(col: Prepared) -> int:
+    """Index of the smallest key (Evidently's z-test compares against it)."""
+    keys = list(col.keys or ())
+    try:
+        first = min(keys)  # type: ignore[type-var]
+    except TypeError:  # values of several types: the smallest by text
+        first = min(keys, key=str)
+    return keys.index(first)
+
+
+def _ks_d(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> tuple[float, float]:
+    return _stats.ks_2samp(ref, cur, reference_sorted=True)
+
+
+def _contingency_v(ref_c: NDArray[np.float64], cur_c: NDArray[np.float64]) -> float:
+    nz = (ref_c + cur_c) > 0
+    if nz.sum() < 2:
+        return 0.0
+    chi2, _, _ = _stats.chi2_contingency(ref_c[nz], cur_c[nz])
+    return _stats.cramers_v(chi2, float(ref_c.sum() + cur_c.sum()), int(nz.sum()))
+
+
+def _share_diff(ref_c: NDArray[np.float64], cur_c: NDArray[np.float64]) -> float:
+    """Largest absolute change in a category's share (for a binary column, the change of either)."""
+    return float(np.max(np.abs(ref_c / ref_c.sum() - cur_c / cur_c.sum())))
