@@ -36,6 +36,7 @@ def _register_groups() -> None:
         _models,
         _predictions,
         _promote,
+        _report,
         _reproduce,
         _runs,
         _serve,

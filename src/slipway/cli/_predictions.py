@@ -46,17 +46,9 @@ def _number_or_text(value: str) -> object:
 
 
 def _read_labels(file: Path) -> tuple[list[str], list[object]]:
-    import pandas as pd
+    from slipway.cli._files import read_table
 
-    suffix = file.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise InvalidInput(f"{file}: expected a .csv or .parquet file")
-    try:
-        frame = pd.read_parquet(file) if suffix != ".csv" else pd.read_csv(file, dtype={"request_id": str})
-    except FileNotFoundError:
-        raise InvalidInput(f"{file}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise InvalidInput(f"{file}: cannot read it ({str(e).splitlines()[0]})") from None
+    frame = read_table(file, dtype={"request_id": str})
     missing = [c for c in ("request_id", "label") if c not in frame.columns]
     if missing:
         raise InvalidInput(f"{file}: missing column {missing[0]!r} (it needs request_id and label)")

@@ -253,8 +253,8 @@ def _log_fit(
                     log.debug("autolog: no fingerprint for %s: %s", name, exc)
     if options.log_models:
         logged.model = True  # set first: a half-logged model still takes the run's model slot
-        try:  # the model folder: signature and an input example from the training rows
-            run.log_model(estimator, "model", input_example=_head(X))
+        try:  # the model folder: signature, an input example and monitoring's reference summary
+            run.log_model(estimator, "model", input_example=_head(X), training_data=X)
         except InvalidInput as exc:  # inputs the signature cannot describe (sparse, ragged): no example
             log.debug("autolog: model without an input example: %s", exc)
             run.log_model(estimator, "model")
