@@ -1,0 +1,177 @@
+"""One monitoring window: every figure a rule can hold, computed from the reference and the rows.
+
+A monitor run, a backfill and ``slipway report`` all evaluate windows the same way, here: drift of
+the features, drift of the model's outputs, measured performance where labels have arrived, and
+the flat ``figures`` mapping (``drift.share``, ``performance.roc_auc``…) that rules, the metadata
+store and Prometheus gauges read. A figure that cannot be computed in a window (no labels yet, too
+few rows) is absent or None, and the reason is in ``messages``; nothing is NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput
+from slipway.monitoring._results import _ToDict, finite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from slipway.models import ReferenceSummary
+    from slipway.monitoring._performance import ChunkPerformance
+    from slipway.monitoring._results import DatasetDrift
+    from slipway.monitoring._rules import MonitorRules
+
+__all__ = ["WindowResult", "evaluate_window", "figures_of"]
+
+#: Columns of the prediction log that describe a row rather than the model's inputs or outputs.
+LOG_COLUMNS = frozenset(
+    {"request_id", "timestamp", "deployment", "model_name", "model_version", "variant", "latency_ms", "date"}
+)
+_COLUMN_FIGURES = ("score", "statistic", "p_value", "p_adjusted", "effect_size")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowResult(_ToDict):
+    """Everything computed on one window, and its flat figures."""
+
+    rows: int
+    labelled_rows: int
+    figures: dict[str, float | None]
+    drift: DatasetDrift | None = None
+    prediction_drift: DatasetDrift | None = None
+    performance: ChunkPerformance | None = None
+    messages: tuple[str, ...] = field(default=())
+
+
+def _task(reference: ReferenceSummary, frame: pd.DataFrame) -> str:
+    """Classification when the model left probabilities or non-numeric predictions, else regression."""
+    from pandas.api import types as ptypes
+
+    outputs = [*reference.outputs, *(c for c in frame.columns if str(c).startswith("proba_"))]
+    if any(str(c).startswith("proba_") for c in outputs):
+        return "classification"
+    if "prediction" in frame.columns and not ptypes.is_float_dtype(frame["prediction"].dtype):
+        return "classification"
+    return "regression"
+
+
+def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: MonitorRules) -> WindowResult:
+    """Drift, prediction drift and measured performance of ``frame`` against ``reference``."""
+    messages: list[str] = []
+    rows = len(frame)
+    label = rules.performance.label
+    labelled = int(frame[label].notna().sum()) if label in frame.columns else 0
+    if rows == 0:
+        return WindowResult(
+            rows=0, labelled_rows=0, figures={"rows": 0.0, "labelled_rows": 0.0}, messages=("empty window",)
+        )
+    opts = rules.drift
+    outputs = set(reference.outputs)
+    wanted = (
+        list(opts.columns)
+        if opts.columns is not None
+        else [c for c in reference.columns if c not in outputs and reference.columns[c].kind != "datetime"]
+    )
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        messages.append(f"not in this window's rows: {', '.join(missing[:10])}")
+    features = [c for c in wanted if c in frame.columns and c not in LOG_COLUMNS]
+    drift_options: dict[str, Any] = {
+        "mode": opts.mode,
+        "alpha": opts.alpha,
+        "correction": opts.correction,
+        "share_threshold": opts.share_threshold,
+        "methods": {k: v for k, v in opts.methods.items() if k in features} or None,
+    }
+    drift = pred = None
+    if features:
+        drift = _drift(
+            reference, frame, features, {**drift_options, "multivariate": opts.multivariate}, messages
+        )
+    present_outputs = [c for c in reference.outputs if c in frame.columns]
+    if present_outputs:
+        pred = _drift(reference, frame, present_outputs, {**drift_options, "methods": None}, messages)
+    performance = None
+    if labelled:
+        performance = _performance(reference, frame, rules, messages)
+    figures = figures_of(
+        rows=rows, labelled_rows=labelled, drift=drift, prediction_drift=pred, performance=performance
+    )
+    return WindowResult(
+        rows=rows,
+        labelled_rows=labelled,
+        figures=figures,
+        drift=drift,
+        prediction_drift=pred,
+        performance=performance,
+        messages=tuple(messages),
+    )
+
+
+def _drift(
+    reference: ReferenceSummary,
+    frame: pd.DataFrame,
+    columns: list[str],
+    options: dict[str, Any],
+    messages: list[str],
+) -> DatasetDrift | None:
+    from slipway.monitoring._drift import dataset_drift
+
+    try:
+        return dataset_drift(reference, frame, columns=columns, **options)
+    except InvalidInput as exc:  # a column whose type changed, say: reported, the other figures stand
+        messages.append(f"drift: {exc}")
+        return None
+
+
+def _performance(
+    reference: ReferenceSummary, frame: pd.DataFrame, rules: MonitorRules, messages: list[str]
+) -> ChunkPerformance | None:
+    from slipway.monitoring._performance import measure_performance
+
+    task = _task(reference, frame)
+    try:
+        measured = measure_performance(
+            frame,
+            task=task,  # type: ignore[arg-type]  # one of the two
+            label=rules.performance.label,
+            prediction="prediction" if "prediction" in frame.columns else None,
+            pos_label=rules.performance.pos_label,
+        )
+    except InvalidInput as exc:
+        messages.append(f"performance: {exc}")
+        return None
+    return measured.overall
+
+
+def figures_of(
+    *,
+    rows: int,
+    labelled_rows: int,
+    drift: DatasetDrift | None = None,
+    prediction_drift: DatasetDrift | None = None,
+    performance: ChunkPerformance | None = None,
+) -> dict[str, float | None]:
+    """The flat figures rules are written against (see ``FIGURE_PATTERNS`` in the rules module)."""
+    out: dict[str, float | None] = {"rows": float(rows), "labelled_rows": float(labelled_rows)}
+    for prefix, result in (("drift", drift), ("prediction_drift", prediction_drift)):
+        if result is None:
+            continue
+        out[f"{prefix}.share"] = finite(result.share)
+        out[f"{prefix}.drifted"] = float(result.drifted)
+        out[f"{prefix}.drifted_columns"] = float(sum(c.drifted for c in result.columns))
+        for col in result.columns:
+            base = f"{prefix}.columns.{col.column}"
+            for name in _COLUMN_FIGURES:
+                out[f"{base}.{name}"] = finite(getattr(col, name))
+            out[f"{base}.drifted"] = float(col.drifted) if col.status == "ok" else None
+        mv = result.multivariate
+        if mv is not None:
+            out["multivariate.error"] = finite(mv.error)
+            out["multivariate.drifted"] = float(mv.drifted) if mv.status == "ok" else None
+    if performance is not None:
+        for metric in performance.metrics:
+            out[f"performance.{metric.name}"] = finite(metric.value)
+    return out
