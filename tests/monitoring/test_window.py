@@ -21,7 +21,7 @@ def _model_rows(n: int, shift: float, seed: int) -> pd.DataFrame:
     x1 = rng.normal(shift, 1, n)
     x2 = rng.normal(0, 1, n)
     p = 1 / (1 + np.exp(-(2 * x1 - x2)))
-    return pd.DataFrame(
+    frame: pd.DataFrame = pd.DataFrame(
         {
             "x1": x1,
             "x2": x2,
@@ -31,6 +31,7 @@ def _model_rows(n: int, shift: float, seed: int) -> pd.DataFrame:
             "label": (rng.random(n) < p).astype("int64"),
         }
     )
+    return frame
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def reference() -> ReferenceSummary:
 
 
 def _log(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.assign(
+    out: pd.DataFrame = frame.assign(
         request_id=[f"r{i}" for i in range(len(frame))],
         timestamp=pd.Timestamp("2026-01-01", tz="UTC"),
         deployment="churn",
