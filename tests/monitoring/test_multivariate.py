@@ -15,7 +15,10 @@ def correlated(n: int, r: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     y = r * x + np.sqrt(1 - r * r) * rng.normal(size=n)
-    return pd.DataFrame({"x": x, "y": y, "z": rng.normal(size=n), "c": rng.choice(["a", "b", "c"], n)})
+    frame: pd.DataFrame = pd.DataFrame(
+        {"x": x, "y": y, "z": rng.normal(size=n), "c": rng.choice(["a", "b", "c"], n)}
+    )
+    return frame
 
 
 @pytest.fixture(scope="module")

@@ -193,12 +193,14 @@ def _two_sample_chi2(
 ) -> Verdict:
     """Pearson's chi-square on the 2×k table, rare categories pooled first (Cochran's rule)."""
     ref_p, cur_p = _pool_rare(ref_c, cur_c)
-    if len(ref_p) < 2:
+    if len(ref_p) < 2:  # one value on both sides: nothing can have changed
         return Verdict(
             method="chi2",
-            statistic=None,
+            statistic=0.0,
             threshold=alpha,
-            message=f"column {col.name!r}: too few values per category to test (expected counts below 5)",
+            p_value=1.0,
+            effect_size=0.0,
+            effect_measure="cramers_v",
         )
     n = ref_p.sum() + cur_p.sum()
     expected_min = min(ref_p.sum(), cur_p.sum()) * (ref_p + cur_p).min() / n
@@ -235,12 +237,12 @@ def _pool_rare(
     order = np.argsort(total, kind="stable")
     small = total[order] * scale < _MIN_EXPECTED
     n_small = int(small.sum())
-    if n_small == 0:
+    if n_small == 0 or len(order) <= 2:  # a 2×2 table is left to Fisher's exact test
         return ref_c, cur_c
     while n_small < len(order) and total[order[:n_small]].sum() * scale < _MIN_EXPECTED:
         n_small += 1
-    if n_small == 1:  # a single rare category has nothing to pool with except the next one
-        n_small = min(2, len(order))
+    # A single rare category has nothing to pool with but the next one; keep 2 categories at least.
+    n_small = min(max(n_small, 2), len(order) - 1)
     pooled, kept = order[:n_small], order[n_small:]
     ref_out = np.append(ref_c[kept], ref_c[pooled].sum())
     cur_out = np.append(cur_c[kept], cur_c[pooled].sum())

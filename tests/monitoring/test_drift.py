@@ -1,0 +1,261 @@
+"""Dataset, column and prediction drift: Evidently's rules reproduced, the default mode's error rates."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.monitoring._drift_data import golden_case, mixed_frame
+
+from slipway.errors import InvalidInput
+from slipway.models._reference import ReferenceSummary
+from slipway.monitoring._drift import adjust_pvalues, column_drift, dataset_drift, prediction_drift
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "evidently_golden.json").read_text())
+EVIDENTLY_NAMES = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chi2_gof",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensenshannon",
+}
+
+
+@pytest.mark.parametrize("case", GOLDEN["cases"], ids=[c["name"] for c in GOLDEN["cases"]])
+def test_evidently_mode_matches_the_golden_file(case):
+    reference, current = golden_case(case)
+    result = dataset_drift(reference, current, mode="evidently")
+    assert result.correction == "none"
+    for name, expected in case["columns"].items():
+        got = result.column(name)
+        assert got.method == EVIDENTLY_NAMES[expected["method"]], name
+        assert got.threshold == expected["threshold"], name
+        assert got.drifted == expected["drifted"], name
+        value = got.p_value if got.p_value is not None else got.statistic
+        assert value == pytest.approx(expected["statistic"], abs=1e-9), name
+    assert result.share == pytest.approx(case["share"], abs=1e-12)
+
+
+def test_no_drift_flags_at_most_six_percent_of_columns():
+    """200 columns (numeric and categorical) of a reference and a window from the same distribution."""
+    flagged = raw = total = 0
+    for seed in range(0, 20):
+        ref = mixed_frame(2_000, seed=seed, n_numeric=6, n_categorical=4)
+        cur = mixed_frame(2_000, seed=1000 + seed, n_numeric=6, n_categorical=4)
+        result = dataset_drift(ref, cur)
+        flagged += sum(c.drifted for c in result.columns)
+        raw += sum((c.p_value or 1.0) < 0.05 for c in result.columns)
+        total += len(result.columns)
+    assert total == 200
+    assert flagged / total <= 0.06
+    # Uncorrected, each test holds its level: 5% expected, 8% is 2 standard errors above.
+    assert raw / total <= 0.08
+
+
+def test_default_mode_is_more_powerful_than_evidently_on_a_category_share_change():
+    ref = mixed_frame(10_000, seed=1, n_numeric=0, n_categorical=1)
+    cur = mixed_frame(10_000, seed=2, n_numeric=0, n_categorical=1, cat_a_share=0.3)
+    assert dataset_drift(ref, cur).column("c0").drifted
+    assert not dataset_drift(ref, cur, mode="evidently").column("c0").drifted  # JS 0.06 < 0.1
+
+
+def test_default_mode_catches_a_small_mean_shift():
+    ref = mixed_frame(10_000, seed=1, n_numeric=3, n_categorical=0)
+    cur = mixed_frame(10_000, seed=2, n_numeric=3, n_categorical=0, mean_shift=0.07)
+    default, evidently = dataset_drift(ref, cur), dataset_drift(ref, cur, mode="evidently")
+    assert all(c.drifted for c in default.columns)
+    assert not any(c.drifted for c in evidently.columns)
+    assert default.share == 1.0
+    assert default.drifted
+    col = default.column("x0")
+    assert col.effect_measure == "ks_d"
+    assert col.effect_size is not None
+    assert col.effect_size > 0.02
+    assert col.p_adjusted is not None
+    assert col.p_value is not None
+    assert col.p_adjusted >= col.p_value
+
+
+def test_every_p_value_comes_with_an_effect_size_and_json():
+    ref, cur = mixed_frame(1_000, seed=3), mixed_frame(800, seed=4)
+    result = dataset_drift(ref, cur)
+    for c in result.columns:
+        assert c.p_value is not None
+        assert c.effect_size is not None
+        assert c.effect_measure in {"ks_d", "cramers_v"}
+    data = result.to_dict()
+    json.dumps(data, allow_nan=False)
+    assert data["columns"][0]["column"] == "x0"
+
+
+def test_correction_methods():
+    p = [0.01, 0.04, 0.03, 0.2]
+    assert adjust_pvalues(p, "bh").tolist() == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.2])
+    assert adjust_pvalues(p, "holm").tolist() == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    assert adjust_pvalues(p, "none").tolist() == p
+    assert adjust_pvalues([], "bh").size == 0
+    ref, cur = mixed_frame(500, seed=5), mixed_frame(500, seed=6, mean_shift=0.2)
+    assert dataset_drift(ref, cur, correction="holm").correction == "holm"
+
+
+@pytest.mark.parametrize("method", ["psi", "kl", "jensenshannon", "hellinger", "wasserstein"])
+def test_distances_get_thresholds_calibrated_on_held_out_reference(method):
+    ref = mixed_frame(20_000, seed=7, n_numeric=1, n_categorical=1)
+    names = ["x0"] if method == "wasserstein" else ["x0", "c0"]
+    alarms = 0
+    for seed in range(10):
+        cur = mixed_frame(2_000, seed=100 + seed, n_numeric=1, n_categorical=1)
+        result = dataset_drift(ref, cur, methods=dict.fromkeys(names, method), seed=seed)
+        for name in names:
+            col = result.column(name)
+            assert col.method == method
+            assert col.p_value is None
+            assert col.statistic is not None
+            assert col.threshold > 0
+            alarms += col.drifted
+    assert alarms <= 3
+    shifted = mixed_frame(2_000, seed=99, n_numeric=1, n_categorical=1, mean_shift=0.3, cat_a_share=0.25)
+    result = dataset_drift(ref, shifted, methods=dict.fromkeys(names, method))
+    assert all(result.column(n).drifted for n in names)
+
+
+@pytest.mark.parametrize("method", ["anderson", "cramervonmises", "ks"])
+def test_numeric_tests_by_name(method):
+    ref, cur = mixed_frame(600, seed=8), mixed_frame(500, seed=9, mean_shift=0.4)
+    col = column_drift(ref, cur, "x1", method=method)
+    assert col.method == method
+    assert col.drifted
+    assert col.p_adjusted == col.p_value
+
+
+@pytest.mark.parametrize("method", ["chi2", "chi2_gof", "z", "fisher"])
+def test_categorical_tests_by_name(method):
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"b": rng.choice(["y", "n"], 400, p=[0.3, 0.7])})
+    cur = pd.DataFrame({"b": rng.choice(["y", "n"], 300, p=[0.5, 0.5])})
+    col = column_drift(ref, cur, "b", method=method)
+    assert col.method == method
+    assert col.drifted
+
+
+def test_two_by_two_with_small_counts_uses_fisher():
+    ref = pd.DataFrame({"b": ["y"] * 3 + ["n"] * 40})
+    cur = pd.DataFrame({"b": ["y"] * 4 + ["n"] * 10})
+    assert column_drift(ref, cur, "b").method == "fisher"
+
+
+def test_rare_categories_are_pooled_not_flagged():
+    rng = np.random.default_rng(4)
+    cats = ["a", "b"] + [f"r{i}" for i in range(30)]
+    shares = np.array([0.5, 0.47] + [0.001] * 30)
+    shares /= shares.sum()
+    alarms = sum(
+        column_drift(
+            pd.DataFrame({"c": rng.choice(cats, 3_000, p=shares)}),
+            pd.DataFrame({"c": rng.choice(cats, 500, p=shares)}),
+            "c",
+        ).drifted
+        for _ in range(40)
+    )
+    assert alarms <= 5
+
+
+def test_kind_override_and_low_cardinality_numbers():
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"n": rng.integers(0, 3, 1000), "y": rng.normal(size=1000)})
+    cur = pd.DataFrame({"n": rng.integers(0, 3, 800), "y": rng.normal(size=800)})
+    result = dataset_drift(ref, cur, kinds={"y": "categorical"})
+    assert result.column("n").method == "chi2"  # 3 distinct values: tested as categories
+    assert result.column("n").kind == "categorical"
+    assert result.column("y").kind == "categorical"
+    assert column_drift(ref, cur, "n", kind="numeric", method="ks").method == "ks"
+
+
+def test_weights_change_the_share():
+    ref = mixed_frame(2_000, seed=1, n_numeric=2, n_categorical=0)
+    cur = mixed_frame(2_000, seed=2, n_numeric=2, n_categorical=0)
+    cur["x0"] += 0.5
+    assert dataset_drift(ref, cur).share == 0.5
+    weighted = dataset_drift(ref, cur, weights={"x0": 3.0})
+    assert weighted.share == 0.75
+    assert weighted.column("x0").weight == 3.0
+    assert weighted.drifted
+
+
+def test_summary_reference_and_prediction_drift():
+    ref = mixed_frame(3_000, seed=1, n_numeric=2, n_categorical=1)
+    ref["prediction"] = np.where(ref["x0"] > 0, "yes", "no")
+    summary = ReferenceSummary.from_frame(ref, max_rows=1_000, outputs=("prediction",))
+    cur = mixed_frame(1_000, seed=2, n_numeric=2, n_categorical=1)
+    cur["prediction"] = np.where(cur["x0"] > 0.5, "yes", "no")
+    features = dataset_drift(summary, cur.drop(columns="prediction"))
+    assert [c.column for c in features.columns] == ["x0", "x1", "c0"]
+    assert features.n_reference == 3_000
+    outputs = prediction_drift(summary, cur)
+    assert [c.column for c in outputs.columns] == ["prediction"]
+    assert outputs.column("prediction").drifted
+    with pytest.raises(InvalidInput, match="outputs"):
+        prediction_drift(ref, cur)
+
+
+def test_mismatched_columns_are_named():
+    ref, cur = mixed_frame(500, seed=1), mixed_frame(500, seed=2)
+    with pytest.raises(InvalidInput, match=r"'extra'.*not in the reference"):
+        dataset_drift(ref, cur.assign(extra=1.0))
+    with pytest.raises(InvalidInput, match=r"'x1'.*missing from the current"):
+        dataset_drift(ref, cur.drop(columns="x1"))
+    with pytest.raises(InvalidInput, match="'nope'"):
+        dataset_drift(ref, cur, columns=["nope"])
+    with pytest.raises(InvalidInput, match=r"'x0'.*numeric in the reference but categorical"):
+        dataset_drift(ref, cur.assign(x0="text"))
+    with pytest.raises(InvalidInput, match="methods"):
+        dataset_drift(ref, cur, methods={"x0": "magic"})
+    with pytest.raises(InvalidInput, match="needs a numeric column"):
+        dataset_drift(ref, cur, methods={"c0": "ks"})
+    with pytest.raises(InvalidInput, match="mode"):
+        dataset_drift(ref, cur, mode="nannyml")  # type: ignore[arg-type]
+
+
+def test_empty_and_all_missing_give_not_enough_data():
+    ref, cur = mixed_frame(500, seed=1), mixed_frame(500, seed=2)
+    empty = dataset_drift(ref, cur.head(0))
+    assert empty.status == "not_enough_data"
+    assert empty.share is None
+    assert not empty.drifted
+    assert all(c.status == "not_enough_data" for c in empty.columns)
+    cur["x0"] = np.nan
+    cur["c0"] = None
+    result = dataset_drift(ref, cur)
+    for name in ("x0", "c0"):
+        col = result.column(name)
+        assert col.status == "not_enough_data"
+        assert name in col.message
+        assert col.statistic is None
+    assert result.status == "ok"
+    assert not any(isinstance(v, float) and math.isnan(v) for v in result.to_dict()["columns"][0].values())
+    few = dataset_drift(ref, cur.head(3), columns=["x1"])
+    assert few.columns[0].status == "not_enough_data"
+    assert "at least 5" in few.columns[0].message
+
+
+def test_calibration_needs_enough_reference():
+    ref, cur = mixed_frame(30, seed=1), mixed_frame(30, seed=2)
+    col = column_drift(ref, cur, "x0", method="psi")
+    assert col.status == "not_enough_data"
+    assert "40 reference values" in col.message
+
+
+def test_a_window_of_100k_rows_is_fast():
+    import time
+
+    ref = mixed_frame(50_000, seed=1, n_numeric=20, n_categorical=0)
+    cur = mixed_frame(100_000, seed=2, n_numeric=20, n_categorical=0, mean_shift=0.05)
+    summary = ReferenceSummary.from_frame(ref)
+    dataset_drift(summary, cur.head(50))  # imports SciPy
+    start = time.perf_counter()
+    dataset_drift(summary, cur)
+    assert time.perf_counter() - start < 2.0  # about 0.3 s on 2 shared cores; the bound is for noisy CI
