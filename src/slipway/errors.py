@@ -9,7 +9,8 @@ prints the message and exits 2, the servers answer the ``status`` below with ``{
 
     SlipwayError
     ├── NotFound (LookupError)             e.g. RunNotFound, ExperimentNotFound, ArtifactNotFound,
-    │                                      ModelNotFound, ModelVersionNotFound, AliasNotFound
+    │                                      ModelNotFound, ModelVersionNotFound, AliasNotFound,
+    │                                      MonitorNotFound
     ├── InvalidInput (ValueError)          names the field or file and what was expected
     ├── Conflict                           e.g. AlreadyExists, SchemaOutOfDate, EnvironmentMismatch
     ├── IntegrityViolation                 an artifact digest mismatch; never downgraded to a warning
@@ -39,6 +40,7 @@ __all__ = [
     "MissingExtra",
     "ModelNotFound",
     "ModelVersionNotFound",
+    "MonitorNotFound",
     "NotFound",
     "Overloaded",
     "RunNotFound",
@@ -91,6 +93,10 @@ class ModelVersionNotFound(NotFound):
 
 class AliasNotFound(NotFound):
     code = "alias_not_found"
+
+
+class MonitorNotFound(NotFound):
+    code = "monitor_not_found"
 
 
 class InvalidInput(SlipwayError, ValueError):

@@ -19,6 +19,15 @@ from slipway.core._model_uri import (
     validate_alias,
     validate_model_name,
 )
+from slipway.core._monitoring import (
+    MAX_WINDOW_LENGTH,
+    AlertEvent,
+    AlertStatus,
+    Monitor,
+    MonitorResult,
+    validate_monitor_name,
+    validate_window,
+)
 from slipway.core._names import (
     GIT_COMMIT_TAG,
     GIT_DIRTY_TAG,
@@ -46,9 +55,12 @@ __all__ = [
     "GIT_DIRTY_TAG",
     "GIT_ROOT_TAG",
     "MAX_VALUE_LENGTH",
+    "MAX_WINDOW_LENGTH",
     "PREDICTION_COLUMN",
     "SOURCE_CWD_TAG",
     "TENSOR_DTYPES",
+    "AlertEvent",
+    "AlertStatus",
     "ArtifactEntry",
     "AuditAction",
     "AuditEvent",
@@ -60,6 +72,8 @@ __all__ = [
     "Metric",
     "ModelUri",
     "ModelVersion",
+    "Monitor",
+    "MonitorResult",
     "OrderBy",
     "Page",
     "ParamSpec",
@@ -86,5 +100,7 @@ __all__ = [
     "validate_deployment_name",
     "validate_key",
     "validate_model_name",
+    "validate_monitor_name",
     "validate_value",
+    "validate_window",
 ]

@@ -24,6 +24,17 @@ class AuditAction(str, enum.Enum):
     VALIDATE = "validate"  # a gate result recorded on a version
     DESCRIBE = "describe"  # a description changed
     TAG = "tag"  # a tag set or deleted
+    MONITOR_TRIGGER = "monitor.trigger"  # a breached monitor started an action (e.g. retraining)
+
+    @property
+    def external(self) -> bool:
+        """Whether the event records something that happened outside the store.
+
+        Such events are appended with ``record_audit_event``. Every other action is written by the
+        store itself, in the transaction of the change it records, so the log cannot claim a
+        registration, a tag or an alias move that did not happen.
+        """
+        return self is AuditAction.MONITOR_TRIGGER
 
     @property
     def moves_alias(self) -> bool:
