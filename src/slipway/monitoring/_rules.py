@@ -18,6 +18,7 @@ neither ``above`` nor ``below``: each an InvalidInput naming the key path.
       - {slack: "https://hooks.slack.com/services/T000/B000/XXXX"}
       - {log: true}
     cooldown: 1h                       # a rule that fired stays quiet this long (default 1h)
+    delay: 0s                          # evaluate a window this long after it ends (late labels)
     action: {command: [slipway, pipeline, run, retrain.py:pipeline]}
 """
 
@@ -173,6 +174,7 @@ class MonitorRules:
     rules: tuple[Rule, ...]
     alerts: tuple[Channel, ...] = (Channel(kind="log"),)
     cooldown_s: float = 3600.0
+    delay_s: float = 0.0
     action: Action | None = None
     drift: DriftOptions = DriftOptions()
     performance: PerformanceOptions = PerformanceOptions()
@@ -195,7 +197,7 @@ def load_rules(path: str | Path) -> MonitorRules:
 def parse_rules(data: object, *, source: str = "rules") -> MonitorRules:
     """Rules from a parsed document (the YAML's mapping)."""
     m = Reader(source, "", data).mapping()
-    m.only("rules", "alerts", "cooldown", "action", "drift", "performance")
+    m.only("rules", "alerts", "cooldown", "delay", "action", "drift", "performance")
     rules = [_rule(Reader(source, f"rules[{i}]", r)) for i, r in enumerate(m.child("rules").sequence())]
     if not rules:
         raise InvalidInput(f"{source}: rules: expected at least one rule")
@@ -209,11 +211,13 @@ def parse_rules(data: object, *, source: str = "rules") -> MonitorRules:
         else (Channel(kind="log"),)
     )
     cooldown = m.optional("cooldown", parse_duration)
+    delay = m.optional("delay", parse_duration)
     action = _action(m.child("action"), names) if m.data.get("action") is not None else None
     return MonitorRules(
         rules=tuple(rules),
         alerts=alerts,
         cooldown_s=3600.0 if cooldown is None else cooldown,
+        delay_s=delay or 0.0,
         action=action,
         drift=_drift(m.child("drift")) if m.data.get("drift") is not None else DriftOptions(),
         performance=(
