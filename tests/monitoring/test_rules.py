@@ -114,7 +114,7 @@ def test_a_missing_or_broken_file_is_named(tmp_path: Path) -> None:
         "drift.share",
         "drift.columns.age.p_value",
         "performance.f1",
-        "estimated.roc_auc",
+        "quality.columns.age.missing_share",
         "multivariate.error",
     ],
 )

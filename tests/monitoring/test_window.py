@@ -91,3 +91,17 @@ def test_a_feature_missing_from_the_log_is_reported_and_the_rest_evaluated(
     assert "not in this window's rows: x2" in result.messages
     assert "drift.columns.x1.score" in result.figures
     assert "drift.columns.x2.score" not in result.figures
+
+
+def test_quality_figures_name_the_worst_column(reference: ReferenceSummary) -> None:
+    rows = _log(_model_rows(1_000, 0.0, 6))
+    rows.loc[:299, "x2"] = np.nan  # 30% missing
+    rows.loc[300:399, "x1"] = 99.0  # far outside the reference range
+    f = evaluate_window(reference, rows, RULES).figures
+    assert f["quality.columns.x2.missing_share"] == pytest.approx(0.3)
+    assert f["quality.missing_share"] == pytest.approx(0.3)
+    assert f["quality.columns.x1.out_of_range_share"] == pytest.approx(0.1)
+    assert f["quality.out_of_range_share"] == pytest.approx(0.1)
+    assert f["quality.schema_violations"] == 0.0
+    missing = evaluate_window(reference, _log(_model_rows(500, 0.0, 7)).drop(columns="x2"), RULES).figures
+    assert missing["quality.schema_violations"] == 1.0

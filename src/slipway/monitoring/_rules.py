@@ -12,7 +12,6 @@ neither ``above`` nor ``below``: each an InvalidInput naming the key path.
       - {name: data-drift, figure: drift.share, above: 0.5, min_rows: 500, consecutive: 2}
       - {figure: drift.columns.age.score, above: 0.2}
       - {figure: performance.roc_auc, below: 0.8, min_rows: 200, severity: critical}
-      - {figure: estimated.roc_auc, below: 0.8}
     alerts:
       - {webhook: "https://example.com/hook"}
       - {slack: "https://hooks.slack.com/services/T000/B000/XXXX"}
@@ -69,7 +68,6 @@ FIGURE_PATTERNS: tuple[str, ...] = (
     r"quality\.(missing_share|duplicated_rows_share|new_category_share|out_of_range_share|schema_violations)",
     rf"quality\.columns\.{_NAME}\.(missing_share|missing_share_change|out_of_range_share|new_category_share)",
     rf"performance\.{_NAME}",
-    rf"estimated\.{_NAME}",
     r"labelled_rows",
 )
 _FIGURE = re.compile("|".join(f"(?:{p})" for p in FIGURE_PATTERNS))
@@ -83,8 +81,8 @@ def check_figure(name: str) -> str:
         raise InvalidInput(
             f"figure {name!r}: unknown; expected one of rows, labelled_rows, drift.share, "
             "drift.columns.COLUMN.score, prediction_drift.share, multivariate.error, "
-            "quality.missing_share, quality.columns.COLUMN.missing_share, performance.METRIC, "
-            "estimated.METRIC (docs/monitoring.md lists them all)"
+            "quality.missing_share, quality.columns.COLUMN.missing_share, performance.METRIC "
+            "(docs/monitoring.md lists them all)"
         )
     return name
 

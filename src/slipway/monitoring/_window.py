@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from slipway.models import ReferenceSummary
     from slipway.monitoring._performance import ChunkPerformance
+    from slipway.monitoring._quality import DataQuality
     from slipway.monitoring._results import DatasetDrift
     from slipway.monitoring._rules import MonitorRules
 
@@ -41,6 +42,7 @@ class WindowResult(_ToDict):
     figures: dict[str, float | None]
     drift: DatasetDrift | None = None
     prediction_drift: DatasetDrift | None = None
+    quality: DataQuality | None = None
     performance: ChunkPerformance | None = None
     messages: tuple[str, ...] = field(default=())
 
@@ -93,11 +95,17 @@ def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: Mon
     present_outputs = [c for c in reference.outputs if c in frame.columns]
     if present_outputs:
         pred = _drift(reference, frame, present_outputs, {**drift_options, "methods": None}, messages)
+    quality = _quality(reference, frame, [c for c in wanted if c not in LOG_COLUMNS], messages)
     performance = None
     if labelled:
         performance = _performance(reference, frame, rules, messages)
     figures = figures_of(
-        rows=rows, labelled_rows=labelled, drift=drift, prediction_drift=pred, performance=performance
+        rows=rows,
+        labelled_rows=labelled,
+        drift=drift,
+        prediction_drift=pred,
+        quality=quality,
+        performance=performance,
     )
     return WindowResult(
         rows=rows,
@@ -105,6 +113,7 @@ def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: Mon
         figures=figures,
         drift=drift,
         prediction_drift=pred,
+        quality=quality,
         performance=performance,
         messages=tuple(messages),
     )
@@ -123,6 +132,20 @@ def _drift(
         return dataset_drift(reference, frame, columns=columns, **options)
     except InvalidInput as exc:  # a column whose type changed, say: reported, the other figures stand
         messages.append(f"drift: {exc}")
+        return None
+
+
+def _quality(
+    reference: ReferenceSummary, frame: pd.DataFrame, columns: list[str], messages: list[str]
+) -> DataQuality | None:
+    from slipway.monitoring._quality import data_quality
+
+    if not columns:
+        return None
+    try:
+        return data_quality(reference, frame, columns=columns)
+    except InvalidInput as exc:
+        messages.append(f"quality: {exc}")
         return None
 
 
@@ -152,6 +175,7 @@ def figures_of(
     labelled_rows: int,
     drift: DatasetDrift | None = None,
     prediction_drift: DatasetDrift | None = None,
+    quality: DataQuality | None = None,
     performance: ChunkPerformance | None = None,
 ) -> dict[str, float | None]:
     """The flat figures rules are written against (see ``FIGURE_PATTERNS`` in the rules module)."""
@@ -171,7 +195,33 @@ def figures_of(
         if mv is not None:
             out["multivariate.error"] = finite(mv.error)
             out["multivariate.drifted"] = float(mv.drifted) if mv.status == "ok" else None
+    if quality is not None:
+        out.update(_quality_figures(quality))
     if performance is not None:
         for metric in performance.metrics:
             out[f"performance.{metric.name}"] = finite(metric.value)
+    return out
+
+
+def _quality_figures(quality: DataQuality) -> dict[str, float | None]:
+    """Window-wide quality figures are the worst column's (a rule on them fires on any column)."""
+
+    def worst(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return max(known) if known else None
+
+    cols = quality.columns
+    out: dict[str, float | None] = {
+        "quality.missing_share": worst([c.missing_current for c in cols]),
+        "quality.out_of_range_share": worst([c.out_of_range for c in cols]),
+        "quality.new_category_share": worst([c.new_categories for c in cols]),
+        "quality.duplicated_rows_share": finite(quality.duplicated_rows),
+        "quality.schema_violations": float(len(quality.missing_columns) + len(quality.type_mismatches)),
+    }
+    for c in cols:
+        base = f"quality.columns.{c.column}"
+        out[f"{base}.missing_share"] = finite(c.missing_current)
+        out[f"{base}.missing_share_change"] = finite(c.missing_change)
+        out[f"{base}.out_of_range_share"] = finite(c.out_of_range)
+        out[f"{base}.new_category_share"] = finite(c.new_categories)
     return out
