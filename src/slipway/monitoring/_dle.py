@@ -31,6 +31,7 @@ from slipway.monitoring._estimate import (
     _too_small,
 )
 from slipway.monitoring._results import finite
+from slipway.predlog import JOINED_COLUMNS, RESERVED_COLUMNS
 from slipway.validation._metrics import Predictions, metric_values
 
 if TYPE_CHECKING:
@@ -43,10 +44,7 @@ __all__ = ["DLE"]
 DLE_METRICS = ("mae", "rmse")
 
 #: Columns of the prediction log that are never a model's input (docs/predictions.md).
-_LOG_COLUMNS = frozenset(
-    {"request_id", "timestamp", "deployment", "model_name", "model_version", "variant", "latency_ms"}
-    | {"label", "label_timestamp"}
-)
+_LOG_COLUMNS = frozenset(RESERVED_COLUMNS) | frozenset(JOINED_COLUMNS)
 
 
 @dataclass(kw_only=True, eq=False)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
 from slipway.monitoring._results import _ToDict, finite
+from slipway.predlog import JOINED_COLUMNS, RESERVED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,9 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["WindowResult", "evaluate_window", "figures_of"]
 
 #: Columns of the prediction log that describe a row rather than the model's inputs or outputs.
-LOG_COLUMNS = frozenset(
-    {"request_id", "timestamp", "deployment", "model_name", "model_version", "variant", "latency_ms", "date"}
-)
+LOG_COLUMNS = frozenset(RESERVED_COLUMNS) | frozenset(JOINED_COLUMNS)
 _COLUMN_FIGURES = ("score", "statistic", "p_value", "p_adjusted", "effect_size")
 
 

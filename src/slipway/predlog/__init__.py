@@ -16,10 +16,14 @@ docs/predictions.md for the columns and the guarantees).
 
 from slipway.predlog._batch import PredictionBatch
 from slipway.predlog._feedback import log_feedback
+from slipway.predlog._layout import JOINED as JOINED_COLUMNS
+from slipway.predlog._layout import RESERVED as RESERVED_COLUMNS
 from slipway.predlog._reader import join_feedback, read_feedback, read_predictions
 from slipway.predlog._writer import PredictionLogWriter
 
 __all__ = [
+    "JOINED_COLUMNS",
+    "RESERVED_COLUMNS",
     "PredictionBatch",
     "PredictionLogWriter",
     "join_feedback",
