@@ -1,22 +1,58 @@
 """Monitoring: drift, data quality, measured and estimated performance, monitors, alerts, reports.
 
 The statistics are pure, vectorised functions over two DataFrames (a reference and a current
-window) that return JSON-serialisable dataclasses; monitors, alerts and reports are built on them.
+window) that return JSON-serialisable dataclasses; monitors, alerts and reports are built on them
+(docs/monitoring.md).
 """
 
 from slipway.models import ReferenceSummary
+from slipway.monitoring._chunks import Chunk, Chunker, ChunkSpan, split
+from slipway.monitoring._dle import DLE
 from slipway.monitoring._drift import column_drift, dataset_drift, prediction_drift
+from slipway.monitoring._estimate import CBPE, ChunkEstimate, EstimatedMetric, PerformanceEstimate
+from slipway.monitoring._performance import (
+    ChunkPerformance,
+    MeasuredPerformance,
+    MetricValue,
+    expected_calibration_error,
+    measure_performance,
+)
+from slipway.monitoring._quality import ColumnQuality, DataQuality, data_quality
 from slipway.monitoring._report import MetricSeries, drift_report_html
 from slipway.monitoring._results import ColumnDrift, DatasetDrift, MultivariateDrift
+from slipway.monitoring._rules import MonitorRules, load_rules, parse_rules
+from slipway.monitoring._window import WindowResult, evaluate_window
 
 __all__ = [
+    "CBPE",
+    "DLE",
+    "Chunk",
+    "ChunkEstimate",
+    "ChunkPerformance",
+    "ChunkSpan",
+    "Chunker",
     "ColumnDrift",
+    "ColumnQuality",
+    "DataQuality",
     "DatasetDrift",
+    "EstimatedMetric",
+    "MeasuredPerformance",
     "MetricSeries",
+    "MetricValue",
+    "MonitorRules",
     "MultivariateDrift",
+    "PerformanceEstimate",
     "ReferenceSummary",
+    "WindowResult",
     "column_drift",
+    "data_quality",
     "dataset_drift",
     "drift_report_html",
+    "evaluate_window",
+    "expected_calibration_error",
+    "load_rules",
+    "measure_performance",
+    "parse_rules",
     "prediction_drift",
+    "split",
 ]
