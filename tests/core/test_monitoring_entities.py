@@ -42,7 +42,8 @@ def test_empty_padded_long_or_non_text_windows_are_invalid(window: object) -> No
 def test_alert_statuses_are_their_text() -> None:
     assert AlertStatus.of("fired") is AlertStatus.FIRED
     assert AlertStatus.of(AlertStatus.FAILED) is AlertStatus.FAILED
-    assert AlertStatus.SUPPRESSED == "suppressed"
+    assert isinstance(AlertStatus.SUPPRESSED, str)
+    assert AlertStatus.SUPPRESSED.value == "suppressed"
     with pytest.raises(InvalidInput, match="fired, suppressed, failed"):
         AlertStatus.of("sent")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from slipway.core import ArtifactEntry, Metric
+from slipway.core import ArtifactEntry, Metric, Monitor, MonitorResult
 from slipway.errors import InvalidInput, MissingExtra, SchemaOutOfDate, StoreUnavailable
 from slipway.store import MetadataStore, open_metadata_store
 from slipway.store._sql import SCHEMA_REVISION, SqlMetadataStore, current, upgrade
@@ -247,7 +247,7 @@ def _check_old_schema_is_out_of_date_and_upgrades(url: str, revision: str) -> No
     with pytest.raises(SchemaOutOfDate, match=rf"schema revision {revision}.*slipway db upgrade"):
         SqlMetadataStore.connect(url)
 
-    assert upgrade(url) == SCHEMA_REVISION == "0003"
+    assert upgrade(url) == SCHEMA_REVISION == "0004"
 
     store = SqlMetadataStore.connect(url)
     exp = store.get_experiment_by_name("kept")
@@ -267,16 +267,26 @@ def _check_old_schema_is_out_of_date_and_upgrades(url: str, revision: str) -> No
     store.set_alias(name="churn", alias="production", version=2, actor="ada")
     assert store.get_version_by_alias("churn", "production").version == 2
     assert len(store.search_audit(model="churn").items) == 3
+    # 0004: monitoring
+    store.create_monitor(
+        Monitor(name="churn-drift", deployment="churn", reference="models:/churn@production", window="1h")
+    )
+    for _ in range(2):
+        store.record_monitor_result(
+            MonitorResult(monitor="churn-drift", window_start=0, window_end=3_600_000)
+        )
+    assert store.get_monitor("churn-drift").cursor == 3_600_000
+    assert len(store.list_monitor_results("churn-drift")) == 1
     store.close()
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
 def test_an_older_sqlite_database_is_out_of_date_and_upgrades(tmp_path: Path, revision: str) -> None:
     _check_old_schema_is_out_of_date_and_upgrades(f"sqlite:///{tmp_path / 'old.db'}", revision)
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
 def test_an_older_postgres_database_is_out_of_date_and_upgrades(
     empty_postgres_url: str, revision: str
 ) -> None:

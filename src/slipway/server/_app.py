@@ -14,6 +14,7 @@ from slipway.errors import InvalidInput
 from slipway.server._auth import TokenVerifier, bearer_scheme
 from slipway.server._blobs import blob_router
 from slipway.server._errors import install_error_handlers
+from slipway.server._monitoring_routes import monitoring_router
 from slipway.server._registry_routes import TOKEN_STATE, registry_router
 from slipway.server._routes import artifact_records_router, json_answer, metadata_router
 from slipway.store._wire import API_PREFIX, ErrorResponse, HealthResponse, TokenInfoWire
@@ -29,7 +30,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     for status, text in (
         (400, "bad input: the message names the field and what was expected"),
         (401, "missing, unknown or revoked bearer token"),
-        (404, "no such experiment, run, blob, model, model version or alias"),
+        (404, "no such experiment, run, blob, model, model version, alias or monitor"),
         (409, "conflicts with what is stored (a taken name, a param changing value)"),
         (422, "a stored blob no longer matches its digest"),
         (503, "the database or the artifact store does not answer"),
@@ -63,8 +64,8 @@ def create_app(
         title="slipway team server",
         version=__version__,
         description=(
-            "Experiments, runs, metrics, datasets, artifacts and the model registry of a team, "
-            "over one REST API."
+            "Experiments, runs, metrics, datasets, artifacts, the model registry and the monitors "
+            "of a team, over one REST API."
         ),
         openapi_url="/openapi.json",
         docs_url="/docs",
@@ -87,6 +88,7 @@ def create_app(
     api.include_router(artifact_records_router(store, blobs=blobs))
     api.include_router(blob_router(blobs))
     api.include_router(registry_router(store, auth=auth))
+    api.include_router(monitoring_router(store))
     app.include_router(api)
 
     # "Who am I" asks the store every time, even with auth off: it is how a client verifies a token,

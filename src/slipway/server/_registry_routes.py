@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from slipway.errors import Unauthorized
 from slipway.server._routes import json_answer
 from slipway.store._wire import ArtifactEntryWire, ArtifactsResponse
+from slipway.store._wire_monitoring import RecordAuditEventRequest  # noqa: TC001 - FastAPI reads route signatures at run time
 from slipway.store._wire_registry import (
     AuditEventWire,
     AuditPageResponse,
@@ -210,5 +211,22 @@ def registry_router(store: "MetadataStore", *, auth: bool) -> APIRouter:
             page_token=page_token,
         )
         return json_answer(AuditPageResponse.from_core(page))
+
+    @router.post("/audit", response_model=AuditEventWire, status_code=201)
+    def record_audit_event(body: RecordAuditEventRequest, request: Request) -> Response:
+        """Append an event of something outside the store (``monitor.trigger``); others are a 400.
+
+        Changes the store makes itself (registration, alias moves …) are logged by their own
+        routes, so this cannot record one that did not happen.
+        """
+        event = store.record_audit_event(
+            model=body.model,
+            action=body.action,  # type: ignore[arg-type]  # the store checks it, naming the actions
+            actor=actor(request, body.actor),
+            reason=body.reason,
+            version=body.version,
+            details=body.details,
+        )
+        return json_answer(AuditEventWire.from_core(event), status=201)
 
     return router

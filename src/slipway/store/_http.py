@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from slipway._transport import Connection
-from slipway.core import AuditAction, RunStatus, validate_alias, validate_model_name
+from slipway.core import AlertStatus, AuditAction, RunStatus, validate_alias, validate_model_name
 from slipway.errors import (
     AliasNotFound,
     InvalidInput,
     ModelNotFound,
+    MonitorNotFound,
     SlipwayError,
     StoreUnavailable,
     Unauthorized,
@@ -50,6 +52,19 @@ from slipway.store._wire import (
     TokenInfoWire,
     encode_log_batch,
 )
+from slipway.store._wire_monitoring import (
+    AlertEventWire,
+    AlertsResponse,
+    CreateMonitorRequest,
+    MonitorCursorRequest,
+    MonitorResultsResponse,
+    MonitorsResponse,
+    MonitorWire,
+    RecordAlertRequest,
+    RecordAuditEventRequest,
+    RecordedResponse,
+    RecordMonitorResultRequest,
+)
 from slipway.store._wire_registry import (
     AuditEventWire,
     AuditPageResponse,
@@ -73,12 +88,15 @@ if TYPE_CHECKING:
     import httpx
 
     from slipway.core import (
+        AlertEvent,
         ArtifactEntry,
         AuditEvent,
         DatasetRecord,
         Experiment,
         Metric,
         ModelVersion,
+        Monitor,
+        MonitorResult,
         Page,
         RegisteredModel,
         Run,
@@ -125,7 +143,11 @@ class HttpMetadataStore:
             ) from None
 
     def _post(self, path: str, body: BaseModel, *, method: str = "POST") -> httpx.Response:
-        return self._call(method, path, content=body.model_dump_json(by_alias=True), headers=_JSON)
+        try:
+            content = body.model_dump_json(by_alias=True)
+        except PydanticSerializationError as exc:  # free-form JSON holding e.g. a set or an object
+            raise InvalidInput(f"{method} {path}: expected JSON values only ({exc})") from None
+        return self._call(method, path, content=content, headers=_JSON)
 
     # -------------------------------------------------------------------- experiments
 
@@ -418,6 +440,113 @@ class HttpMetadataStore:
         params = {k: v for k, v in query.items() if v is not None}
         return self._parse(AuditPageResponse, self._call("GET", "/audit", params=params)).to_core()
 
+    def record_audit_event(
+        self,
+        *,
+        model: str,
+        action: AuditAction,
+        actor: str,
+        reason: str = "",
+        version: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        with _checked("audit event"):
+            body = RecordAuditEventRequest(
+                model=model,
+                action=action.value if isinstance(action, AuditAction) else action,
+                actor=actor,
+                reason=reason,
+                version=version,
+                details=dict(details) if details is not None else None,
+            )
+        return self._parse(AuditEventWire, self._post("/audit", body)).to_core()
+
+    # -------------------------------------------------------------------- monitoring
+
+    def create_monitor(self, monitor: Monitor, *, replace: bool = False) -> Monitor:
+        with _checked("monitor"):
+            body = CreateMonitorRequest.of(monitor, replace=replace)
+        return self._parse(MonitorWire, self._post("/monitors", body)).to_core()
+
+    def get_monitor(self, name: str) -> Monitor:
+        return self._parse(MonitorWire, self._call("GET", _monitor(name))).to_core()
+
+    def list_monitors(self) -> list[Monitor]:
+        found = self._parse(MonitorsResponse, self._call("GET", "/monitors"))
+        return [m.to_core() for m in found.monitors]
+
+    def delete_monitor(self, name: str) -> None:
+        self._call("DELETE", _monitor(name))
+
+    def set_monitor_cursor(self, name: str, cursor: int | None) -> Monitor:
+        with _checked("monitor cursor"):
+            body = MonitorCursorRequest(cursor=cursor)
+        return self._parse(MonitorWire, self._post(f"{_monitor(name)}/cursor", body, method="PUT")).to_core()
+
+    def record_monitor_result(self, result: MonitorResult) -> bool:
+        path = f"{_monitor(result.monitor)}/results"
+        with _checked("monitor result"):
+            body = RecordMonitorResultRequest.of(result)
+        return self._parse(RecordedResponse, self._post(path, body)).recorded
+
+    def list_monitor_results(
+        self,
+        name: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        max_results: int = 1000,
+    ) -> list[MonitorResult]:
+        query = {"since": since, "until": until, "max_results": max_results}
+        params = {k: v for k, v in query.items() if v is not None}
+        answer = self._call("GET", f"{_monitor(name)}/results", params=params)
+        return [r.to_core() for r in self._parse(MonitorResultsResponse, answer).results]
+
+    def record_alert(
+        self,
+        *,
+        monitor: str,
+        rule: str,
+        window_end: int,
+        status: AlertStatus | str,
+        channel: str,
+        message: str = "",
+        details: Mapping[str, Any] | None = None,
+        at: int | None = None,
+    ) -> AlertEvent:
+        path = f"{_monitor(monitor)}/alerts"
+        with _checked("alert"):
+            body = RecordAlertRequest(
+                rule=rule,
+                window_end=window_end,
+                status=status.value if isinstance(status, AlertStatus) else status,
+                channel=channel,
+                message=message,
+                details=dict(details) if details is not None else None,
+                at=at,
+            )
+        return self._parse(AlertEventWire, self._post(path, body)).to_core()
+
+    def list_alerts(
+        self,
+        *,
+        monitor: str | None = None,
+        rule: str | None = None,
+        status: AlertStatus | str | None = None,
+        since: int | None = None,
+        max_results: int = 1000,
+    ) -> list[AlertEvent]:
+        query = {
+            "monitor": monitor,
+            "rule": rule,
+            "status": status.value if isinstance(status, AlertStatus) else status,
+            "since": since,
+            "max_results": max_results,
+        }
+        params = {k: v for k, v in query.items() if v is not None}
+        found = self._parse(AlertsResponse, self._call("GET", "/alerts", params=params))
+        return [a.to_core() for a in found.alerts]
+
     def close(self) -> None:
         self._conn.close()
 
@@ -448,6 +577,13 @@ def _model(name: str) -> str:
     if not _routable(name):
         raise ModelNotFound(f"model {name!r} not found")
     return f"/models/{_seg(name)}"
+
+
+def _monitor(name: str) -> str:
+    """The path of a monitor; a name no route can carry names no monitor (as a SQL store would say)."""
+    if not _routable(name):
+        raise MonitorNotFound(f"monitor {name!r} not found; `slipway monitor create` makes one")
+    return f"/monitors/{_seg(name)}"
 
 
 def _version(name: str, version: int) -> str:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from slipway.core import (
+        AlertEvent,
+        AlertStatus,
         ArtifactEntry,
         AuditAction,
         AuditEvent,
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
         Experiment,
         Metric,
         ModelVersion,
+        Monitor,
+        MonitorResult,
         Page,
         RegisteredModel,
         Run,
@@ -32,7 +36,11 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class MetadataStore(Protocol):
-    """Experiments, runs, their params, metrics, tags, datasets and artifact listings; server tokens."""
+    """All metadata: runs and experiments, tokens, the registry and its audit log, monitors.
+
+    Runs carry their params, metrics, tags, datasets and artifact listings; monitors their window
+    results and alerts.
+    """
 
     # experiments
     def create_experiment(self, *, name: str, tags: Mapping[str, str] | None = None) -> Experiment: ...
@@ -232,6 +240,115 @@ class MetadataStore(Protocol):
         ``since`` is inclusive and ``until`` exclusive (ms since the epoch). Pass ``next_token``
         back with the same filters for the next page (another search's token is InvalidInput);
         pages follow ids, so events appended meanwhile never shift them.
+        """
+        ...
+
+    def record_audit_event(
+        self,
+        *,
+        model: str,
+        action: AuditAction,
+        actor: str,
+        reason: str = "",
+        version: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append an event recording something that happened outside the store, and return it.
+
+        For actions that change no state the store holds (``MONITOR_TRIGGER``: a breached monitor
+        started an action). Every other action is InvalidInput: the store writes those itself, with
+        the change they record, so the log never claims a registration or an alias move that did
+        not happen. ``model`` must be a valid model name but need not be registered (a monitor may
+        watch a deployment whose reference is a data file). The event is appended to the log
+        :meth:`search_audit` reads, with the actor rules of every other event.
+        """
+        ...
+
+    # monitoring: monitor definitions and their cursors, the result of every evaluated window, and
+    # every alert with its fate. An unknown monitor is MonitorNotFound for every method that names
+    # one (list_alerts only filters). A failed call writes nothing.
+    def create_monitor(self, monitor: Monitor, *, replace: bool = False) -> Monitor:
+        """Store a monitor's definition and return it as stored (with the store's times).
+
+        A taken name is AlreadyExists unless ``replace``; a replacement changes the definition and
+        ``updated_at`` but keeps ``created_at`` and the cursor (the windows already evaluated stay
+        evaluated; move the cursor with :meth:`set_monitor_cursor`). A new monitor starts at
+        ``monitor.cursor`` (None: before the first window). ``created_at`` and ``updated_at`` of
+        the argument are ignored.
+        """
+        ...
+
+    def get_monitor(self, name: str) -> Monitor: ...  # raises MonitorNotFound
+    def list_monitors(self) -> list[Monitor]: ...  # by name
+    def delete_monitor(self, name: str) -> None:
+        """Delete the monitor with its results and alerts, in one transaction."""
+        ...
+
+    def set_monitor_cursor(self, name: str, cursor: int | None) -> Monitor:
+        """Set where the next run resumes (ms; None: from the start), backward or forward.
+
+        For a backfill or a reset; recorded results are kept, so re-evaluated windows that were
+        already recorded stay as they were.
+        """
+        ...
+
+    def record_monitor_result(self, result: MonitorResult) -> bool:
+        """Record a window's result once: True if recorded now, False if that window already was.
+
+        Idempotent on ``(monitor, window_start, window_end)``: an existing result is never
+        changed, and of concurrent callers recording one window exactly one gets True. In the same
+        transaction the monitor's cursor moves to ``max(cursor, window_end)`` (never backward;
+        also when the window was already recorded, so a run after a cursor reset catches up).
+        ``created_at`` 0 is stamped with the store's clock.
+        """
+        ...
+
+    def list_monitor_results(
+        self,
+        name: str,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        max_results: int = 1000,
+    ) -> list[MonitorResult]:
+        """Results oldest first by ``window_start``, at most ``max_results`` (1 to 10,000).
+
+        ``since`` is inclusive and ``until`` exclusive, both on ``window_start`` (ms).
+        """
+        ...
+
+    def record_alert(
+        self,
+        *,
+        monitor: str,
+        rule: str,
+        window_end: int,
+        status: AlertStatus | str,
+        channel: str,
+        message: str = "",
+        details: Mapping[str, Any] | None = None,
+        at: int | None = None,
+    ) -> AlertEvent:
+        """Record an alert of ``rule`` on the window ending at ``window_end`` and what became of it.
+
+        ``status`` is fired, suppressed (deduplicated or in cooldown) or failed (not delivered);
+        ``at`` defaults to the store's clock. The store assigns ``id``, increasing.
+        """
+        ...
+
+    def list_alerts(
+        self,
+        *,
+        monitor: str | None = None,
+        rule: str | None = None,
+        status: AlertStatus | str | None = None,
+        since: int | None = None,
+        max_results: int = 1000,
+    ) -> list[AlertEvent]:
+        """Alerts newest first (by ``at``, then ``id``), filtered; ``since`` is inclusive on ``at``.
+
+        Newest first so that deduplication and cooldown read the last alert of a rule with
+        ``max_results=1``.
         """
         ...
 

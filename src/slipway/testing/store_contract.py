@@ -33,6 +33,7 @@ from slipway.errors import (
     NotFound,
     RunNotFound,
 )
+from slipway.testing._store_contract_monitoring import MonitoringContract
 from slipway.testing._store_contract_records import RecordsContract
 from slipway.testing._store_contract_registry import RegistryContract
 from slipway.testing._store_contract_search import SearchContract
@@ -53,7 +54,9 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStoreContract(RecordsContract, RegistryContract, SearchContract, WritesContract):
+class MetadataStoreContract(
+    RecordsContract, RegistryContract, MonitoringContract, SearchContract, WritesContract
+):
     """Behaviour every metadata store shows; subclasses provide the ``store`` fixture."""
 
     # ------------------------------------------------------------------ experiments

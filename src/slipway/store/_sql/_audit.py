@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from slipway.core import MAX_VALUE_LENGTH, AuditAction, AuditEvent, Page
+from slipway.core import MAX_VALUE_LENGTH, AuditAction, AuditEvent, Page, now_ms, validate_model_name
 from slipway.errors import InvalidInput
-from slipway.store._sql._base import SqlBase, int64
+from slipway.store._sql._base import SqlBase, fits, int64
 from slipway.store._sql._tables import audit_events
 
 if TYPE_CHECKING:
@@ -213,8 +213,56 @@ def _event_of(row: Any) -> AuditEvent:
     )
 
 
+def external_action(value: AuditAction | str) -> AuditAction:
+    """The action of an event appended on its own; an action the store writes itself is refused.
+
+    Registration, alias moves, gate results, descriptions and tags are logged by the methods that
+    make those changes, in the same transaction: appending one by hand would record a change
+    that never happened.
+    """
+    action = action_of(value)
+    if not action.external:
+        allowed = ", ".join(a.value for a in AuditAction if a.external)
+        raise InvalidInput(
+            f"record_audit_event action {action.value!r}: expected one of {allowed}; a "
+            f"{action.value} event is written by the method that makes that change"
+        )
+    return action
+
+
 class AuditMixin(SqlBase):
-    """Reading the audit log; there is deliberately no method that edits or deletes an event."""
+    """Reading the audit log and appending events of outside happenings; nothing edits or deletes one."""
+
+    def record_audit_event(
+        self,
+        *,
+        model: str,
+        action: AuditAction,
+        actor: str,
+        reason: str = "",
+        version: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Append an event that records something outside the store (a monitor's trigger)."""
+        action = external_action(action)
+        validate_model_name(model)
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise InvalidInput(f"model version {version!r:.60}: expected an integer")
+        version = None if version is None else int64("model version", version)
+        fits("actor", actor, 250)
+        fits("reason", reason, MAX_VALUE_LENGTH)
+        text = to_json("audit details", details)
+        with self._write() as connection:
+            return append_event(
+                connection,
+                at=now_ms(),
+                actor=actor,
+                action=action,
+                model=model,
+                version=version,
+                reason=reason,
+                details_json=text,
+            )
 
     def search_audit(
         self,

@@ -32,6 +32,7 @@ from slipway.store._sql._audit import AuditMixin
 from slipway.store._sql._base import chunks, fits, int64, upsert
 from slipway.store._sql._engine import WRITE, check_schema, create_engine, has_tables, run_upgrade
 from slipway.store._sql._errors import masked, translated
+from slipway.store._sql._monitoring import MonitoringMixin
 from slipway.store._sql._records import RecordsMixin
 from slipway.store._sql._tables import (
     applied_batches,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 _MAX_RESULTS = 10_000
 
 
-class SqlMetadataStore(RecordsMixin, AliasesMixin, AuditMixin):
+class SqlMetadataStore(RecordsMixin, AliasesMixin, AuditMixin, MonitoringMixin):
     """A :class:`~slipway.store.MetadataStore` over SQLAlchemy; build it with :meth:`connect`."""
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 #: The Alembic revision this code reads and writes; a store at another revision is out of date.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 # Named constraints, so that migrations can refer to them on every dialect.
 metadata = sa.MetaData(
@@ -276,4 +276,61 @@ audit_events = sa.Table(
     sa.Column("details", sa.Text(), nullable=False),  # JSON
     sa.Index("ix_audit_events_model_id", "model", "id"),
     sa.Index("ix_audit_events_action_id", "action", "id"),
+)
+
+
+# ------------------------------------------------------------------------------------ monitoring
+# A monitor's definition and its cursor (the end of the last evaluated window); one row per
+# evaluated window, written at most once (the primary key makes a re-run of a window a no-op); and
+# every alert with its fate, read newest first per rule for deduplication and cooldown. The
+# monitors row is also the lock that serialises the writers of one monitor on PostgreSQL.
+
+_MONITOR = sa.String(128)
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("name", _MONITOR, primary_key=True),
+    sa.Column("deployment", _MONITOR, nullable=False),
+    sa.Column("reference", sa.Text(), nullable=False),
+    sa.Column("window_spec", _KEY, nullable=False),  # "window" is a keyword in SQL
+    sa.Column("rules", sa.Text(), nullable=False),  # JSON list
+    sa.Column("actions", sa.Text(), nullable=False),  # JSON list
+    sa.Column("options", sa.Text(), nullable=False),  # JSON object
+    sa.Column("created_at", _MS, nullable=False),
+    sa.Column("updated_at", _MS, nullable=False),
+    sa.Column("cursor", _MS, nullable=True),
+    sa.Column("reference_digest", sa.String(128), nullable=True),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Index("ix_monitors_deployment", "deployment"),
+)
+
+monitor_results = sa.Table(
+    "monitor_results",
+    metadata,
+    sa.Column("monitor", _MONITOR, sa.ForeignKey("monitors.name"), primary_key=True),
+    sa.Column("window_start", _MS, primary_key=True),
+    sa.Column("window_end", _MS, primary_key=True),
+    sa.Column("created_at", _MS, nullable=False),
+    sa.Column("row_count", sa.BigInteger(), nullable=False),  # "rows" is a keyword in SQL
+    sa.Column("figures", sa.Text(), nullable=False),  # JSON object: name -> number or null
+    sa.Column("breaches", sa.Text(), nullable=False),  # JSON list of rule names
+    sa.Column("result", sa.Text(), nullable=False),  # JSON object
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("monitor", _MONITOR, sa.ForeignKey("monitors.name"), nullable=False),
+    sa.Column("rule", _KEY, nullable=False),
+    sa.Column("window_end", _MS, nullable=False),
+    sa.Column("at", _MS, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("details", sa.Text(), nullable=False),  # JSON object
+    # "the last alert of this rule" (dedup, cooldown) is one backward step on this index
+    sa.Index("ix_alert_events_monitor_rule_at", "monitor", "rule", "at"),
+    sa.Index("ix_alert_events_at", "at"),
 )
