@@ -69,7 +69,7 @@ class _ToDict:
 class ColumnDrift(_ToDict):
     """One column's drift verdict: the test, its statistic, the threshold it was held to.
 
-    ``method`` names the test or distance (``ks``, ``chi2``, ``chi2_gof``, ``wasserstein``,
+    ``method`` names the test or distance (``ks``, ``chi2``, ``chi2_gof``, ``z``, ``wasserstein``,
     ``jensenshannon``, ``psi``, ``kl``, ``anderson``, ``cramervonmises``, ``hellinger``, ``fisher``).
     For a hypothesis test ``p_value`` is the raw p-value, ``p_adjusted`` the one corrected for the
     number of columns tested, and ``threshold`` the significance level; for a distance both
