@@ -6,25 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from tests.cli._cli import cli
 
 import slipway
 from slipway.artifacts import open_file_tree
-from slipway.cli import main
 from slipway.config import load_settings
 from slipway.predlog import PredictionBatch, PredictionLogWriter
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

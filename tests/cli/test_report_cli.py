@@ -8,24 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pytest
+from tests.cli._cli import cli
 
 import slipway
-from slipway.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 pytest.importorskip("matplotlib")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _data(n: int, shift: float, seed: int) -> pd.DataFrame:

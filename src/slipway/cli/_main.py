@@ -34,6 +34,7 @@ def _register_groups() -> None:
         _db,
         _experiments,
         _models,
+        _monitor,
         _predictions,
         _promote,
         _report,

@@ -10,6 +10,8 @@ from slipway.monitoring._chunks import Chunk, Chunker, ChunkSpan, split
 from slipway.monitoring._dle import DLE
 from slipway.monitoring._drift import column_drift, dataset_drift, prediction_drift
 from slipway.monitoring._estimate import CBPE, ChunkEstimate, EstimatedMetric, PerformanceEstimate
+from slipway.monitoring._gauges import prometheus_text
+from slipway.monitoring._monitor import Monitors, WindowOutcome
 from slipway.monitoring._performance import (
     ChunkPerformance,
     MeasuredPerformance,
@@ -40,9 +42,11 @@ __all__ = [
     "MetricSeries",
     "MetricValue",
     "MonitorRules",
+    "Monitors",
     "MultivariateDrift",
     "PerformanceEstimate",
     "ReferenceSummary",
+    "WindowOutcome",
     "WindowResult",
     "column_drift",
     "data_quality",
@@ -54,5 +58,6 @@ __all__ = [
     "measure_performance",
     "parse_rules",
     "prediction_drift",
+    "prometheus_text",
     "split",
 ]
