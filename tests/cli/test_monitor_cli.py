@@ -120,6 +120,21 @@ def test_delete_removes_the_monitor(capsys: pytest.CaptureFixture[str], monitor:
         (["create", "m", "-d", "churn", "-r", "models:/nope/1", "--rules", "rules.yaml"], "nope"),
         (["backfill", "m", "--start", "yesterday", "--end", "2026-01-01"], "--start 'yesterday'"),
         (["show", "nope"], "nope"),
+        (
+            [
+                "create",
+                "m",
+                "-d",
+                "c",
+                "-r",
+                "train.parquet",
+                "--rules",
+                "rules.yaml",
+                "--estimation-reference",
+                "train.parquet",
+            ],
+            "estimation data: no 'label' column",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

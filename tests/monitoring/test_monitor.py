@@ -311,3 +311,67 @@ def test_the_latest_results_are_prometheus_gauges(
     assert (breach.labels, breach.value) == ({"monitor": "g", "rule": "data-drift"}, 1.0)
     [end] = families["slipway_monitor_window_end_timestamp_seconds"].samples
     assert end.value == (ms(T0) + 2 * HOUR_MS) / 1000
+
+
+def _scored(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+    """A calibrated binary classifier's outputs on rows, with labels drawn from its probabilities."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1, n)
+    p = 1 / (1 + np.exp(-2 * x))
+    scored: pd.DataFrame = pd.DataFrame(
+        {
+            "x": x,
+            "prediction": (p >= 0.5).astype("int64"),
+            "proba_0": 1 - p,
+            "proba_1": p,
+            "label": (rng.random(n) < p).astype("int64"),
+        }
+    )
+    return scored
+
+
+def test_performance_is_estimated_in_windows_without_labels(
+    monitors: tuple[Monitors, Clock], store: MetadataStore, tree: FileTree
+) -> None:
+    service, clock = monitors
+    estimation = _scored(20_000, seed=1)
+    rules = {"rules": [{"name": "auc", "figure": "estimated.roc_auc", "below": 0.5}], "cooldown": "1h"}
+    service.create(
+        "est", deployment="churn", reference="t.csv", data=estimation[["x"]], estimation=estimation,
+        window="1h", rules=rules,
+    )  # fmt: skip
+    window = _scored(2_000, seed=2, shift=1.5)  # the inputs move: fewer hard cases, a higher AUC
+    with PredictionLogWriter(tree, deployment="churn") as writer:
+        writer.log(
+            PredictionBatch(
+                request_ids=[f"r{i}" for i in range(len(window))],
+                model_name="churn",
+                model_version="1",
+                variant="primary",
+                inputs=window[["x"]],
+                outputs={c: window[c].to_numpy() for c in ("prediction", "proba_0", "proba_1")},
+                latency_ms=1.0,
+                timestamp=T0 + timedelta(minutes=30),
+            )
+        )
+    clock.now = ms(T0 + timedelta(hours=1))
+    [outcome] = service.run("est")
+
+    from sklearn.metrics import roc_auc_score
+
+    f = outcome.result.figures
+    realised = roc_auc_score(window["label"], window["proba_1"])  # labels the monitor never saw
+    assert f["labelled_rows"] == 0
+    assert f["estimated.roc_auc"] == pytest.approx(realised, abs=0.02)
+    assert f["estimated.roc_auc.lower"] <= realised <= f["estimated.roc_auc.upper"]
+    assert outcome.breaches == ()
+
+
+def test_estimation_data_without_labels_is_refused(monitors: tuple[Monitors, Clock]) -> None:
+    service, _ = monitors
+    rules = {"rules": [{"figure": "estimated.roc_auc", "below": 0.5}]}
+    with pytest.raises(InvalidInput, match="estimation data: no 'label' column"):
+        service.create(
+            "e", deployment="churn", reference="t.csv", data=_rows(10, 0, 1),
+            estimation=_scored(100, 1).drop(columns="label"), window="1h", rules=rules,
+        )  # fmt: skip

@@ -67,6 +67,14 @@ def create(
     window: Annotated[
         str, typer.Option(help="window length: a pandas frequency such as 15min, 1h, 1D")
     ] = "1h",
+    estimation_reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--estimation-reference",
+            help="labelled data the model did not train on, with its outputs: estimates performance "
+            "before labels arrive (estimated.* figures)",
+        ),
+    ] = None,
     description: Annotated[str, typer.Option(help="what the monitor is for")] = "",
     replace: Annotated[bool, typer.Option("--replace", help="replace a monitor of that name")] = False,
     store: StoreOption = None,
@@ -94,6 +102,7 @@ def create(
             window=window,
             rules=document,
             data=data,
+            estimation=read_table(estimation_reference) if estimation_reference is not None else None,
             description=description,
             replace=replace,
             source=str(rules),

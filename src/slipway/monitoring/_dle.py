@@ -112,19 +112,24 @@ class DLE:
         self.reference_ = tuple(self._chunk(c.span, c.data) for c in self.chunker_.split(reference))
         return self
 
-    def estimate(self, frame: pd.DataFrame) -> PerformanceEstimate:
-        """The estimated errors on each window of ``frame`` (labels, where present, give ``realized``)."""
+    def estimate(self, frame: pd.DataFrame, *, chunker: Chunker | str | None = None) -> PerformanceEstimate:
+        """The estimated errors on each window of ``frame`` (labels, where present, give ``realized``).
+
+        ``chunker`` splits ``frame`` in other windows than the reference's (a monitor estimates
+        each of its windows whole: ``"all"``).
+        """
         if not hasattr(self, "fitted_"):
             raise _not_fitted("DLE")
+        windows = self.chunker_ if chunker is None else as_chunker(chunker)
         for column in (*self.features_, self.prediction):
             _require(frame, column, "a column the reference had")
         return PerformanceEstimate(
             method="dle",
             metrics=self.metrics_,
-            chunker=self.chunker_,
+            chunker=windows,
             band=self.band,
             reference=self.reference_,
-            chunks=tuple(self._chunk(c.span, c.data) for c in self.chunker_.split(frame)),
+            chunks=tuple(self._chunk(c.span, c.data) for c in windows.split(frame)),
         )
 
     def _design(self, frame: pd.DataFrame) -> NDArray[np.float64]:

@@ -281,15 +281,20 @@ class CBPE:
         self.reference_ = tuple(self._chunk(c.span, c.data) for c in self.chunker_.split(reference))
         return self
 
-    def estimate(self, frame: pd.DataFrame) -> PerformanceEstimate:
-        """The estimate on each window of ``frame`` (labels, where present, give ``realized``)."""
+    def estimate(self, frame: pd.DataFrame, *, chunker: Chunker | str | None = None) -> PerformanceEstimate:
+        """The estimate on each window of ``frame`` (labels, where present, give ``realized``).
+
+        ``chunker`` splits ``frame`` in other windows than the reference's (a monitor estimates
+        each of its windows whole: ``"all"``).
+        """
         if not hasattr(self, "fitted_"):
             raise _not_fitted("CBPE")
-        chunks = tuple(self._chunk(c.span, c.data) for c in self.chunker_.split(frame))
+        windows = self.chunker_ if chunker is None else as_chunker(chunker)
+        chunks = tuple(self._chunk(c.span, c.data) for c in windows.split(frame))
         return PerformanceEstimate(
             method="cbpe",
             metrics=self.metrics_,
-            chunker=self.chunker_,
+            chunker=windows,
             band=self.band,
             reference=self.reference_,
             chunks=chunks,

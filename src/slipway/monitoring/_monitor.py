@@ -39,12 +39,16 @@ if TYPE_CHECKING:
 
     from slipway.artifacts import BlobStore, FileTree
     from slipway.models import ReferenceSummary
+    from slipway.monitoring._dle import DLE
+    from slipway.monitoring._estimate import CBPE
     from slipway.store import MetadataStore
 
 __all__ = ["Monitors", "WindowOutcome"]
 
 _HISTORY = 50  # earlier windows read to judge `consecutive` rules
 _MAX_WINDOWS = 10_000  # windows one run evaluates at most (a monitor left alone for years)
+_ESTIMATION_ROWS = 50_000  # rows of estimation data kept with a monitor
+_ESTIMATION_CHUNKS = "count:10"  # reference windows the estimator's alert thresholds come from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +101,7 @@ class Monitors:
         window: str,
         rules: Mapping[str, Any],
         data: pd.DataFrame | ReferenceSummary | None = None,
+        estimation: pd.DataFrame | None = None,
         description: str = "",
         replace: bool = False,
         source: str = "rules",
@@ -104,6 +109,9 @@ class Monitors:
         """Check everything (window, rules, reference) and store the monitor; it starts now.
 
         ``reference`` is a model URI, or names the data file whose rows (or summary) ``data`` holds.
+        ``estimation`` is labelled data the model did not train on, with its outputs (``proba_<class>``
+        for a binary classifier, ``prediction`` and the features for a regressor): performance is
+        then estimated in every window before its labels arrive (``estimated.*`` figures).
         """
         from slipway.models import as_reference
 
@@ -116,6 +124,11 @@ class Monitors:
             raise InvalidInput(f"reference {reference!r}: expected a model URI (models:/NAME@ALIAS) or data")
         else:
             digest = self.blobs.put_bytes(as_reference(data).to_bytes()).digest
+        options: dict[str, Any] = {"document": dict(rules), "rules": _summary(parsed)}
+        if estimation is not None:
+            _estimator(estimation, parsed)  # fit once now: a reference it cannot learn from fails here
+            kept = as_reference(estimation, max_rows=_ESTIMATION_ROWS)
+            options["estimation_digest"] = self.blobs.put_bytes(kept.to_bytes()).digest
         start = _floor(self.clock(), offset)
         return self.store.create_monitor(
             Monitor(
@@ -125,7 +138,7 @@ class Monitors:
                 window=window,
                 rules=[dict(r) for r in rules["rules"]],
                 actions=[{"alerts": rules.get("alerts")}, {"action": rules.get("action")}],
-                options={"document": dict(rules), "rules": _summary(parsed)},
+                options=options,
                 cursor=start,
                 reference_digest=digest,
                 description=description,
@@ -146,6 +159,16 @@ class Monitors:
             raise InvalidInput(f"monitor {monitor.name}: no reference summary stored; create it again")
         data = self.blobs.get_bytes(monitor.reference_digest)
         return ReferenceSummary.from_bytes(data, source=monitor.reference), monitor.reference_digest
+
+    def estimator(self, monitor: Monitor, rules: MonitorRules) -> CBPE | DLE | None:
+        """The performance estimator fitted on the monitor's estimation data (None without it)."""
+        from slipway.models import ReferenceSummary
+
+        digest = monitor.options.get("estimation_digest")
+        if not digest or not rules.performance.estimate:
+            return None
+        data = ReferenceSummary.from_bytes(self.blobs.get_bytes(digest), source=f"monitor {monitor.name}")
+        return _estimator(data.sample, rules)
 
     def _model_reference(self, uri: str) -> tuple[ReferenceSummary, str]:
         from slipway.models import REFERENCE_FILE
@@ -178,12 +201,14 @@ class Monitors:
         if not bounds:
             return []
         reference, digest = self.reference(monitor)
+        estimator = self.estimator(monitor, rules)
         rows = self._read(monitor.deployment, bounds[0][0], bounds[-1][1])
-        outcomes: list[WindowOutcome] = []
-        for lo, hi in bounds:
-            window = _slice(rows, lo, hi)
-            outcomes.append(self._evaluate(monitor, rules, reference, digest, window, lo, hi, alert=True))
-        return outcomes
+        return [
+            self._evaluate(
+                monitor, rules, reference, digest, estimator, _slice(rows, lo, hi), lo, hi, alert=True
+            )
+            for lo, hi in bounds
+        ]
 
     def backfill(
         self, name: str, frame: pd.DataFrame | None = None, *, start: int, end: int
@@ -196,11 +221,14 @@ class Monitors:
         if not bounds:
             raise InvalidInput(f"backfill: no complete {monitor.window} window between the two times")
         reference, digest = self.reference(monitor)
+        estimator = self.estimator(monitor, rules)
         rows = (
             self._read(monitor.deployment, bounds[0][0], bounds[-1][1]) if frame is None else _stamped(frame)
         )
         return [
-            self._evaluate(monitor, rules, reference, digest, _slice(rows, lo, hi), lo, hi, alert=False)
+            self._evaluate(
+                monitor, rules, reference, digest, estimator, _slice(rows, lo, hi), lo, hi, alert=False
+            )
             for lo, hi in bounds
         ]
 
@@ -220,13 +248,14 @@ class Monitors:
         rules: MonitorRules,
         reference: ReferenceSummary,
         digest: str,
+        estimator: CBPE | DLE | None,
         rows: pd.DataFrame,
         lo: int,
         hi: int,
         *,
         alert: bool,
     ) -> WindowOutcome:
-        result = evaluate_window(reference, rows, rules)
+        result = evaluate_window(reference, rows, rules, estimator=estimator)
         earlier = self.store.list_monitor_results(monitor.name, until=lo, max_results=10_000)[-_HISTORY:]
         history = [r.figures for r in reversed(earlier)]
         verdicts = judge(rules.rules, result.figures, history)
@@ -333,6 +362,37 @@ class Monitors:
             details=dict(body),
         )
         return status.value
+
+
+def _estimator(data: pd.DataFrame, rules: MonitorRules) -> CBPE | DLE:
+    """CBPE for a binary classifier's probabilities, DLE for a regressor, fitted on ``data``."""
+    from slipway.monitoring._dle import DLE
+    from slipway.monitoring._estimate import CBPE
+
+    label = rules.performance.label
+    if label not in data.columns:
+        raise InvalidInput(
+            f"estimation data: no {label!r} column; expected the true labels (performance.label)"
+        )
+    proba = sorted(str(c)[len("proba_") :] for c in data.columns if str(c).startswith("proba_"))
+    if proba:
+        if len(proba) != 2:
+            raise InvalidInput(
+                f"estimation data: {len(proba)} proba_ columns; "
+                "performance is estimated for binary classifiers (and regressors)"
+            )
+        pos = rules.performance.pos_label
+        if pos is None:
+            pos = proba[-1]  # the greater class, as scikit-learn's positive class
+            if data[label].dtype.kind in "iuf":
+                pos = int(float(pos)) if float(pos).is_integer() else float(pos)
+        score = f"proba_{pos}"
+        if score not in data.columns:
+            raise InvalidInput(f"estimation data: no {score!r} column for the positive class {pos!r}")
+        return CBPE(chunker=_ESTIMATION_CHUNKS, score=score, label=label, pos_label=pos).fit(data)
+    if "prediction" not in data.columns:
+        raise InvalidInput("estimation data: expected the model's outputs (proba_<class> or prediction)")
+    return DLE(chunker=_ESTIMATION_CHUNKS, label=label).fit(data)
 
 
 def _end_ms(body: Mapping[str, Any]) -> int:

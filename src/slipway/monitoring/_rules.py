@@ -68,6 +68,7 @@ FIGURE_PATTERNS: tuple[str, ...] = (
     r"quality\.(missing_share|duplicated_rows_share|new_category_share|out_of_range_share|schema_violations)",
     rf"quality\.columns\.{_NAME}\.(missing_share|missing_share_change|out_of_range_share|new_category_share)",
     rf"performance\.{_NAME}",
+    rf"estimated\.{_NAME}(\.(lower|upper|alert))?",
     r"labelled_rows",
 )
 _FIGURE = re.compile("|".join(f"(?:{p})" for p in FIGURE_PATTERNS))
@@ -81,8 +82,8 @@ def check_figure(name: str) -> str:
         raise InvalidInput(
             f"figure {name!r}: unknown; expected one of rows, labelled_rows, drift.share, "
             "drift.columns.COLUMN.score, prediction_drift.share, multivariate.error, "
-            "quality.missing_share, quality.columns.COLUMN.missing_share, performance.METRIC "
-            "(docs/monitoring.md lists them all)"
+            "quality.missing_share, quality.columns.COLUMN.missing_share, performance.METRIC, "
+            "estimated.METRIC (docs/monitoring.md lists them all)"
         )
     return name
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from slipway.models import ReferenceSummary
+    from slipway.monitoring._dle import DLE
+    from slipway.monitoring._estimate import CBPE, ChunkEstimate
     from slipway.monitoring._performance import ChunkPerformance
     from slipway.monitoring._quality import DataQuality
     from slipway.monitoring._results import DatasetDrift
@@ -43,6 +45,7 @@ class WindowResult(_ToDict):
     prediction_drift: DatasetDrift | None = None
     quality: DataQuality | None = None
     performance: ChunkPerformance | None = None
+    estimated: ChunkEstimate | None = None
     messages: tuple[str, ...] = field(default=())
 
 
@@ -58,8 +61,14 @@ def _task(reference: ReferenceSummary, frame: pd.DataFrame) -> str:
     return "regression"
 
 
-def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: MonitorRules) -> WindowResult:
-    """Drift, prediction drift and measured performance of ``frame`` against ``reference``."""
+def evaluate_window(
+    reference: ReferenceSummary,
+    frame: pd.DataFrame,
+    rules: MonitorRules,
+    *,
+    estimator: CBPE | DLE | None = None,
+) -> WindowResult:
+    """Drift, quality, measured and (with a fitted ``estimator``) estimated performance of ``frame``."""
     messages: list[str] = []
     rows = len(frame)
     label = rules.performance.label
@@ -98,6 +107,7 @@ def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: Mon
     performance = None
     if labelled:
         performance = _performance(reference, frame, rules, messages)
+    estimated = _estimate(estimator, frame, messages) if estimator is not None else None
     figures = figures_of(
         rows=rows,
         labelled_rows=labelled,
@@ -105,6 +115,7 @@ def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: Mon
         prediction_drift=pred,
         quality=quality,
         performance=performance,
+        estimated=estimated,
     )
     return WindowResult(
         rows=rows,
@@ -114,6 +125,7 @@ def evaluate_window(reference: ReferenceSummary, frame: pd.DataFrame, rules: Mon
         prediction_drift=pred,
         quality=quality,
         performance=performance,
+        estimated=estimated,
         messages=tuple(messages),
     )
 
@@ -148,6 +160,15 @@ def _quality(
         return None
 
 
+def _estimate(estimator: CBPE | DLE, frame: pd.DataFrame, messages: list[str]) -> ChunkEstimate | None:
+    try:
+        chunks = estimator.estimate(frame, chunker="all").chunks
+    except InvalidInput as exc:
+        messages.append(f"estimated performance: {exc}")
+        return None
+    return chunks[0] if chunks else None
+
+
 def _performance(
     reference: ReferenceSummary, frame: pd.DataFrame, rules: MonitorRules, messages: list[str]
 ) -> ChunkPerformance | None:
@@ -176,6 +197,7 @@ def figures_of(
     prediction_drift: DatasetDrift | None = None,
     quality: DataQuality | None = None,
     performance: ChunkPerformance | None = None,
+    estimated: ChunkEstimate | None = None,
 ) -> dict[str, float | None]:
     """The flat figures rules are written against (see ``FIGURE_PATTERNS`` in the rules module)."""
     out: dict[str, float | None] = {"rows": float(rows), "labelled_rows": float(labelled_rows)}
@@ -199,6 +221,12 @@ def figures_of(
     if performance is not None:
         for metric in performance.metrics:
             out[f"performance.{metric.name}"] = finite(metric.value)
+    if estimated is not None:
+        for est in estimated.metrics:
+            out[f"estimated.{est.name}"] = finite(est.value)
+            out[f"estimated.{est.name}.lower"] = finite(est.lower)
+            out[f"estimated.{est.name}.upper"] = finite(est.upper)
+            out[f"estimated.{est.name}.alert"] = float(est.alert) if est.value is not None else None
     return out
 
 
