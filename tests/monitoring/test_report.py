@@ -1,4 +1,5 @@
-"""The HTML report: self-contained, numbers and plots for every column, drifted columns first."""
+"""The HTML report: self-contained, numbers and plots for every column, drifted columns first,
+and performance over time: measured per window, estimated with its band."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from tests.monitoring._data import census
 
+from slipway.errors import InvalidInput
 from slipway.models import ReferenceSummary
 from slipway.monitoring._drift import dataset_drift
-from slipway.monitoring._report import MetricSeries, drift_report_html
+from slipway.monitoring._performance import measure_performance
+from slipway.monitoring._report import (
+    MetricSeries,
+    drift_report_html,
+    performance_report_html,
+    performance_series,
+)
 
 pytest.importorskip("matplotlib")
 
@@ -80,3 +89,153 @@ def test_performance_over_time_is_drawn_with_its_band(frames: tuple[pd.DataFrame
     assert "Performance over time" in page
     assert page.count("<svg") == 4
     assert "roc_auc" in page
+
+
+# ---------------------------------------------------------------------- performance over time
+
+
+def _degrading(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A calibrated binary model's outputs; the current period's labels get noisier chunk by chunk.
+
+    Labels are drawn from the model's own probabilities (so it is calibrated on the reference);
+    in the current period a growing share of them is flipped, so realised accuracy falls.
+    """
+    rng = np.random.default_rng(seed)
+
+    def frame(n: int) -> pd.DataFrame:
+        x = rng.normal(0.0, 1.0, n)
+        p = 1.0 / (1.0 + np.exp(-2.5 * x))
+        return pd.DataFrame(
+            {"x": x, "proba_1": p, "prediction": (p >= 0.5).astype(int), "label": (rng.uniform(size=n) < p)}
+        ).astype({"label": int})
+
+    reference, current = frame(5_000), frame(5_000)
+    flip = rng.uniform(size=len(current)) < np.repeat(np.linspace(0.0, 0.4, 5), 1_000)
+    current.loc[flip, "label"] = 1 - current.loc[flip, "label"]
+    return reference, current
+
+
+def test_realised_series_are_measure_performances_values_per_chunk() -> None:
+    _, current = _degrading()
+    series = performance_series(current, chunker="rows:1000")
+
+    measured = measure_performance(current, task="classification", proba="proba_1", chunker="rows:1000")
+    assert [s.metric for s in series] == list(measured.metrics)
+    for s in series:
+        assert s.labels == [c.chunk.key for c in measured.chunks]
+        assert s.realised == [c.value(s.metric) for c in measured.chunks]
+        assert (s.estimated, s.lower, s.upper, s.estimator) == ([], [], [], "")
+    accuracy = next(s for s in series if s.metric == "accuracy").realised
+    assert accuracy[0] is not None
+    assert accuracy[-1] is not None
+    assert accuracy[0] - accuracy[-1] > 0.25  # the degradation the data was built with
+
+
+def test_the_estimate_comes_with_its_band_and_thresholds_and_alerts_when_labels_drift() -> None:
+    reference, current = _degrading()
+    series = performance_series(current, chunker="count:5", reference=reference)
+
+    by_name = {s.metric: s for s in series}
+    assert list(by_name)[:5] == ["roc_auc", "accuracy", "precision", "recall", "f1"]  # estimated first
+    accuracy = by_name["accuracy"]
+    assert accuracy.estimator == "cbpe"
+    assert accuracy.labels == ["0:1000", "1000:2000", "2000:3000", "3000:4000", "4000:5000"]
+    assert len(accuracy.estimated) == len(accuracy.lower) == len(accuracy.upper) == 5
+    for value, lo, hi in zip(accuracy.estimated, accuracy.lower, accuracy.upper, strict=True):
+        assert value is not None
+        assert lo is not None
+        assert hi is not None
+        assert lo < value < hi
+    assert accuracy.lower_threshold is not None
+    assert accuracy.upper_threshold is not None
+    # labels flipped under unchanged inputs (a concept shift) are invisible to the estimate,
+    # which stays flat while the realised accuracy falls out of its band: the picture shows it
+    realised = accuracy.realised
+    assert realised[0] is not None
+    assert realised[-1] is not None
+    assert accuracy.lower[0] is not None
+    assert accuracy.lower[-1] is not None
+    assert realised[0] >= accuracy.lower[0]
+    assert realised[-1] < accuracy.lower[-1]
+    assert not any(accuracy.alerts)  # the inputs did not move
+    assert by_name["log_loss"].estimated == []  # measured only
+
+
+def test_census_estimate_tracks_the_realised_values_and_the_page_draws_one_plot_per_series() -> None:
+    reference, analysis = census()
+    series = performance_series(
+        analysis, chunker="rows:20000", reference=reference, metrics=["roc_auc", "f1"]
+    )
+
+    measured = measure_performance(
+        analysis, task="classification", proba="proba_1", chunker="rows:20000", metrics=["roc_auc", "f1"]
+    )
+    assert [s.metric for s in series] == ["roc_auc", "f1"]
+    for s in series:
+        assert s.realised == [c.value(s.metric) for c in measured.chunks]
+        assert len(s.estimated) == len(s.labels) == len(measured.chunks) == 11
+        gaps = [
+            abs(e - r)
+            for e, r in zip(s.estimated, s.realised, strict=True)
+            if e is not None and r is not None
+        ]
+        assert np.mean(gaps) < 0.01
+    page = performance_report_html(series, title="census", window="rows:20000")
+    assert page.count("<svg") == 2
+    assert "Performance over time" in page
+    assert "estimated by CBPE" in page
+    assert "<script" not in page
+
+
+def test_a_regressor_is_estimated_by_dle() -> None:
+    rng = np.random.default_rng(5)
+
+    def frame(n: int, noise: float) -> pd.DataFrame:
+        x = rng.normal(0.0, 1.0, n)
+        return pd.DataFrame(
+            {"x": x, "prediction": 2.0 * x, "label": 2.0 * x + rng.normal(0.0, noise + abs(x), n)}
+        )
+
+    series = performance_series(frame(2_000, 0.5), chunker="count:4", reference=frame(3_000, 0.5))
+
+    assert [s.metric for s in series][:2] == ["mae", "rmse"]
+    mae = series[0]
+    assert mae.estimator == "dle"
+    assert all(v is not None for v in mae.estimated)
+    assert all(v is not None for v in mae.realised)
+
+
+def test_drift_report_holds_one_svg_per_column_and_per_series(
+    frames: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, current = frames
+    _, labelled = _degrading()
+    series = performance_series(labelled, chunker="count:5", metrics=["accuracy", "f1"])
+    page = drift_report_html(
+        dataset_drift(reference, current), reference, current, performance=series, window="count:5"
+    )
+
+    assert page.count("<svg") == 3 + 2
+    assert "windows: count:5" in page
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"label": "outcome"}, "no labels in column 'outcome' and no estimation reference"),
+        ({"chunker": "rows:ten"}, "expected rows:<a whole number>"),
+        ({"reference": "unlabelled"}, "estimation reference: no labels in column 'label'"),
+        ({"reference": "labelled", "metrics": ["log_loss"], "current": "unlabelled"}, "cannot be estimated"),
+    ],
+)
+def test_bad_input_is_invalid_input(kwargs: dict[str, object], message: str) -> None:
+    reference, current = _degrading()
+    options: dict[str, object] = {"chunker": "count:5", **kwargs}
+    if options.get("reference") == "unlabelled":
+        options["reference"] = reference.drop(columns="label")
+    elif options.get("reference") == "labelled":
+        options["reference"] = reference
+    if options.pop("current", None) == "unlabelled":
+        current = current.drop(columns="label")
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        performance_series(current, **options)  # type: ignore[arg-type]
