@@ -88,6 +88,7 @@ def main() -> None:
 
     version = _register_gate_promote(f"runs:/{best}/model", X_test.assign(target=y_test))
     _serve_and_predict(version, X_test.head(5))
+    _watch(X_test)
 
 
 MODEL = "quickstart-cancer"
@@ -166,6 +167,60 @@ def _serve_and_predict(version: int, rows: pd.DataFrame) -> None:
     logged = join_feedback(read_predictions(tree, deployment=MODEL), read_feedback(tree, deployment=MODEL))
     print(f"prediction log: {len(logged)} rows, {int(logged['label'].notna().sum())} with a label")
     print(f"  serve it yourself: {_slipway_command()} serve models:/{MODEL}@production --port 8080")
+
+
+def _watch(X_test: pd.DataFrame) -> None:
+    """Drift against the training data the model was saved with, a report, and a monitor on the log."""
+    import subprocess
+    from datetime import date, timedelta
+
+    from slipway.monitoring import dataset_drift, drift_report_html
+
+    reference = slipway.load_model(f"models:/{MODEL}@production").reference()
+    assert reference is not None  # autolog saved the training data's summary with the model
+    features = [c for c in reference.columns if c not in reference.outputs]
+    same = dataset_drift(reference, X_test, columns=features)
+    # a new scanner, say, that reads every size 20% larger
+    sizes = [c for c in features if "radius" in c or "perimeter" in c or "area" in c]
+    shifted = X_test.assign(**{c: X_test[c] * 1.2 for c in sizes})
+    moved = dataset_drift(reference, shifted, columns=features)
+    print(
+        f"drift on held-out data: {len(same.drifted_columns)} of {len(features)} columns; "
+        f"on rescaled sizes: {len(moved.drifted_columns)} of {len(features)} "
+        f"(dataset drift: {moved.drifted})"
+    )
+    Path("drift.html").write_text(
+        drift_report_html(moved, reference, shifted, title="Quickstart: rescaled sizes")
+    )
+    print("  drift report: drift.html")
+
+    cli = str(Path(sys.executable).parent / "slipway")
+    Path("rules.yaml").write_text("rules:\n  - {name: data-drift, figure: drift.share, above: 0.5}\n")
+    production = f"models:/{MODEL}@production"
+    create = [
+        "create",
+        "quickstart",
+        "--deployment",
+        MODEL,
+        "--reference",
+        production,
+        "--rules",
+        "rules.yaml",
+    ]
+    subprocess.run([cli, "monitor", *create, "--window", "1D", "--replace"], check=True)
+    today = date.today()
+    backfill = [
+        cli,
+        "monitor",
+        "backfill",
+        "quickstart",
+        "--start",
+        str(today),
+        "--end",
+        str(today + timedelta(days=1)),
+    ]
+    subprocess.run(backfill, check=True)
+    print(f"  watch it: {_slipway_command()} monitor run  (from cron; see docs/monitoring.md)")
 
 
 def _slipway_command() -> str:

@@ -31,4 +31,9 @@ def test_the_quickstart_tracks_registers_serves_and_logs(tmp_path: Path) -> None
     assert "promoted models:/quickstart-cancer/1 to models:/quickstart-cancer@production" in out
     assert "served by version 1: predictions [" in out
     assert "prediction log: 5 rows, 1 with a label" in out
+    # the nine size columns were rescaled: all nine, and only they, are caught
+    assert "drift on held-out data: 0 of 30 columns; on rescaled sizes: 9 of 30" in out
+    assert (tmp_path / "drift.html").read_text().count("<svg") == 30
+    assert "monitor quickstart: 1 rule(s) on deployment quickstart-cancer, 1D windows" in out
+    assert ": 5 rows" in out
     assert "Traceback" not in done.stderr
