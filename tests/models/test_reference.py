@@ -19,7 +19,7 @@ def _frame(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     age = rng.normal(40, 10, n)
     age[::7] = np.nan
-    return pd.DataFrame(
+    frame: pd.DataFrame = pd.DataFrame(
         {
             "age": age,
             "plan": rng.choice(["basic", "pro", "team"], n, p=[0.5, 0.3, 0.2]),
@@ -27,6 +27,7 @@ def _frame(n: int, seed: int = 1) -> pd.DataFrame:
             "active": rng.random(n) < 0.3,
         }
     )
+    return frame
 
 
 def test_figures_are_exact_over_all_rows_while_the_sample_is_bounded() -> None:
