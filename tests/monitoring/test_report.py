@@ -105,9 +105,11 @@ def _degrading(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     def frame(n: int) -> pd.DataFrame:
         x = rng.normal(0.0, 1.0, n)
         p = 1.0 / (1.0 + np.exp(-2.5 * x))
-        return pd.DataFrame(
-            {"x": x, "proba_1": p, "prediction": (p >= 0.5).astype(int), "label": (rng.uniform(size=n) < p)}
-        ).astype({"label": int})
+        label = (rng.uniform(size=n) < p).astype(int)
+        out: pd.DataFrame = pd.DataFrame(
+            {"x": x, "proba_1": p, "prediction": (p >= 0.5).astype(int), "label": label}
+        )
+        return out
 
     reference, current = frame(5_000), frame(5_000)
     flip = rng.uniform(size=len(current)) < np.repeat(np.linspace(0.0, 0.4, 5), 1_000)
@@ -192,9 +194,10 @@ def test_a_regressor_is_estimated_by_dle() -> None:
 
     def frame(n: int, noise: float) -> pd.DataFrame:
         x = rng.normal(0.0, 1.0, n)
-        return pd.DataFrame(
+        out: pd.DataFrame = pd.DataFrame(
             {"x": x, "prediction": 2.0 * x, "label": 2.0 * x + rng.normal(0.0, noise + abs(x), n)}
         )
+        return out
 
     series = performance_series(frame(2_000, 0.5), chunker="count:4", reference=frame(3_000, 0.5))
 
