@@ -209,7 +209,11 @@ def _estimate(
         estimator = CBPE(metrics=names, chunker=chunks, score=score, label=label, pos_label=pos)
     else:
         estimator = DLE(metrics=names, chunker=chunks, label=label)
-    result = estimator.fit(reference).estimate(current)
+    try:
+        estimator.fit(reference)
+    except InvalidInput as exc:  # say which frame: both have the same columns
+        raise InvalidInput(f"estimation reference: {exc}") from None
+    result = estimator.estimate(current)
     return {name: [c.metric(name) for c in result.chunks] for name in result.metrics}
 
 
