@@ -242,3 +242,25 @@ def test_bad_input_is_invalid_input(kwargs: dict[str, object], message: str) -> 
         current = current.drop(columns="label")
     with pytest.raises(InvalidInput, match=re.escape(message)):
         performance_series(current, **options)  # type: ignore[arg-type]
+
+
+def test_time_windows_need_no_timestamps_in_the_estimation_reference() -> None:
+    reference, current = _degrading()
+    current["timestamp"] = pd.date_range("2024-03-01", periods=len(current), freq="min", tz="UTC")
+    series = performance_series(current, chunker="1D", reference=reference, metrics=["roc_auc"])
+
+    (auc,) = series
+    assert auc.labels == [
+        "2024-03-01T00:00:00+00:00",
+        "2024-03-02T00:00:00+00:00",
+        "2024-03-03T00:00:00+00:00",
+        "2024-03-04T00:00:00+00:00",
+    ]
+    assert all(v is not None for v in auc.estimated)
+    assert auc.lower_threshold is not None  # from the reference cut into windows of the days' size
+
+
+def test_an_empty_current_frame_has_empty_series() -> None:
+    reference, current = _degrading()
+    (auc,) = performance_series(current.iloc[:0], chunker="count:5", reference=reference, metrics=["roc_auc"])
+    assert (auc.labels, auc.estimated) == ([], [])

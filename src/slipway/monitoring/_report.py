@@ -88,16 +88,14 @@ def performance_series(
     is inferred as monitors do (classification when there are ``proba_`` columns or the predictions
     are not floats). ``metrics`` default to the estimator's, then the measured ones.
 
-    ``count:N`` windows are turned into windows of ``ceil(rows / N)`` rows, so the reference is cut
-    into windows of the size it judges: thresholds from bigger windows would be too narrow.
+    The estimator's alert thresholds come from the reference cut into windows of the current
+    windows' median size (thresholds from bigger windows would be too narrow), so the reference
+    needs no timestamp or chunking column of its own.
     """
     from slipway.errors import InvalidInput
-    from slipway.monitoring._chunks import Chunker, as_chunker
+    from slipway.monitoring._chunks import as_chunker
 
     chunks = as_chunker(chunker)
-    if chunks.by == "count" and len(current):
-        assert chunks.count is not None
-        chunks = Chunker.by_rows(-(-len(current) // chunks.count))
     if task is None:
         task = _infer_task(current, reference)
     labelled = label in current.columns and bool(current[label].notna().any())
@@ -203,17 +201,26 @@ def _estimate(
         names = DLE_METRICS
     if not names:
         return {}
+    import numpy as np
+
+    from slipway.monitoring._chunks import Chunker
+
+    sizes = [c.n_rows for c in chunks.split(current) if c.n_rows]
+    if not sizes:
+        return {name: [] for name in names}
+    # windows smaller than the estimators' 50 rows are not estimated: no thresholds needed for them
+    windows = Chunker.by_rows(max(50, int(np.median(sizes))), incomplete="append")
     estimator: CBPE | DLE
     if task == "classification":
         score, pos = _positive_class(reference, pos_label)
-        estimator = CBPE(metrics=names, chunker=chunks, score=score, label=label, pos_label=pos)
+        estimator = CBPE(metrics=names, chunker=windows, score=score, label=label, pos_label=pos)
     else:
-        estimator = DLE(metrics=names, chunker=chunks, label=label)
+        estimator = DLE(metrics=names, chunker=windows, label=label)
     try:
         estimator.fit(reference)
     except InvalidInput as exc:  # say which frame: both have the same columns
         raise InvalidInput(f"estimation reference: {exc}") from None
-    result = estimator.estimate(current)
+    result = estimator.estimate(current, chunker=chunks)
     return {name: [c.metric(name) for c in result.chunks] for name in result.metrics}
 
 
