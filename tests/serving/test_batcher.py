@@ -386,32 +386,28 @@ class TestOverload:
         run(body())
         assert rec.calls == [[0], [4]]  # what the timer answered is never predicted
 
-    def test_each_change_of_depth_is_reported_on_the_loop_thread_and_they_sum_to_zero(
+    def test_the_depth_counts_what_the_batcher_holds_and_returns_to_zero(
         self, make: Callable[..., Batcher[int, int]]
     ) -> None:
         rec = Recorder(hold=True)
-        changes: list[tuple[int, int, str]] = []
-        b: Batcher[int, int]
-
-        def on_depth(delta: int) -> None:
-            changes.append((delta, b.depth, threading.current_thread().name))
-
-        b = make(rec, max_latency_ms=1000, on_depth=on_depth)
+        b = make(rec, max_latency_ms=1000)
 
         async def body() -> None:
             first = b.submit(0)
             await rec.busy()
             others = [b.submit(i) for i in range(1, 5)]
+            assert b.depth == 5  # one inside the model, four waiting
             others[0].cancel()
+            assert b.depth == 5  # a cancelled request is held until the predict thread drops it
             rec.gate.set()
             await asyncio.gather(first, *others[1:])
+            for _ in range(500):  # the release of the cancelled one may come a callback later
+                if b.depth == 0:
+                    break
+                await asyncio.sleep(0.01)
             assert b.depth == 0
 
         run(body())
-        assert sum(delta for delta, _, _ in changes) == 0
-        assert [d for d, _, _ in changes[:5]] == [1] * 5
-        assert all(depth >= 0 for _, depth, _ in changes)
-        assert {name for _, _, name in changes} == {threading.current_thread().name}
 
 
 class TestClose:

@@ -435,6 +435,9 @@ class TestQueueDepthGauge:
         dep = runtime(registry, model="models:/m@production")
 
         def depth() -> float | None:
+            """The gauge as a scrape publishes it."""
+            depths = {(dep.name, role): n for role, n in dep.queue_depths().items()}
+            dep.metrics.flush(inflight=0, queue_depths=depths)
             labels = {"deployment": "m", "variant": "primary"}
             return dep.metrics.registry.get_sample_value("slipway_queue_depth", labels)
 

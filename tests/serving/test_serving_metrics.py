@@ -35,9 +35,8 @@ WORKER = """
 from slipway.serving._metrics import ServingMetrics
 
 metrics = ServingMetrics()
-metrics.inflight(3)
-metrics.queued("m", "primary", 2)
 metrics.request("m", "m", "1", "primary", 200, 0.001)
+metrics.flush(inflight=3, queue_depths={("m", "primary"): 2})
 """
 
 SCRAPE = """
@@ -92,6 +91,48 @@ def test_only_the_gauge_files_of_processes_that_are_gone_are_removed(tmp_path: P
     assert parent.exists()
     assert list(tmp_path.glob("counter_*.db")), "counts of the dead worker are kept"
     assert forget_dead_workers(tmp_path) == []
+
+
+def test_a_flush_publishes_exactly_what_observing_one_by_one_would() -> None:
+    """Requests and batches are counted in plain numbers and published in bulk at a flush: the
+    exposition then equals prometheus-client's own histograms fed each observation at once."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from slipway.serving._metrics import _BATCH_BUCKETS, _LATENCY_BUCKETS
+
+    metrics = ServingMetrics()
+    reference = CollectorRegistry()
+    requests = Counter("slipway_requests", "", ["status"], registry=reference)
+    latency = Histogram("slipway_request_duration_seconds", "", buckets=_LATENCY_BUCKETS, registry=reference)
+    sizes = Histogram("slipway_batch_size", "", buckets=_BATCH_BUCKETS, registry=reference)
+    seconds = [0.0001, 0.0005, 0.0005001, 0.003, 0.003, 9.9, 10.0, 99.0]
+    for i, s in enumerate(seconds):
+        status = 200 if i % 3 else 503
+        metrics.request("m", "m", "1", "primary", status, s)
+        requests.labels(str(status)).inc()
+        latency.observe(s)
+    for size in (1, 1, 3, 64, 65, 5000):
+        metrics.batch("m", "primary", size)
+        sizes.observe(size)
+    assert metrics.registry.get_sample_value("slipway_requests_total", {"deployment": "m"}) is None
+    metrics.flush(inflight=2, queue_depths={("m", "primary"): 4})
+    metrics.request("m", "m", "1", "primary", 200, 0.5)  # after the flush: not in it
+    ours = {"deployment": "m", "variant": "primary"}
+    for name in ("slipway_request_duration_seconds", "slipway_batch_size"):
+        for suffix in ("_count", "_sum"):
+            expected = reference.get_sample_value(name + suffix)
+            assert metrics.registry.get_sample_value(name + suffix, ours) == expected, name + suffix
+        bounds = _LATENCY_BUCKETS if name.endswith("seconds") else _BATCH_BUCKETS
+        for le in [*map(float, bounds), float("inf")]:
+            le_label = {"le": str(le) if le != float("inf") else "+Inf"}
+            expected = reference.get_sample_value(name + "_bucket", le_label)
+            assert metrics.registry.get_sample_value(name + "_bucket", {**ours, **le_label}) == expected
+    for code in ("200", "503"):
+        labels = {**ours, "model": "m", "version": "1", "status": code}
+        expected = reference.get_sample_value("slipway_requests_total", {"status": code})
+        assert metrics.registry.get_sample_value("slipway_requests_total", labels) == expected
+    assert metrics.registry.get_sample_value("slipway_inflight_requests") == 2
+    assert metrics.registry.get_sample_value("slipway_queue_depth", ours) == 4
 
 
 # ---------------------------------------------------------------------- prediction log rows

@@ -105,6 +105,7 @@ class ServingApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._control_seen = ""  # the control file's last id this worker saw
         self._requested: str | None = None  # the last reload this worker asked for (and did)
+        self._inflight = 0  # requests waiting for a prediction: the in-flight gauge's level
 
     @property
     def ready(self) -> bool:
@@ -123,6 +124,7 @@ class ServingApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._tasks.append(asyncio.create_task(self._keep_current()))
+                self._tasks.append(asyncio.create_task(self._publish_metrics()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for task in self._tasks:
@@ -134,6 +136,7 @@ class ServingApp:
                     await loop.run_in_executor(None, dep.close)  # in-flight batches finish
                 if self._on_close is not None:
                     await loop.run_in_executor(None, self._on_close)  # the log is flushed
+                self._flush_metrics()  # the last answers' counts (a worker's files outlive it)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -184,6 +187,27 @@ class ServingApp:
         if reloads is not None and request is not None:
             reloads.acknowledge(request, self._errors())
 
+    async def _publish_metrics(self) -> None:
+        """Flush the request path's counts to the metrics a few times a second.
+
+        A scrape flushes the worker it reaches first; this bounds how far the other workers' part
+        of the sum lags behind their answers.
+        """
+        while True:
+            await asyncio.sleep(_METRICS_EVERY)
+            try:
+                self._flush_metrics()
+            except Exception:  # keep publishing: a failed pass leaves the next one more to add
+                log.exception("publishing the serving metrics failed; trying again")
+
+    def _flush_metrics(self) -> None:
+        depths = {
+            (dep.name, role): depth
+            for dep in self.deployments.values()
+            for role, depth in dep.queue_depths().items()
+        }
+        self.metrics.flush(inflight=self._inflight, queue_depths=depths)
+
     @staticmethod
     def _next_poll(dep: DeploymentRuntime, now: float) -> float:
         """When to poll next: every poll_interval, and every second while not ready."""
@@ -230,6 +254,7 @@ class ServingApp:
                 await _send(send, 200, orjson.dumps(doc), [_JSON])
             elif path == "/metrics":
                 self._method(method, "GET")
+                self._flush_metrics()
                 body, content_type = self.metrics.render()
                 await _send(send, 200, body, [(b"content-type", content_type.encode())])
             elif path == "/version":
@@ -458,7 +483,7 @@ class ServingApp:
         Encoding belongs here because what the model returned decides whether it can be encoded
         (a Python integer past 64 bits, an ``np.matrix``): that is the model's fault, not the caller's.
         """
-        self.metrics.inflight(1)
+        self._inflight += 1
         try:
             future = live.batcher.submit(payload)
             timer = asyncio.get_running_loop().call_later(
@@ -478,7 +503,7 @@ class ServingApp:
             )
             raise _Reply(500, f"model {dep.name} failed: {type(e).__name__}: {message}"[:1000]) from None
         finally:
-            self.metrics.inflight(-1)
+            self._inflight -= 1
 
     def _failed(
         self,
@@ -638,6 +663,9 @@ class ServingApp:
 
 _RELOAD_WAIT = 60.0
 """Seconds a reload waits for the other workers before it answers without them."""
+
+_METRICS_EVERY = 0.25
+"""Seconds between flushes of the request path's counts to the metrics (:meth:`ServingMetrics.flush`)."""
 
 
 class _Reloads:

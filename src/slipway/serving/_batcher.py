@@ -75,8 +75,8 @@ class Batcher(Generic[P, R]):
             request's seconds from queueing to its result): where the prediction log and the
             batch-size metric hook in, off the request's path. It should only hand the batch on
             (the next batch waits for it); what it raises is ignored.
-        on_depth: called on the event loop's thread with each change of :attr:`depth` (+1 when a
-            request is queued, -n when the predict thread lets go of n): the queue-depth gauge.
+
+    :attr:`depth` is what the queue-depth gauge reads.
     """
 
     def __init__(
@@ -89,7 +89,6 @@ class Batcher(Generic[P, R]):
         max_queue: int = 1024,
         timeout: float = 30.0,
         on_batch: Callable[[Sequence[P], Sequence[R | BaseException], list[float]], None] | None = None,
-        on_depth: Callable[[int], None] | None = None,
     ) -> None:
         self._predict = predict
         self.name = name
@@ -98,7 +97,6 @@ class Batcher(Generic[P, R]):
         self.max_queue = max(1, int(max_queue))
         self.timeout = float(timeout)
         self._on_batch = on_batch
-        self._on_depth = on_depth
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # requests held: queued or being predicted, answered or not. Changed on the event loop's
         # thread only: raised by submit, lowered when the predict thread lets go of requests (in
@@ -125,15 +123,11 @@ class Batcher(Generic[P, R]):
                 raise Overloaded(f"model {self.name} is being replaced; retry")
             self._queue.put(item)
         self.depth += 1
-        if self._on_depth is not None:
-            self._on_depth(1)
         return future
 
     def _release(self, n: int) -> None:
         """On the event loop's thread: the predict thread let go of ``n`` requests."""
         self.depth -= n
-        if self._on_depth is not None:
-            self._on_depth(-n)
 
     @property
     def running(self) -> bool:

@@ -3,8 +3,18 @@
 With several workers each process counts its own requests; a scrape reaches one of them, so the
 counters live in prometheus-client's multiprocess mode (memory-mapped files in the folder the
 supervisor names in ``PROMETHEUS_MULTIPROC_DIR``) and ``/metrics`` sums every worker's files. With
-one worker the plain in-process registry is used. Label children are cached: the request path pays
-a dict lookup and an increment, not prometheus-client's label resolution.
+one worker the plain in-process registry is used.
+
+What changes with every request (the request counter and latency histogram, the batch-size
+histogram, the queue-depth and in-flight gauges) is not written to prometheus-client per request:
+its values take a lock, or a memory-mapped write, per update, and the seven of them cost a request
+about as much as decoding its body. The request path adds to plain numbers instead
+(:meth:`ServingMetrics.request`, :meth:`ServingMetrics.batch`), and :meth:`ServingMetrics.flush`
+moves what accumulated into prometheus-client's values in one pass, with the gauges' current
+levels. The server flushes before it renders ``/metrics`` (a scrape of a worker sees all of its own
+requests), four times a second (another worker's part of the sum lags by at most that), and at
+shutdown (no count is lost when a worker exits). Rare events (loads, swaps, shadow errors, log rows)
+are written at once.
 
 The gauges (queue depth, in-flight) are summed over live workers only: a worker that exited (and
 was restarted by the supervisor, under a new pid) would otherwise keep its last values in the sum
@@ -15,10 +25,16 @@ histograms of dead workers stay, as counts must.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 import os
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["ServingMetrics", "forget_dead_workers"]
 
@@ -28,6 +44,19 @@ _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# prometheus-client's bucket bounds, +Inf included: a value goes to the first bound it does not exceed
+_LATENCY_BOUNDS = (*_LATENCY_BUCKETS, math.inf)
+_BATCH_BOUNDS = (*map(float, _BATCH_BUCKETS), math.inf)
+
+
+class _Observations:
+    """Histogram observations not published yet: a count per bucket and their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * buckets
+        self.total = 0.0
 
 
 class ServingMetrics:
@@ -93,6 +122,12 @@ class ServingMetrics:
             registry=reg,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
+        # not published yet; requests are counted on the event loop's thread only, batches on
+        # predict threads (under the lock: a swap runs two batchers of one variant at once)
+        self._answered: dict[tuple[str, str, str, str, int], int] = {}
+        self._latencies: dict[tuple[str, str], _Observations] = {}
+        self._batches: dict[tuple[str, str], _Observations] = {}
+        self._batches_lock = threading.Lock()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -105,19 +140,44 @@ class ServingMetrics:
     def request(
         self, deployment: str, model: str, version: str, variant: str, status: int, seconds: float
     ) -> None:
-        self._child(self._requests, deployment, model, version, variant, str(status)).inc()
-        self._child(self._latency, deployment, variant).observe(seconds)
+        """Count an answer and its latency, until the next :meth:`flush`. Event loop thread only."""
+        key = (deployment, model, version, variant, status)
+        answered = self._answered
+        answered[key] = answered.get(key, 0) + 1
+        latency = self._latencies.get((deployment, variant))
+        if latency is None:
+            latency = self._latencies[deployment, variant] = _Observations(len(_LATENCY_BOUNDS))
+        latency.counts[bisect.bisect_left(_LATENCY_BOUNDS, seconds)] += 1
+        latency.total += seconds
 
     def batch(self, deployment: str, variant: str, size: int) -> None:
-        self._child(self._batch, deployment, variant).observe(size)
+        """Count a model call of ``size`` requests, until the next :meth:`flush`. Any thread."""
+        with self._batches_lock:
+            sizes = self._batches.get((deployment, variant))
+            if sizes is None:
+                sizes = self._batches[deployment, variant] = _Observations(len(_BATCH_BOUNDS))
+            sizes.counts[bisect.bisect_left(_BATCH_BOUNDS, size)] += 1
+            sizes.total += size
 
-    def queued(self, deployment: str, variant: str, delta: int) -> None:
-        """A change of the requests a variant's batchers hold (on the event loop's thread).
+    def flush(self, *, inflight: int, queue_depths: Mapping[tuple[str, str], int]) -> None:
+        """Publish what :meth:`request` and :meth:`batch` counted, and the gauges' levels now.
 
-        Changes, not levels: while a swap drains the old version's batcher, both it and the new
-        one hold requests of the same variant, and the gauge is their sum.
+        ``inflight`` is the requests being handled; ``queue_depths`` the requests each
+        (deployment, variant)'s batchers hold. On the event loop's thread, like :meth:`request`.
         """
-        self._child(self._queue, deployment, variant).inc(delta)
+        answered, self._answered = self._answered, {}
+        latencies, self._latencies = self._latencies, {}
+        with self._batches_lock:
+            batches, self._batches = self._batches, {}
+        for (deployment, model, version, variant, status), n in answered.items():
+            self._child(self._requests, deployment, model, version, variant, str(status)).inc(n)
+        for labels, observed in latencies.items():
+            _publish(self._child(self._latency, *labels), observed)
+        for labels, observed in batches.items():
+            _publish(self._child(self._batch, *labels), observed)
+        for labels, depth in queue_depths.items():
+            self._child(self._queue, *labels).set(depth)
+        self._inflight.set(inflight)
 
     def event(self, deployment: str, variant: str, event: str) -> None:
         self._child(self._events, deployment, variant, event).inc()
@@ -128,9 +188,6 @@ class ServingMetrics:
     def logged(self, deployment: str, outcome: str, rows: int) -> None:
         if rows:
             self._child(self._logged, deployment, outcome).inc(rows)
-
-    def inflight(self, delta: int) -> None:
-        self._inflight.inc(delta)
 
     # ------------------------------------------------------------------ exposition
     def render(self) -> tuple[bytes, str]:
@@ -146,6 +203,20 @@ class ServingMetrics:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged, path=self.directory)  # type: ignore[no-untyped-call]
         return generate_latest(merged), CONTENT_TYPE_LATEST
+
+
+def _publish(histogram: Any, observed: _Observations) -> None:
+    """Add many observations to a histogram's child at once.
+
+    prometheus-client has no public way to add more than one observation per call; its histogram
+    child keeps one value per bucket (``_buckets``, not cumulative) and their sum (``_sum``), each
+    in-process or memory-mapped alike, and has since its first releases. The e2e tests read the
+    histograms back through ``/metrics``, so a change there shows at once.
+    """
+    for bucket, count in zip(histogram._buckets, observed.counts, strict=True):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(observed.total)
 
 
 def forget_dead_workers(directory: str | Path) -> list[int]:

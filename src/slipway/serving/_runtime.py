@@ -210,9 +210,9 @@ class DeploymentRuntime:
             self.shadow = Arm("shadow", spec.shadow)
         self._total = sum(a.weight for a in self.arms)
         self._random = random.Random()
-        # swapped-out batchers still answering what they hold; joined by close(), so their last
-        # batches reach the prediction log before it is closed
-        self._retired: list[Batcher[Payload, Prediction]] = []
+        # swapped-out batchers (with their arm's role) still answering what they hold; joined by
+        # close(), so their last batches reach the prediction log before it is closed
+        self._retired: list[tuple[str, Batcher[Payload, Prediction]]] = []
         self._recording: set[asyncio.Task[None]] = set()
 
     def all_arms(self) -> list[Arm]:
@@ -431,11 +431,6 @@ class DeploymentRuntime:
             if self.log_batch is not None:
                 self.log_batch(self.name, served, role, payloads, results, latencies)
 
-        def on_depth(delta: int) -> None:
-            # a change, on the loop's thread: a retired batcher still draining adds its own
-            # requests to the variant's gauge and takes them out as it lets go of them
-            self.metrics.queued(self.name, role, delta)
-
         batcher: Batcher[Payload, Prediction] = Batcher(
             served.predict,
             name=f"{self.name}/{role}/{served.version}",
@@ -444,7 +439,6 @@ class DeploymentRuntime:
             max_queue=self.spec.max_queue,
             timeout=self.spec.timeout,
             on_batch=on_batch,
-            on_depth=on_depth,
         )
         arm.live = Live(served, batcher, resolved)
         arm.error = None
@@ -460,8 +454,8 @@ class DeploymentRuntime:
                 "deployment %s: %s swapped %s -> %s", self.name, role, old.served.version, served.version
             )
             old.batcher.close(wait=False)  # what it holds is still predicted; then its thread ends
-            self._retired = [b for b in self._retired if b.running]
-            self._retired.append(old.batcher)
+            self._retired = [(r, b) for r, b in self._retired if b.running]
+            self._retired.append((role, old.batcher))
         elif not initial:
             log.info("deployment %s: %s loaded %s", self.name, role, served.version)
 
@@ -470,9 +464,22 @@ class DeploymentRuntime:
         for arm in self.all_arms():
             if arm.live is not None:
                 arm.live.batcher.close(wait=True)
-        for batcher in self._retired:
+        for _, batcher in self._retired:
             batcher.close(wait=True)  # closed at the swap already: this waits for its thread
         self._retired.clear()
+
+    def queue_depths(self) -> dict[str, int]:
+        """The requests each role's batchers hold now, the loaded one's and those swapped out.
+
+        While a swap drains the old version's batcher, both it and the new one hold requests of the
+        same role: the queue-depth gauge is their sum. Read on the event loop's thread, where the
+        depths change.
+        """
+        depths = {arm.role: arm.live.batcher.depth for arm in self.all_arms() if arm.live is not None}
+        for role, batcher in self._retired:
+            if batcher.depth:
+                depths[role] = depths.get(role, 0) + batcher.depth
+        return depths
 
     # ------------------------------------------------------------------ shadow
     def send_shadow(self, decode: Callable[[ServedModel], Payload]) -> None:
