@@ -98,6 +98,8 @@ def performance_series(
     chunks = as_chunker(chunker)
     if task is None:
         task = _infer_task(current, reference)
+    elif task not in ("classification", "regression"):
+        raise InvalidInput(f"task {task!r}: expected classification or regression")
     labelled = label in current.columns and bool(current[label].notna().any())
     if not labelled and reference is None:
         raise InvalidInput(
