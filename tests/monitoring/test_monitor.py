@@ -108,7 +108,8 @@ def _log_hour(tree: FileTree, hour: int, shift: float) -> None:
                     timestamp=T0 + timedelta(hours=hour, minutes=5 + 15 * (i // 100)),
                 )
             )
-    log_feedback(tree, deployment="churn", request_ids=ids, labels=np.zeros(len(ids)))
+    labelled_at = T0 + timedelta(hours=hour, minutes=55)  # labels arrive within the hour
+    log_feedback(tree, deployment="churn", request_ids=ids, labels=np.zeros(len(ids)), timestamp=labelled_at)
 
 
 def _rules(url: str, tmp_path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from slipway.predlog import PredictionLogWriter, join_feedback, log_feedback, re
 
 if TYPE_CHECKING:
     import builtins
+    from typing import IO
 
 DAY1 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 DAY2 = DAY1 + timedelta(days=1)
@@ -24,12 +25,13 @@ DAY3 = DAY1 + timedelta(days=2)
 
 
 class CountingTree(FileTree):
-    """Records which folders a reader lists and which files it reads."""
+    """Records which folders a reader lists, which files it opens and how many bytes it reads."""
 
     def __init__(self, tree: FileTree) -> None:
         super().__init__(tree.fs, tree.root)
         self.listed: builtins.list[str] = []
         self.read: builtins.list[str] = []
+        self.bytes_read: dict[str, int] = {}
 
     def list(self, prefix: str = "") -> builtins.list[str]:
         self.listed.append(prefix)
@@ -38,6 +40,21 @@ class CountingTree(FileTree):
     def read_bytes(self, relpath: str) -> bytes:
         self.read.append(relpath)
         return super().read_bytes(relpath)
+
+    def open(self, relpath: str) -> IO[bytes]:
+        self.read.append(relpath)
+        handle = super().open(relpath)
+        counts = self.bytes_read
+        counts[relpath] = 0
+        original = handle.read
+
+        def read(size: int = -1) -> bytes:
+            data = original(size)
+            counts[relpath] += len(data)
+            return data
+
+        handle.read = read  # type: ignore[method-assign]
+        return handle
 
 
 @pytest.fixture
@@ -53,6 +70,31 @@ def logged(tree: FileTree) -> FileTree:
 
 
 # ---------------------------------------------------------------- predictions
+
+
+def test_a_window_inside_a_day_skips_the_parts_that_cannot_hold_it(tree: FileTree) -> None:
+    rng = np.random.default_rng(0)
+    for hour in range(3):
+        with PredictionLogWriter(tree, deployment="churn") as writer:  # one part per hour
+            ids = [f"h{hour}-{i}" for i in range(50_000)]
+            rows = batch(ids, x=rng.random(len(ids)), y=rng.random(len(ids)))  # incompressible: large parts
+            writer.log(dataclasses.replace(rows, timestamp=DAY1 + timedelta(hours=hour)))
+    counting = CountingTree(tree)
+
+    frame = read_predictions(counting, start=DAY1 + timedelta(hours=1), end=DAY1 + timedelta(hours=2))
+
+    assert len(frame) == 50_000
+    assert set(frame["request_id"].str[:2]) == {"h1"}
+    sizes = {p: counting.fs.size(counting._key(p)) for p in counting.read}
+    skipped = [p for p in counting.read if counting.bytes_read[p] < sizes[p] / 2]
+    assert len(skipped) == 2  # the other hours' parts: their footers say so, their rows are never read
+
+
+def test_feedback_can_be_read_for_some_requests_only(tree: FileTree) -> None:
+    log_feedback(tree, deployment="churn", request_ids=["a", "b", "c"], labels=[1, 0, 1], timestamp=DAY1)
+    frame = read_feedback(tree, deployment="churn", request_ids=["b", "c", "zz"])
+    assert frame["request_id"].tolist() == ["b", "c"]
+    assert read_feedback(tree, request_ids=[]).empty
 
 
 def test_everything_is_read_oldest_first(logged: FileTree) -> None:

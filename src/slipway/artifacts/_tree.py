@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from slipway.artifacts._content import ContentStore
@@ -90,6 +90,15 @@ class FileTree:
         except (FileNotFoundError, IsADirectoryError):
             raise ArtifactNotFound(f"file {self.uri(relpath)}: not found") from None
         return data
+
+    def open(self, relpath: str) -> IO[bytes]:
+        """A seekable binary file: a reader can take a Parquet footer without the whole file."""
+        key = self._key(check_relpath(relpath))
+        try:
+            handle: IO[bytes] = self._fs.open(key, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise ArtifactNotFound(f"file {self.uri(relpath)}: not found") from None
+        return handle
 
     def list(self, prefix: str = "") -> list[str]:
         """The relative paths of every file below the folder ``prefix`` (all files for ""), sorted.

@@ -23,6 +23,7 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import AlertStatus, AuditAction, Monitor, MonitorResult, now_ms
@@ -47,6 +48,7 @@ __all__ = ["Monitors", "WindowOutcome"]
 
 _HISTORY = 50  # earlier windows read to judge `consecutive` rules
 _MAX_WINDOWS = 10_000  # windows one run evaluates at most (a monitor left alone for years)
+_LABEL_HORIZON_MS = 30 * 86_400_000  # a backfill joins labels that arrived within 30 days (or the delay)
 _ESTIMATION_ROWS = 50_000  # rows of estimation data kept with a monitor
 _ESTIMATION_CHUNKS = "count:10"  # reference windows the estimator's alert thresholds come from
 
@@ -202,13 +204,13 @@ class Monitors:
             return []
         reference, digest = self.reference(monitor)
         estimator = self.estimator(monitor, rules)
-        rows = self._read(monitor.deployment, bounds[0][0], bounds[-1][1])
-        return [
-            self._evaluate(
-                monitor, rules, reference, digest, estimator, _slice(rows, lo, hi), lo, hi, alert=True
+        outcomes = []
+        for lo, hi in bounds:  # one window in memory at a time
+            rows = self._read(monitor.deployment, lo, hi, now)
+            outcomes.append(
+                self._evaluate(monitor, rules, reference, digest, estimator, rows, lo, hi, alert=True)
             )
-            for lo, hi in bounds
-        ]
+        return outcomes
 
     def backfill(
         self, name: str, frame: pd.DataFrame | None = None, *, start: int, end: int
@@ -222,24 +224,32 @@ class Monitors:
             raise InvalidInput(f"backfill: no complete {monitor.window} window between the two times")
         reference, digest = self.reference(monitor)
         estimator = self.estimator(monitor, rules)
-        rows = (
-            self._read(monitor.deployment, bounds[0][0], bounds[-1][1]) if frame is None else _stamped(frame)
-        )
-        return [
-            self._evaluate(
-                monitor, rules, reference, digest, estimator, _slice(rows, lo, hi), lo, hi, alert=False
+        given = None if frame is None else _stamped(frame)
+        horizon = max(int(rules.delay_s * 1000), _LABEL_HORIZON_MS)
+        outcomes = []
+        for lo, hi in bounds:  # one window in memory at a time, however long the log
+            rows = (
+                self._read(monitor.deployment, lo, hi, hi + horizon)
+                if given is None
+                else _slice(given, lo, hi)
             )
-            for lo, hi in bounds
-        ]
+            outcomes.append(
+                self._evaluate(monitor, rules, reference, digest, estimator, rows, lo, hi, alert=False)
+            )
+        return outcomes
 
-    def _read(self, deployment: str, lo: int, hi: int) -> pd.DataFrame:
-        import pandas as pd
-
+    def _read(self, deployment: str, lo: int, hi: int, labels_until: int) -> pd.DataFrame:
+        """The window's predictions with the labels that arrived for them by ``labels_until``."""
         from slipway.predlog import join_feedback, read_feedback, read_predictions
 
-        start, end = pd.Timestamp(lo, unit="ms", tz="UTC"), pd.Timestamp(hi, unit="ms", tz="UTC")
-        predictions = read_predictions(self.log, deployment=deployment, start=start, end=end)
-        feedback = read_feedback(self.log, deployment=deployment, start=start)
+        def at(ms: int) -> datetime:
+            return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+        predictions = read_predictions(self.log, deployment=deployment, start=at(lo), end=at(hi))
+        ids: list[str] = predictions["request_id"].astype(str).unique().tolist() if len(predictions) else []
+        feedback = read_feedback(
+            self.log, deployment=deployment, start=at(lo), end=at(max(labels_until, hi)), request_ids=ids
+        )
         return _stamped(join_feedback(predictions, feedback))
 
     def _evaluate(

@@ -17,7 +17,7 @@ from slipway.predlog._layout import FEEDBACK, JOINED, PREDICTIONS, check_name, f
 from slipway.predlog._table import ROLE_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
 
     import pandas as pd
     import pyarrow as pa
@@ -73,14 +73,18 @@ def read_feedback(
     deployment: str | None = None,
     start: Instant | None = None,
     end: Instant | None = None,
+    request_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """The logged feedback (``request_id``, ``label``, ``timestamp``, ``deployment``), oldest first.
 
-    ``start`` and ``end`` select on the time the labels arrived, as in :func:`read_predictions`.
+    ``start`` and ``end`` select on the time the labels arrived, as in :func:`read_predictions`;
+    ``request_ids`` keeps only those requests' labels, filtered part by part as they are read (a
+    monitor's window holds its own labels, not every label that arrived since).
 
     .. versionadded:: 0.1
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     schema = pa.schema(
         [
@@ -90,7 +94,14 @@ def read_feedback(
             ("deployment", pa.string()),
         ]
     )
-    frame: pd.DataFrame = _read(tree, FEEDBACK, deployment, start, end, schema).to_pandas()
+    keep = None
+    if request_ids is not None:
+        wanted = pa.array([str(i) for i in request_ids], type=pa.string())
+
+        def keep(table: pa.Table) -> pa.Table:
+            return table.filter(pc.is_in(table["request_id"].cast(pa.string()), value_set=wanted))
+
+    frame: pd.DataFrame = _read(tree, FEEDBACK, deployment, start, end, schema, keep=keep).to_pandas()
     return frame
 
 
@@ -135,22 +146,18 @@ def _read(
     start: Instant | None,
     end: Instant | None,
     empty: pa.Schema,
+    *,
+    keep: Callable[[pa.Table], pa.Table] | None = None,
 ) -> pa.Table:
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     lo = None if start is None else _micros("start", start)
     hi = None if end is None else _micros("end", end)
     parts = _select(tree, kind, deployment, lo, hi)
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(_READERS, max(1, len(parts)))) as pool:
-        tables = list(pool.map(lambda rel: _parquet(tree, rel), parts))
+        read = pool.map(lambda rel: _parquet(tree, rel, lo, hi, keep), parts)
+        tables = [t for t in read if t is not None]
     table = _unify(tables) if tables else empty.empty_table()
-    if lo is not None:
-        table = table.filter(
-            pc.greater_equal(table["timestamp"], pa.scalar(lo, type=pa.timestamp("us", tz="UTC")))
-        )
-    if hi is not None:
-        table = table.filter(pc.less(table["timestamp"], pa.scalar(hi, type=pa.timestamp("us", tz="UTC"))))
     if table.num_rows > 1:
         table = table.take(pc.sort_indices(table, sort_keys=[("timestamp", "ascending")]))  # stable
     return table
@@ -176,11 +183,68 @@ def _select(tree: FileTree, kind: str, deployment: str | None, lo: int | None, h
     return parts
 
 
-def _parquet(tree: FileTree, relpath: str) -> pa.Table:
+def _parquet(
+    tree: FileTree,
+    relpath: str,
+    lo: int | None,
+    hi: int | None,
+    keep: Callable[[pa.Table], pa.Table] | None = None,
+) -> pa.Table | None:
+    """One part's rows in ``[lo, hi)``, or None when it has none.
+
+    Row groups whose timestamp statistics lie outside the window are never read, and the rest is
+    filtered as it is read: a reader holds the window's rows, not the day's, so a monitor walking
+    a long log window by window stays in bounded memory.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    return pq.read_table(pa.BufferReader(tree.read_bytes(relpath)))
+    with tree.open(relpath) as handle:
+        parquet = pq.ParquetFile(handle)
+        groups = [i for i in range(parquet.num_row_groups) if _overlaps(parquet, i, lo, hi)]
+        if not groups:
+            return None
+        table = parquet.read_row_groups(groups)
+    if keep is not None:
+        table = keep(table)
+    if lo is None and hi is None:
+        return table if table.num_rows else None
+    ts = table["timestamp"]
+    mask = None
+    if lo is not None:
+        mask = pc.greater_equal(ts, pa.scalar(lo, type=pa.timestamp("us", tz="UTC")))
+    if hi is not None:
+        below = pc.less(ts, pa.scalar(hi, type=pa.timestamp("us", tz="UTC")))
+        mask = below if mask is None else pc.and_(mask, below)
+    table = table.filter(mask)
+    return table if table.num_rows else None
+
+
+def _overlaps(parquet: Any, group: int, lo: int | None, hi: int | None) -> bool:
+    """Whether row group ``group`` may hold a timestamp in ``[lo, hi)`` (unknown: it may)."""
+    if lo is None and hi is None:
+        return True
+    meta = parquet.metadata.row_group(group)
+    names = [meta.column(j).path_in_schema for j in range(meta.num_columns)]
+    if "timestamp" not in names:
+        return True
+    stats = meta.column(names.index("timestamp")).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    first, last = _stat_micros(stats.min), _stat_micros(stats.max)
+    if first is None or last is None:
+        return True
+    return not ((hi is not None and first >= hi) or (lo is not None and last < lo))
+
+
+def _stat_micros(value: Any) -> int | None:
+    """A timestamp statistic (a datetime, or an integer in the column's unit: ours is µs) as µs."""
+    if isinstance(value, datetime):
+        return to_micros("statistic", value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    if isinstance(value, int):
+        return value
+    return None
 
 
 def _unify(tables: list[pa.Table]) -> pa.Table:
