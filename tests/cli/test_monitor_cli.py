@@ -133,7 +133,7 @@ def test_delete_removes_the_monitor(capsys: pytest.CaptureFixture[str], monitor:
                 "--estimation-reference",
                 "train.parquet",
             ],
-            "estimation data: no 'label' column",
+            "estimation reference: no labels in column 'label'",
         ),
     ],
 )

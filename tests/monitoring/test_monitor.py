@@ -371,7 +371,7 @@ def test_performance_is_estimated_in_windows_without_labels(
 def test_estimation_data_without_labels_is_refused(monitors: tuple[Monitors, Clock]) -> None:
     service, _ = monitors
     rules = {"rules": [{"figure": "estimated.roc_auc", "below": 0.5}]}
-    with pytest.raises(InvalidInput, match="estimation data: no 'label' column"):
+    with pytest.raises(InvalidInput, match="estimation reference: no labels in column 'label'"):
         service.create(
             "e", deployment="churn", reference="t.csv", data=_rows(10, 0, 1),
             estimation=_scored(100, 1).drop(columns="label"), window="1h", rules=rules,

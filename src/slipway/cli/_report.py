@@ -180,7 +180,7 @@ def performance(
 ) -> None:
     """Performance over time alone: measured where labels are, estimated with its band."""
     from slipway.cli._files import read_table
-    from slipway.monitoring._report import performance_report_html
+    from slipway.monitoring import performance_report_html
 
     if output is None and json_out is None:
         raise InvalidInput("give -o FILE.html, --json FILE (or '-'), or both")
@@ -235,7 +235,7 @@ def _series(
 ) -> list[MetricSeries]:
     """The performance series of the current rows, the options checked and the files read."""
     from slipway.cli._files import read_table
-    from slipway.monitoring._report import performance_series
+    from slipway.monitoring import performance_series
 
     if task not in (None, "classification", "regression"):
         raise InvalidInput(f"--task {task!r}: expected classification or regression")

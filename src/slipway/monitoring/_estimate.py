@@ -41,7 +41,17 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-__all__ = ["CBPE", "ChunkEstimate", "EstimatedMetric", "PerformanceEstimate"]
+    from slipway.monitoring._dle import DLE
+
+__all__ = [
+    "CBPE",
+    "ChunkEstimate",
+    "EstimatedMetric",
+    "PerformanceEstimate",
+    "estimable",
+    "fit_estimator",
+    "positive_class",
+]
 
 CBPE_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
 
@@ -429,3 +439,77 @@ def _miscalibrated(s: NDArray[np.float64], y: NDArray[np.bool_], seed: int, draw
     rng = np.random.default_rng(seed)
     null = [ece(rng.uniform(size=len(s)) < s) for _ in range(draws)]
     return ece(y) > float(np.quantile(null, 0.99))
+
+
+# -------------------------------------------------------------- choosing an estimator
+
+
+def estimable(
+    task: Literal["classification", "regression"], metrics: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The metrics the task's estimator can estimate: those asked for, or all of them."""
+    from slipway.monitoring._dle import DLE_METRICS
+
+    if task == "classification":
+        allowed: tuple[str, ...] = CBPE_METRICS
+    else:
+        allowed = (*DLE_METRICS, "mse")
+        if metrics is None:
+            return DLE_METRICS
+    return tuple(m for m in (metrics or allowed) if m in allowed)
+
+
+def positive_class(reference: pd.DataFrame, pos_label: Any) -> tuple[str, Any]:
+    """The positive class's probability column and the class (default: the greater, as scikit-learn).
+
+    One ``proba_<class>`` column (the positive class's) or two are accepted.
+    """
+    if pos_label is not None:
+        column = f"proba_{pos_label}"
+        if column not in reference.columns:
+            raise InvalidInput(f"column {column!r}: missing; expected the positive class's probability")
+        return column, pos_label
+    suffixes = [str(c)[len("proba_") :] for c in reference.columns if str(c).startswith("proba_")]
+    if not 1 <= len(suffixes) <= 2:
+        raise InvalidInput(
+            f"{len(suffixes)} proba_<class> columns: CBPE estimates binary classifiers from the "
+            "positive class's probability"
+        )
+    numeric = all(k.lstrip("-").isdigit() for k in suffixes)
+    pos = max(suffixes, key=int) if numeric else max(suffixes)
+    return f"proba_{pos}", int(pos) if numeric else pos
+
+
+def fit_estimator(
+    reference: pd.DataFrame,
+    *,
+    task: Literal["classification", "regression"],
+    label: str,
+    pos_label: Any = None,
+    chunker: Chunker | str,
+    metrics: Sequence[str] | None = None,
+) -> CBPE | DLE:
+    """CBPE for a binary classifier's probabilities, DLE for a regressor, fitted on ``reference``.
+
+    Every mistake is an InvalidInput that says it is the estimation reference's.
+    """
+    from slipway.monitoring._dle import DLE
+
+    try:
+        if label not in reference.columns or not reference[label].notna().any():
+            raise InvalidInput(
+                f"no labels in column {label!r}; the estimators learn from a labelled period "
+                "with the model's outputs"
+            )
+        names = estimable(task, metrics)
+        estimator: CBPE | DLE
+        if task == "classification":
+            score, pos = positive_class(reference, pos_label)
+            estimator = CBPE(metrics=names, chunker=chunker, score=score, label=label, pos_label=pos)
+        else:
+            if "prediction" not in reference.columns:
+                raise InvalidInput("expected the model's outputs (proba_<class> or prediction)")
+            estimator = DLE(metrics=names, chunker=chunker, label=label)
+        return estimator.fit(reference)
+    except InvalidInput as exc:
+        raise InvalidInput(f"estimation reference: {exc}") from None

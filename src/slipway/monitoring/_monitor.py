@@ -375,34 +375,17 @@ class Monitors:
 
 
 def _estimator(data: pd.DataFrame, rules: MonitorRules) -> CBPE | DLE:
-    """CBPE for a binary classifier's probabilities, DLE for a regressor, fitted on ``data``."""
-    from slipway.monitoring._dle import DLE
-    from slipway.monitoring._estimate import CBPE
+    """The estimator the estimation data calls for (CBPE or DLE), fitted on it."""
+    from slipway.monitoring._estimate import fit_estimator
+    from slipway.monitoring._window import infer_task
 
-    label = rules.performance.label
-    if label not in data.columns:
-        raise InvalidInput(
-            f"estimation data: no {label!r} column; expected the true labels (performance.label)"
-        )
-    proba = sorted(str(c)[len("proba_") :] for c in data.columns if str(c).startswith("proba_"))
-    if proba:
-        if len(proba) != 2:
-            raise InvalidInput(
-                f"estimation data: {len(proba)} proba_ columns; "
-                "performance is estimated for binary classifiers (and regressors)"
-            )
-        pos = rules.performance.pos_label
-        if pos is None:
-            pos = proba[-1]  # the greater class, as scikit-learn's positive class
-            if data[label].dtype.kind in "iuf":
-                pos = int(float(pos)) if float(pos).is_integer() else float(pos)
-        score = f"proba_{pos}"
-        if score not in data.columns:
-            raise InvalidInput(f"estimation data: no {score!r} column for the positive class {pos!r}")
-        return CBPE(chunker=_ESTIMATION_CHUNKS, score=score, label=label, pos_label=pos).fit(data)
-    if "prediction" not in data.columns:
-        raise InvalidInput("estimation data: expected the model's outputs (proba_<class> or prediction)")
-    return DLE(chunker=_ESTIMATION_CHUNKS, label=label).fit(data)
+    return fit_estimator(
+        data,
+        task=infer_task(data),
+        label=rules.performance.label,
+        pos_label=rules.performance.pos_label,
+        chunker=_ESTIMATION_CHUNKS,
+    )
 
 
 def _end_ms(body: Mapping[str, Any]) -> int:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import html
 import io
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import MissingExtra
 from slipway.models import ReferenceSummary, as_reference
-from slipway.monitoring._results import _ToDict
+from slipway.monitoring._series import MetricSeries, performance_series
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,9 +29,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from numpy.typing import NDArray
 
-    from slipway.monitoring._chunks import Chunker
-    from slipway.monitoring._estimate import EstimatedMetric
-    from slipway.monitoring._performance import Task
     from slipway.monitoring._results import ColumnDrift, DatasetDrift
 
 __all__ = ["MetricSeries", "drift_report_html", "performance_report_html", "performance_series"]
@@ -42,210 +38,6 @@ _CURRENT_COLOUR = "#dd8452"
 _TOP_CATEGORIES = 15
 _MAX_BINS = 40
 _ALERT_COLOUR = "#c44e52"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetricSeries(_ToDict):
-    """One metric over time: realised values, and optionally an estimate with its band.
-
-    ``labels`` name the windows (their start, or a chunk key); None marks a window where the value
-    is undefined (no labels yet), drawn as a gap rather than a zero. ``threshold`` is one line to
-    hold the metric against (a rule's, say); an estimator's alert band has two, ``lower_threshold``
-    and ``upper_threshold``, and ``alerts`` marks the windows whose estimate falls outside them.
-    ``estimator`` names what made the estimate (``cbpe``, ``dle``), empty for none.
-    """
-
-    metric: str
-    labels: Sequence[str]
-    realised: Sequence[float | None] = ()
-    estimated: Sequence[float | None] = ()
-    lower: Sequence[float | None] = ()
-    upper: Sequence[float | None] = ()
-    threshold: float | None = None
-    lower_threshold: float | None = None
-    upper_threshold: float | None = None
-    alerts: Sequence[bool] = ()
-    estimator: str = ""
-
-
-def performance_series(
-    current: pd.DataFrame,
-    *,
-    chunker: Chunker | str,
-    task: Task | None = None,
-    label: str = "label",
-    reference: pd.DataFrame | None = None,
-    pos_label: Any = None,
-    metrics: Sequence[str] | None = None,
-) -> list[MetricSeries]:
-    """Each metric over the windows of ``current``: measured where labels are, estimated with a band.
-
-    The realised values are :func:`measure_performance`'s on each window of ``current`` (when it has
-    a ``label`` column with any value). With ``reference`` (a labelled period with the model's
-    outputs: ``prediction``, ``proba_<class>``, the label), :class:`CBPE` (binary classifiers) or
-    :class:`DLE` (regressors) is fitted on it and estimates every window, with its band and alert
-    thresholds; a window that has labels then shows both, so the estimate can be checked. ``task``
-    is inferred as monitors do (classification when there are ``proba_`` columns or the predictions
-    are not floats). ``metrics`` default to the estimator's, then the measured ones.
-
-    The estimator's alert thresholds come from the reference cut into windows of the current
-    windows' median size (thresholds from bigger windows would be too narrow), so the reference
-    needs no timestamp or chunking column of its own.
-    """
-    from slipway.errors import InvalidInput
-    from slipway.monitoring._chunks import as_chunker
-
-    chunks = as_chunker(chunker)
-    if task is None:
-        task = _infer_task(current, reference)
-    elif task not in ("classification", "regression"):
-        raise InvalidInput(f"task {task!r}: expected classification or regression")
-    labelled = label in current.columns and bool(current[label].notna().any())
-    if not labelled and reference is None:
-        raise InvalidInput(
-            f"current: no labels in column {label!r} and no estimation reference; "
-            "give labelled rows or a labelled reference with the model's outputs"
-        )
-    estimated = {}
-    if reference is not None:
-        estimated = _estimate(current, reference, chunks, task, label, pos_label, metrics)
-    wanted = list(metrics) if metrics is not None else list(estimated)
-    measured: dict[str, list[float | None]] = {}
-    keys = [c.key for c in chunks.split(current)]
-    if labelled:
-        asked = None if metrics is None else wanted
-        measured, keys = _measured(current, chunks, task, label, pos_label, asked)
-        wanted += [m for m in measured if m not in wanted]
-    unknown = [m for m in wanted if m not in measured and m not in estimated]
-    if unknown:
-        raise InvalidInput(
-            f"metric {unknown[0]!r}: cannot be estimated without labels; "
-            f"expected one of {', '.join(estimated) or 'the estimated metrics'}"
-        )
-    out = []
-    for name in wanted:
-        est = estimated.get(name, [])
-        out.append(
-            MetricSeries(
-                metric=name,
-                labels=keys,
-                realised=measured.get(name, ()),
-                estimated=[m.value for m in est],
-                lower=[m.lower for m in est],
-                upper=[m.upper for m in est],
-                lower_threshold=est[0].lower_threshold if est else None,
-                upper_threshold=est[0].upper_threshold if est else None,
-                alerts=[m.alert for m in est],
-                estimator=("cbpe" if task == "classification" else "dle") if est else "",
-            )
-        )
-    return out
-
-
-def _infer_task(current: pd.DataFrame, reference: pd.DataFrame | None) -> Task:
-    """Monitors' rule (``_window._task``), on the current rows plus the reference's outputs."""
-    from slipway.monitoring._window import _task
-
-    outputs = (
-        () if reference is None else tuple(c for c in map(str, reference.columns) if c.startswith("proba_"))
-    )
-    summary = ReferenceSummary(n_rows=0, sample=current.head(0), columns={}, outputs=outputs)
-    return "classification" if _task(summary, current) == "classification" else "regression"
-
-
-def _measured(
-    current: pd.DataFrame,
-    chunks: Chunker,
-    task: Task,
-    label: str,
-    pos_label: Any,
-    metrics: Sequence[str] | None,
-) -> tuple[dict[str, list[float | None]], list[str]]:
-    from slipway.monitoring._performance import measure_performance
-
-    proba = [c for c in map(str, current.columns) if c.startswith("proba_")]
-    result = measure_performance(
-        current,
-        task=task,
-        label=label,
-        prediction="prediction" if "prediction" in current.columns else None,
-        proba=proba[0] if len(proba) == 1 else None,  # one column: the positive class's
-        pos_label=pos_label,
-        metrics=metrics,
-        chunker=chunks,
-    )
-    values = {name: [c.value(name) for c in result.chunks] for name in result.metrics}
-    return values, [c.chunk.key for c in result.chunks]
-
-
-def _estimate(
-    current: pd.DataFrame,
-    reference: pd.DataFrame,
-    chunks: Chunker,
-    task: Task,
-    label: str,
-    pos_label: Any,
-    metrics: Sequence[str] | None,
-) -> dict[str, list[EstimatedMetric]]:
-    """Every estimable metric's estimate per window: CBPE for a binary classifier, DLE for a regressor."""
-    from slipway.errors import InvalidInput
-    from slipway.monitoring._dle import DLE, DLE_METRICS
-    from slipway.monitoring._estimate import CBPE, CBPE_METRICS
-
-    if label not in reference.columns or not reference[label].notna().any():
-        raise InvalidInput(
-            f"estimation reference: no labels in column {label!r}; the estimators learn from a "
-            "labelled period with the model's outputs"
-        )
-    allowed = CBPE_METRICS if task == "classification" else (*DLE_METRICS, "mse")
-    names = tuple(m for m in (metrics or allowed) if m in allowed)
-    if metrics is None and task == "regression":
-        names = DLE_METRICS
-    if not names:
-        return {}
-    import numpy as np
-
-    from slipway.monitoring._chunks import Chunker
-
-    sizes = [c.n_rows for c in chunks.split(current) if c.n_rows]
-    if not sizes:
-        return {name: [] for name in names}
-    # windows smaller than the estimators' 50 rows are not estimated: no thresholds needed for them
-    windows = Chunker.by_rows(max(50, int(np.median(sizes))), incomplete="append")
-    estimator: CBPE | DLE
-    if task == "classification":
-        score, pos = _positive_class(reference, pos_label)
-        estimator = CBPE(metrics=names, chunker=windows, score=score, label=label, pos_label=pos)
-    else:
-        estimator = DLE(metrics=names, chunker=windows, label=label)
-    try:
-        estimator.fit(reference)
-    except InvalidInput as exc:  # say which frame: both have the same columns
-        raise InvalidInput(f"estimation reference: {exc}") from None
-    result = estimator.estimate(current, chunker=chunks)
-    return {name: [c.metric(name) for c in result.chunks] for name in result.metrics}
-
-
-def _positive_class(reference: pd.DataFrame, pos_label: Any) -> tuple[str, Any]:
-    """The positive class's probability column and the class: the greater class, as scikit-learn."""
-    from slipway.errors import InvalidInput
-
-    if pos_label is not None:
-        column = f"proba_{pos_label}"
-        if column not in reference.columns:
-            raise InvalidInput(
-                f"estimation reference: column {column!r}: missing; expected the positive class's probability"
-            )
-        return column, pos_label
-    suffixes = [str(c)[len("proba_") :] for c in reference.columns if str(c).startswith("proba_")]
-    if not 1 <= len(suffixes) <= 2:
-        raise InvalidInput(
-            f"estimation reference: {len(suffixes)} proba_<class> columns; CBPE estimates binary "
-            "classifiers from the positive class's probability"
-        )
-    numeric = all(k.lstrip("-").isdigit() for k in suffixes)
-    pos = max(suffixes, key=int) if numeric else max(suffixes)
-    return f"proba_{pos}", int(pos) if numeric else pos
 
 
 def _matplotlib() -> type[Figure]:

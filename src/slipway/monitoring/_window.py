@@ -17,17 +17,19 @@ from slipway.monitoring._results import _ToDict, finite
 from slipway.predlog import JOINED_COLUMNS, RESERVED_COLUMNS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from slipway.models import ReferenceSummary
     from slipway.monitoring._dle import DLE
     from slipway.monitoring._estimate import CBPE, ChunkEstimate
-    from slipway.monitoring._performance import ChunkPerformance
+    from slipway.monitoring._performance import ChunkPerformance, Task
     from slipway.monitoring._quality import DataQuality
     from slipway.monitoring._results import DatasetDrift
     from slipway.monitoring._rules import MonitorRules
 
-__all__ = ["WindowResult", "evaluate_window", "figures_of"]
+__all__ = ["WindowResult", "evaluate_window", "figures_of", "infer_task"]
 
 #: Columns of the prediction log that describe a row rather than the model's inputs or outputs.
 LOG_COLUMNS = frozenset(RESERVED_COLUMNS) | frozenset(JOINED_COLUMNS)
@@ -49,12 +51,16 @@ class WindowResult(_ToDict):
     messages: tuple[str, ...] = field(default=())
 
 
-def _task(reference: ReferenceSummary, frame: pd.DataFrame) -> str:
-    """Classification when the model left probabilities or non-numeric predictions, else regression."""
+def infer_task(frame: pd.DataFrame, outputs: Sequence[str] = ()) -> Task:
+    """Classification when the model left probabilities or non-float predictions, else regression.
+
+    ``outputs`` adds output columns known from elsewhere (a reference's); the one rule monitors,
+    reports and estimators share.
+    """
     from pandas.api import types as ptypes
 
-    outputs = [*reference.outputs, *(c for c in frame.columns if str(c).startswith("proba_"))]
-    if any(str(c).startswith("proba_") for c in outputs):
+    names = [*map(str, outputs), *map(str, frame.columns)]
+    if any(n.startswith("proba_") for n in names):
         return "classification"
     if "prediction" in frame.columns and not ptypes.is_float_dtype(frame["prediction"].dtype):
         return "classification"
@@ -174,11 +180,11 @@ def _performance(
 ) -> ChunkPerformance | None:
     from slipway.monitoring._performance import measure_performance
 
-    task = _task(reference, frame)
+    task = infer_task(frame, reference.outputs)
     try:
         measured = measure_performance(
             frame,
-            task=task,  # type: ignore[arg-type]  # one of the two
+            task=task,
             label=rules.performance.label,
             prediction="prediction" if "prediction" in frame.columns else None,
             pos_label=rules.performance.pos_label,
