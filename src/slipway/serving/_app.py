@@ -93,6 +93,8 @@ class ServingApp:
         openapi: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.deployments = {d.name: d for d in deployments}
+        # the hottest route by its whole path: no splitting of the path for an inference request
+        self._infer_paths = {f"/v2/models/{d.name}/infer": d for d in deployments}
         self.metrics = metrics
         self.version = version
         self._token = token.encode() if token else None
@@ -227,6 +229,12 @@ class ServingApp:
         method: str = scope["method"]
         start = time.perf_counter()
         try:
+            dep = self._infer_paths.get(path)
+            if dep is not None and method == "POST":
+                if self._token is not None:
+                    self._authorize(scope)
+                await self._infer(dep, None, scope, receive, send, start)
+                return
             if path.startswith("/v2/models/"):
                 rest = path[len("/v2/models/") :]
                 if self._token is not None and not rest.endswith("/ready"):  # model ready is health
@@ -395,8 +403,8 @@ class ServingApp:
     ) -> None:
         routed: list[tuple[Arm, Live]] = []
         try:
-            body = await self._body(scope, receive)
-            raw, request_id, key = _request_headers(scope, dep, b"inference-header-content-length")
+            length, raw, request_id, key = _request_headers(scope, dep, b"inference-header-content-length")
+            body = await self._body(receive, length)
             header_length: int | None = None
             if raw is not None:
                 try:
@@ -422,8 +430,8 @@ class ServingApp:
         dep = next(iter(self.deployments.values()))
         routed: list[tuple[Arm, Live]] = []
         try:
-            body = await self._body(scope, receive)
-            raw, request_id, key = _request_headers(scope, dep, b"content-type")
+            length, raw, request_id, key = _request_headers(scope, dep, b"content-type")
+            body = await self._body(receive, length)
             content_type = raw.decode(errors="replace") if raw is not None else ""
             await self._answer(
                 _INVOCATIONS_DIALECT, dep, None, body, content_type, request_id, key, send, start, routed
@@ -472,7 +480,9 @@ class ServingApp:
         if dep.shadow is not None:
             dep.send_shadow(lambda s: _shadow_payload(s, dialect, body, meta, rid))
         out, headers = await self._predict(dialect, dep, arm, live, payload)
-        await _send(send, 200, out, [*headers, *_model_headers(served, arm.role, rid)])
+        headers += live.headers
+        headers.append((b"x-request-id", rid.encode(errors="replace")))
+        await _send(send, 200, out, headers)
         self._count(dep, arm, live, 200, start)
 
     async def _predict(
@@ -520,7 +530,7 @@ class ServingApp:
             return reply
         arm, live = routed[-1]
         self._count(dep, arm, live, reply.status, start)
-        return _Reply(reply.status, reply.message, [*reply.headers, *_model_headers(live.served, arm.role)])
+        return _Reply(reply.status, reply.message, [*reply.headers, *live.headers])
 
     def _count(self, dep: DeploymentRuntime, arm: Arm, live: Live | None, status: int, start: float) -> None:
         """Count an answer under the version that gave it (not one swapped in since)."""
@@ -531,16 +541,16 @@ class ServingApp:
         if arm.window is not None and live is not None:
             dep.observe(arm, live, status >= 500, seconds)
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _body(self, receive: Receive, length: bytes | None) -> bytes:
+        """The request's body, refused with 413 past the limit; ``length`` is its Content-Length."""
         limit = self.max_body_size
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    if int(value) > limit:
-                        raise _Reply(413, f"request body of {int(value)} bytes is over the limit of {limit}")
-                except ValueError:
-                    raise _Reply(400, "Content-Length: expected an integer") from None
-                break
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                raise _Reply(400, "Content-Length: expected an integer") from None
+            if size > limit:
+                raise _Reply(413, f"request body of {size} bytes is over the limit of {limit}")
         message = await receive()
         body: bytes = message.get("body", b"")
         if len(body) > limit:  # a chunked body has no Content-Length: all of it may come in one message
@@ -564,7 +574,8 @@ class ServingApp:
     ) -> None:
         if self._feedback is None:
             raise _Reply(501, "this server has no prediction log configured, so it cannot record feedback")
-        body = await self._body(scope, receive)
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        body = await self._body(receive, length)
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -792,19 +803,6 @@ def _expire(future: asyncio.Future[Any], name: str, timeout: float) -> None:
         future.set_exception(Overloaded(f"model {name}: no answer within the {timeout:g} s timeout"))
 
 
-def _model_headers(
-    served: ServedModel, variant: str, request_id: str | None = None
-) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (b"x-model-name", served.model_name.encode()),
-        (b"x-model-version", served.version.encode()),
-        (b"x-model-variant", variant.encode()),
-    ]
-    if request_id is not None:
-        headers.append((b"x-request-id", request_id.encode(errors="replace")))
-    return headers
-
-
 def _field_key(data: Any, field: str) -> str | None:
     if isinstance(data, dict) and field in data and len(data[field]):
         value = data[field][0]
@@ -837,20 +835,28 @@ def _arm_for_version(dep: DeploymentRuntime, version: str) -> Arm:
 
 def _request_headers(
     scope: Scope, dep: DeploymentRuntime, protocol: bytes
-) -> tuple[bytes | None, str | None, str | None]:
-    """One pass over the headers: the protocol's own header, ``x-request-id``, and the A/B key."""
-    ab = dep.ab_header.encode() if dep.ab_header is not None else None
+) -> tuple[bytes | None, bytes | None, str | None, str | None]:
+    """One pass over the headers: Content-Length, the protocol's own header, ``x-request-id``, the A/B key.
+
+    Header names come lower-cased from the ASGI server. A repeated header's first value counts for
+    Content-Length, as before any body is read; the last one for the others.
+    """
+    ab = dep.ab_header_name
+    length: bytes | None = None
     raw: bytes | None = None
     request_id: str | None = None
     key: str | None = None
     for name, value in scope["headers"]:
-        if name == protocol:
+        if name == b"content-length":
+            if length is None:
+                length = value
+        elif name == protocol:
             raw = value
         elif name == b"x-request-id":
             request_id = value.decode(errors="replace")[:256]
         elif name == ab:
             key = value.decode(errors="replace")
-    return raw, request_id, key
+    return length, raw, request_id, key
 
 
 class _Dialect(Protocol):

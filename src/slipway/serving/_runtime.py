@@ -56,9 +56,12 @@ Called on the predict thread after the batch's answers went out; it should only 
 
 @dataclass(slots=True)
 class Live:
+    """What an arm serves now: a loaded version, its batcher, and the headers its answers carry."""
+
     served: ServedModel
     batcher: Batcher[Payload, Prediction]
     resolved: Resolved
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # x-model-name, x-model-version, x-model-variant
 
 
 _RATIO = 1.05
@@ -208,6 +211,8 @@ class DeploymentRuntime:
                     self.canary.window = _Window(spec.canary.rollback)
         if spec.shadow is not None:
             self.shadow = Arm("shadow", spec.shadow)
+        # the A/B key's header (lower-case already) as bytes, the way ASGI servers give header names
+        self.ab_header_name = self.ab_header.encode() if self.ab_header is not None else None
         self._total = sum(a.weight for a in self.arms)
         self._random = random.Random()
         # swapped-out batchers (with their arm's role) still answering what they hold; joined by
@@ -440,7 +445,12 @@ class DeploymentRuntime:
             timeout=self.spec.timeout,
             on_batch=on_batch,
         )
-        arm.live = Live(served, batcher, resolved)
+        headers = (
+            (b"x-model-name", served.model_name.encode()),
+            (b"x-model-version", served.version.encode()),
+            (b"x-model-variant", role.encode()),
+        )
+        arm.live = Live(served, batcher, resolved, headers)
         arm.error = None
         if arm is self.canary:
             arm.out = None

@@ -87,6 +87,8 @@ class ServedModel:
         are ignored when unknown, as the protocol says; MLflow's ``params`` are all for the model,
         so there an unknown one is an error.
         """
+        if not payload.params:
+            return payload.params
         if strict:
             unknown = sorted(set(payload.params) - self._params)
             if unknown:
