@@ -160,7 +160,7 @@ class InputCodec:
         # orjson reads JSON true/false as bool, which NumPy then silently turns into 1 and 1.0 in a
         # numeric array; only a request with a boolean array element (not a parameter's value, as
         # in tritonclient's "binary_data": false) needs its data searched for one
-        bools = _ARRAY_BOOL.search(raw) is not None
+        bools = (b"true" in raw or b"false" in raw) and _ARRAY_BOOL.search(raw) is not None
         offset = 0
         tensors: dict[str, np.ndarray[Any, Any]] = {}
         for i, spec in enumerate(inputs):
@@ -213,15 +213,14 @@ class InputCodec:
             return Payload(rows=_common_rows(tensors), data=tensors)
         if self.kind == "tensor":
             assert self.schema is not None
-            assert self.schema.tensor is not None
+            spec = self.schema.tensor
+            assert spec is not None
             if len(tensors) != 1:
                 raise InvalidInput(
                     f"inputs: this model takes one tensor, got {len(tensors)} ({', '.join(tensors)})"
                 )
-            name, array = next(iter(tensors.items()))
-            array = _check_tensor(
-                f"input {name!r}", array, self.schema.tensor.dtype, self.schema.tensor.shape
-            )
+            ((name, array),) = tensors.items()
+            array = _check_tensor(f"input {name!r}", array, spec.dtype, spec.shape)
             return Payload(rows=_rows(array), data=array)
         if self.kind == "tensors":
             out = {}
@@ -536,6 +535,22 @@ def _no_duplicates(where: str, names: Sequence[str]) -> None:
 
 
 def _request_shape(where: str, shape: object) -> tuple[int, ...]:
+    """A tensor's shape, or an InvalidInput naming what is wrong with it."""
+    if isinstance(shape, list) and len(shape) <= _MAX_DIMENSIONS:  # one pass for a good shape
+        size = 1
+        for d in shape:
+            if type(d) is not int or not 0 <= d <= _MAX_DIMENSION:
+                break
+            if d:
+                size *= d
+        else:
+            if size <= _MAX_DIMENSION:
+                return tuple(shape)
+    return _checked_shape(where, shape)
+
+
+def _checked_shape(where: str, shape: object) -> tuple[int, ...]:
+    """The checks of :func:`_request_shape` one by one, for the message that names the first failed."""
     if not isinstance(shape, list) or not all(type(d) is int for d in shape):
         raise InvalidInput(f"{where}: shape {shape!r:.60}: expected a list of integers")
     if len(shape) > _MAX_DIMENSIONS:
@@ -714,7 +729,11 @@ def _check_tensor(where: str, array: np.ndarray[Any, Any], dtype: str, shape: tu
 
 
 def _fits(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
-    return all(e in (-1, a) for a, e in zip(actual, expected, strict=True))
+    # a loop, not all() over a generator (SIM110), which costs more than these few dimensions
+    for a, e in zip(actual, expected, strict=True):  # noqa: SIM110
+        if e != -1 and e != a:
+            return False
+    return True
 
 
 def _cast_column(where: str, values: Any, dtype: str) -> Any:
