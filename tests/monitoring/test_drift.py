@@ -207,11 +207,9 @@ def test_mismatched_columns_are_named():
     with pytest.raises(InvalidInput, match=r"'extra'.*not in the reference"):
         dataset_drift(ref, cur.assign(extra=1.0))
     with pytest.raises(InvalidInput, match=r"'x1'.*missing from the current"):
-        dataset_drift(ref, cur.drop(columns="x1"))
+        dataset_drift(ref, cur.drop(columns="x1"), columns=["x0", "x1"])
     with pytest.raises(InvalidInput, match="'nope'"):
         dataset_drift(ref, cur, columns=["nope"])
-    with pytest.raises(InvalidInput, match=r"'x0'.*numeric in the reference but categorical"):
-        dataset_drift(ref, cur.assign(x0="text"))
     with pytest.raises(InvalidInput, match="methods"):
         dataset_drift(ref, cur, methods={"x0": "magic"})
     with pytest.raises(InvalidInput, match="needs a numeric column"):
@@ -259,3 +257,128 @@ def test_a_window_of_100k_rows_is_fast():
     start = time.perf_counter()
     dataset_drift(summary, cur)
     assert time.perf_counter() - start < 2.0  # about 0.3 s on 2 shared cores; the bound is for noisy CI
+
+
+def test_a_column_of_another_type_is_reported_and_the_others_still_tested():
+    ref, cur = mixed_frame(2_000, seed=1), mixed_frame(2_000, seed=2, mean_shift=0.5)
+    result = dataset_drift(ref, cur.assign(x0="text"))
+    x0 = result.column("x0")
+    assert x0.status == "type_mismatch"
+    assert not x0.drifted
+    assert x0.statistic is None
+    assert "numeric in the reference but categorical" in x0.message
+    assert x0.n_current == 2_000
+    assert all(result.column(n).drifted for n in ("x1", "x2", "x3"))
+    assert result.share == pytest.approx(3 / 5)  # x0 is out of the share: x1-x3 of x1-x3, c0, c1
+    json.dumps(result.to_dict(), allow_nan=False)
+    forced = dataset_drift(ref, cur.assign(x0="text"), kinds={"x0": "numeric"})
+    assert forced.column("x0").status == "type_mismatch"
+    assert "not numbers" in forced.column("x0").message
+    assert forced.column("x1").status == "ok"
+    assert dataset_drift(ref, cur.assign(x0="text"), multivariate=True).multivariate is not None
+
+
+def test_a_reference_column_missing_from_the_window_is_reported_when_columns_are_not_named():
+    ref, cur = mixed_frame(1_000, seed=1), mixed_frame(1_000, seed=2)
+    result = dataset_drift(ref, cur.drop(columns="x1"), multivariate=True)
+    x1 = result.column("x1")
+    assert x1.status == "not_enough_data"
+    assert "missing from the current window" in x1.message
+    assert x1.n_current == 0
+    assert [c.column for c in result.columns] == ["x0", "x1", "x2", "x3", "c0", "c1"]
+    assert [c.status for c in result.columns].count("ok") == 5
+    assert result.share is not None
+    assert result.multivariate is not None
+    assert "x1" not in result.multivariate.columns
+
+
+def test_duplicated_labels_in_the_window_are_refused():
+    ref = mixed_frame(500, seed=1, n_numeric=2, n_categorical=0)
+    cur = mixed_frame(500, seed=2, n_numeric=2, n_categorical=0)
+    cur.columns = ["x0", "x0"]
+    with pytest.raises(InvalidInput, match=r"'x0' appears twice"):
+        dataset_drift(ref, cur, columns=["x0"])
+    with pytest.raises(InvalidInput, match=r"'x0' appears twice"):
+        column_drift(ref, cur, "x0")
+
+
+def test_labels_that_are_not_text_are_compared_as_text():
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({0: rng.normal(size=500), 1: rng.choice(["a", "b"], 500)})
+    cur = pd.DataFrame({0: rng.normal(size=400), 1: rng.choice(["a", "b"], 400)})
+    result = dataset_drift(ref, cur)
+    assert [c.column for c in result.columns] == ["0", "1"]
+    assert all(c.status == "ok" for c in result.columns)
+    assert column_drift(ref, cur, 0).status == "ok"  # type: ignore[arg-type]
+    assert dataset_drift(ref, cur, columns=["1"]).columns[0].method == "chi2"
+
+
+def test_list_cells_are_counted_by_their_text():
+    rng = np.random.default_rng(0)
+    values = [[1, 2], [3], [4, 5, 6]]
+    ref = pd.DataFrame({"tags": [values[i] for i in rng.integers(0, 3, 1_000)]})
+    cur = pd.DataFrame({"tags": [values[i] for i in rng.integers(0, 3, 800)]})
+    col = column_drift(ref, cur, "tags")
+    assert col.status == "ok"
+    assert col.kind == "categorical"
+    assert not col.drifted  # the same lists on both sides match by their text
+    shifted = pd.DataFrame({"tags": [values[0]] * 600 + [values[1]] * 200})
+    assert column_drift(ref, shifted, "tags").drifted
+    tuples = pd.DataFrame({"tags": [tuple(v) for v in cur["tags"]]})  # hashable, same text as lists?
+    assert column_drift(ref.assign(tags=[tuple(v) for v in ref["tags"]]), tuples, "tags").status == "ok"
+
+
+@pytest.mark.parametrize("weight", [math.inf, -1.0, math.nan, "2"])
+def test_weights_must_be_finite_and_not_negative(weight):
+    ref, cur = mixed_frame(500, seed=1), mixed_frame(500, seed=2)
+    with pytest.raises(InvalidInput, match=r"weights\['x0'\]"):
+        dataset_drift(ref, cur, weights={"x0": weight})
+
+
+def test_all_zero_weights_are_refused_and_untested_columns_say_why():
+    ref, cur = mixed_frame(500, seed=1, n_categorical=0), mixed_frame(500, seed=2, n_categorical=0)
+    with pytest.raises(InvalidInput, match=r"weights: every column.*weight 0"):
+        dataset_drift(ref, cur, weights=dict.fromkeys(["x0", "x1", "x2", "x3"], 0.0))
+    empty = dataset_drift(ref, cur.head(2))
+    assert empty.status == "not_enough_data"
+    for name in ("x0", "x1", "x2", "x3"):
+        assert f"column {name!r}: the current window has 2 values" in empty.message
+    some = cur.assign(x0=np.nan, x1=np.nan)
+    zero = dataset_drift(ref, some, weights={"x2": 0, "x3": 0})
+    assert zero.share is None
+    assert "weight 0" in zero.message
+    assert "'x0'" in zero.message
+    assert "'x1'" in zero.message
+
+
+def test_fisher_reports_the_odds_ratio_whether_chosen_or_automatic():
+    ref = pd.DataFrame({"b": ["y"] * 3 + ["n"] * 40})
+    cur = pd.DataFrame({"b": ["y"] * 4 + ["n"] * 10})
+    automatic = column_drift(ref, cur, "b")
+    chosen = column_drift(ref, cur, "b", method="fisher")
+    assert automatic.method == chosen.method == "fisher"
+    assert automatic.statistic == pytest.approx(chosen.statistic, abs=1e-12)
+    assert automatic.p_value == pytest.approx(chosen.p_value, abs=1e-12)
+
+
+def test_prediction_drift_tests_one_probability_of_a_two_class_model():
+    rng = np.random.default_rng(3)
+
+    def outputs(n: int, shift: float) -> pd.DataFrame:
+        p1 = np.clip(rng.beta(2, 5, n) + shift, 0, 1)
+        frame: pd.DataFrame = pd.DataFrame(
+            {"prediction": (p1 > 0.5).astype(int), "proba_0": 1 - p1, "proba_1": p1}
+        )
+        return frame
+
+    ref = outputs(3_000, 0.0)
+    cur = outputs(1_000, 0.2)
+    summary = ReferenceSummary.from_frame(ref, outputs=("prediction", "proba_0", "proba_1"))
+    result = prediction_drift(summary, cur)
+    assert [c.column for c in result.columns] == ["prediction", "proba_1"]
+    assert result.share == 1.0
+    three = ref.assign(proba_2=0.0)  # no longer complementary pairs: a three-class model's columns
+    three_summary = ReferenceSummary.from_frame(three, outputs=("proba_0", "proba_1", "proba_2"))
+    assert len(prediction_drift(three_summary, cur.assign(proba_2=0.0)).columns) == 3
+    named = prediction_drift(summary, cur, outputs=["proba_0", "proba_1"])
+    assert [c.column for c in named.columns] == ["proba_1"]

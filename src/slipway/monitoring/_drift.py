@@ -13,12 +13,14 @@ category counts are exact over all reference rows, numeric tests read its row sa
 from __future__ import annotations
 
 import math
+import numbers
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from slipway.errors import InvalidInput
-from slipway.models._reference import ReferenceSummary, as_reference, column_kind
+from slipway.models._reference import ReferenceSummary, as_reference
+from slipway.monitoring import _drift_columns as read
 from slipway.monitoring import _drift_methods as m
 from slipway.monitoring._results import ColumnDrift, DatasetDrift, finite
 
@@ -54,24 +56,34 @@ def dataset_drift(
     """Every column's drift verdict and the weighted share of drifted columns.
 
     ``columns`` defaults to the reference's features (its model outputs excluded; datetime
-    columns are not tested) and every one must be in ``current``, with no extra columns there, so
-    that a renamed or dropped feature is an error rather than a silently untested column.
+    columns are not tested); ``current`` must have no column the reference lacks, so that a
+    renamed feature is an error rather than a silently untested column. A reference column missing
+    from ``current`` is reported as a ``not_enough_data`` :class:`ColumnDrift` saying so (the
+    other columns are still tested); a column named in ``columns`` must be there. A column that
+    holds numbers on one side and text on the other gets status ``type_mismatch`` and a message,
+    and is left out of the share. Column labels are compared as text (``0`` and ``"0"`` are one
+    column), so a label that appears twice in ``current`` is an error.
     ``methods`` picks a test or distance per column by name, ``kinds`` treats a column as
     ``numeric`` or ``categorical`` whatever its dtype. In ``evidently`` mode the rules, thresholds
     and implementations are Evidently's defaults (``alpha`` and ``correction`` do not apply, as in
     Evidently); exact when the reference has at most 50,000 rows or is given as a DataFrame.
+    ``weights`` must be finite and at least 0, not all 0 (a column not named weighs 1).
     ``seed`` makes the calibration of distance thresholds reproducible.
     """
     _check_options(mode, alpha, correction, share_threshold)
     ref = _as_reference(reference, mode)
-    names = _columns(ref, current, columns)
+    current = _current(current)
+    names, absent = _columns(ref, current, columns)
     methods, kinds, weights = dict(methods or {}), dict(kinds or {}), dict(weights or {})
     _check_mapping("methods", methods, names)
     _check_mapping("kinds", kinds, names)
     _check_mapping("weights", weights, names)
+    _check_weights(weights, names)
     rng = np.random.default_rng(seed)
     results = [
-        _column(
+        _absent(ref, name, alpha)
+        if name in absent
+        else _column(
             ref,
             current,
             name,
@@ -92,8 +104,8 @@ def dataset_drift(
     if multivariate:
         from slipway.monitoring._multivariate import multivariate_drift
 
-        numeric_or_cat = [r.column for r in results]
-        mv = multivariate_drift(ref, current, columns=numeric_or_cat, seed=seed)
+        readable = [r.column for r in results if r.status != "type_mismatch" and r.column not in absent]
+        mv = multivariate_drift(ref, current, columns=readable, seed=seed)
     return _aggregate(results, mode, alpha, correction, share_threshold, ref, current, mv)
 
 
@@ -107,7 +119,9 @@ def prediction_drift(
     """Drift of the model's outputs: :func:`dataset_drift` on the output columns.
 
     The outputs are those the reference recorded when it was summarised from a model (its
-    ``outputs``), or the names given here.
+    ``outputs``), or the names given here. A two-class model's ``proba_<class>`` columns say one
+    thing twice (one is 1 minus the other), so only the positive class's is tested (the greater
+    class, as scikit-learn orders them): otherwise one change would count as two drifted columns.
     """
     mode = options.get("mode", "default")
     ref = _as_reference(reference, mode)
@@ -116,7 +130,7 @@ def prediction_drift(
         raise InvalidInput(
             "prediction drift: the reference records no model outputs; pass outputs=[...] naming them"
         )
-    return dataset_drift(ref, current, columns=names, **options)
+    return dataset_drift(ref, current, columns=_one_probability(ref, names), **options)
 
 
 def column_drift(
@@ -133,6 +147,8 @@ def column_drift(
     """One column's drift verdict (uncorrected: ``p_adjusted`` is the raw p-value)."""
     _check_options(mode, alpha, "none", 0.5)
     ref = _as_reference(reference, mode)
+    current = _current(current)
+    column = str(column)
     _columns(ref, current, [column])
     rng = np.random.default_rng(seed)
     result = _column(ref, current, column, mode=mode, method=method, kind=kind, alpha=alpha, rng=rng)
@@ -191,12 +207,27 @@ def _as_reference(reference: object, mode: str) -> ReferenceSummary:
     return as_reference(reference)
 
 
-def _columns(ref: ReferenceSummary, current: pd.DataFrame, columns: Sequence[str] | None) -> list[str]:
+def _current(current: object) -> pd.DataFrame:
+    """The current window with text column labels (as the reference summary has), each once."""
     import pandas as pd
 
     if not isinstance(current, pd.DataFrame):
         raise InvalidInput(f"current: expected a pandas DataFrame, got {type(current).__name__}")
-    have = {str(c) for c in current.columns}
+    labels = [str(c) for c in current.columns]
+    if len(set(labels)) != len(labels):
+        twice = next(c for i, c in enumerate(labels) if c in labels[:i])
+        raise InvalidInput(f"current: column {twice!r} appears twice; give each column one name")
+    if all(isinstance(c, str) for c in current.columns):
+        return current
+    renamed: pd.DataFrame = current.set_axis(labels, axis=1)
+    return renamed
+
+
+def _columns(
+    ref: ReferenceSummary, current: pd.DataFrame, columns: Sequence[str] | None
+) -> tuple[list[str], set[str]]:
+    """The columns to compare and, when they were not named, those missing from the window."""
+    have = set(current.columns)
     if columns is None:
         names = [n for n, c in ref.columns.items() if n not in ref.outputs and c.kind != "datetime"]
         extra = sorted(have - set(ref.columns))
@@ -205,15 +236,30 @@ def _columns(ref: ReferenceSummary, current: pd.DataFrame, columns: Sequence[str
                 f"column {extra[0]!r}: in the current window but not in the reference "
                 f"(pass columns=[...] to choose the columns to compare)"
             )
-    else:
-        names = [str(c) for c in columns]
-        for name in names:
-            if name not in ref.columns:
-                raise InvalidInput(f"column {name!r}: not in the reference (it has {', '.join(ref.columns)})")
+        return names, {n for n in names if n not in have}
+    names = [str(c) for c in columns]
+    for name in names:
+        if name not in ref.columns:
+            raise InvalidInput(f"column {name!r}: not in the reference (it has {', '.join(ref.columns)})")
     missing = [n for n in names if n not in have]
     if missing:
         raise InvalidInput(f"column {missing[0]!r}: in the reference but missing from the current window")
-    return names
+    return names, set()
+
+
+def _one_probability(ref: ReferenceSummary, names: list[str]) -> list[str]:
+    """``names`` without the negative class's probability when a two-class model gives both."""
+    proba = [n for n in names if n.startswith("proba_") and n in ref.columns]
+    if len(proba) != 2 or not all(ref.columns[n].kind == "numeric" for n in proba):
+        return names
+    total = ref.sample[proba].to_numpy(dtype=np.float64, na_value=np.nan).sum(axis=1)
+    total = total[np.isfinite(total)]
+    if total.size == 0 or not np.allclose(total, 1.0, atol=1e-6):
+        return names  # not complementary (a multi-label model, say): both carry information
+    classes = [n[len("proba_") :] for n in proba]
+    numeric = all(c.lstrip("-").isdigit() for c in classes)
+    positive = max(classes, key=int) if numeric else max(classes)
+    return [n for n in names if n not in proba or n == f"proba_{positive}"]
 
 
 def _check_mapping(what: str, mapping: Mapping[str, object], names: list[str]) -> None:
@@ -230,10 +276,17 @@ def _check_mapping(what: str, mapping: Mapping[str, object], names: list[str]) -
         for name, kind in mapping.items():
             if kind not in ("numeric", "categorical"):
                 raise InvalidInput(f"kinds[{name!r}]: expected 'numeric' or 'categorical', got {kind!r}")
-    if what == "weights":
-        for name, w in mapping.items():
-            if not isinstance(w, (int, float)) or not w >= 0:
-                raise InvalidInput(f"weights[{name!r}]: expected a weight of 0 or more, got {w!r}")
+
+
+def _check_weights(weights: Mapping[str, object], names: list[str]) -> None:
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not (math.isfinite(w) and float(w) >= 0):
+            raise InvalidInput(f"weights[{name!r}]: expected a finite weight of 0 or more, got {w!r}")
+    if names and all(weights.get(n, 1.0) == 0 for n in names):
+        raise InvalidInput(
+            f"weights: every column compared has weight 0 ({', '.join(names)}), so no share can be "
+            "computed; give at least one column a positive weight"
+        )
 
 
 # ----------------------------------------------------------------------------- one column
@@ -250,7 +303,21 @@ def _column(
     alpha: float,
     rng: np.random.Generator,
 ) -> ColumnDrift:
-    col = _prepare(ref, current, name, mode=mode, method=method, kind=kind)
+    try:
+        col = read.prepare(ref, current, name, mode=mode, method=method, kind=kind)
+    except read.TypeMismatch as exc:
+        return ColumnDrift(
+            column=name,
+            kind=exc.kind,
+            method=method or "",
+            statistic=None,
+            threshold=alpha,
+            drifted=False,
+            n_reference=ref.column(name).count,
+            n_current=int(current[name].notna().sum()),
+            status="type_mismatch",
+            message=str(exc),
+        )
     short = _too_short(col, mode)
     report_kind = col.kind
     if short:
@@ -269,7 +336,7 @@ def _column(
     if mode == "evidently":
         chosen = method or m.evidently_method(col)
         if col.kind == "numeric" and chosen in m.CATEGORICAL_ONLY | {"jensenshannon"} and method is None:
-            col = _as_counts(col)  # Evidently tests a numeric column with <= 5 values as categories
+            col = read.as_counts(col)  # Evidently tests a numeric column with <= 5 values as categories
         verdict = m.run_evidently(col, chosen)
     else:
         chosen = method or m.default_method(col)
@@ -294,116 +361,19 @@ def _column(
     )
 
 
-def _prepare(
-    ref: ReferenceSummary,
-    current: pd.DataFrame,
-    name: str,
-    *,
-    mode: Mode,
-    method: str | None,
-    kind: Kind | None,
-) -> m.Prepared:
-    """Read the column once from both sides, as numbers or as category counts."""
+def _absent(ref: ReferenceSummary, name: str, alpha: float) -> ColumnDrift:
     summary = ref.column(name)
-    series = current[name]
-    cur_kind = column_kind(series)
-    if "datetime" in (summary.kind, cur_kind) and kind is None:
-        raise InvalidInput(
-            f"column {name!r}: datetime columns are not tested for drift; "
-            f"pass kinds={{{name!r}: 'numeric'}} or 'categorical' to compare it anyway"
-        )
-    chosen_kind = kind or _infer_kind(name, summary.kind, cur_kind, series, summary.distinct, mode, method)
-    if method is not None:
-        if chosen_kind == "categorical" and method in m.NUMERIC_ONLY:
-            raise InvalidInput(
-                f"methods[{name!r}]: {method} needs a numeric column, {name!r} is tested as categorical"
-            )
-        if chosen_kind == "numeric" and method in m.CATEGORICAL_ONLY:
-            raise InvalidInput(
-                f"methods[{name!r}]: {method} needs a categorical column, {name!r} is tested as numeric"
-            )
-    if chosen_kind == "numeric":
-        ref_values = _finite(ref.sample[name])
-        cur_values = _finite(series)
-        n_ref = ref_values.size if ref.exact else max(summary.count, ref_values.size)
-        return m.Prepared(
-            name, "numeric", n_ref, cur_values.size, ref_values=np.sort(ref_values), cur_values=cur_values
-        )
-    import pandas as pd
-
-    ref_counts = _drop_infinite(ref.category_counts(name))
-    cur_counts = _drop_infinite(_value_counts(series))
-
-    both = pd.concat([ref_counts.rename("r"), cur_counts.rename("c")], axis=1).fillna(0)
-    return m.Prepared(
-        name,
-        "categorical",
-        int(both["r"].sum()),
-        int(both["c"].sum()),
-        keys=list(both.index),
-        ref_counts=both["r"].to_numpy(dtype=np.float64),
-        cur_counts=both["c"].to_numpy(dtype=np.float64),
-    )
-
-
-def _infer_kind(
-    name: str,
-    ref_kind: str,
-    cur_kind: str,
-    series: pd.Series[Any],
-    distinct: int | None,
-    mode: Mode,
-    method: str | None,
-) -> Kind:
-    """The kind both sides agree on; a number on one side and text on the other is an error."""
-    if ref_kind != cur_kind and series.notna().any():
-        raise InvalidInput(
-            f"column {name!r}: {ref_kind} in the reference but {cur_kind} (dtype {series.dtype}) "
-            f"in the current window; pass kinds={{{name!r}: 'categorical'}} to compare both as categories"
-        )
-    if ref_kind != "numeric":
-        return "categorical"
-    if mode == "evidently":
-        # Evidently's column-type inference (evidently/core/datasets.py, infer_column_type) reads
-        # the current data: integers with at most 10 distinct values are categorical.
-        if str(series.dtype).lower().startswith(("int", "uint")) and series.nunique() <= 10:
-            return "categorical"
-        return "numeric"
-    if method is None and distinct is not None and distinct <= m.FEW_DISTINCT:
-        return "categorical"
-    return "numeric"
-
-
-def _finite(series: pd.Series[Any]) -> NDArray[np.float64]:
-    values: NDArray[np.float64] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values[np.isfinite(values)]
-
-
-def _value_counts(series: pd.Series[Any]) -> pd.Series[int]:
-    try:
-        return series.value_counts(dropna=True)
-    except TypeError:  # unhashable cells: compared by their text, as the reference summary does
-        return series.dropna().astype(str).value_counts()
-
-
-_INFINITE = frozenset({math.inf, -math.inf, "inf", "-inf"})
-
-
-def _drop_infinite(counts: pd.Series[int]) -> pd.Series[int]:
-    """Infinite values count as missing (as Evidently drops them); the summary spells them as text."""
-    keep = [not (isinstance(k, (float, str)) and k in _INFINITE) for k in counts.index]
-    return counts if all(keep) else counts[keep]
-
-
-def _as_counts(col: m.Prepared) -> m.Prepared:
-    ref, cur = col.ref_values, col.cur_values
-    assert ref is not None
-    assert cur is not None
-    keys = np.union1d(ref, cur)
-    ref_c = np.bincount(np.searchsorted(keys, ref), minlength=keys.size).astype(np.float64)
-    cur_c = np.bincount(np.searchsorted(keys, cur), minlength=keys.size).astype(np.float64)
-    return m.Prepared(
-        col.name, "categorical", col.n_ref, col.n_cur, keys=keys.tolist(), ref_counts=ref_c, cur_counts=cur_c
+    return ColumnDrift(
+        column=name,
+        kind="numeric" if summary.kind == "numeric" else "categorical",
+        method="",
+        statistic=None,
+        threshold=alpha,
+        drifted=False,
+        n_reference=summary.count,
+        n_current=0,
+        status="not_enough_data",
+        message=f"column {name!r}: in the reference but missing from the current window; not tested",
     )
 
 
@@ -457,7 +427,18 @@ def _aggregate(
     status: Literal["ok", "not_enough_data"] = "ok" if share is not None else "not_enough_data"
     message = ""
     if share is None:
-        message = "no column could be tested: " + (results[0].message if results else "no columns to compare")
+        reasons = "; ".join(
+            r.message or f"column {r.column!r}: {r.status}" for r in results if r.status != "ok"
+        )
+        if not results:
+            message = "no columns to compare"
+        elif ok:
+            tested = ", ".join(repr(r.column) for r in ok)
+            message = (
+                f"the columns tested ({tested}) all have weight 0, and the others were not tested: {reasons}"
+            )
+        else:
+            message = f"no column could be tested: {reasons}"
     return DatasetDrift(
         mode=mode,
         columns=tuple(results),

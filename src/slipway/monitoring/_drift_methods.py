@@ -207,10 +207,10 @@ def _two_sample_chi2(
     chi2, p, _ = _stats.chi2_contingency(ref_p, cur_p)
     v = _stats.cramers_v(chi2, n, len(ref_p))
     if len(ref_p) == 2 and expected_min < _MIN_EXPECTED:
-        _, p = _stats.fisher_exact(ref_p, cur_p)
+        odds, p = _stats.fisher_exact(ref_p, cur_p)  # its statistic, as when Fisher is chosen
         return Verdict(
             method="fisher",
-            statistic=chi2,
+            statistic=odds,
             threshold=alpha,
             p_value=p,
             effect_size=v,

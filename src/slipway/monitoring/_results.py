@@ -24,8 +24,10 @@ __all__ = [
     "jsonable",
 ]
 
-#: ``ok``: the figure was computed; ``not_enough_data``: too few rows (or values) to compute it.
-Status = Literal["ok", "not_enough_data"]
+#: ``ok``: the figure was computed; ``not_enough_data``: too few rows (or values) to compute it;
+#: ``type_mismatch``: a column whose type differs between the reference and the current window
+#: (numbers on one side, text on the other), so it could not be compared.
+Status = Literal["ok", "not_enough_data", "type_mismatch"]
 
 
 def finite(value: float | None) -> float | None:
@@ -71,12 +73,17 @@ class ColumnDrift(_ToDict):
 
     ``method`` names the test or distance (``ks``, ``chi2``, ``chi2_gof``, ``z``, ``wasserstein``,
     ``jensenshannon``, ``psi``, ``kl``, ``anderson``, ``cramervonmises``, ``hellinger``, ``fisher``).
-    For a hypothesis test ``p_value`` is the raw p-value, ``p_adjusted`` the one corrected for the
-    number of columns tested, and ``threshold`` the significance level; for a distance both
-    p-values are None and ``threshold`` is the distance above which the column counts as drifted.
-    ``score`` is what columns are ranked by (the distance, or ``1 - p_adjusted``), and
+    For a hypothesis test, and in the default mode for a distance too (its p-value read off its
+    no-drift distribution on held-out reference data), ``p_value`` is the raw p-value,
+    ``p_adjusted`` the one corrected for the number of columns tested, and ``threshold`` the
+    significance level; for a distance in ``evidently`` mode both p-values are None and
+    ``threshold`` is the distance above which the column counts as drifted.
+    ``score`` is what columns are ranked by (``1 - p_adjusted``, or that distance), and
     ``effect_size`` (named by ``effect_measure``: ``ks_d``, ``cramers_v``, ``wasserstein_norm``…)
     says how large the change is, whatever its significance.
+    ``statistic`` is the method's own: KS's D, the chi-square, and for ``fisher`` (chosen, or
+    chosen automatically for a 2×2 table with small counts) the odds ratio of the first category in
+    the current window over the reference (None when a zero count makes it 0/0 or infinite).
     """
 
     column: str
