@@ -66,3 +66,27 @@ def test_not_enough_data_and_bad_input(reference):
         multivariate_drift(reference, reference[["x", "z", "c"]])
     with pytest.raises(InvalidInput, match="variance"):
         multivariate_drift(reference, reference, variance=0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_two_independent_features_that_start_moving_together_are_caught(seed):
+    """With 2 columns a PCA keeping every component reconstructs any row; one fewer is kept."""
+    rng = np.random.default_rng(seed)
+    ref = pd.DataFrame({"x": rng.normal(size=5_000), "y": rng.normal(size=5_000)})
+    x = rng.normal(size=1_000)
+    result = multivariate_drift(ref, pd.DataFrame({"x": x, "y": x}), seed=seed)
+    assert result.status == "ok"
+    assert result.components == 1
+    assert result.drifted
+    calm = multivariate_drift(
+        ref, pd.DataFrame({"x": rng.normal(size=1_000), "y": rng.normal(size=1_000)}), seed=seed
+    )
+    assert not calm.drifted
+
+
+def test_fewer_than_two_varying_columns_is_not_enough_data(reference):
+    constant = reference[["x"]].assign(k=1.0)
+    result = multivariate_drift(constant, constant.head(100))
+    assert result.status == "not_enough_data"
+    assert "'k'" in result.message
+    assert result.error is None

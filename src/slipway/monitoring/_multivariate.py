@@ -5,15 +5,23 @@ distribution, and so every per-column test, unchanged; a low-rank model of the r
 structure no longer fits, and its reconstruction error rises. This is NannyML's data
 reconstruction drift, with one difference that matters: its threshold comes from reference rows
 the PCA never saw. The reference sample is split in two; the first half fits the encoders, the
-scaler and the PCA, the second half gives chunks of the current window's size, and the threshold
-is the mean of their mean errors plus 3 standard deviations (NannyML's rule, one-sided: a lower
-error is not drift). Thresholds from the fitting rows are too low, since the PCA fits its own
-rows best, and alert on windows with no drift.
+scaler and the PCA, the second half gives chunks of the current window's size, and the
+thresholds are the mean of their mean errors plus and minus 3 standard deviations (NannyML's
+rule). Thresholds from the fitting rows are too low, since the PCA fits its own rows best, and
+alert on windows with no drift.
+
+An error below the lower threshold is drift too: the rows lie closer to the reference's main
+components than its own rows do, i.e. features that moved independently now move together.
+With two independent features this is the only sign a new correlation gives half the time: the
+standardised features' components are the two diagonals, and the new correlation lines the rows
+up along either the kept one (the error falls) or the dropped one (it rises). ``threshold`` is
+the upper one; a window below the lower one says so in its ``message``.
 
 Encoding: categorical values become their frequency in the fitting half (unseen values 0,
 missing values a category of their own), numeric missing values the fitting half's median; every
 column is then standardised, and the PCA (NumPy's SVD) keeps the fewest components explaining at
-least 65% of the variance.
+least 65% of the variance, and at most one fewer than the columns that vary in the fitting half:
+keeping them all would reconstruct every row exactly, leaving an error of float noise.
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ def multivariate_drift(
     """The current window's mean reconstruction error against a threshold from held-out reference.
 
     ``columns`` defaults to the reference's features (model outputs and datetime columns aside);
-    at least two are needed, since one column has no joint structure.
+    at least two that vary in the reference are needed, since one column has no joint structure.
     """
     if not 0.0 < variance <= 1.0:
         raise InvalidInput(f"variance: expected a share in (0, 1], got {variance!r}")
@@ -93,11 +101,18 @@ def multivariate_drift(
     encoders = [_encoder(fit_frame[n], ref.columns[n].kind) for n in names]
     fit = _encode(fit_frame, names, encoders)
     mean, std = fit.mean(axis=0), fit.std(axis=0)
+    varying = int(np.count_nonzero(std > 0))
+    if varying < 2:
+        constant = ", ".join(repr(n) for n, sd in zip(names, std, strict=True) if sd == 0)
+        return empty(
+            f"multivariate drift needs at least 2 columns that vary in the reference, {varying} do "
+            f"(constant: {constant})"
+        )
     std[std == 0] = 1.0
     fit = (fit - mean) / std
     _, s, vt = np.linalg.svd(fit, full_matrices=False)
     explained = np.cumsum(s**2) / max(float(np.sum(s**2)), 1e-300)
-    k = int(np.searchsorted(explained, variance - 1e-12) + 1)
+    k = min(int(np.searchsorted(explained, variance - 1e-12) + 1), varying - 1)
     basis = vt[:k].T
 
     def errors(frame: pd.DataFrame) -> NDArray[np.float64]:
@@ -114,17 +129,25 @@ def multivariate_drift(
     else:  # too few held-out rows for disjoint chunks: chunks drawn with replacement
         chunks = np.array([held_err[rng.integers(0, held_err.size, size)].mean() for _ in range(n_chunks)])
     centre, spread = float(chunks.mean()), float(chunks.std(ddof=1)) if chunks.size > 1 else 0.0
-    threshold = centre + 3.0 * spread
+    threshold, lower = centre + 3.0 * spread, max(centre - 3.0 * spread, 0.0)
     error = float(cur_err.mean())
+    message = ""
+    if error < lower:
+        message = (
+            f"mean reconstruction error {error:.4g} is below the lower threshold {lower:.4g}: the rows "
+            "lie closer to the reference's main components than its own rows do (features that "
+            "varied independently now move together)"
+        )
     return MultivariateDrift(
         error=error,
         threshold=threshold,
         reference_error=centre,
-        drifted=error > threshold,
+        drifted=error > threshold or error < lower,
         components=k,
         columns=tuple(names),
         n_reference=n_ref,
         n_current=n_cur,
+        message=message,
     )
 
 
