@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from slipway.errors import IntegrityViolation, InvalidInput
-from slipway.models import REFERENCE_FILE, ReferenceSummary, as_reference, load_model, save_model
+from slipway.models import (
+    REFERENCE_FILE,
+    ColumnSummary,
+    ReferenceSummary,
+    as_reference,
+    load_model,
+    save_model,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -159,3 +166,37 @@ def test_a_tampered_summary_fails_the_load(tmp_path: Path) -> None:
     (tmp_path / "m" / REFERENCE_FILE).write_bytes(other.to_bytes())
     with pytest.raises(IntegrityViolation):
         load_model(tmp_path / "m")
+
+
+def test_datetime_columns_keep_their_range_as_iso_text_and_old_summaries_still_load() -> None:
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime(pd.Series(["2025-01-31 12:00", None, "2025-01-01 00:00"])).dt.tz_localize(
+                "Europe/Paris"
+            ),
+            "naive": pd.to_datetime(pd.Series(["2025-01-02", "2025-01-01", None])),
+            "month": pd.period_range("2025-01", periods=3, freq="M"),
+        }
+    )
+    summary = ReferenceSummary.from_frame(frame)
+
+    when, naive = summary.columns["when"], summary.columns["naive"]
+    assert (when.earliest, when.latest) == ("2025-01-01T00:00:00+01:00", "2025-01-31T12:00:00+01:00")
+    assert (naive.earliest, naive.latest) == ("2025-01-01T00:00:00", "2025-01-02T00:00:00")
+    assert summary.columns["month"].earliest is None  # a period is no instant: no range
+    assert ReferenceSummary.from_bytes(summary.to_bytes()).columns == summary.columns
+    old = {k: v for k, v in when.to_dict().items() if k not in ("earliest", "latest")}
+    assert ColumnSummary.from_dict(old).earliest is None
+
+
+def test_counts_hold_values_present_and_cells_by_their_text() -> None:
+    frame = pd.DataFrame(
+        {
+            "grade": pd.Categorical(["a", "a"], categories=["a", "b"]),
+            "tags": [[1, 2], np.array([1, 2])],
+        }
+    )
+    summary = ReferenceSummary.from_frame(frame)
+
+    assert (summary.columns["grade"].counts, summary.columns["grade"].distinct) == ({"a": 2}, 1)
+    assert summary.columns["tags"].counts == {"[1, 2]": 2}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from slipway.errors import InvalidInput
-from slipway.models import ReferenceSummary
+from slipway.models import ReferenceSummary, as_reference
 from slipway.monitoring._quality import data_quality
 
 
@@ -177,3 +177,64 @@ def test_large_window_is_fast_enough() -> None:
 
     assert q.status == "ok"
     assert len(q.columns) == 11
+
+
+# ---------------------------------------------------------------------- one reference side
+
+
+def _awkward(n: int, seed: int, *, shift: int = 0) -> pd.DataFrame:
+    """Dates, more than 1,000 categories, booleans, an unused category and list cells."""
+    rng = np.random.default_rng(seed)
+    frame: pd.DataFrame = pd.DataFrame(
+        {
+            "when": pd.Timestamp("2025-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 90 + shift, n), "D"),
+            "local": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 10, n), "h"),
+            "user": [f"u{i}" for i in rng.integers(0, 1_500 + shift, n)],
+            "active": rng.random(n) < 0.5,
+            "grade": pd.Categorical(rng.choice(["a", "b"], n), categories=["a", "b", "unused"]),
+            "tags": [[int(i)] for i in rng.integers(0, 3 + shift, n)],
+        }
+    )
+    return frame
+
+
+def test_a_frame_is_summarised_as_a_saved_reference_is() -> None:
+    reference, current = _awkward(3_000, 1), _awkward(500, 2, shift=20)
+
+    from_frame = data_quality(reference, current)
+    saved = ReferenceSummary.from_bytes(as_reference(reference).to_bytes())
+
+    assert from_frame == data_quality(as_reference(reference), current)
+    assert from_frame.to_dict() == data_quality(saved, current).to_dict()
+    when = from_frame.column("when")
+    assert when.reference_min == reference["when"].min().isoformat()
+    assert when.n_out_of_range == int((current["when"] > reference["when"].max()).sum()) > 0
+    # more than 1,000 users: no counts kept, but the sample is every row, so new users are known
+    user = from_frame.column("user")
+    assert user.n_new_categories == int((~current["user"].isin(set(reference["user"]))).sum()) > 0
+    assert from_frame.column("grade").issues == ()  # an unused category of the dtype is not a value
+
+
+def test_list_and_array_cells_are_compared_by_their_text() -> None:
+    reference = pd.DataFrame({"tags": [[1, 2], [3], None, [1, 2]], "x": [1.0, 2.0, 3.0, 4.0]})
+    current = pd.DataFrame({"tags": [[1, 2], np.array([1, 2]), [4], None], "x": [1.0, 2.0, 3.0, 4.0]})
+
+    tags = data_quality(reference, current).column("tags")
+
+    assert (tags.n_new_categories, tags.new_category_examples) == (1, ("[4]",))
+    assert tags.new_categories == pytest.approx(1 / 3)
+    saved = ReferenceSummary.from_bytes(as_reference(reference).to_bytes())
+    assert data_quality(saved, current).column("tags") == tags
+
+
+def test_duplicate_current_column_names_are_refused_and_other_names_become_text() -> None:
+    twice = pd.DataFrame([[1.0, 2.0]], columns=["age", "age"])
+    with pytest.raises(InvalidInput, match="current: column 'age' appears twice"):
+        data_quality(_reference(), twice)
+    with pytest.raises(InvalidInput, match="current: column '1' appears twice"):
+        data_quality(_reference(), pd.DataFrame([[1.0, 2.0]], columns=[1, "1"]))
+
+    q = data_quality(pd.DataFrame({0: [1.0, 2.0]}), pd.DataFrame({0: [1.0, 5.0]}))
+
+    assert q.column("0").n_out_of_range == 1

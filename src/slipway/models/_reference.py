@@ -50,7 +50,13 @@ class ColumnSummary:
 
     ``counts`` maps each value to its number of rows when the column has at most
     ``max_categories`` distinct values (always for text; for numbers with few values, which tests
-    may treat as categories), else None. Values keep their type (str, int, float, bool).
+    may treat as categories), else None. Values keep their type (str, int, float, bool); any other
+    value (a list, an array, a date in a text column) is kept as its text.
+    ``min`` and ``max`` are a numeric column's range; ``earliest`` and ``latest`` a datetime
+    column's, as ISO 8601 text (with its offset when the column has a time zone).
+
+    .. versionchanged:: 0.1
+       ``earliest`` and ``latest``: optional, so summaries written before them still load.
     """
 
     name: str
@@ -62,6 +68,8 @@ class ColumnSummary:
     max: float | None = None
     counts: dict[Any, int] | None = None
     distinct: int | None = None
+    earliest: str | None = None
+    latest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +81,8 @@ class ColumnSummary:
             "min": self.min,
             "max": self.max,
             "distinct": self.distinct,
+            "earliest": self.earliest,
+            "latest": self.latest,
             # JSON object keys are strings: pairs keep each value's type.
             "counts": None if self.counts is None else [[k, v] for k, v in self.counts.items()],
         }
@@ -89,6 +99,8 @@ class ColumnSummary:
             min=data.get("min"),
             max=data.get("max"),
             distinct=data.get("distinct"),
+            earliest=data.get("earliest"),
+            latest=data.get("latest"),
             counts=None if counts is None else {k: int(v) for k, v in counts},
         )
 
@@ -273,24 +285,26 @@ def column_kind(series: pd.Series[Any]) -> ColumnKind:
 
 def _summarise(series: pd.Series[Any], max_categories: int) -> ColumnSummary:
     import numpy as np
+    from pandas.api import types as ptypes
 
     kind = column_kind(series)
     missing = int(series.isna().sum())
     count = int(len(series) - missing)
     lo = hi = None
+    earliest = latest = None
     if kind == "numeric" and count:
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         lo, hi = _num(np.nanmin(values)), _num(np.nanmax(values))
+    elif kind == "datetime" and count and ptypes.is_datetime64_any_dtype(series.dtype):
+        # a Period column has no instant to compare with, so no range
+        earliest, latest = series.min().isoformat(), series.max().isoformat()
     counts: dict[Any, int] | None = None
     distinct: int | None = None
     if kind != "datetime":
-        try:
-            vc = series.value_counts(dropna=True)
-        except TypeError:  # unhashable cells (lists, dicts): compared by their text
-            vc = series.dropna().astype(str).value_counts()
+        vc = value_counts(series)
         distinct = int(vc.size)
         if vc.size <= max_categories:
-            counts = {_plain(k): int(v) for k, v in vc.items()}
+            counts = {plain(k): int(v) for k, v in vc.items()}
     return ColumnSummary(
         name=str(series.name),
         kind=kind,
@@ -301,7 +315,35 @@ def _summarise(series: pd.Series[Any], max_categories: int) -> ColumnSummary:
         max=hi,
         counts=counts,
         distinct=distinct,
+        earliest=earliest,
+        latest=latest,
     )
+
+
+def value_counts(series: pd.Series[Any]) -> pd.Series[int]:
+    """Each value's rows, most frequent first, as :func:`plain` sees values.
+
+    Missing values and a categorical dtype's unused categories are left out; cells that are not
+    plain scalars (lists, arrays, dicts) are counted by their text, so ``[1, 2]`` and
+    ``np.array([1, 2])`` are one value.
+    """
+    import pandas as pd
+
+    present = series.dropna()
+    try:
+        counts = present.value_counts()
+    except TypeError:  # cells pandas cannot hash (dicts, say)
+        counts = present.map(plain).value_counts()
+    counts = counts[counts > 0]
+    if counts.index.dtype == object:  # mixed or non-scalar values: one entry per plain value
+        merged: dict[Any, int] = {}
+        for value, n in zip(counts.index, counts.to_numpy(), strict=True):
+            key = plain(value)
+            merged[key] = merged.get(key, 0) + int(n)
+        counts = pd.Series(list(merged.values()), index=list(merged), dtype="int64")
+        counts = counts.sort_values(ascending=False, kind="stable")
+    out: pd.Series[int] = counts
+    return out
 
 
 def _num(value: Any) -> float | None:
@@ -309,8 +351,12 @@ def _num(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _plain(value: Any) -> Any:
-    """A value as the JSON type that round-trips it (NumPy scalars to Python, others to text)."""
+def plain(value: Any) -> Any:
+    """A value as the JSON type that round-trips it (NumPy scalars to Python, others to text).
+
+    An array is written as the list it holds, so a list cell and the array Parquet reads back for
+    it have the same text.
+    """
     import numpy as np
 
     if isinstance(value, (bool, np.bool_)):
@@ -321,4 +367,6 @@ def _plain(value: Any) -> Any:
         return float(value) if math.isfinite(value) else str(value)  # JSON has no infinity
     if isinstance(value, str):
         return value
+    if isinstance(value, np.ndarray):
+        return str(value.tolist())
     return str(value)

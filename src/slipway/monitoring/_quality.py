@@ -6,9 +6,11 @@ on one side and text on the other, constant columns; for the window as a whole: 
 columns, columns with identical content, duplicated rows. These are facts, not verdicts: a monitor
 rule decides what share of anything is too much.
 
-The reference side needs only, per column, its kind, row and missing counts, min and max and its
-set of categories, computed in :func:`_summarise`, so a :class:`slipway.models.ReferenceSummary`
-saved with the model serves as well as the full training frame.
+The reference side is always a :class:`slipway.models.ReferenceSummary`: a DataFrame is summarised
+by :func:`slipway.models.as_reference`, exactly as when a model is saved, so the figures against a
+frame and against the summary saved from it are the same. Categories are the summary's counts (or,
+when the summary kept none because there were too many, its sample's values when the sample is every
+row); values that are not text, numbers or booleans (lists, arrays) are compared by their text.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from slipway.errors import InvalidInput
+from slipway.models._reference import ReferenceSummary, as_reference, column_kind, plain, value_counts
 from slipway.monitoring._results import Status, _ToDict, finite
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from slipway.models import ReferenceSummary
+    from slipway.models import ColumnSummary
 
 __all__ = ["ColumnQuality", "DataQuality", "data_quality"]
 
@@ -93,14 +96,15 @@ class DataQuality(_ToDict):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Summary:
-    """All the reference side of data quality needs of one column."""
+    """All the reference side of data quality needs of one column, read from its ColumnSummary."""
 
     kind: Kind
     rows: int
     missing: int
-    min: Any = None
+    min: Any = None  # a float, or a pd.Timestamp for a datetime column
     max: Any = None
     categories: frozenset[Any] | None = None  # None: unknown (too many to keep, or not categorical)
+    distinct: int | None = None
 
 
 def data_quality(
@@ -111,15 +115,17 @@ def data_quality(
 ) -> DataQuality:
     """The quality of ``current`` against ``reference`` (a frame or a saved reference summary).
 
+    A frame is summarised as a model's training data is (:func:`slipway.models.as_reference`), so
+    ``data_quality(frame, current) == data_quality(as_reference(frame), current)``.
     ``columns`` restricts every check to those columns (default: every column of either side).
     """
-    ref = _summarise(reference)
-    n_ref = next(iter(ref.values())).rows if ref else 0
+    summary = as_reference(reference)
+    current = _checked_current(current)
+    ref = _summarise(summary)
+    n_ref = summary.n_rows
     if n_ref == 0:
         raise InvalidInput("reference: no rows; expected the data the model was trained or validated on")
-    names = (
-        list(columns) if columns is not None else [*ref, *(str(c) for c in current.columns if c not in ref)]
-    )
+    names = list(columns) if columns is not None else [*ref, *(c for c in current.columns if c not in ref)]
     for name in names:
         if name not in ref and name not in current.columns:
             raise InvalidInput(f"column {name!r}: in neither the reference nor the current window")
@@ -150,48 +156,50 @@ def data_quality(
     )
 
 
+def _checked_current(current: pd.DataFrame) -> pd.DataFrame:
+    """The current window with text column names, refused when a name appears twice."""
+    if not isinstance(current, pd.DataFrame):
+        raise InvalidInput(f"current: expected a pandas DataFrame, got {type(current).__name__}")
+    names = pd.Index([str(c) for c in current.columns])
+    twice = names[names.duplicated()]
+    if len(twice):
+        raise InvalidInput(
+            f"current: column {twice[0]!r} appears twice; give each column of the window one name"
+        )
+    renamed: pd.DataFrame = current.set_axis(names, axis=1)
+    return renamed
+
+
 # ---------------------------------------------------------------------- the reference side
 
 
-def _kind(values: pd.Series[Any]) -> Kind:
-    """As the reference summary decides: numbers (not booleans), dates, and the rest categorical."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    return "categorical"
+def _summarise(reference: ReferenceSummary) -> dict[str, _Summary]:
+    """Each column's figures as data quality compares them (the one place that reads the summary)."""
+    return {name: _column_summary(col, reference) for name, col in reference.columns.items()}
 
 
-def _summarise(reference: pd.DataFrame | ReferenceSummary) -> dict[str, _Summary]:
-    """Per column: kind, row and missing counts, min, max and categories (the one swap point)."""
-    if not isinstance(reference, pd.DataFrame):
-        return {
-            name: _Summary(
-                kind=col.kind,
-                rows=reference.n_rows,
-                missing=col.missing,
-                min=col.min,
-                max=col.max,
-                categories=None if col.counts is None or col.kind != "categorical" else frozenset(col.counts),
-            )
-            for name, col in reference.columns.items()
-        }
-    out = {}
-    for name in reference.columns:
-        values = reference[name]
-        kind = _kind(values)
-        present = values.dropna()
-        lo = hi = None
-        if kind != "categorical" and len(present):
-            lo, hi = present.min(), present.max()
-        cats = frozenset(_plain(v) for v in _unique(present)) if kind == "categorical" else None
-        out[str(name)] = _Summary(
-            kind=kind, rows=len(values), missing=len(values) - len(present), min=lo, max=hi, categories=cats
-        )
-    return out
+def _column_summary(col: ColumnSummary, reference: ReferenceSummary) -> _Summary:
+    lo: Any = col.min
+    hi: Any = col.max
+    if col.kind == "datetime":
+        lo = None if col.earliest is None else pd.Timestamp(col.earliest)
+        hi = None if col.latest is None else pd.Timestamp(col.latest)
+    categories = None
+    if col.kind == "categorical":
+        if col.counts is not None:
+            categories = frozenset(col.counts)
+        elif reference.exact and col.name in reference.sample.columns:
+            # too many values to keep counts of, but the sample is every row: they are all there
+            categories = frozenset(plain(v) for v in value_counts(reference.sample[col.name].dropna()).index)
+    return _Summary(
+        kind=col.kind,
+        rows=col.count + col.missing,
+        missing=col.missing,
+        min=lo,
+        max=hi,
+        categories=categories,
+        distinct=col.distinct,
+    )
 
 
 # ---------------------------------------------------------------------- the current side
@@ -204,15 +212,16 @@ def _column(name: str, ref: _Summary | None, values: pd.Series[Any] | None) -> C
             column=name,
             kind=ref.kind,
             current_kind=None,
-            missing_reference=ref.missing / ref.rows,
+            missing_reference=_share(ref.missing, ref.rows),
             issues=("missing_column",),
             message=f"column {name!r} is in the reference but not in the current window",
         )
     n = len(values)
     present = values.dropna()
-    kind = _kind(values)
+    kind = column_kind(values)
     missing = (n - len(present)) / n if n else None
-    constant = len(present) > 0 and len(_unique(present)) == 1
+    counts = value_counts(present)
+    constant = len(counts) == 1
     if ref is None:
         return ColumnQuality(
             column=name,
@@ -223,14 +232,14 @@ def _column(name: str, ref: _Summary | None, values: pd.Series[Any] | None) -> C
             issues=("extra_column", *(("constant",) if constant else ())),
             message=f"column {name!r} is in the current window but not in the reference",
         )
-    ref_missing = ref.missing / ref.rows
+    ref_missing = _share(ref.missing, ref.rows)
     base: dict[str, Any] = {
         "column": name,
         "kind": ref.kind,
         "current_kind": kind,
         "missing_reference": ref_missing,
         "missing_current": missing,
-        "missing_change": None if missing is None else missing - ref_missing,
+        "missing_change": None if missing is None or ref_missing is None else missing - ref_missing,
         "reference_min": _bound(ref.min),
         "reference_max": _bound(ref.max),
         "constant_reference": ref.missing < ref.rows and _ref_constant(ref),
@@ -254,13 +263,8 @@ def _column(name: str, ref: _Summary | None, values: pd.Series[Any] | None) -> C
         if ref.categories is None:
             message = f"column {name!r}: the reference keeps no categories (too many), so none can be new"
         else:
-            new = present[~_in(present, ref.categories)]
-            figures = {
-                "new_categories": len(new) / len(present),
-                "n_new_categories": len(new),
-                "new_category_examples": _examples(new),
-            }
-            issues += ["new_categories"] if len(new) else []
+            figures = _new_categories(counts, ref.categories, len(present))
+            issues += ["new_categories"] if figures["n_new_categories"] else []
     elif ref.min is None or ref.max is None:
         message = f"column {name!r}: the reference has no range"
     else:
@@ -274,9 +278,20 @@ def _column(name: str, ref: _Summary | None, values: pd.Series[Any] | None) -> C
     return ColumnQuality(**base, **figures, issues=tuple(issues), message=message)
 
 
+def _new_categories(counts: pd.Series[int], categories: frozenset[Any], n_present: int) -> dict[str, Any]:
+    """The rows whose value the reference never had, compared as the summary keeps values."""
+    new = np.fromiter((plain(v) not in categories for v in counts.index), dtype=bool, count=len(counts))
+    n_new = int(counts.to_numpy()[new].sum())
+    return {
+        "new_categories": n_new / n_present,
+        "n_new_categories": n_new,
+        "new_category_examples": tuple(str(plain(v)) for v in counts.index[new][:_EXAMPLES]),
+    }
+
+
 def _ref_constant(ref: _Summary) -> bool:
     if ref.kind == "categorical":
-        return ref.categories is not None and len(ref.categories) == 1
+        return ref.distinct == 1
     return ref.min is not None and bool(ref.min == ref.max)
 
 
@@ -286,7 +301,7 @@ def _duplicated_rows(frame: pd.DataFrame) -> tuple[float | None, int]:
     try:
         n = int(frame.duplicated(keep="first").sum())
     except TypeError:  # unhashable cells (lists): compare the rows' text
-        n = int(frame.astype(str).duplicated(keep="first").sum())
+        n = int(frame.map(plain).duplicated(keep="first").sum())
     return n / len(frame), n
 
 
@@ -315,27 +330,8 @@ def _duplicated_columns(frame: pd.DataFrame) -> tuple[tuple[str, ...], ...]:
 # ---------------------------------------------------------------------- values
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _unique(values: pd.Series[Any]) -> list[Any]:
-    try:
-        return list(pd.unique(values.astype(object)))
-    except TypeError:  # unhashable cells
-        return list(pd.unique(values.astype(str)))
-
-
-def _in(values: pd.Series[Any], categories: frozenset[Any]) -> pd.Series[bool]:
-    try:
-        return values.astype(object).isin(list(categories))
-    except TypeError:  # unhashable cells: compare by text, as the reference summary does
-        return values.astype(str).isin({str(c) for c in categories})
-
-
-def _examples(new: pd.Series[Any]) -> tuple[str, ...]:
-    counts = new.value_counts()
-    return tuple(str(v) for v in counts[counts > 0].index[:_EXAMPLES])
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _bound(value: Any) -> float | str | None:
