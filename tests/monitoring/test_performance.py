@@ -32,11 +32,24 @@ def _binary_log(n: int = 3000, seed: int = 0) -> pd.DataFrame:
 
 
 def _ece_reference(y, p, n_bins=10) -> float:
-    """ECE from scikit-learn's reliability curve: bin gaps weighted by each non-empty bin's rows."""
+    """ECE from scikit-learn's reliability curve: bin gaps weighted by each non-empty bin's rows.
+
+    ``calibration_curve`` returns no counts, so the rows are binned here as its source does
+    (``np.searchsorted(edges[1:-1], p)``, the left side) and the per-bin means are checked against
+    its output, so the bins are scikit-learn's even for values exactly on an edge.
+    """
+    y, p = np.asarray(y), np.asarray(p, dtype=float)
     prob_true, prob_pred = calibration_curve(y, p, n_bins=n_bins, strategy="uniform")
-    counts = np.histogram(p, bins=np.linspace(0, 1, n_bins + 1))[0]
-    counts = counts[counts > 0]
-    return float(np.sum(counts * np.abs(prob_true - prob_pred)) / len(y))
+    bins = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p)
+    counts = np.bincount(bins, minlength=n_bins)
+    nonzero = counts > 0
+    np.testing.assert_allclose(
+        np.bincount(bins, weights=p, minlength=n_bins)[nonzero] / counts[nonzero], prob_pred
+    )
+    np.testing.assert_allclose(
+        np.bincount(bins, weights=y, minlength=n_bins)[nonzero] / counts[nonzero], prob_true
+    )
+    return float(np.sum(counts[nonzero] * np.abs(prob_true - prob_pred)) / len(y))
 
 
 def test_binary_metrics_per_day_agree_with_scikit_learn() -> None:
@@ -198,6 +211,20 @@ def test_calibration_error_function() -> None:
     assert expected_calibration_error(y, p, classes=[0, 1]) == pytest.approx(_ece_reference(y, p))
     assert expected_calibration_error(y, p, classes=[0, 1]) < 0.03  # calibrated by construction
     assert np.isnan(expected_calibration_error([], [], classes=[0, 1]))
+
+
+def test_calibration_error_bins_values_on_an_edge_as_scikit_learn_does() -> None:
+    # 0.5 and 0.75 lie exactly on edges (of 10 and of 4 bins): scikit-learn puts them in the bin below
+    p = np.array([0.0, 0.05, 0.25, 0.25, 0.5, 0.5, 0.5, 0.75, 0.75, 1.0])
+    y = np.array([0, 0, 1, 0, 1, 1, 0, 1, 1, 1])
+
+    for n_bins in (2, 4, 10):
+        ece = expected_calibration_error(y, p, classes=[0, 1], n_bins=n_bins)
+        assert ece == pytest.approx(_ece_reference(y, p, n_bins), abs=1e-12)
+    # two bins: [0, 0.5] holds the three 0.5s with 0.0-0.25, (0.5, 1] the 0.75s and 1.0
+    assert expected_calibration_error(y, p, classes=[0, 1], n_bins=2) == pytest.approx(
+        (7 * abs(3 / 7 - 2.05 / 7) + 3 * abs(1 - 2.5 / 3)) / 10
+    )
 
 
 @pytest.mark.parametrize(

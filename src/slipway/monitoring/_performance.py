@@ -170,9 +170,10 @@ def expected_calibration_error(
 ) -> float:
     """How far predicted probabilities are from observed frequencies, averaged over equal-width bins.
 
-    Binary: the reliability of the positive class's probability (the bins of scikit-learn's
-    ``calibration_curve``), weighted by the rows in each bin. More classes: the top-label version
-    (confidence of the predicted class against whether it was right), as in Guo et al. (2017).
+    Binary: the reliability of the positive class's probability, weighted by the rows in each bin;
+    the bins are scikit-learn's ``calibration_curve(strategy="uniform")`` ones, closed on the right
+    (a score of exactly 0.5 is in the bin below 0.5 when 0.5 is an edge). More classes: the
+    top-label version (confidence of the predicted class against whether it was right), as in Guo et al. (2017).
     NaN for no rows.
     """
     p = np.asarray(proba, dtype=np.float64)
@@ -189,7 +190,8 @@ def expected_calibration_error(
         score = p[np.arange(len(p)), top]
         hit = (c[top] == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.searchsorted(edges[1:-1], score, side="right")
+    # scikit-learn's calibration_curve binning: a score on an inner edge falls in the bin below it
+    bins = np.searchsorted(edges[1:-1], score, side="left")
     gap = np.bincount(bins, weights=hit - score, minlength=n_bins)
     return float(np.abs(gap).sum() / len(y))
 
