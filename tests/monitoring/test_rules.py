@@ -90,6 +90,39 @@ _ONE = [{"figure": "rows", "above": 1}]
             "not a rule",
         ),
         ({"rules": _ONE, "drift": {"mode": "fast"}}, "drift.mode 'fast'"),
+        (
+            {"rules": _ONE, "drift": {"methods": {"age": "pis"}}},
+            r"drift\.methods\.age 'pis': unknown method; expected one of anderson, chi2, .*psi",
+        ),
+        (
+            {"rules": _ONE, "drift": {"kinds": {"zip": "text"}}},
+            r"drift\.kinds\.zip 'text': expected numeric or",
+        ),
+        ({"rules": _ONE, "drift": {"weights": {"age": -1}}}, r"drift\.weights\.age -1: expected a finite"),
+        ({"rules": _ONE, "drift": {"weights": {"age": float("nan")}}}, r"drift\.weights\.age nan"),
+        ({"rules": _ONE, "drift": {"weights": {"age": "2"}}}, r"drift\.weights\.age '2'"),
+        ({"rules": _ONE, "variants": ["primary", "a b"]}, r"variants: expected a list of variant names"),
+        ({"rules": _ONE, "variants": []}, r"variants: expected a list of variant names"),
+        ({"rules": _ONE, "alerts": [{"webhook": "http://host:abc/x"}]}, r"'http://host:abc/x': the port"),
+        ({"rules": _ONE, "alerts": [{"webhook": "http://host:99999/x"}]}, r"the port is not a number"),
+        ({"rules": _ONE, "alerts": [{"webhook": "http://exa mple.com/x"}]}, r"spaces, control or non-ASCII"),
+        ({"rules": _ONE, "alerts": [{"webhook": "http://exämple.com/x"}]}, r"spaces, control or non-ASCII"),
+        (
+            {"rules": _ONE, "alerts": [{"slack": "https:///services/T"}]},
+            r"slack 'https:///services/T': no host",
+        ),
+        (
+            {"rules": _ONE, "alerts": [{"webhook": "http://h/x", "headers": {"x-token": "a\nb"}}]},
+            r"alerts\[0\]\.headers\.x-token: expected one line of Latin-1 text",
+        ),
+        (
+            {"rules": _ONE, "alerts": [{"webhook": "http://h/x", "headers": {"x-token": "✓"}}]},
+            r"alerts\[0\]\.headers\.x-token: expected one line of Latin-1 text",
+        ),
+        (
+            {"rules": _ONE, "alerts": [{"webhook": "http://h/x", "headers": {"x token": "a"}}]},
+            r"alerts\[0\]\.headers 'x token': not a valid header name",
+        ),
         ({"ruels": []}, "ruels: unknown key"),
         (None, "expected a mapping"),
     ],
@@ -97,6 +130,26 @@ _ONE = [{"figure": "rows", "above": 1}]
 def test_every_mistake_names_its_key_path(doc: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_rules(doc, source="rules.yaml")
+
+
+def test_drift_options_variants_and_a_safe_webhook_parse() -> None:
+    rules = parse_rules(
+        {
+            "rules": _ONE,
+            "drift": {
+                "methods": {"age": "hellinger"},
+                "kinds": {"zip": "categorical"},
+                "weights": {"age": 2},
+            },
+            "variants": ["primary", "canary"],
+            "alerts": [{"webhook": "https://h.example:8443/x?y=1", "headers": {"X-Token": "abé"}}],
+        }
+    )
+    assert rules.drift.methods == {"age": "hellinger"}
+    assert rules.drift.kinds == {"zip": "categorical"}
+    assert rules.drift.weights == {"age": 2.0}
+    assert rules.variants == ("primary", "canary")
+    assert parse_rules({"rules": _ONE}).variants == ("primary", "batch")
 
 
 def test_a_missing_or_broken_file_is_named(tmp_path: Path) -> None:

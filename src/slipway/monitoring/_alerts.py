@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from slipway.monitoring._rules import Channel, Rule
 
-__all__ = ["Breach", "Verdict", "deliver", "judge", "payload"]
+__all__ = ["Breach", "Verdict", "deliver", "iso", "judge", "payload"]
 
 log = logging.getLogger("slipway.monitoring")
 
@@ -111,12 +111,13 @@ def payload(
         "above": rule.above,
         "below": rule.below,
         "severity": rule.severity,
-        "window": {"start": _iso(window_start), "end": _iso(window_end)},
+        "window": {"start": iso(window_start), "end": iso(window_end)},
         "message": f"monitor {monitor} ({deployment}): rule {rule.name} breached: {verdict.message}",
     }
 
 
-def _iso(ms: int) -> str:
+def iso(ms: int) -> str:
+    """``ms`` since the epoch as ISO 8601 UTC text (``2026-01-01T03:00:00Z``)."""
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -138,7 +139,19 @@ def _slack(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def deliver(channel: Channel, body: Mapping[str, Any], *, timeout: float = 5.0) -> tuple[str, str]:
-    """Send ``body`` to ``channel``: ``("fired", "")``, or ``("failed", why)``; never raises."""
+    """Send ``body`` to ``channel``: ``("fired", "")``, or ``("failed", why)``; never raises.
+
+    The window is recorded before its alerts are sent, so an exception here would lose the alert
+    for good: anything that goes wrong (a URL or header the rules check missed, a body that is not
+    JSON) is a failed delivery with its reason.
+    """
+    try:
+        return _deliver(channel, body, timeout=timeout)
+    except Exception as exc:  # delivery never stops a run; the reason is recorded instead
+        return "failed", f"{channel.kind} {channel.url or ''}: {type(exc).__name__}: {exc}".replace(" :", ":")
+
+
+def _deliver(channel: Channel, body: Mapping[str, Any], *, timeout: float) -> tuple[str, str]:
     if channel.kind == "log":
         log.warning("%s", body["message"])
         return "fired", ""

@@ -6,8 +6,10 @@ neither ``above`` nor ``below``: each an InvalidInput naming the key path.
 
 ::
 
-    drift: {mode: default, alpha: 0.05, multivariate: true}   # options for the drift figures
+    drift: {mode: default, alpha: 0.05, multivariate: true,   # options for the drift figures
+            methods: {age: psi}, kinds: {zip: categorical}, weights: {age: 2}}
     performance: {label: label, pos_label: 1}                 # measured from feedback labels
+    variants: [primary, batch]         # the log's variants watched (default: these two)
     rules:
       - {name: data-drift, figure: drift.share, above: 0.5, min_rows: 500, consecutive: 2}
       - {figure: drift.columns.age.score, above: 0.2}
@@ -19,14 +21,20 @@ neither ``above`` nor ``below``: each an InvalidInput naming the key path.
     cooldown: 1h                       # a rule that fired stays quiet this long (default 1h)
     delay: 0s                          # evaluate a window this long after it ends (late labels)
     action: {command: [slipway, pipeline, run, retrain.py:pipeline]}
+
+Names that depend on the data (the columns in ``drift.columns.COLUMN.*``, ``drift.methods``...,
+the metric in ``performance.METRIC``) are checked against the reference when the monitor is
+created (``_names.check_names``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from slipway.errors import InvalidInput
 from slipway.validation._fields import (
@@ -42,6 +50,7 @@ from slipway.validation._fields import (
 )
 
 __all__ = [
+    "DEFAULT_VARIANTS",
     "Action",
     "Channel",
     "DriftOptions",
@@ -52,6 +61,7 @@ __all__ = [
     "load_rules",
     "parse_duration",
     "parse_rules",
+    "read_document",
 ]
 
 Severity = Literal["warning", "critical"]
@@ -72,6 +82,11 @@ FIGURE_PATTERNS: tuple[str, ...] = (
     r"labelled_rows",
 )
 _FIGURE = re.compile("|".join(f"(?:{p})" for p in FIGURE_PATTERNS))
+_VARIANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # the prediction log's variant names
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
+#: The variants a monitor watches unless told: live traffic and batch scoring, not canaries,
+#: shadows or A/B arms, whose model is not the one the reference describes.
+DEFAULT_VARIANTS = ("primary", "batch")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
@@ -159,6 +174,8 @@ class DriftOptions:
     multivariate: bool = False
     columns: tuple[str, ...] | None = None
     methods: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, Literal["numeric", "categorical"]] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,10 +194,12 @@ class MonitorRules:
     action: Action | None = None
     drift: DriftOptions = DriftOptions()
     performance: PerformanceOptions = PerformanceOptions()
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
     source: str = "rules"
 
 
-def load_rules(path: str | Path) -> MonitorRules:
+def read_document(path: str | Path) -> dict[str, Any]:
+    """The rules file's YAML mapping, checked whole by :func:`parse_rules` (a monitor stores it)."""
     import yaml
 
     file = Path(path)
@@ -190,13 +209,19 @@ def load_rules(path: str | Path) -> MonitorRules:
         raise InvalidInput(f"{file}: rules file not found") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_rules(data, source=str(file))
+    parse_rules(data, source=str(file))
+    assert isinstance(data, dict)  # parse_rules refuses anything else
+    return data
+
+
+def load_rules(path: str | Path) -> MonitorRules:
+    return parse_rules(read_document(path), source=str(path))
 
 
 def parse_rules(data: object, *, source: str = "rules") -> MonitorRules:
     """Rules from a parsed document (the YAML's mapping)."""
     m = Reader(source, "", data).mapping()
-    m.only("rules", "alerts", "cooldown", "delay", "action", "drift", "performance")
+    m.only("rules", "alerts", "cooldown", "delay", "action", "drift", "performance", "variants")
     rules = [_rule(Reader(source, f"rules[{i}]", r)) for i, r in enumerate(m.child("rules").sequence())]
     if not rules:
         raise InvalidInput(f"{source}: rules: expected at least one rule")
@@ -224,8 +249,18 @@ def parse_rules(data: object, *, source: str = "rules") -> MonitorRules:
             if m.data.get("performance") is not None
             else PerformanceOptions()
         ),
+        variants=_variants(m.child("variants")) if m.data.get("variants") is not None else DEFAULT_VARIANTS,
         source=source,
     )
+
+
+def _variants(r: Reader) -> tuple[str, ...]:
+    values = r.sequence()
+    if not values or not all(isinstance(v, str) and _VARIANT.fullmatch(v) for v in values):
+        raise InvalidInput(
+            f"{r.where}: expected a list of variant names (primary, batch, canary, shadow, an A/B arm's name)"
+        )
+    return tuple(dict.fromkeys(str(v) for v in values))
 
 
 def _rule(r: Reader) -> Rule:
@@ -267,12 +302,46 @@ def _channel(r: Reader) -> Channel:
             raise InvalidInput(f"{m.at('log')}: false: leave the entry out instead")
         return Channel(kind="log")
     url = m.required(kind, text)
-    if not url.startswith(("http://", "https://")):
-        raise InvalidInput(f"{m.at(kind)} {url!r}: expected an http:// or https:// URL")
+    why = _bad_url(url)
+    if why:
+        raise InvalidInput(f"{m.at(kind)} {url!r}: {why}; expected an http:// or https:// URL")
     headers = m.data.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise InvalidInput(f"{m.at('headers')}: expected a mapping of header names to text")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InvalidInput(f"{m.at('headers')} {name!r}: not a valid header name (letters, digits, -)")
+        if any(c in value for c in "\r\n\0") or not _latin1(value):
+            raise InvalidInput(
+                f"{m.at('headers')}.{name}: expected one line of Latin-1 text (no line breaks)"
+            )
     return Channel(kind=kind, url=url, headers={str(k): v for k, v in headers.items()})
+
+
+def _bad_url(url: str) -> str:
+    """Why ``url`` cannot be posted to (empty when it can)."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) > 126 for c in url):
+        return "spaces, control or non-ASCII characters (percent-encode them)"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "not an http or https URL"
+    if not parts.hostname:
+        return "no host"
+    try:
+        parts.port  # noqa: B018  # raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        return "the port is not a number from 1 to 65535"
+    if parts.port == 0:
+        return "the port is not a number from 1 to 65535"
+    return ""
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _action(r: Reader, rule_names: list[str]) -> Action:
@@ -290,16 +359,47 @@ def _action(r: Reader, rule_names: list[str]) -> Action:
 
 
 def _drift(r: Reader) -> DriftOptions:
+    from slipway.monitoring._drift_methods import METHODS
+
     m: Fields = r.mapping()
-    m.only("mode", "alpha", "correction", "share_threshold", "multivariate", "columns", "methods")
+    m.only(
+        "mode",
+        "alpha",
+        "correction",
+        "share_threshold",
+        "multivariate",
+        "columns",
+        "methods",
+        "kinds",
+        "weights",
+    )
     columns = m.data.get("columns")
     if columns is not None and (
-        not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+        not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns)
     ):
         raise InvalidInput(f"{m.at('columns')}: expected a list of column names")
-    methods = m.data.get("methods") or {}
-    if not isinstance(methods, dict) or not all(isinstance(v, str) for v in methods.values()):
-        raise InvalidInput(f"{m.at('methods')}: expected a mapping of column names to method names")
+    methods = _names_to(m, "methods", "method names")
+    for column, method in methods.items():
+        if method not in METHODS:
+            raise InvalidInput(
+                f"{m.at('methods')}.{column} {method!r}: unknown method; "
+                f"expected one of {', '.join(sorted(METHODS))}"
+            )
+    kinds = _names_to(m, "kinds", "numeric or categorical")
+    for column, kind in kinds.items():
+        if kind not in ("numeric", "categorical"):
+            raise InvalidInput(f"{m.at('kinds')}.{column} {kind!r}: expected numeric or categorical")
+    weights = m.data.get("weights") or {}
+    if not isinstance(weights, dict):
+        raise InvalidInput(f"{m.at('weights')}: expected a mapping of column names to weights")
+    for column, weight in weights.items():
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            raise InvalidInput(f"{m.at('weights')}.{column} {weight!r}: expected a finite number >= 0")
     mode = m.optional("mode", choice(("default", "evidently")))
     alpha = m.optional("alpha", open_unit)
     share = m.optional("share_threshold", open_unit)
@@ -310,8 +410,18 @@ def _drift(r: Reader) -> DriftOptions:
         share_threshold=0.5 if share is None else share,
         multivariate=bool(m.optional("multivariate", boolean)),
         columns=None if columns is None else tuple(columns),
-        methods={str(k): v for k, v in methods.items()},
+        methods=methods,
+        kinds=kinds,  # type: ignore[arg-type]  # each checked above
+        weights={str(k): float(v) for k, v in weights.items()},
     )
+
+
+def _names_to(m: Fields, key: str, what: str) -> dict[str, str]:
+    """A mapping of column names to text at ``key`` (empty when absent)."""
+    value = m.data.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput(f"{m.at(key)}: expected a mapping of column names to {what}")
+    return {str(k): v for k, v in value.items()}
 
 
 def _performance(r: Reader) -> PerformanceOptions:

@@ -100,6 +100,8 @@ def evaluate_window(
         "correction": opts.correction,
         "share_threshold": opts.share_threshold,
         "methods": {k: v for k, v in opts.methods.items() if k in features} or None,
+        "kinds": {k: v for k, v in opts.kinds.items() if k in features} or None,
+        "weights": {k: v for k, v in opts.weights.items() if k in features} or None,
     }
     drift = pred = None
     if features:
@@ -108,7 +110,8 @@ def evaluate_window(
         )
     present_outputs = [c for c in reference.outputs if c in frame.columns]
     if present_outputs:
-        pred = _drift(reference, frame, present_outputs, {**drift_options, "methods": None}, messages)
+        own = {"methods": None, "kinds": None, "weights": None}  # the drift options are the features'
+        pred = _drift(reference, frame, present_outputs, {**drift_options, **own}, messages)
     quality = _quality(reference, frame, [c for c in wanted if c not in LOG_COLUMNS], messages)
     performance = None
     if labelled:
