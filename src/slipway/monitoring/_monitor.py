@@ -13,44 +13,56 @@ monitor is created and kept in the blob store by digest.
 
 Labels arrive late, so a window is evaluated only once ``delay`` has passed after its end (0 by
 default): a monitor of measured performance sets a delay as long as its labels take, and a drift
-monitor on the same deployment keeps none.
+monitor on the same deployment keeps none. Whatever the delay, a window waits a fixed grace period
+(``GRACE_MS``, a minute) after its end, for rows the log writer has not flushed yet.
+
+Estimated performance (``estimated.*``) is judged against alert thresholds from windows of the
+estimation data the size of the window judged (see ``SizedEstimators``), fitted once per run and
+size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from slipway.core import AlertStatus, AuditAction, Monitor, MonitorResult, now_ms
+from slipway.core import Monitor, MonitorResult, now_ms
 from slipway.errors import InvalidInput
-from slipway.monitoring._alerts import Verdict, deliver, judge, payload
+from slipway.monitoring._alerts import iso, judge
+from slipway.monitoring._estimators import SizedEstimators
+from slipway.monitoring._firing import fire
+from slipway.monitoring._names import check_names
+from slipway.monitoring._replay import Backfill, chunk_spans, stamped
 from slipway.monitoring._rules import MonitorRules, parse_rules
 from slipway.monitoring._window import WindowResult, evaluate_window
+from slipway.monitoring._windows import (
+    GRACE_MS,
+    complete_windows,
+    earlier,
+    floor,
+    latest_results,
+    results_before,
+    window_offset,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
     import pandas as pd
+    from pandas.tseries.offsets import BaseOffset
 
     from slipway.artifacts import BlobStore, FileTree
     from slipway.models import ReferenceSummary
-    from slipway.monitoring._dle import DLE
-    from slipway.monitoring._estimate import CBPE
     from slipway.store import MetadataStore
 
-__all__ = ["Monitors", "WindowOutcome"]
+__all__ = ["Backfill", "Monitors", "WindowOutcome"]
 
 _HISTORY = 50  # earlier windows read to judge `consecutive` rules
-_MAX_WINDOWS = 10_000  # windows one run evaluates at most (a monitor left alone for years)
 _LABEL_HORIZON_MS = 30 * 86_400_000  # a backfill joins labels that arrived within 30 days (or the delay)
 _ESTIMATION_ROWS = 50_000  # rows of estimation data kept with a monitor
-_ESTIMATION_CHUNKS = "count:10"  # reference windows the estimator's alert thresholds come from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +75,18 @@ class WindowOutcome:
     recorded: bool
     breaches: tuple[str, ...]
     alerts: tuple[tuple[str, str, str], ...] = field(default=())  # (rule, channel, status)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    """What every window of one run or backfill is evaluated with."""
+
+    monitor: Monitor
+    rules: MonitorRules
+    reference: ReferenceSummary
+    digest: str
+    estimators: SizedEstimators | None
+    alert: bool
 
 
 class Monitors:
@@ -118,20 +142,23 @@ class Monitors:
         from slipway.models import as_reference
 
         parsed = parse_rules(dict(rules), source=source)
-        offset = _offset(window)
+        offset = window_offset(window)
         digest = None
         if _is_model(reference):
-            self._model_reference(reference)  # fails now, not at the first run, if it has none
+            summary, _ = self._model_reference(reference)  # fails now, not at the first run
         elif data is None:
             raise InvalidInput(f"reference {reference!r}: expected a model URI (models:/NAME@ALIAS) or data")
         else:
-            digest = self.blobs.put_bytes(as_reference(data).to_bytes()).digest
+            summary = as_reference(data)
+        check_names(parsed, summary, estimation=estimation)  # a typo is a rule that never fires
+        if not _is_model(reference):
+            digest = self.blobs.put_bytes(summary.to_bytes()).digest
         options: dict[str, Any] = {"document": dict(rules), "rules": _summary(parsed)}
         if estimation is not None:
-            _estimator(estimation, parsed)  # fit once now: a reference it cannot learn from fails here
+            SizedEstimators.check(estimation, parsed)  # a reference it cannot learn from fails here
             kept = as_reference(estimation, max_rows=_ESTIMATION_ROWS)
             options["estimation_digest"] = self.blobs.put_bytes(kept.to_bytes()).digest
-        start = _floor(self.clock(), offset)
+        start = floor(self.clock(), offset)
         return self.store.create_monitor(
             Monitor(
                 name=name,
@@ -162,15 +189,15 @@ class Monitors:
         data = self.blobs.get_bytes(monitor.reference_digest)
         return ReferenceSummary.from_bytes(data, source=monitor.reference), monitor.reference_digest
 
-    def estimator(self, monitor: Monitor, rules: MonitorRules) -> CBPE | DLE | None:
-        """The performance estimator fitted on the monitor's estimation data (None without it)."""
+    def estimators(self, monitor: Monitor, rules: MonitorRules) -> SizedEstimators | None:
+        """The monitor's performance estimators, fitted on its estimation data by window size."""
         from slipway.models import ReferenceSummary
 
         digest = monitor.options.get("estimation_digest")
         if not digest or not rules.performance.estimate:
             return None
         data = ReferenceSummary.from_bytes(self.blobs.get_bytes(digest), source=f"monitor {monitor.name}")
-        return _estimator(data.sample, rules)
+        return SizedEstimators(data.sample, rules)
 
     def _model_reference(self, uri: str) -> tuple[ReferenceSummary, str]:
         from slipway.models import REFERENCE_FILE
@@ -193,81 +220,140 @@ class Monitors:
 
     # ------------------------------------------------------------------ evaluation
     def run(self, name: str, *, until: int | None = None) -> list[WindowOutcome]:
-        """Evaluate every complete window since the cursor (up to ``until``, default now)."""
+        """Evaluate every complete window since the cursor (up to ``until``, default now).
+
+        A window is complete ``delay`` plus the fixed ``GRACE_MS`` after its end, so rows still in
+        the log writer's buffer when it ends are not missed.
+        """
         monitor = self.store.get_monitor(name)
         rules = self.rules(monitor)
-        offset = _offset(monitor.window)
+        offset = window_offset(monitor.window)
         now = self.clock() if until is None else until
-        start = monitor.cursor if monitor.cursor is not None else _floor(now, offset)
-        bounds = _windows(start, now - int(rules.delay_s * 1000), offset)
+        start = monitor.cursor if monitor.cursor is not None else floor(now, offset)
+        bounds = complete_windows(start, self._limit(rules, now), offset)
         if not bounds:
             return []
-        reference, digest = self.reference(monitor)
-        estimator = self.estimator(monitor, rules)
+        ctx = self._context(monitor, rules, alert=True)
         outcomes = []
         for lo, hi in bounds:  # one window in memory at a time
-            rows = self._read(monitor.deployment, lo, hi, now)
-            outcomes.append(
-                self._evaluate(monitor, rules, reference, digest, estimator, rows, lo, hi, alert=True)
-            )
+            rows = self._read(monitor.deployment, lo, hi, now, rules.variants)
+            outcomes.append(self._evaluate(ctx, rows, lo, hi, lookback=earlier(lo, offset, _HISTORY + 1)))
         return outcomes
 
     def backfill(
-        self, name: str, frame: pd.DataFrame | None = None, *, start: int, end: int
-    ) -> list[WindowOutcome]:
-        """Evaluate the windows in ``[start, end)`` of the log (or of ``frame``); records, never alerts."""
+        self,
+        name: str,
+        frame: pd.DataFrame | None = None,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        chunker: str | None = None,
+    ) -> Backfill:
+        """Evaluate past windows and record them, never alerting.
+
+        Without ``chunker``: the monitor's windows in ``[start, end)`` of the log (or of ``frame``),
+        ``end`` clamped to the last complete window (now less the delay and the grace period).
+        With ``chunker`` (``column:month``, ``rows:5000``...): ``frame``'s chunks, each recorded over
+        the time range of its rows (``frame`` needs a ``timestamp`` column); ``start``/``end`` then
+        only select rows.
+        """
         monitor = self.store.get_monitor(name)
         rules = self.rules(monitor)
-        offset = _offset(monitor.window)
-        bounds = _windows(_floor(start, offset), end, offset)
+        offset = window_offset(monitor.window)
+        limit = self._limit(rules, self.clock())
+        if chunker is not None:
+            if frame is None:
+                raise InvalidInput(
+                    f"backfill by {chunker}: expected a file to replay; the log is replayed by the "
+                    f"monitor's {monitor.window} windows (--start/--end)"
+                )
+            spans, left_out = chunk_spans(frame, chunker, start=start, end=end, limit=limit)
+            ctx = self._context(monitor, rules, alert=False)
+            return Backfill(
+                outcomes=tuple(
+                    self._evaluate(ctx, rows, lo, hi, lookback=_lookback(lo, hi, offset))
+                    for lo, hi, rows in spans
+                ),
+                notes=left_out,
+            )
+        if start is None or end is None:
+            raise InvalidInput("backfill: expected a start and an end (or a chunker for a file)")
+        notes: tuple[str, ...] = ()
+        if end > limit:
+            notes = (
+                f"windows ending after {iso(limit)} (now, less the delay and the "
+                f"{GRACE_MS // 1000} s grace period) are not complete yet: not evaluated",
+            )
+            end = limit
+        bounds = complete_windows(floor(start, offset), end, offset)
         if not bounds:
-            raise InvalidInput(f"backfill: no complete {monitor.window} window between the two times")
-        reference, digest = self.reference(monitor)
-        estimator = self.estimator(monitor, rules)
-        given = None if frame is None else _stamped(frame)
+            raise InvalidInput(
+                f"backfill: no complete {monitor.window} window between the two times (windows "
+                f"end at most at {iso(limit)}: now, less the delay and the grace period)"
+            )
+        ctx = self._context(monitor, rules, alert=False)
+        given = None if frame is None else stamped(frame)
         horizon = max(int(rules.delay_s * 1000), _LABEL_HORIZON_MS)
         outcomes = []
         for lo, hi in bounds:  # one window in memory at a time, however long the log
             rows = (
-                self._read(monitor.deployment, lo, hi, hi + horizon)
+                self._read(monitor.deployment, lo, hi, hi + horizon, rules.variants)
                 if given is None
                 else _slice(given, lo, hi)
             )
-            outcomes.append(
-                self._evaluate(monitor, rules, reference, digest, estimator, rows, lo, hi, alert=False)
-            )
-        return outcomes
+            outcomes.append(self._evaluate(ctx, rows, lo, hi, lookback=earlier(lo, offset, _HISTORY + 1)))
+        return Backfill(outcomes=tuple(outcomes), notes=notes)
 
-    def _read(self, deployment: str, lo: int, hi: int, labels_until: int) -> pd.DataFrame:
-        """The window's predictions with the labels that arrived for them by ``labels_until``."""
+    def latest(self, monitor: Monitor, count: int = 1) -> list[MonitorResult]:
+        """The monitor's ``count`` latest results (by window start), oldest first."""
+        offset = window_offset(monitor.window)
+        near = monitor.cursor if monitor.cursor is not None else self.clock()
+        span = near - earlier(near, offset, count + 1)
+        return latest_results(self.store, monitor.name, near=near, span=span, count=count)
+
+    @staticmethod
+    def _limit(rules: MonitorRules, now: int) -> int:
+        """The latest end of a complete window: now, less the delay and the grace period."""
+        return now - int(rules.delay_s * 1000) - GRACE_MS
+
+    def _context(self, monitor: Monitor, rules: MonitorRules, *, alert: bool) -> _Context:
+        reference, digest = self.reference(monitor)
+        return _Context(
+            monitor=monitor,
+            rules=rules,
+            reference=reference,
+            digest=digest,
+            estimators=self.estimators(monitor, rules),
+            alert=alert,
+        )
+
+    def _read(
+        self, deployment: str, lo: int, hi: int, labels_until: int, variants: tuple[str, ...]
+    ) -> pd.DataFrame:
+        """The window's predictions (of ``variants``) with the labels that arrived by ``labels_until``."""
         from slipway.predlog import join_feedback, read_feedback, read_predictions
 
         def at(ms: int) -> datetime:
             return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
-        predictions = read_predictions(self.log, deployment=deployment, start=at(lo), end=at(hi))
+        predictions = read_predictions(
+            self.log, deployment=deployment, start=at(lo), end=at(hi), variant=list(variants)
+        )
         ids: list[str] = predictions["request_id"].astype(str).unique().tolist() if len(predictions) else []
         feedback = read_feedback(
             self.log, deployment=deployment, start=at(lo), end=at(max(labels_until, hi)), request_ids=ids
         )
-        return _stamped(join_feedback(predictions, feedback))
+        return stamped(join_feedback(predictions, feedback))
 
     def _evaluate(
-        self,
-        monitor: Monitor,
-        rules: MonitorRules,
-        reference: ReferenceSummary,
-        digest: str,
-        estimator: CBPE | DLE | None,
-        rows: pd.DataFrame,
-        lo: int,
-        hi: int,
-        *,
-        alert: bool,
+        self, ctx: _Context, rows: pd.DataFrame, lo: int, hi: int, *, lookback: int
     ) -> WindowOutcome:
-        result = evaluate_window(reference, rows, rules, estimator=estimator)
-        earlier = self.store.list_monitor_results(monitor.name, until=lo, max_results=10_000)[-_HISTORY:]
-        history = [r.figures for r in reversed(earlier)]
+        """Evaluate, judge against the windows before (those starting from ``lookback``), record."""
+        monitor, rules = ctx.monitor, ctx.rules
+        estimator = ctx.estimators.for_rows(len(rows)) if ctx.estimators is not None and len(rows) else None
+        result = evaluate_window(ctx.reference, rows, rules, estimator=estimator)
+        before = results_before(self.store, monitor.name, before=lo, since=lookback, count=_HISTORY)
+        history = [r.figures for r in reversed(before)]
         verdicts = judge(rules.rules, result.figures, history)
         fires = [v for v in verdicts if v.fires]
         recorded = self.store.record_monitor_result(
@@ -277,13 +363,13 @@ class Monitors:
                 window_end=hi,
                 figures=result.figures,
                 breaches=[v.rule.name for v in fires],
-                result={**result.to_dict(), "reference_digest": digest},
+                result={**result.to_dict(), "reference_digest": ctx.digest},
                 rows=result.rows,
             )
         )
         sent: list[tuple[str, str, str]] = []
-        if recorded and alert and fires:
-            sent = self._alert(monitor, rules, fires, lo, hi)
+        if recorded and ctx.alert and fires:
+            sent = fire(self.store, monitor, rules, fires, lo, hi, now=self.clock(), actor=self.actor)
         return WindowOutcome(
             start=lo,
             end=hi,
@@ -292,116 +378,6 @@ class Monitors:
             breaches=tuple(v.rule.name for v in fires),
             alerts=tuple(sent),
         )
-
-    def _alert(
-        self, monitor: Monitor, rules: MonitorRules, fires: list[Verdict], lo: int, hi: int
-    ) -> list[tuple[str, str, str]]:
-        sent: list[tuple[str, str, str]] = []
-        now = self.clock()
-        started = False
-        for verdict in fires:
-            rule = verdict.rule.name
-            body = payload(
-                monitor=monitor.name,
-                deployment=monitor.deployment,
-                verdict=verdict,
-                window_start=lo,
-                window_end=hi,
-            )
-            last = self.store.list_alerts(monitor=monitor.name, rule=rule, status="fired", max_results=1)
-            if last and now - last[0].at < rules.cooldown_s * 1000:
-                self.store.record_alert(
-                    monitor=monitor.name,
-                    rule=rule,
-                    window_end=hi,
-                    status=AlertStatus.SUPPRESSED,
-                    channel="cooldown",
-                    message=f"{body['message']} (in cooldown since {last[0].at})",
-                    details=body,
-                )
-                sent.append((rule, "cooldown", "suppressed"))
-                continue
-            for channel in rules.alerts:
-                status, why = deliver(channel, body)
-                self.store.record_alert(
-                    monitor=monitor.name,
-                    rule=rule,
-                    window_end=hi,
-                    status=status,
-                    channel=channel.kind,
-                    message=why or body["message"],
-                    details=body,
-                )
-                sent.append((rule, channel.kind, status))
-            action = rules.action
-            if action is not None and not started and (not action.rules or rule in action.rules):
-                started = True  # one action per window, however many rules it answers
-                sent.append((rule, "action", self._start(monitor, action.command, body)))
-        return sent
-
-    def _start(self, monitor: Monitor, command: tuple[str, ...], body: Mapping[str, Any]) -> str:
-        """Start the action in the background, and write the trigger to the audit log first."""
-        self.store.record_audit_event(
-            model=_model_name(monitor),
-            action=AuditAction.MONITOR_TRIGGER,
-            actor=self.actor,
-            reason=str(body["message"]),
-            details={"monitor": monitor.name, "command": list(command), "window": body["window"]},
-        )
-        env = {
-            **os.environ,  # noqa: TID251  # the child inherits the environment; no setting is read
-            "SLIPWAY_MONITOR": monitor.name,
-            "SLIPWAY_MONITOR_RULE": str(body["rule"]),
-            "SLIPWAY_MONITOR_WINDOW_END": str(body["window"]["end"]),
-        }
-        try:
-            child = subprocess.Popen(list(command), env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
-            status, message = AlertStatus.FAILED, f"action {command[0]}: {exc.strerror or exc}"
-        else:
-            # reaped by a thread, so the action outlives this call without becoming a zombie
-            threading.Thread(target=child.wait, name=f"action-{monitor.name}", daemon=True).start()
-            status, message = AlertStatus.FIRED, f"started: {' '.join(command)}"
-        self.store.record_alert(
-            monitor=monitor.name,
-            rule=str(body["rule"]),
-            window_end=_end_ms(body),
-            status=status,
-            channel="action",
-            message=message,
-            details=dict(body),
-        )
-        return status.value
-
-
-def _estimator(data: pd.DataFrame, rules: MonitorRules) -> CBPE | DLE:
-    """The estimator the estimation data calls for (CBPE or DLE), fitted on it."""
-    from slipway.monitoring._estimate import fit_estimator
-    from slipway.monitoring._window import infer_task
-
-    return fit_estimator(
-        data,
-        task=infer_task(data),
-        label=rules.performance.label,
-        pos_label=rules.performance.pos_label,
-        chunker=_ESTIMATION_CHUNKS,
-    )
-
-
-def _end_ms(body: Mapping[str, Any]) -> int:
-    import pandas as pd
-
-    return int(pd.Timestamp(body["window"]["end"]).value // 1_000_000)
-
-
-def _model_name(monitor: Monitor) -> str:
-    """The registered model a monitor's audit events belong to (its deployment for a file reference)."""
-    from slipway.core import parse_model_uri
-
-    if monitor.reference.startswith("models:"):
-        ref = parse_model_uri(monitor.reference)
-        return str(getattr(ref, "name", monitor.deployment))
-    return monitor.deployment
 
 
 def _is_model(reference: str) -> bool:
@@ -412,56 +388,9 @@ def _summary(rules: MonitorRules) -> list[dict[str, Any]]:
     return [{"name": r.name, "figure": r.figure, "above": r.above, "below": r.below} for r in rules.rules]
 
 
-def _offset(window: str) -> Any:
-    from pandas.tseries.frequencies import to_offset
-
-    try:
-        offset = to_offset(window)
-    except ValueError:
-        raise InvalidInput(
-            f"window {window!r}: expected a pandas frequency such as 15min, 1h, 1D, W or MS"
-        ) from None
-    return offset
-
-
-def _floor(ms: int, offset: Any) -> int:
-    """The start of the window holding ``ms`` (fixed offsets from the epoch; calendar ones rolled back)."""
-    import pandas as pd
-    from pandas.tseries.offsets import Tick
-
-    ts = pd.Timestamp(ms, unit="ms", tz="UTC")
-    if isinstance(offset, Tick):
-        step = offset.nanos
-        return int((ts.value // step) * step // 1_000_000)
-    start = offset.rollback(ts.normalize())
-    return int(pd.Timestamp(start).value // 1_000_000)
-
-
-def _windows(start: int, end: int, offset: Any) -> list[tuple[int, int]]:
-    """Complete windows ``[lo, hi)`` from ``start`` whose end is at most ``end``."""
-    import pandas as pd
-
-    out: list[tuple[int, int]] = []
-    lo = pd.Timestamp(start, unit="ms", tz="UTC")
-    while len(out) < _MAX_WINDOWS:
-        hi = lo + offset
-        hi_ms = int(hi.value // 1_000_000)
-        if hi_ms > end:
-            break
-        out.append((int(lo.value // 1_000_000), hi_ms))
-        lo = hi
-    return out
-
-
-def _stamped(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a UTC ``timestamp`` column (the log's; a file must have one to be windowed)."""
-    import pandas as pd
-
-    if "timestamp" not in frame.columns:
-        raise InvalidInput("rows to monitor: expected a timestamp column")
-    ts = pd.to_datetime(frame["timestamp"], utc=True)
-    stamped: pd.DataFrame = frame.assign(timestamp=ts)
-    return stamped
+def _lookback(lo: int, hi: int, offset: BaseOffset) -> int:
+    """Where the history of a chunk ``[lo, hi)`` starts: the longer of its span and the window's."""
+    return min(earlier(lo, offset, _HISTORY + 1), lo - (_HISTORY + 1) * (hi - lo))
 
 
 def _slice(rows: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
