@@ -108,6 +108,63 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in out + err
 
 
+def test_too_little_data_says_not_enough_data_never_no_drift(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    ref, cur = files
+    data = pd.read_csv(cur)
+    data.iloc[:0].to_csv("empty.csv", index=False)  # a header and no rows: a quiet window
+    _data(1, 0.0, 1).to_parquet("one.parquet")
+    data.assign(tenure=np.nan, spend=np.nan, plan=None).to_parquet("blank.parquet")
+
+    runs = {
+        "empty": ["-r", str(ref), "-c", "empty.csv"],
+        "one-row reference": ["-r", "one.parquet", "-c", str(cur)],
+        "all missing": ["-r", str(ref), "-c", "blank.parquet"],
+    }
+    for what, args in runs.items():
+        code, out, err = cli(capsys, "report", "drift", *args, "-o", "r.html", "--json", "r.json")
+        assert (code, err) == (0, ""), what
+        assert out.startswith("not enough data: "), what
+        assert json.loads((tmp_path / "r.json").read_text())["status"] == "not_enough_data"
+        assert "<strong>Not enough data</strong>" in (tmp_path / "r.html").read_text()
+    _, out, _ = cli(capsys, "report", "drift", *runs["empty"], "--json", "r.json")
+    assert out == "not enough data: the current data has no rows\n"
+    _, out, _ = cli(capsys, "report", "drift", *runs["one-row reference"], "--json", "r.json")
+    assert "column 'tenure': the reference has 1 value" in out
+
+
+def test_untested_and_absent_columns_are_named(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    ref, cur = files
+    pd.read_csv(cur).assign(tenure=np.nan).drop(columns="spend").to_parquet("part.parquet")
+
+    code, out, err = cli(
+        capsys, "report", "drift", "-r", str(ref), "-c", "part.parquet", "-o", "r.html", "--json", "r.json"
+    )
+
+    assert (code, err) == (0, "")
+    assert out.startswith(
+        "no dataset drift: 0 of 1 columns drifted; not tested: tenure (not enough data); "
+        "not in the current data: spend; report: r.html"
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["missing_columns"] == ["spend"]
+    assert "not in the current data (not compared): spend" in (tmp_path / "r.html").read_text()
+
+
+def test_an_empty_reference_is_refused(capsys: pytest.CaptureFixture[str], files: tuple[Path, Path]) -> None:
+    _, cur = files
+    _data(0, 0.0, 1).to_parquet("none.parquet")
+
+    code, _, err = cli(capsys, "report", "drift", "-r", "none.parquet", "-c", str(cur), "--json", "-")
+
+    assert code == 2
+    assert err.strip() == (
+        "error: none.parquet: no rows; a reference is the data the model was trained or validated on"
+    )
+
+
 # ---------------------------------------------------------------------- performance over time
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from slipway.models import ReferenceSummary
-    from slipway.monitoring import MetricSeries
+    from slipway.monitoring import DatasetDrift, MetricSeries
 
 report_app = typer.Typer(
     help="Reports on data and models: drift and performance, with plots, as one HTML file."
@@ -114,11 +114,16 @@ def drift(
         raise InvalidInput(f"--mode {mode!r}: expected default or evidently")
     _check_window(window)
     ref = _reference(reference)
+    if ref.n_rows == 0:
+        raise InvalidInput(
+            f"{reference}: no rows; a reference is the data the model was trained or validated on"
+        )
     cur = read_table(current)
+    features = [c for c in ref.columns if c not in set(ref.outputs)]
+    absent = [c for c in features if c not in cur.columns]
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if chosen is None:
-        outputs = set(ref.outputs)
-        chosen = [c for c in ref.columns if c in cur.columns and c not in outputs]
+        chosen = [c for c in features if c in cur.columns]
         if not chosen:
             raise InvalidInput(
                 f"{current}: no column in common with the reference ({', '.join(ref.columns)})"
@@ -136,6 +141,7 @@ def drift(
         series = _series(cur, window, estimate_reference, label, task, pos_label, metrics)
     if json_out is not None:
         doc = result.to_dict()
+        doc["missing_columns"] = absent
         if series:
             doc["performance"] = _performance_doc(series, window)
         _write_json(doc, json_out)
@@ -150,11 +156,8 @@ def drift(
         )
         output.write_text(page)
     if json_out != "-":
-        verdict = "drift detected" if result.drifted else "no dataset drift"
-        drifted = [c.column for c in result.drifted_columns]
         typer.echo(
-            f"{verdict}: {len(drifted)} of {len(result.columns)} columns drifted"
-            + (f" ({', '.join(drifted[:10])}{'…' if len(drifted) > 10 else ''})" if drifted else "")
+            _drift_line(result, n_current=len(cur), absent=absent)
             + (f"; performance over {len(series[0].labels)} windows" if series else "")
             + (f"; report: {output}" if output is not None else "")
         )
@@ -199,6 +202,39 @@ def performance(
             + (f"; estimate outside its thresholds: {', '.join(alerts)}" if alerts else "")
             + (f"; report: {output}" if output is not None else "")
         )
+
+
+def _drift_line(result: DatasetDrift, *, n_current: int, absent: list[str]) -> str:
+    """The verdict in one line: what drifted, what could not be tested, what was not there.
+
+    A window with too little data to judge is "not enough data", never "no dataset drift".
+    """
+    if result.status != "ok":
+        why = "the current data has no rows" if n_current == 0 else result.message
+        line = f"not enough data: {_clip(why)}"
+    else:
+        verdict = "drift detected" if result.drifted else "no dataset drift"
+        drifted = [c.column for c in result.drifted_columns]
+        tested = [c for c in result.columns if c.status == "ok"]
+        untested = [c for c in result.columns if c.status != "ok"]
+        line = f"{verdict}: {len(drifted)} of {len(tested)} columns drifted" + (
+            f" ({_names(drifted)})" if drifted else ""
+        )
+        if untested:
+            reasons = {"not_enough_data": "not enough data", "type_mismatch": "type mismatch"}
+            line += "; not tested: " + _names(
+                [f"{c.column} ({reasons.get(c.status, c.status)})" for c in untested]
+            )
+    return line + (f"; not in the current data: {_names(absent)}" if absent else "")
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + ("…" if len(names) > limit else "")
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """A long reason cut to one readable line; the JSON (--json) keeps every word."""
+    return text if len(text) <= limit else text[: limit - 1] + "… (--json has it all)"
 
 
 def _check_window(window: str) -> None:

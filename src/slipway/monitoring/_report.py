@@ -70,7 +70,7 @@ def drift_report_html(
     ref = as_reference(reference)
     ranked = sorted(drift.columns, key=lambda c: (not c.drifted, -(c.score or 0.0), c.column))
     parts = [
-        _summary(drift),
+        _summary(drift, ref, current),
         _table(ranked),
     ]
     if performance:
@@ -143,9 +143,11 @@ def _performance_section(
     return "\n".join(parts)
 
 
-def _summary(drift: DatasetDrift) -> str:
+def _summary(drift: DatasetDrift, ref: ReferenceSummary, current: pd.DataFrame) -> str:
     verdict = "Dataset drift detected" if drift.drifted else "No dataset drift"
     cls = "bad" if drift.drifted else "good"
+    if drift.status != "ok":  # nothing could be judged: neither a green nor a red verdict
+        verdict, cls = "Not enough data", "none"
     drifted = sum(c.drifted for c in drift.columns)
     share = "n/a" if drift.share is None else f"{drift.share:.0%}"
     lines = [
@@ -155,6 +157,10 @@ def _summary(drift: DatasetDrift) -> str:
     ]
     if drift.message:
         lines.append(f'<p class="note">{html.escape(drift.message)}</p>')
+    absent = [c for c in ref.columns if c not in ref.outputs and c not in current.columns]
+    if absent:
+        names = html.escape(", ".join(absent))
+        lines.append(f'<p class="note">not in the current data (not compared): {names}</p>')
     mv = drift.multivariate
     if mv is not None:
         if mv.error is None or mv.threshold is None:
