@@ -119,6 +119,16 @@ def test_delete_removes_the_monitor(capsys: pytest.CaptureFixture[str], monitor:
         ),
         (["create", "m", "-d", "churn", "-r", "models:/nope/1", "--rules", "rules.yaml"], "nope"),
         (["backfill", "m", "--start", "yesterday", "--end", "2026-01-01"], "--start 'yesterday'"),
+        (["backfill", "m", "--by", "column:month"], "--by column:month: expected --input FILE"),
+        (["backfill", "m", "--start", "2026-01-01"], "expected --start and --end"),
+        (
+            ["create", "m", "-d", "churn", "-r", "train.parquet", "--rules", "rules.yaml", "--window", "0h"],
+            "window '0h': expected a positive pandas frequency",
+        ),
+        (
+            ["create", "m", "-d", "churn", "-r", "train.parquet", "--rules", "rules.yaml", "--window=-1h"],
+            "window '-1h': expected a positive pandas frequency",
+        ),
         (["show", "nope"], "nope"),
         (
             [
@@ -147,3 +157,97 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in out + err
+
+
+def test_one_broken_monitor_does_not_stop_the_others(
+    capsys: pytest.CaptureFixture[str], monitor: str, tmp_path: Path
+) -> None:
+    from slipway.core import Monitor
+    from slipway.store import open_metadata_store
+
+    store = open_metadata_store(f"sqlite:///{tmp_path / '.slipway' / 'slipway.db'}")
+    try:
+        ok = store.get_monitor(monitor)
+        store.set_monitor_cursor(monitor, (ok.cursor or 0) - 2 * 86_400_000)  # two days to evaluate
+        store.create_monitor(  # its reference summary is gone: every run of it fails
+            Monitor(
+                name="a-broken",
+                deployment="churn",
+                reference="gone.parquet",
+                window="1D",
+                rules=ok.rules,
+                actions=ok.actions,
+                options=ok.options,
+                cursor=ok.cursor,
+                reference_digest=None,
+            )
+        )
+        store.set_monitor_cursor("a-broken", (ok.cursor or 0) - 2 * 86_400_000)
+    finally:
+        store.close()
+
+    code, out, err = cli(capsys, "monitor", "run", "--metrics-file", "monitors.prom")
+
+    assert code == 2
+    assert err == "monitor a-broken: error: monitor a-broken: no reference summary stored; create it again\n"
+    assert [line.split(":")[0] for line in out.splitlines()] == ["monitor churn-drift"] * 2
+    assert "Traceback" not in out + err
+    families = {f.name: f for f in text_string_to_metric_families((tmp_path / "monitors.prom").read_text())}
+    [end] = families["slipway_monitor_window_end_timestamp_seconds"].samples
+    assert end.labels == {"monitor": "churn-drift"}
+
+
+def test_gauges_show_the_latest_window_of_a_long_history(
+    capsys: pytest.CaptureFixture[str], monitor: str, tmp_path: Path
+) -> None:
+    from slipway.core import MonitorResult
+    from slipway.store import open_metadata_store
+
+    store = open_metadata_store(f"sqlite:///{tmp_path / '.slipway' / 'slipway.db'}")
+    minute = 60_000
+    start = (store.get_monitor(monitor).cursor or 0) - 86_400_000  # a day of minutes before the cursor
+    try:
+        for i in range(1_100):  # more windows than one default page of results
+            store.record_monitor_result(
+                MonitorResult(
+                    monitor=monitor,
+                    window_start=start + i * minute,
+                    window_end=start + (i + 1) * minute,
+                    figures={"rows": float(i)},
+                    breaches=[],
+                    result={},
+                    rows=i,
+                )
+            )
+    finally:
+        store.close()
+
+    code, out, _ = cli(capsys, "monitor", "metrics")
+    assert code == 0
+    families = {f.name: f for f in text_string_to_metric_families(out)}
+    [end] = families["slipway_monitor_window_end_timestamp_seconds"].samples
+    assert end.value == (start + 1_100 * minute) / 1000
+    _, out, _ = cli(capsys, "monitor", "show", monitor, "--last", "2", "--json")
+    assert [r["rows"] for r in json.loads(out)["results"]] == [1_098, 1_099]
+
+
+def test_backfill_a_file_by_a_column(
+    capsys: pytest.CaptureFixture[str], monitor: str, tmp_path: Path
+) -> None:
+    history = pd.concat(
+        [
+            _rows(400, 6.0 * (m == 2), seed=m + 5).assign(
+                month=f"2026-0{m + 1}", timestamp=datetime(2026, m + 1, 3, tzinfo=timezone.utc)
+            )
+            for m in range(3)
+        ]
+    )
+    history.to_parquet(tmp_path / "history.parquet")
+    code, out, err = cli(
+        capsys, "monitor", "backfill", monitor, "--input", "history.parquet", "--by", "column:month"
+    )
+    assert (code, err) == (0, "")
+    lines = out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("monitor churn-drift: 2026-01-03 00:00Z to 2026-01-03 00:00Z: 400 rows")
+    assert [line.rsplit(": ", 1)[1] for line in lines] == ["ok", "ok", "BREACHED tenure-drift"]

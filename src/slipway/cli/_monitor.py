@@ -18,6 +18,7 @@ from slipway.errors import InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from slipway.core import MonitorResult
     from slipway.monitoring._monitor import Monitors, WindowOutcome
 
 monitor_app = typer.Typer(
@@ -81,18 +82,10 @@ def create(
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Create a monitor; it evaluates windows from now on (``backfill`` replays the past)."""
-    import yaml
-
     from slipway.cli._files import read_table
+    from slipway.monitoring._rules import read_document
 
-    try:
-        document = yaml.safe_load(rules.read_text())
-    except FileNotFoundError:
-        raise InvalidInput(f"{rules}: rules file not found") from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{rules}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"{rules}: expected a mapping with a rules: list")
+    document = read_document(rules)
     data = None if reference.startswith(("models:", "runs:/")) else read_table(Path(reference))
     with _monitors(store, artifacts) as monitors:
         monitor = monitors.create(
@@ -127,11 +120,20 @@ def run(
     artifacts: ArtifactsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate every complete window since each monitor's last run; fire alerts on breaches."""
-    breached = False
+    """Evaluate every complete window since each monitor's last run; fire alerts on breaches.
+
+    A monitor that fails (its reference gone, its log unreadable) is reported on one line and the
+    others still run; the exit code is then 2, after the metrics file is written.
+    """
+    report: dict[str, list[WindowOutcome]] = {}
+    failed: dict[str, str] = {}
     with _monitors(store, artifacts) as monitors:
         names = [name] if name else [m.name for m in monitors.store.list_monitors()]
-        report: dict[str, list[WindowOutcome]] = {n: monitors.run(n) for n in names}
+        for each in names:
+            try:
+                report[each] = monitors.run(each)
+            except Exception as exc:  # one broken monitor must not stop the others
+                failed[each] = _reason(exc)
         if metrics_file is not None:
             _write_gauges(monitors, metrics_file)
     breached = any(o.breaches and o.recorded for outcomes in report.values() for o in outcomes)
@@ -139,6 +141,10 @@ def run(
         typer.echo(json.dumps({n: [_outcome(o) for o in outs] for n, outs in report.items()}, indent=2))
     else:
         _print(report)
+    for each, why in failed.items():
+        typer.echo(f"monitor {each}: error: {why}", err=True)
+    if failed:
+        raise typer.Exit(2)
     if fail_on_breach and breached:
         raise typer.Exit(1)
 
@@ -146,12 +152,20 @@ def run(
 @monitor_app.command("backfill")
 def backfill(
     name: NameArgument,
-    start: Annotated[str, typer.Option(help="first day or time (ISO 8601, UTC)")],
-    end: Annotated[str, typer.Option(help="end, exclusive (ISO 8601, UTC)")],
+    start: Annotated[str | None, typer.Option(help="first day or time (ISO 8601, UTC)")] = None,
+    end: Annotated[str | None, typer.Option(help="end, exclusive (ISO 8601, UTC)")] = None,
     input_file: Annotated[
         Path | None,
         typer.Option(
             "--input", help="replay this .parquet/.csv file (with a timestamp column) instead of the log"
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="cut the --input file into chunks instead of the monitor's windows: column:month, "
+            "rows:5000, count:10 (each recorded over its rows' time range)",
         ),
     ] = None,
     store: StoreOption = None,
@@ -161,16 +175,23 @@ def backfill(
     """Evaluate past windows (from the log or a file), recording results without alerting."""
     from slipway.cli._files import read_table
 
-    lo, hi = _instant("--start", start), _instant("--end", end)
-    if hi <= lo:
+    if by is not None and input_file is None:
+        raise InvalidInput(f"--by {by}: expected --input FILE; the log is replayed by the monitor's windows")
+    if by is None and (start is None or end is None):
+        raise InvalidInput("backfill: expected --start and --end (or --input FILE --by CHUNKS)")
+    lo = None if start is None else _instant("--start", start)
+    hi = None if end is None else _instant("--end", end)
+    if lo is not None and hi is not None and hi <= lo:
         raise InvalidInput(f"--end {end}: expected a time after --start {start}")
     frame = read_table(input_file) if input_file is not None else None
     with _monitors(store, artifacts) as monitors:
-        outcomes = monitors.backfill(name, frame, start=lo, end=hi)
+        done = monitors.backfill(name, frame, start=lo, end=hi, chunker=by)
     if as_json:
-        typer.echo(json.dumps([_outcome(o) for o in outcomes], indent=2))
+        typer.echo(json.dumps([_outcome(o) for o in done], indent=2))
     else:
-        _print({name: outcomes})
+        _print({name: list(done)})
+    for note in done.notes:
+        typer.echo(f"monitor {name}: {note}", err=True)
 
 
 @monitor_app.command("list")
@@ -200,7 +221,7 @@ def show(
     """A monitor's definition, its latest window results and alerts."""
     with _monitors(store, artifacts) as monitors:
         monitor = monitors.store.get_monitor(name)
-        results = monitors.store.list_monitor_results(name, max_results=10_000)[-last:]
+        results = monitors.latest(monitor, min(last, 10_000))
         alerts = monitors.store.list_alerts(monitor=name, max_results=last)
     if as_json:
         doc = {
@@ -260,11 +281,9 @@ def _gauges(monitors: Monitors) -> bytes:
     from slipway.monitoring._gauges import prometheus_text
 
     items = monitors.store.list_monitors()
-    latest = {}
+    latest: dict[str, MonitorResult | None] = {}
     for m in items:
-        # the newest window is near the cursor; a monitor that only ever backfilled has it earlier
-        recent = monitors.store.list_monitor_results(m.name, since=max((m.cursor or 0) - 30 * 86_400_000, 0))
-        results = recent or monitors.store.list_monitor_results(m.name, max_results=10_000)
+        results = monitors.latest(m)
         latest[m.name] = results[-1] if results else None
     return prometheus_text(items, latest)
 
@@ -274,6 +293,16 @@ def _write_gauges(monitors: Monitors, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(_gauges(monitors))
     tmp.replace(path)
+
+
+def _reason(exc: Exception) -> str:
+    """One line: the message of an error slipway raised, else its kind and its first line."""
+    from slipway.errors import SlipwayError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SlipwayError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _utc(ms: int | None) -> str:
