@@ -173,8 +173,8 @@ def expected_calibration_error(
     Binary: the reliability of the positive class's probability, weighted by the rows in each bin;
     the bins are scikit-learn's ``calibration_curve(strategy="uniform")`` ones, closed on the right
     (a score of exactly 0.5 is in the bin below 0.5 when 0.5 is an edge). More classes: the
-    top-label version (confidence of the predicted class against whether it was right), as in Guo et al. (2017).
-    NaN for no rows.
+    top-label version (confidence of the predicted class against whether it was right), as in
+    Guo et al. (2017). NaN for no rows.
     """
     p = np.asarray(proba, dtype=np.float64)
     c = np.asarray(classes)
