@@ -208,18 +208,16 @@ def _watch(X_test: pd.DataFrame) -> None:
         "rules.yaml",
     ]
     subprocess.run([cli, "monitor", *create, "--window", "1D", "--replace"], check=True)
-    today = date.today()
-    backfill = [
-        cli,
-        "monitor",
-        "backfill",
-        "quickstart",
-        "--start",
-        str(today),
-        "--end",
-        str(today + timedelta(days=1)),
-    ]
-    subprocess.run(backfill, check=True)
+    # today's window of the log is not over yet, so replay yesterday's rescaled rows instead:
+    # a file, by chunks of rows, each recorded over its rows' time range (the second rescaled)
+    import pandas as pd
+
+    midnight = pd.Timestamp(date.today(), tz="UTC")
+    history = pd.concat([X_test, shifted], ignore_index=True)
+    stamps = pd.date_range(end=midnight - timedelta(minutes=1), periods=len(history), freq="1min")
+    history.assign(timestamp=stamps).to_parquet("history.parquet")
+    backfill = [cli, "monitor", "backfill", "quickstart", "--input", "history.parquet", "--by"]
+    subprocess.run([*backfill, f"rows:{len(X_test)}"], check=True)
     print(f"  watch it: {_slipway_command()} monitor run  (from cron; see docs/monitoring.md)")
 
 
