@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tests.monitoring._drift_data import golden_case, mixed_frame
+from tests.monitoring._drift_data import CATEGORIES, SHARES, golden_case, mixed_frame
 
 from slipway.errors import InvalidInput
 from slipway.models._reference import ReferenceSummary
@@ -103,7 +103,7 @@ def test_correction_methods():
 
 
 @pytest.mark.parametrize("method", ["psi", "kl", "jensenshannon", "hellinger", "wasserstein"])
-def test_distances_get_thresholds_calibrated_on_held_out_reference(method):
+def test_distances_get_p_values_from_held_out_reference(method):
     ref = mixed_frame(20_000, seed=7, n_numeric=1, n_categorical=1)
     names = ["x0"] if method == "wasserstein" else ["x0", "c0"]
     alarms = 0
@@ -113,9 +113,12 @@ def test_distances_get_thresholds_calibrated_on_held_out_reference(method):
         for name in names:
             col = result.column(name)
             assert col.method == method
-            assert col.p_value is None
+            assert col.p_value is not None
+            assert col.p_adjusted is not None
+            assert 1 / 1001 <= col.p_value <= col.p_adjusted <= 1.0  # corrected with the other column
             assert col.statistic is not None
-            assert col.threshold > 0
+            assert col.effect_size == col.statistic
+            assert col.threshold == 0.05
             alarms += col.drifted
     assert alarms <= 3
     shifted = mixed_frame(2_000, seed=99, n_numeric=1, n_categorical=1, mean_shift=0.3, cat_a_share=0.25)
@@ -382,3 +385,29 @@ def test_prediction_drift_tests_one_probability_of_a_two_class_model():
     assert len(prediction_drift(three_summary, cur.assign(proba_2=0.0)).columns) == 3
     named = prediction_drift(summary, cur, outputs=["proba_0", "proba_1"])
     assert [c.column for c in named.columns] == ["proba_1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "method"), [("numeric", "wasserstein"), ("numeric", "psi"), ("categorical", "psi")]
+)
+def test_distances_hold_their_level_when_the_window_outgrows_the_reference(kind, method):
+    """2k reference rows, 20k in the window: chunks drawn from the 1k held-out rows flagged 9-10%."""
+    alarms = 0
+    p_values: list[float] = []
+    for seed in range(200):
+        rng = np.random.default_rng(10_000 + seed)
+        if kind == "numeric":
+            ref, cur = (
+                pd.DataFrame({"x": rng.normal(size=2_000)}),
+                pd.DataFrame({"x": rng.normal(size=20_000)}),
+            )
+        else:
+            ref = pd.DataFrame({"x": rng.choice(CATEGORIES, 2_000, p=SHARES)})
+            cur = pd.DataFrame({"x": rng.choice(CATEGORIES, 20_000, p=SHARES)})
+        col = column_drift(ref, cur, "x", method=method, seed=seed)
+        alarms += col.drifted
+        assert col.p_value is not None
+        p_values.append(col.p_value)
+    assert alarms / 200 <= 0.06
+    assert 0.45 <= np.mean(p_values) <= 0.55  # p-values of windows with no drift are uniform

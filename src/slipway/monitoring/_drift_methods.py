@@ -9,13 +9,9 @@ Two modes:
 - ``default``: numeric columns get the two-sample Kolmogorov–Smirnov test, categorical ones the
   two-sample chi-square on the 2×k table (rare categories pooled so that every expected count is at
   least 5; a 2×2 table that still has a small expected count gets Fisher's exact test). A distance
-  chosen per column (``psi``, ``kl``, ``jensenshannon``, ``hellinger``, ``wasserstein``) is held to a
-  threshold calibrated on held-out reference data: the reference is split in two, one half is the
-  distance's reference side, and the other half gives 200 (100 for Wasserstein) resampled chunks of
-  the current window's size whose distances to the first half form the no-drift distribution; the
-  threshold is its (1 - alpha) quantile. Chunks are drawn with replacement from the held-out half,
-  which slightly widens the null distribution (the held-out half's own noise is added): the
-  threshold errs on the side of fewer false alarms.
+  chosen per column (``psi``, ``kl``, ``jensenshannon``, ``hellinger``, ``wasserstein``) gets a
+  p-value from its no-drift distribution on held-out reference data (``_calibration.py``), and is
+  then corrected across columns like the tests' p-values.
 - ``evidently``: Evidently's default rules and implementations, from
   evidently/legacy/calculations/stattests/registry.py (``_get_default_stattest``) and the
   stattests/*.py it names; see :func:`evidently_method`.
@@ -29,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from slipway.monitoring import _stats
+from slipway.monitoring import _calibration, _stats
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -77,10 +73,7 @@ EVIDENTLY_THRESHOLDS: dict[str, tuple[float, bool]] = {
 }
 
 _MIN_EXPECTED = 5.0
-_CALIBRATION_CHUNKS = 200
-_WASSERSTEIN_CHUNKS = 100
 _MIN_CALIBRATION_VALUES = 40
-_BINS = 10
 #: A numeric column with at most this many distinct reference values is tested as categories in
 #: the default mode: KS on heavily tied values is conservative to the point of losing most power.
 FEW_DISTINCT = 10
@@ -253,7 +246,7 @@ def _pool_rare(
 
 
 def _calibrated_distance(col: Prepared, method: str, *, alpha: float, rng: np.random.Generator) -> Verdict:
-    """The distance from half the reference, held to the (1 - alpha) quantile of held-out chunks."""
+    """The distance from half the reference, with its p-value from held-out reference data."""
     measure = "wasserstein_norm" if method == "wasserstein" else method
     if col.n_ref < _MIN_CALIBRATION_VALUES:
         return Verdict(
@@ -265,84 +258,18 @@ def _calibrated_distance(col: Prepared, method: str, *, alpha: float, rng: np.ra
                 f"{_MIN_CALIBRATION_VALUES} reference values, the reference has {col.n_ref}"
             ),
         )
-    if col.kind == "numeric" and method == "wasserstein":
-        observed, null = _wasserstein_calibration(col, rng)
+    if col.kind == "numeric":
+        observed, p = _calibration.numeric_pvalue(method, *_values(col), rng=rng)
     else:
-        fit, held, cur = _split_binned(col, rng)
-        chunks = rng.multinomial(col.n_cur, held / held.sum(), size=_CALIBRATION_CHUNKS).astype(np.float64)
-        observed = float(_binned_distance(method, fit, cur))
-        null = np.asarray(_binned_distance(method, fit, chunks), dtype=np.float64)
-    threshold = float(np.quantile(null, 1.0 - alpha, method="higher"))
+        observed, p = _calibration.categorical_pvalue(method, *_counts(col), rng=rng)
     return Verdict(
         method=method,
         statistic=observed,
-        threshold=threshold,
-        drifted=observed > threshold,
+        threshold=alpha,
+        p_value=p,
         effect_size=observed,
         effect_measure=measure,
-        score=observed,
     )
-
-
-def _binned_distance(
-    method: str, ref: NDArray[np.float64], cur: NDArray[np.float64]
-) -> NDArray[np.float64] | float:
-    if method == "jensenshannon":
-        return _stats.jensenshannon(ref, cur)
-    if method == "hellinger":
-        return _stats.hellinger(ref, cur)
-    # PSI and KL are infinite on an empty bin: half a count in every bin (Jeffreys' prior).
-    r = (ref + 0.5) / (ref.sum(axis=-1, keepdims=True) + 0.5 * ref.shape[-1])
-    c = (cur + 0.5) / (cur.sum(axis=-1, keepdims=True) + 0.5 * cur.shape[-1])
-    return _stats.psi(r, c) if method == "psi" else _stats.kl_divergence(r, c)
-
-
-def _split_binned(
-    col: Prepared, rng: np.random.Generator
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Bin counts of the fit half, the held-out half and the current window."""
-    if col.kind == "numeric":
-        ref, cur = _values(col)
-        perm = rng.permutation(ref.size)
-        fit, held = ref[perm[: ref.size // 2]], ref[perm[ref.size // 2 :]]
-        edges = _stats.quantile_edges(fit, _BINS)
-        k = edges.size + 1
-
-        def binned(v: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.bincount(np.searchsorted(edges, v, side="right"), minlength=k).astype(np.float64)
-
-        return binned(fit), binned(held), binned(cur)
-    ref_c, cur_c = _counts(col)
-    fit_c = rng.multivariate_hypergeometric(ref_c.astype(np.int64), int(ref_c.sum()) // 2).astype(np.float64)
-    return fit_c, ref_c - fit_c, cur_c
-
-
-def _wasserstein_calibration(col: Prepared, rng: np.random.Generator) -> tuple[float, NDArray[np.float64]]:
-    """Normed Wasserstein of the current window and of bootstrap chunks, all against the fit half.
-
-    A chunk drawn with replacement from the held-out half is a vector of counts over its values,
-    so each chunk's distance is exact without materialising its rows: W1 = ∫|F_fit - F_chunk|.
-    """
-    ref, cur = _values(col)
-    perm = rng.permutation(ref.size)
-    fit = np.sort(ref[perm[: ref.size // 2]])
-    held_vals, held_counts = np.unique(ref[perm[ref.size // 2 :]], return_counts=True)
-    norm = max(float(np.std(fit)), 0.001)
-    observed = _stats.wasserstein_norm(fit, cur)
-    grid = np.union1d(fit, held_vals)
-    f_fit = np.searchsorted(fit, grid, side="right") / fit.size
-    where = np.searchsorted(grid, held_vals)
-    dx = np.diff(grid)
-    null = np.empty(_WASSERSTEIN_CHUNKS)
-    for start in range(0, _WASSERSTEIN_CHUNKS, 20):  # 20 chunks at a time bounds the memory
-        draws = rng.multinomial(
-            col.n_cur, held_counts / held_counts.sum(), size=min(20, _WASSERSTEIN_CHUNKS - start)
-        )
-        mass = np.zeros((draws.shape[0], grid.size))
-        mass[:, where] = draws / col.n_cur
-        f_chunk = np.cumsum(mass, axis=1)
-        null[start : start + draws.shape[0]] = (np.abs(f_fit - f_chunk)[:, :-1] * dx).sum(axis=1) / norm
-    return observed, null
 
 
 # ----------------------------------------------------------------------------- evidently mode
