@@ -238,3 +238,12 @@ def test_duplicate_current_column_names_are_refused_and_other_names_become_text(
     q = data_quality(pd.DataFrame({0: [1.0, 2.0]}), pd.DataFrame({0: [1.0, 5.0]}))
 
     assert q.column("0").n_out_of_range == 1
+
+
+def test_infinities_are_outside_the_finite_reference_range() -> None:
+    reference = pd.DataFrame({"x": [1.0, 2.0, np.inf, 3.0]})
+    current = pd.DataFrame({"x": [2.0, np.inf, -np.inf, 4.0]})
+
+    x = data_quality(reference, current).column("x")
+
+    assert (x.reference_min, x.reference_max, x.n_out_of_range) == (1.0, 3.0, 3)

@@ -294,7 +294,9 @@ def _summarise(series: pd.Series[Any], max_categories: int) -> ColumnSummary:
     earliest = latest = None
     if kind == "numeric" and count:
         values = series.to_numpy(dtype="float64", na_value=np.nan)
-        lo, hi = _num(np.nanmin(values)), _num(np.nanmax(values))
+        finite = values[np.isfinite(values)]  # an infinity is no bound: the range is the finite values
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
     elif kind == "datetime" and count and ptypes.is_datetime64_any_dtype(series.dtype):
         # a Period column has no instant to compare with, so no range
         earliest, latest = series.min().isoformat(), series.max().isoformat()
@@ -344,11 +346,6 @@ def value_counts(series: pd.Series[Any]) -> pd.Series[int]:
         counts = counts.sort_values(ascending=False, kind="stable")
     out: pd.Series[int] = counts
     return out
-
-
-def _num(value: Any) -> float | None:
-    out = float(value)
-    return out if math.isfinite(out) else None
 
 
 def plain(value: Any) -> Any:
