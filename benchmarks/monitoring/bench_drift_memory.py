@@ -93,6 +93,15 @@ def rss_kb() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def hwm_kb() -> int:
+    """The address space's own peak (VmHWM): unlike ru_maxrss, never kept from an exited thread."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def reset_peak() -> bool:
     """Make the peak RSS the current RSS (Linux >= 4.0); False where the kernel refuses."""
     try:
@@ -149,6 +158,7 @@ def child(tool: str, n: int) -> dict[str, Any]:
     result = run(ref, cur)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    hwm = hwm_kb()
     return {
         "tool": tool,
         "rows": n,
@@ -158,6 +168,7 @@ def child(tool: str, n: int) -> dict[str, Any]:
         "loaded_mb": loaded_kb / 1024,
         "increment_mb": (peak_kb - loaded_kb) / 1024,
         "load_peak_mb": load_peak_kb / 1024,
+        "hwm_mb": hwm / 1024,  # equals peak_mb unless ru_maxrss kept a pre-reset peak
         "peak_reset": reset,
         "drift_share": share(result),
     }
