@@ -62,6 +62,7 @@ def test_a_shifted_window_shows_drift_in_features_and_outputs(reference: Referen
     assert f["drift.columns.x2.drifted"] == 0.0
     assert f["drift.share"] == 0.5
     assert f["prediction_drift.columns.proba_1.drifted"] == 1.0
+    assert "prediction_drift.columns.proba_0.drifted" not in f  # 1 - proba_1: one change counts once
     # log columns are not features: no figure for them
     assert not [k for k in f if "latency_ms" in k or "request_id" in k]
     assert f["performance.roc_auc"] is not None

@@ -17,7 +17,7 @@ from slipway.monitoring._estimate import (
     fit_estimator,
 )
 from slipway.monitoring._gauges import prometheus_text
-from slipway.monitoring._monitor import Monitors, WindowOutcome
+from slipway.monitoring._monitor import Backfill, Monitors, WindowOutcome
 from slipway.monitoring._performance import (
     ChunkPerformance,
     MeasuredPerformance,
@@ -35,6 +35,7 @@ from slipway.monitoring._window import WindowResult, evaluate_window, infer_task
 __all__ = [
     "CBPE",
     "DLE",
+    "Backfill",
     "Chunk",
     "ChunkEstimate",
     "ChunkPerformance",

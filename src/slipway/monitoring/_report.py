@@ -186,7 +186,11 @@ def _table(columns: Sequence[ColumnDrift]) -> str:
     ]
     for c in columns:
         effect = f"{_fmt(c.effect_size)} ({html.escape(c.effect_measure)})" if c.effect_measure else "—"
-        verdict = "yes" if c.drifted else ("not enough data" if c.status != "ok" else "no")
+        verdict = (
+            "yes"
+            if c.drifted
+            else {"ok": "no", "type_mismatch": "type changed"}.get(c.status, "not enough data")
+        )
         rows.append(
             f'<tr class="{"drifted" if c.drifted else ""}"><td><a href="#col-{_anchor(c.column)}">'
             f"{html.escape(c.column)}</a></td><td>{c.kind}</td><td>{html.escape(c.method)}</td>"

@@ -111,7 +111,7 @@ def evaluate_window(
     present_outputs = [c for c in reference.outputs if c in frame.columns]
     if present_outputs:
         own = {"methods": None, "kinds": None, "weights": None}  # the drift options are the features'
-        pred = _drift(reference, frame, present_outputs, {**drift_options, **own}, messages)
+        pred = _drift(reference, frame, present_outputs, {**drift_options, **own}, messages, outputs=True)
     quality = _quality(reference, frame, [c for c in wanted if c not in LOG_COLUMNS], messages)
     performance = None
     if labelled:
@@ -145,10 +145,14 @@ def _drift(
     columns: list[str],
     options: dict[str, Any],
     messages: list[str],
+    *,
+    outputs: bool = False,
 ) -> DatasetDrift | None:
-    from slipway.monitoring._drift import dataset_drift
+    from slipway.monitoring._drift import dataset_drift, prediction_drift
 
     try:
+        if outputs:  # a two-class model's probabilities count once, not twice
+            return prediction_drift(reference, frame, outputs=columns, **options)
         return dataset_drift(reference, frame, columns=columns, **options)
     except InvalidInput as exc:  # a column whose type changed, say: reported, the other figures stand
         messages.append(f"drift: {exc}")
