@@ -1,0 +1,174 @@
+"""Reading the input in chunks of exactly ``chunk_rows`` rows, never the whole file.
+
+Why exact chunks: chunk ``i`` is always rows ``[i * chunk_rows, (i + 1) * chunk_rows)`` of the input,
+whatever the row groups or CSV files it spans, so a resumed job can skip the chunks it finished
+and number its part files the same way as an uninterrupted run.
+
+Parquet goes through ``pyarrow.dataset`` (a file or a hive-partitioned folder), with little
+read-ahead so memory stays near one chunk. CSV goes through ``pandas.read_csv(chunksize=)``: a
+column holding a bad value in one chunk is read as text there, which the row checks then reject
+row by row instead of failing the whole file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Iterator
+
+    import pandas as pd
+
+__all__ = ["Source", "open_source"]
+
+PARQUET = (".parquet", ".pq")
+CSV = (".csv",)
+
+
+class Source:
+    """An input file or folder: its format, its files, and its chunks."""
+
+    def __init__(self, path: Path, kind: str, files: list[Path]) -> None:
+        self.path = path
+        self.kind = kind  # "parquet" or "csv"
+        self.files = files
+
+    def fingerprint(self) -> list[list[Any]]:
+        """Each file's name, size and modification time: a changed input is a different job."""
+        out: list[list[Any]] = []
+        for f in self.files:
+            st = f.stat()
+            out.append(
+                [str(f.relative_to(self.path)) if f != self.path else f.name, st.st_size, st.st_mtime_ns]
+            )
+        return out
+
+    def total_rows(self) -> int | None:
+        """Rows in the input when the format says so cheaply (Parquet footers); None for CSV."""
+        if self.kind != "parquet":
+            return None
+        return int(self._dataset().count_rows())
+
+    def _dataset(self) -> Any:
+        import pyarrow.dataset as ds
+
+        if self.path.is_dir():
+            return ds.dataset(self.path, format="parquet", partitioning="hive")
+        return ds.dataset(self.path, format="parquet")
+
+    def chunks(
+        self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0
+    ) -> Iterator[pd.DataFrame]:
+        """DataFrames of exactly ``chunk_rows`` rows (the last may be shorter), in file order.
+
+        ``dtype`` is for CSV columns (text features stay text); the first ``skip`` chunks of a
+        Parquet input are yielded empty, without converting them, so a resumed job skips them fast.
+        """
+        if self.kind == "parquet":
+            yield from self._parquet_chunks(chunk_rows, skip)
+        else:
+            yield from _rebatch_frames(self._csv_pieces(chunk_rows, dtype), chunk_rows)
+
+    def _parquet_chunks(self, chunk_rows: int, skip: int) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+
+        batches = self._dataset().to_batches(
+            batch_size=chunk_rows, batch_readahead=1, fragment_readahead=1, use_threads=True
+        )
+        held: list[Any] = []
+        rows = 0
+        index = 0
+        for batch in batches:
+            while batch.num_rows:
+                take = min(chunk_rows - rows, batch.num_rows)
+                held.append(batch.slice(0, take))
+                rows += take
+                batch = batch.slice(take)
+                if rows == chunk_rows:
+                    yield _arrow_to_pandas(pa.Table.from_batches(held)) if index >= skip else _empty()
+                    held, rows, index = [], 0, index + 1
+        if rows:
+            yield _arrow_to_pandas(pa.Table.from_batches(held)) if index >= skip else _empty()
+
+    def _csv_pieces(self, chunk_rows: int, dtype: dict[str, Any] | None) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        for f in self.files:
+            try:
+                reader = pd.read_csv(f, chunksize=chunk_rows, dtype=dtype or None)
+                with reader:
+                    yield from reader
+            except pd.errors.EmptyDataError:
+                continue
+            except (ValueError, pd.errors.ParserError) as e:
+                raise InvalidInput(f"{f}: cannot read it ({str(e).splitlines()[0]})") from None
+
+
+def _empty() -> pd.DataFrame:
+    import pandas as pd
+
+    frame: pd.DataFrame = pd.DataFrame()
+    return frame
+
+
+def _arrow_to_pandas(table: Any) -> pd.DataFrame:
+    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
+    return frame
+
+
+def _rebatch_frames(pieces: Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Exact chunks from pieces of any size (several CSV files; the common single file passes through)."""
+    held: list[pd.DataFrame] = []
+    rows = 0
+    for piece in pieces:
+        start = 0
+        while start < len(piece):
+            take = min(chunk_rows - rows, len(piece) - start)
+            held.append(piece.iloc[start : start + take] if take < len(piece) else piece)
+            rows += take
+            start += take
+            if rows == chunk_rows:
+                yield _join(held)
+                held, rows = [], 0
+    if rows:
+        yield _join(held)
+
+
+def _join(held: list[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame: pd.DataFrame
+    if len(held) == 1:
+        frame = held[0].reset_index(drop=True)
+        return frame
+    frame = pd.concat(held, ignore_index=True)
+    return frame
+
+
+def open_source(path: str | os.PathLike[str]) -> Source:
+    """The input at ``path``: a .csv or .parquet file, or a folder of them; InvalidInput otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInput(f"{p}: no such file or folder")
+    if p.is_file():
+        suffix = p.suffix.lower()
+        if suffix in PARQUET:
+            return Source(p, "parquet", [p])
+        if suffix in CSV:
+            return Source(p, "csv", [p])
+        raise InvalidInput(f"{p}: expected a .csv or .parquet file, or a folder of them")
+    files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
+    kinds = {f.suffix.lower() for f in files}
+    if kinds and kinds <= set(PARQUET):
+        return Source(p, "parquet", files)
+    if kinds and kinds <= set(CSV):
+        return Source(p, "csv", files)
+    if not kinds:
+        raise InvalidInput(f"{p}: the folder has no .csv or .parquet files")
+    raise InvalidInput(
+        f"{p}: expected a folder of .csv or of .parquet files, found {', '.join(sorted(kinds))}"
+    )

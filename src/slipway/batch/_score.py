@@ -1,0 +1,396 @@
+"""``score``: a model over a file bigger than memory, chunk by chunk, resumable.
+
+One chunk at a time: read ``chunk_rows`` rows, split off the rows the signature refuses (to the
+rejects file, with a reason), predict the rest, write the part, log the rows, record the chunk as
+finished. Memory is bounded by a few chunks whatever the input's size.
+
+Resuming: a small JSON file beside the output (``<output>.progress.json``) records the job's
+fingerprint (the input files' names, sizes and modification times, the model's manifest digest,
+the chunk size and the options) and how many chunks are finished. A rerun of the same job carries
+on after the last finished chunk; a different job never overwrites an output it did not write.
+
+The prediction log is written at least once per row: a chunk logged but not yet recorded as
+finished when the process stops is logged again on resume, with the same request ids
+(``<job>-<row>``), so a reader can drop the repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slipway.batch._check import check_chunk, text_columns
+from slipway.batch._read import open_source
+from slipway.batch._write import Sink
+from slipway.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import pandas as pd
+
+    from slipway.artifacts import FileTree
+    from slipway.models import Model
+    from slipway.predlog import PredictionLogWriter
+
+__all__ = ["ScoreProgress", "ScoreResult", "score"]
+
+_LOG_BACKLOG_CHUNKS = 2  # chunks the log may hold unwritten before scoring waits for it
+_LOG_WAIT = 60.0  # seconds scoring waits for a stuck log before going on (the writer counts drops)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreProgress:
+    """Reported after each finished chunk (and once before the first, with ``chunk=-1``).
+
+    ``rows`` counts input rows done so far (scored and rejected, including chunks finished by an
+    earlier run of the job); ``total_rows`` is None when the format does not say (CSV).
+
+    .. versionadded:: 0.1
+    """
+
+    chunk: int
+    rows: int
+    total_rows: int | None
+    scored: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoreResult:
+    """What a scoring job did.
+
+    ``rejects`` is None when no row was rejected; ``resumed_from`` is the first chunk this call
+    scored (0 for a fresh job); ``logged`` the prediction-log rows written by this call.
+
+    .. versionadded:: 0.1
+    """
+
+    output: Path
+    rejects: Path | None
+    job: str
+    rows: int
+    scored: int
+    rejected: int
+    chunks: int
+    resumed_from: int
+    seconds: float
+    logged: int
+
+
+def score(
+    model: Model,
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    chunk_rows: int = 100_000,
+    strict: bool = False,
+    rejects: str | os.PathLike[str] | None = None,
+    log: FileTree | None = None,
+    progress: Callable[[ScoreProgress], None] | None = None,
+    resume: bool = True,
+    proba: bool = True,
+    model_name: str | None = None,
+    model_version: str | int | None = None,
+) -> ScoreResult:
+    """Score a CSV or Parquet file (or a folder of them) with ``model``, chunk by chunk.
+
+    Args:
+        model: a loaded model (``slipway.load_model``).
+        input: a ``.csv`` or ``.parquet`` file, or a folder of one kind (hive partitions kept).
+        output: a ``.csv`` file, or a Parquet folder of numbered parts (any other name): the input
+            columns (signature columns as the model saw them), ``prediction`` and, when the model
+            has ``predict_proba`` and ``proba`` is true, one ``proba_<class>`` per class.
+        chunk_rows: rows read, checked and scored at a time; memory is bounded by a few chunks.
+        strict: refuse the whole input at the first row the signature refuses (InvalidInput
+            naming the row and the column) instead of writing it to ``rejects``.
+        rejects: where refused rows go, with ``row`` (their index in the input) and ``reason``;
+            by default beside the output (``scored.rejects.parquet`` for ``scored.parquet``).
+        log: the prediction log's file tree; rows are logged with variant ``batch`` and request
+            ids ``<job>-<row>`` under deployment ``model_name``.
+        progress: called after each chunk; what it raises stops the job (which can resume).
+        resume: carry on after the last finished chunk of an earlier run of the same job; False
+            starts the same job over. An output written by anything else is never overwritten.
+        proba: add ``proba_<class>`` columns when the model has ``predict_proba`` (a second
+            model call per chunk; False when only the predicted class is wanted).
+        model_name: the name logged (default: the model folder's name).
+        model_version: the version logged (default: the first 12 hex digits of the manifest digest).
+
+    Raises InvalidInput (a missing or unreadable input, a bad option, a refused row when strict)
+    and Conflict (the output exists and is not an earlier run of this job).
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InvalidInput(f"chunk_rows {chunk_rows!r}: expected a positive whole number")
+    started = time.perf_counter()
+    source = open_source(input)
+    out = Sink(output)
+    rej = Sink(rejects if rejects is not None else _default_rejects(out.path))
+    if rej.path.resolve() == out.path.resolve():
+        raise InvalidInput(f"{rej.path}: the rejects file must differ from the output")
+    digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
+    with_proba = proba and "predict_proba" in model.methods
+    fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
+    job = fingerprint[:12]
+    state = _Progress(out.path.with_name(f"{out.path.name}.progress.json"), fingerprint, job, chunk_rows)
+    start = state.begin(out, rej, resume=resume)
+    if state.complete:
+        return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=0)
+
+    schema = model.signature.inputs if model.signature is not None else None
+    enforcer = _enforcer(model)
+    total = source.total_rows()
+    classes = _classes(model) if with_proba else None
+    writer = _open_log(log, model_name or model.path.name)
+    name = model_name or model.path.name
+    version = model_version if model_version is not None else digest[:12]
+    logged = 0
+    try:
+        if progress is not None:
+            progress(
+                ScoreProgress(
+                    chunk=-1, rows=state.rows, total_rows=total, scored=state.scored, rejected=state.rejected
+                )
+            )
+        for index, chunk in enumerate(source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)):
+            if index < start:
+                continue
+            first = index * chunk_rows
+            t0 = time.perf_counter()
+            if schema is not None and enforcer is not None:
+                checked = check_chunk(chunk, schema, enforcer)
+                model_input, good, reasons = checked.model_input, checked.good, checked.reasons
+            else:
+                model_input, good, reasons = chunk, None, None
+            if strict and reasons is not None and len(reasons):
+                at = reasons.index[0]
+                raise InvalidInput(f"{source.path}: row {first + int(at)}: {reasons.iloc[0]}")
+            outputs = _predict(model, model_input, with_proba, classes) if len(model_input) else {}
+            elapsed_ms = (time.perf_counter() - t0) * 1000.0
+            kept = chunk if good is None else chunk[good]
+            if len(kept):
+                frame = kept.assign(
+                    **{c: model_input[c].to_numpy() for c in model_input.columns if c in kept}
+                )
+                out.write(index, frame.assign(**outputs).reset_index(drop=True))
+            if reasons is not None and len(reasons):
+                bad = chunk[~good] if good is not None else chunk
+                rej.write(index, bad.assign(row=bad.index.to_numpy() + first, reason=reasons.to_numpy()))
+            if writer is not None and len(kept):
+                _log(writer, job, first, kept, model_input, outputs, name, version, elapsed_ms, chunk_rows)
+            state.finished(index, scored=len(kept), rejected=len(chunk) - len(kept))
+            if progress is not None:
+                progress(
+                    ScoreProgress(
+                        chunk=index,
+                        rows=state.rows,
+                        total_rows=total,
+                        scored=state.scored,
+                        rejected=state.rejected,
+                    )
+                )
+        out.finish()
+        rej.finish()
+        state.done()
+    finally:
+        if writer is not None:
+            writer.close()
+            logged = writer.written_rows
+    return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=logged)
+
+
+def _default_rejects(output: Path) -> Path:
+    if output.suffix:
+        return output.with_name(f"{output.stem}.rejects{output.suffix}")
+    return output.with_name(f"{output.name}.rejects")
+
+
+def _fingerprint(
+    files: list[list[Any]], digest: str, chunk_rows: int, strict: bool, proba: bool, out: Sink, rej: Sink
+) -> str:
+    doc = {
+        "input": files,
+        "model": digest,
+        "chunk_rows": chunk_rows,
+        "strict": strict,
+        "proba": proba,
+        "output": out.kind,
+        "rejects": str(rej.path.resolve()),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _enforcer(model: Model) -> Any:
+    from slipway.models import InputEnforcer
+
+    sig = model.signature
+    return InputEnforcer(sig.inputs) if sig is not None else None
+
+
+def _classes(model: Model) -> list[Any] | None:
+    classes = getattr(model.raw, "classes_", None)
+    return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+def _predict(model: Model, data: pd.DataFrame, with_proba: bool, classes: list[Any] | None) -> dict[str, Any]:
+    """The output columns for one chunk: ``prediction`` (or one per output), ``proba_<class>``."""
+    import numpy as np
+    import pandas as pd
+
+    pred = model.predict(data)
+    outputs: dict[str, Any] = {}
+    if isinstance(pred, pd.DataFrame):
+        outputs.update({str(c): pred[c].to_numpy() for c in pred.columns})
+    else:
+        pred = np.asarray(pred)
+        if pred.ndim == 2 and pred.shape[1] == 1:
+            pred = pred[:, 0]
+        if pred.ndim == 1:
+            outputs["prediction"] = pred
+        else:
+            outputs.update({f"prediction_{j}": pred[:, j] for j in range(pred.shape[1])})
+    if with_proba:
+        p = np.asarray(model.predict_proba(data))
+        labels = classes if classes is not None and len(classes) == p.shape[1] else list(range(p.shape[1]))
+        outputs.update({f"proba_{c}": p[:, j] for j, c in enumerate(labels)})
+    return outputs
+
+
+def _open_log(tree: FileTree | None, deployment: str) -> PredictionLogWriter | None:
+    if tree is None:
+        return None
+    from slipway.predlog import PredictionLogWriter
+
+    return PredictionLogWriter(tree, deployment=deployment)
+
+
+def _log(
+    writer: PredictionLogWriter,
+    job: str,
+    first: int,
+    kept: pd.DataFrame,
+    model_input: pd.DataFrame,
+    outputs: dict[str, Any],
+    name: str,
+    version: str | int,
+    elapsed_ms: float,
+    chunk_rows: int,
+) -> None:
+    """Log one chunk's scored rows, waiting while the log is more than a few chunks behind."""
+    import numpy as np
+
+    rows = kept.index.to_numpy() + first
+    ids = np.char.add(f"{job}-", rows.astype(str)).astype(object)
+    from slipway.predlog import PredictionBatch
+
+    writer.log(
+        PredictionBatch(
+            request_ids=ids,
+            model_name=name,
+            model_version=version,
+            variant="batch",
+            inputs=model_input.reset_index(drop=True),
+            outputs=outputs,
+            latency_ms=elapsed_ms / max(len(kept), 1),
+        )
+    )
+    deadline = time.monotonic() + _LOG_WAIT
+    while writer.buffered_rows > _LOG_BACKLOG_CHUNKS * chunk_rows and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class _Progress:
+    """The job's progress file: written atomically after every finished chunk."""
+
+    def __init__(self, path: Path, fingerprint: str, job: str, chunk_rows: int) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.job = job
+        self.chunk_rows = chunk_rows
+        self.chunks = 0
+        self.scored = 0
+        self.rejected = 0
+        self.complete = False
+
+    @property
+    def rows(self) -> int:
+        return self.scored + self.rejected
+
+    def begin(self, out: Sink, rej: Sink, *, resume: bool) -> int:
+        """The first chunk to score; Conflict if the output is not an earlier run of this job."""
+        doc = self._read()
+        ours = doc is not None and doc.get("fingerprint") == self.fingerprint
+        for sink in (out, rej):
+            if sink.exists() and not ours:
+                raise Conflict(
+                    f"{sink.path} exists and is not an earlier run of this job (same input, model "
+                    "and options); remove it or choose another output"
+                )
+        if doc is not None and not ours and self.path.exists():
+            self.path.unlink()  # a stale progress file whose outputs are gone
+        if ours and resume and doc is not None:
+            self.chunks = int(doc["chunks"])
+            self.scored = int(doc["scored"])
+            self.rejected = int(doc["rejected"])
+            self.complete = bool(doc.get("complete"))
+            if not self.complete:
+                out.drop_from(self.chunks)
+                rej.drop_from(self.chunks)
+            return self.chunks
+        out.clear()
+        rej.clear()
+        self._write()
+        return 0
+
+    def finished(self, chunk: int, *, scored: int, rejected: int) -> None:
+        self.chunks = chunk + 1
+        self.scored += scored
+        self.rejected += rejected
+        self._write()
+
+    def done(self) -> None:
+        self.complete = True
+        self._write()
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _write(self) -> None:
+        doc = {
+            "job": self.job,
+            "fingerprint": self.fingerprint,
+            "chunk_rows": self.chunk_rows,
+            "chunks": self.chunks,
+            "scored": self.scored,
+            "rejected": self.rejected,
+            "complete": self.complete,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, self.path)
+
+
+def _result(
+    state: _Progress, out: Sink, rej: Sink, *, resumed_from: int, seconds: float, logged: int
+) -> ScoreResult:
+    return ScoreResult(
+        output=out.path,
+        rejects=rej.path if state.rejected else None,
+        job=state.job,
+        rows=state.rows,
+        scored=state.scored,
+        rejected=state.rejected,
+        chunks=state.chunks,
+        resumed_from=resumed_from,
+        seconds=seconds,
+        logged=logged,
+    )
