@@ -40,6 +40,7 @@ def _register_groups() -> None:
         _report,
         _reproduce,
         _runs,
+        _score,
         _serve,
         _server,
         _tokens,

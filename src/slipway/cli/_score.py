@@ -1,0 +1,139 @@
+"""``slipway score``: batch scoring of a CSV or Parquet file (or folder) with a model."""
+
+from pathlib import Path  # noqa: TC003  (Typer reads the option annotations at run time)
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from slipway.cli._main import app
+
+if TYPE_CHECKING:
+    from slipway.batch import ScoreProgress
+    from slipway.models import Model
+
+
+@app.command("score")
+def score(
+    model: Annotated[
+        str,
+        typer.Argument(help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH or a model folder"),
+    ],
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="a .csv or .parquet file, or a folder of them")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="a .csv file, or a Parquet folder of parts (any other name)"),
+    ],
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="rows scored at a time")] = 100_000,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="stop at the first row the signature refuses")
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="where refused rows go (default: OUTPUT's name + .rejects)"),
+    ] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="do not write the prediction log")] = False,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="start over instead of resuming an interrupted run")
+    ] = False,
+    no_proba: Annotated[
+        bool, typer.Option("--no-proba", help="only the prediction, no proba_<class> columns")
+    ] = False,
+) -> None:
+    """Score a file bigger than memory, chunk by chunk; resumes after an interruption.
+
+    Rows the model's signature refuses go to a rejects file with the reason (unless --strict);
+    scored rows are written to the prediction log with variant "batch" for monitoring.
+    """
+    from slipway.batch import score as run_score
+    from slipway.cli._context import settings
+
+    s = settings()
+    loaded, name, version = _load(model, s)
+    log = None
+    if not no_log:
+        from slipway.artifacts import open_file_tree
+
+        log = open_file_tree(s.prediction_log_uri())
+    with _Bar() as bar:
+        result = run_score(
+            loaded,
+            input,
+            output,
+            chunk_rows=chunk_rows,
+            strict=strict,
+            rejects=rejects,
+            log=log,
+            progress=bar.update,
+            resume=not no_resume,
+            proba=not no_proba,
+            model_name=name,
+            model_version=version,
+        )
+    resumed = f", resumed at chunk {result.resumed_from}" if result.resumed_from else ""
+    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
+    typer.echo(
+        f"scored {result.scored} rows to {result.output} in {result.seconds:.1f}s "
+        f"({rate:,.0f} rows/s{resumed})"
+    )
+    if result.rejected:
+        typer.echo(f"rejected {result.rejected} rows to {result.rejects} (see its reason column)")
+    if log is not None:
+        typer.echo(f"logged {result.logged} rows as deployment {name}, variant batch, job {result.job}")
+
+
+def _load(uri: str, s: Any) -> "tuple[Model, str | None, str | int | None]":
+    """The model and the name and version to log: a registered version's own, else the defaults."""
+    if uri.startswith("models:"):
+        from slipway.cli._context import tracking_client
+        from slipway.registry import Registry
+
+        tracking = tracking_client(s)
+        registry = Registry(tracking.store, tracking.blobs)
+        version = registry.resolve(uri)
+        model = registry.load(version, cache_dir=s.home / "cache" / "models")
+        return model, version.name, version.version
+    import slipway
+
+    return slipway.load_model(uri), None, None
+
+
+class _Bar:
+    """A Rich progress bar with rows per second, on stderr; the batch package only calls back."""
+
+    def __enter__(self) -> "_Bar":
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows · {task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("score", total=None, rate="-")
+        self._started: float | None = None
+        self._first_rows = 0
+        return self
+
+    def update(self, p: "ScoreProgress") -> None:
+        import time
+
+        now = time.perf_counter()
+        if self._started is None:
+            self._started, self._first_rows = now, p.rows
+        elapsed = now - self._started
+        rate = f"{(p.rows - self._first_rows) / elapsed:,.0f}" if elapsed > 0 else "-"
+        self._progress.update(self._task, completed=p.rows, total=p.total_rows, rate=rate)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
