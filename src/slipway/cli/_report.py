@@ -119,7 +119,7 @@ def drift(
             f"{reference}: no rows; a reference is the data the model was trained or validated on"
         )
     cur = read_table(current)
-    features = [c for c in ref.columns if c not in set(ref.outputs)]
+    features = ref.features
     absent = [c for c in features if c not in cur.columns]
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if chosen is None:

@@ -130,6 +130,17 @@ class ReferenceSummary:
     def names(self) -> list[str]:
         return list(self.columns)
 
+    @property
+    def features(self) -> list[str]:
+        """The columns that are the model's inputs (every column but its outputs)."""
+        outputs = set(self.outputs)
+        return [c for c in self.columns if c not in outputs]
+
+    @property
+    def comparable(self) -> list[str]:
+        """The features drift compares by default: dates are left out unless a kind is given."""
+        return [c for c in self.features if self.columns[c].kind != "datetime"]
+
     def column(self, name: str) -> ColumnSummary:
         try:
             return self.columns[name]

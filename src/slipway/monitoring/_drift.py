@@ -229,7 +229,7 @@ def _columns(
     """The columns to compare and, when they were not named, those missing from the window."""
     have = set(current.columns)
     if columns is None:
-        names = [n for n, c in ref.columns.items() if n not in ref.outputs and c.kind != "datetime"]
+        names = ref.comparable
         extra = sorted(have - set(ref.columns))
         if extra:
             raise InvalidInput(

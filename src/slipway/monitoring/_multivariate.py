@@ -64,7 +64,7 @@ def multivariate_drift(
         raise InvalidInput(f"variance: expected a share in (0, 1], got {variance!r}")
     ref = as_reference(reference)
     if columns is None:
-        names = [n for n, c in ref.columns.items() if n not in ref.outputs and c.kind != "datetime"]
+        names = ref.comparable
     else:
         names = [str(c) for c in columns if ref.columns[str(c)].kind != "datetime"]
     for name in names:

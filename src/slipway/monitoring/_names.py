@@ -33,9 +33,7 @@ def check_names(
     the task, so a typo is refused at create instead of being a rule that never fires.
     """
     outputs = [str(c) for c in reference.outputs]
-    features = [
-        str(c) for c in reference.columns if c not in outputs and reference.columns[c].kind != "datetime"
-    ]
+    features = reference.comparable
     opts = rules.drift
     src = rules.source
     if opts.columns is not None:

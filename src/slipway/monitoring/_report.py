@@ -157,7 +157,7 @@ def _summary(drift: DatasetDrift, ref: ReferenceSummary, current: pd.DataFrame) 
     ]
     if drift.message:
         lines.append(f'<p class="note">{html.escape(drift.message)}</p>')
-    absent = [c for c in ref.columns if c not in ref.outputs and c not in current.columns]
+    absent = [c for c in ref.features if c not in current.columns]
     if absent:
         names = html.escape(", ".join(absent))
         lines.append(f'<p class="note">not in the current data (not compared): {names}</p>')

@@ -84,12 +84,7 @@ def evaluate_window(
             rows=0, labelled_rows=0, figures={"rows": 0.0, "labelled_rows": 0.0}, messages=("empty window",)
         )
     opts = rules.drift
-    outputs = set(reference.outputs)
-    wanted = (
-        list(opts.columns)
-        if opts.columns is not None
-        else [c for c in reference.columns if c not in outputs and reference.columns[c].kind != "datetime"]
-    )
+    wanted = list(opts.columns) if opts.columns is not None else reference.comparable
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         messages.append(f"not in this window's rows: {', '.join(missing[:10])}")
