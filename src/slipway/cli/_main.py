@@ -31,10 +31,12 @@ def _register_groups() -> None:
     # Each module adds its commands to `app`; order here is the order in --help.
     from slipway.cli import (  # noqa: F401
         _audit,
+        _data,
         _db,
         _experiments,
         _models,
         _monitor,
+        _pipeline,
         _predictions,
         _promote,
         _report,
@@ -43,6 +45,7 @@ def _register_groups() -> None:
         _score,
         _serve,
         _server,
+        _sweep,
         _tokens,
         _validate,
     )
