@@ -5,6 +5,29 @@
 imported only when a Dask engine is opened.
 """
 
-from slipway.engines._engine import Engine
+from __future__ import annotations
 
-__all__ = ["Engine"]
+from slipway.engines._engine import Engine
+from slipway.engines._local import LocalEngine
+from slipway.errors import InvalidInput
+
+__all__ = ["ENGINES", "Engine", "LocalEngine", "open_engine"]
+
+ENGINES = ("local", "dask")
+
+
+def open_engine(kind: str = "local", *, workers: int | None = None, address: str | None = None) -> Engine:
+    """An engine by name: ``local`` (worker processes here) or ``dask``.
+
+    ``workers`` sizes a local pool or a Dask LocalCluster; ``address`` connects to a running Dask
+    scheduler instead of starting a cluster (``dask`` only).
+    """
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InvalidInput(f"workers {workers!r}: expected a positive whole number")
+    if kind == "local":
+        if address is not None:
+            raise InvalidInput("address: only the dask engine connects to a scheduler")
+        return LocalEngine(workers)
+    if kind == "dask":
+        raise InvalidInput("engine 'dask': not available yet")  # lands with the Dask engine
+    raise InvalidInput(f"engine {kind!r}: expected one of {', '.join(ENGINES)}")
