@@ -20,25 +20,29 @@ import hashlib
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk, text_columns
-from slipway.batch._read import open_source
+from slipway.batch._read import arrow_to_pandas, open_source
 from slipway.batch._write import Sink
 from slipway.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from concurrent.futures import Future
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
 
     from slipway.artifacts import FileTree
+    from slipway.core import Schema
     from slipway.models import Model
     from slipway.predlog import PredictionLogWriter
 
-__all__ = ["ScoreProgress", "ScoreResult", "score"]
+__all__ = ["ChunkScorer", "ScoreProgress", "ScoreResult", "ScoredChunk", "score"]
 
 _LOG_BACKLOG_CHUNKS = 2  # chunks the log may hold unwritten before scoring waits for it
 _LOG_WAIT = 60.0  # seconds scoring waits for a stuck log before going on (the writer counts drops)
@@ -126,6 +130,7 @@ def score(
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidInput(f"chunk_rows {chunk_rows!r}: expected a positive whole number")
+
     started = time.perf_counter()
     source = open_source(input)
     out = Sink(output)
@@ -142,57 +147,58 @@ def score(
         return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=0)
 
     schema = model.signature.inputs if model.signature is not None else None
-    enforcer = _enforcer(model)
+    scorer = ChunkScorer(model, proba=with_proba, strict=strict, source=source.path)
     total = source.total_rows()
-    classes = _classes(model) if with_proba else None
     writer = _open_log(log, model_name or model.path.name)
     name = model_name or model.path.name
     version = model_version if model_version is not None else digest[:12]
     logged = 0
-    try:
+
+    def report(index: int) -> None:
         if progress is not None:
             progress(
                 ScoreProgress(
-                    chunk=-1, rows=state.rows, total_rows=total, scored=state.scored, rejected=state.rejected
+                    chunk=index,
+                    rows=state.rows,
+                    total_rows=total,
+                    scored=state.scored,
+                    rejected=state.rejected,
                 )
             )
-        for index, chunk in enumerate(source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)):
-            if index < start:
-                continue
-            first = index * chunk_rows
-            t0 = time.perf_counter()
-            if schema is not None and enforcer is not None:
-                checked = check_chunk(chunk, schema, enforcer)
-                model_input, good, reasons = checked.model_input, checked.good, checked.reasons
-            else:
-                model_input, good, reasons = chunk, None, None
-            if strict and reasons is not None and len(reasons):
-                at = reasons.index[0]
-                raise InvalidInput(f"{source.path}: row {first + int(at)}: {reasons.iloc[0]}")
-            outputs = _predict(model, model_input, with_proba, classes) if len(model_input) else {}
-            elapsed_ms = (time.perf_counter() - t0) * 1000.0
-            kept = chunk if good is None else chunk[good]
-            if len(kept):
-                frame = kept.assign(
-                    **{c: model_input[c].to_numpy() for c in model_input.columns if c in kept}
-                )
-                out.write(index, frame.assign(**outputs).reset_index(drop=True))
-            if reasons is not None and len(reasons):
-                bad = chunk[~good] if good is not None else chunk
-                rej.write(index, bad.assign(row=bad.index.to_numpy() + first, reason=reasons.to_numpy()))
-            if writer is not None and len(kept):
-                _log(writer, job, first, kept, model_input, outputs, name, version, elapsed_ms, chunk_rows)
-            state.finished(index, scored=len(kept), rejected=len(chunk) - len(kept))
-            if progress is not None:
-                progress(
-                    ScoreProgress(
-                        chunk=index,
-                        rows=state.rows,
-                        total_rows=total,
-                        scored=state.scored,
-                        rejected=state.rejected,
-                    )
-                )
+
+    # Parts are written on one background thread (pyarrow writes without the GIL) while the next
+    # chunk is read and predicted; a chunk is recorded as finished only once its parts are on disk,
+    # and at most two chunks wait to be written, so memory stays bounded by the chunk size.
+    pending: list[tuple[Future[None], int, int, int]] = []
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            future, index, scored, rejected = pending.pop(0)
+            future.result()
+            state.finished(index, scored=scored, rejected=rejected)
+            report(index)
+
+    try:
+        report(-1)
+        if source.kind == "parquet":
+            pieces: Iterator[Any] = source.tables(chunk_rows, skip=start)
+        else:
+            pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
+        with ThreadPoolExecutor(1, thread_name_prefix="slipway-score-write") as pool:
+            try:
+                for index, piece in enumerate(pieces):
+                    if index < start:
+                        continue
+                    done = scorer.score(piece, first=index * chunk_rows)
+                    if writer is not None and done.kept:
+                        _log(writer, job, done, name, version, chunk_rows)
+                    future = pool.submit(_write_parts, out, rej, index, done.scored, done.refused)
+                    pending.append((future, index, done.kept, done.rejected))
+                    settle(keep=1)
+                settle(keep=0)
+            finally:
+                for future, *_ in pending:
+                    future.cancel()
         out.finish()
         rej.finish()
         state.done()
@@ -201,6 +207,81 @@ def score(
             writer.close()
             logged = writer.written_rows
     return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=logged)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    """One chunk, scored: what goes to the output, to the rejects file and to the prediction log.
+
+    ``scored`` is an Arrow table for a Parquet input and a DataFrame for CSV (None when every row
+    was refused); ``rows`` are the scored rows' numbers in the input.
+    """
+
+    scored: Any
+    refused: pd.DataFrame | None
+    model_input: pd.DataFrame
+    outputs: dict[str, Any]
+    rows: np.ndarray[Any, Any]
+    elapsed_ms: float
+
+    @property
+    def kept(self) -> int:
+        return len(self.rows)
+
+    @property
+    def rejected(self) -> int:
+        return 0 if self.refused is None else len(self.refused)
+
+
+class ChunkScorer:
+    """Checks and predicts one chunk at a time: the unit of work of a local or a distributed job."""
+
+    def __init__(self, model: Model, *, proba: bool, strict: bool, source: Path) -> None:
+        self.model = model
+        self.schema = model.signature.inputs if model.signature is not None else None
+        self.enforcer = _enforcer(model)
+        self.proba = proba
+        self.classes = _classes(model) if proba else None
+        self.strict = strict
+        self.source = source
+
+    def score(self, piece: Any, *, first: int) -> ScoredChunk:
+        """Score ``piece`` (rows ``first``… of the input); InvalidInput for a refused row when strict."""
+        import numpy as np
+
+        t0 = time.perf_counter()
+        chunk = _model_frame(piece, self.schema)
+        if self.schema is not None and self.enforcer is not None:
+            checked = check_chunk(chunk, self.schema, self.enforcer)
+            model_input, good, reasons = checked.model_input, checked.good, checked.reasons
+        else:
+            model_input, good, reasons = chunk, None, None
+        if self.strict and reasons is not None and len(reasons):
+            at = reasons.index[0]
+            raise InvalidInput(f"{self.source}: row {first + int(at)}: {reasons.iloc[0]}")
+        outputs = _predict(self.model, model_input, self.proba, self.classes) if len(model_input) else {}
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        kept = len(model_input)
+        refused = None
+        if reasons is not None and len(reasons):
+            bad = _rows(piece, ~good if good is not None else None)
+            refused = bad.assign(row=reasons.index.to_numpy() + first, reason=reasons.to_numpy())
+        rows = (np.flatnonzero(good) if good is not None else np.arange(kept)) + first
+        return ScoredChunk(
+            scored=_output(piece, chunk, model_input, good, outputs) if kept else None,
+            refused=refused,
+            model_input=model_input,
+            outputs=outputs,
+            rows=rows,
+            elapsed_ms=elapsed_ms,
+        )
+
+
+def _write_parts(out: Sink, rej: Sink, index: int, scored: Any, refused: pd.DataFrame | None) -> None:
+    if scored is not None:
+        out.write(index, scored)
+    if refused is not None:
+        rej.write(index, refused)
 
 
 def _default_rejects(output: Path) -> Path:
@@ -260,6 +341,67 @@ def _predict(model: Model, data: pd.DataFrame, with_proba: bool, classes: list[A
     return outputs
 
 
+def _model_frame(piece: Any, schema: Schema | None) -> pd.DataFrame:
+    """The chunk as the model's check reads it: for an Arrow chunk, only the signature's columns."""
+    import pandas as pd
+
+    if isinstance(piece, pd.DataFrame):
+        return piece
+    names = piece.column_names
+    if schema is not None and schema.columns is not None:
+        wanted = {c.name for c in schema.columns}
+        names = [n for n in names if n in wanted]
+    frame: pd.DataFrame = piece.select(names).to_pandas()  # one block: the model's array is a view
+    return frame
+
+
+def _rows(piece: Any, mask: np.ndarray[Any, Any] | None) -> pd.DataFrame:
+    """The chunk's rows where ``mask`` holds (all of them for None), every input column, in pandas."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(piece, pd.DataFrame):
+        return piece if mask is None else piece[mask]
+    table = piece if mask is None else piece.filter(pa.array(mask))
+    frame = arrow_to_pandas(table)
+    if mask is not None:
+        frame.index = np.flatnonzero(mask)
+    return frame
+
+
+def _output(
+    piece: Any,
+    chunk: pd.DataFrame,
+    model_input: pd.DataFrame,
+    good: np.ndarray[Any, Any] | None,
+    outputs: dict[str, Any],
+) -> Any:
+    """The scored rows: every input column (signature columns as the model saw them) and the outputs.
+
+    An Arrow chunk stays Arrow: a column is replaced only where the check cast it to another type,
+    and the outputs are appended, so the input's other columns are never converted at all.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(piece, pd.DataFrame):
+        kept = piece if good is None else piece[good]
+        frame = kept.assign(**{c: model_input[c].to_numpy() for c in model_input.columns if c in kept})
+        return frame.assign(**outputs).reset_index(drop=True)
+    table = piece if good is None else piece.filter(pa.array(good))
+    for c in model_input.columns:
+        if c in table.column_names and model_input[c].dtype != chunk[c].dtype:
+            table = table.set_column(table.column_names.index(c), c, pa.Array.from_pandas(model_input[c]))
+    for key, values in outputs.items():
+        column = pa.array(values)
+        if key in table.column_names:
+            table = table.set_column(table.column_names.index(key), key, column)
+        else:
+            table = table.append_column(key, column)
+    return table
+
+
 def _open_log(tree: FileTree | None, deployment: str) -> PredictionLogWriter | None:
     if tree is None:
         return None
@@ -271,31 +413,26 @@ def _open_log(tree: FileTree | None, deployment: str) -> PredictionLogWriter | N
 def _log(
     writer: PredictionLogWriter,
     job: str,
-    first: int,
-    kept: pd.DataFrame,
-    model_input: pd.DataFrame,
-    outputs: dict[str, Any],
+    done: ScoredChunk,
     name: str,
     version: str | int,
-    elapsed_ms: float,
     chunk_rows: int,
 ) -> None:
     """Log one chunk's scored rows, waiting while the log is more than a few chunks behind."""
     import numpy as np
 
-    rows = kept.index.to_numpy() + first
-    ids = np.char.add(f"{job}-", rows.astype(str)).astype(object)
     from slipway.predlog import PredictionBatch
 
+    ids = np.char.add(f"{job}-", done.rows.astype(str)).astype(object)
     writer.log(
         PredictionBatch(
             request_ids=ids,
             model_name=name,
             model_version=version,
             variant="batch",
-            inputs=model_input.reset_index(drop=True),
-            outputs=outputs,
-            latency_ms=elapsed_ms / max(len(kept), 1),
+            inputs=done.model_input.reset_index(drop=True),
+            outputs=done.outputs,
+            latency_ms=done.elapsed_ms / max(done.kept, 1),
         )
     )
     deadline = time.monotonic() + _LOG_WAIT
