@@ -1,0 +1,661 @@
+"""Parameter sweeps on Optuna, each trial a nested tracked run under the sweep's run.
+
+The search is Optuna's (its samplers, pruners and storages); what slipway adds is the record: the
+sweep is a run, each trial is one run nested under it, wherever the trial executes, and the best
+trial's model can be registered in the same call.
+
+Trials are independent tasks: the sweep submits one task per trial to an engine (worker processes
+here, or a Dask cluster), and every task asks the shared Optuna storage for its parameters, runs
+the objective inside its own trial run and tells the storage the result. Handing out single trials
+rather than blocks of them keeps the work balanced when trials take different times, and the count
+exact. The storage is the only thing the workers share: a journal file under the project's home by
+default (file locks, one machine) or an RDB URL (a real cluster). A serial sweep on the local
+engine runs in this process with one seeded sampler, so a seed reproduces Optuna's own sequence.
+
+Workers receive the sweep's run id and the store URIs as plain values (they are spawned, not
+forked, and may be on another host); inside a trial the fluent API (``slipway.log_metric``,
+``slipway.log_model``) is bound to the trial's run and to those stores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import math
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.core import RunStatus
+from slipway.engines import open_engine
+from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
+from slipway.pipelines._target import load_target
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    import optuna
+
+    from slipway.config import Settings
+    from slipway.core import ModelVersion
+    from slipway.tracking import ActiveRun, TrackingClient
+
+__all__ = ["SweepResult", "TrialOutcome", "sweep"]
+
+DIRECTIONS = ("minimize", "maximize")
+#: The metric each trial's value is logged as, and the sweep run's metric for the best value.
+VALUE_METRIC = "value"
+BEST_METRIC = "best_value"
+_STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrialOutcome:
+    """One trial of this sweep as it ended.
+
+    ``state`` is Optuna's: COMPLETE, PRUNED or FAIL; ``error`` the one-line reason of a failure.
+    """
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    run_id: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepResult:
+    """What a sweep did, and the best trial of its study.
+
+    The best trial is the study's: after a resumed study it may be one of an earlier sweep's.
+    ``states`` counts this sweep's trials by Optuna state; ``not_started`` is how many trials the
+    timeout left unstarted. ``registered`` is the model version made from the best trial.
+
+    .. versionadded:: 0.1
+    """
+
+    study: str
+    direction: str
+    storage: str
+    run_id: str
+    trials: tuple[TrialOutcome, ...]
+    states: dict[str, int]
+    not_started: int
+    best_trial: int | None
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_run_id: str | None
+    registered: ModelVersion | None = None
+
+    def top(self, n: int = 10) -> list[TrialOutcome]:
+        """This sweep's completed trials, best first."""
+        done = [t for t in self.trials if t.state == "COMPLETE" and t.value is not None]
+        return sorted(done, key=lambda t: t.value or 0.0, reverse=self.direction == "maximize")[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["registered"] = (
+            None
+            if self.registered is None
+            else {"name": self.registered.name, "version": self.registered.version}
+        )
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Job:
+    """Everything a worker needs for a trial, as plain picklable values."""
+
+    objective: Callable[..., Any] | str
+    params: dict[str, Any]
+    study: str
+    storage: str
+    seed: int | None
+    deadline: float | None
+    parent_run_id: str
+    tracking_uri: str
+    artifact_uri: str
+    token: str | None = field(default=None, repr=False)
+    flush_interval: float
+    heartbeat_interval: float
+    dead_after: float
+
+
+def sweep(
+    objective: Callable[..., Any] | str,
+    *,
+    trials: int,
+    parallel: int = 1,
+    engine: str = "local",
+    scheduler: str | None = None,
+    direction: str | None = None,
+    study: str | None = None,
+    storage: str | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    register: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    settings: Settings | None = None,
+) -> SweepResult:
+    """Run ``trials`` trials of an Optuna objective, each a run nested under the sweep's run.
+
+    Args:
+        objective: ``def objective(trial) -> float``, or ``"train.py:objective"``. Inside it
+            ``slipway.log_metric``, ``log_param`` and ``log_model`` go to the trial's run.
+        trials: how many trials this call runs (on top of a resumed study's earlier ones).
+        parallel: worker processes (local engine) or Dask workers running trials at once.
+        engine: ``local`` or ``dask``.
+        scheduler: a Dask scheduler's address; without it ``dask`` starts a LocalCluster.
+        direction: ``minimize`` (the default for a new study) or ``maximize``.
+        study: the study's name; an existing one is resumed (more trials on it).
+        storage: an Optuna RDB URL (``postgresql+psycopg://...``, needed on a real cluster) or a
+            journal file path; by default ``<home>/sweeps/<study>.journal``.
+        timeout: seconds after which no new trial starts (running ones finish).
+        seed: seeds the sampler; a serial sweep with the same seed and trials suggests the same
+            parameters.
+        register: register the best trial's logged model under this name.
+        params: extra keyword arguments for the objective.
+        experiment: the sweep run's experiment (default: ``Default``).
+        settings: where runs go; resolved from the environment and ``slipway.toml`` when None.
+
+    Raises InvalidInput for a bad option, an objective that is not a function of a trial, or when
+    every trial failed (naming the first failure), and Conflict for a resumed study's direction.
+    """
+    fn, reference = _objective(objective)
+    extra = dict(params or {})
+    _check_options(
+        trials=trials, parallel=parallel, timeout=timeout, direction=direction, fn=fn, params=extra
+    )
+    optuna = _optuna()
+    if settings is None:
+        from slipway.config import load_settings
+
+        settings = load_settings()
+    name = study if study is not None else f"{_name_of(fn)}-{uuid.uuid4().hex[:8]}"
+    if not _STUDY_NAME.fullmatch(name):
+        raise InvalidInput(f"study {name!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
+    if storage is None:
+        if scheduler is not None:
+            raise InvalidInput(
+                "storage: a Dask scheduler's workers cannot share a local journal file; "
+                "pass an RDB URL every worker reaches, e.g. postgresql+psycopg://host/optuna"
+            )
+        storage = str(settings.home / "sweeps" / f"{name}.journal")
+    failure: SlipwayError | None = None
+    with _quiet(optuna):
+        opened = _open_study(optuna, name=name, storage=storage, direction=direction)
+        chosen = opened.direction.name.lower()
+        client = _tracking_client(
+            tracking_uri=settings.tracking_uri,
+            artifact_uri=settings.artifact_uri,
+            token=settings.token,
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            dead_after=settings.dead_after,
+        )
+        try:
+            with client.start_run(
+                experiment=experiment,
+                name=name,
+                tags={
+                    "sweep.study": name,
+                    "sweep.direction": chosen,
+                    "sweep.sampler": f"TPESampler(seed={seed})",
+                    "sweep.objective": reference or _name_of(fn),
+                },
+            ) as run:
+                run.log_params(
+                    {"trials": trials, "parallel": parallel, "engine": engine, "seed": seed, **extra}
+                )
+                job = _Job(
+                    objective=reference or fn,
+                    params=extra,
+                    study=name,
+                    storage=storage,
+                    seed=seed,
+                    deadline=None if timeout is None else time.time() + timeout,
+                    parent_run_id=run.id,
+                    tracking_uri=settings.tracking_uri,
+                    artifact_uri=settings.artifact_uri,
+                    token=settings.token,
+                    flush_interval=settings.flush_interval,
+                    heartbeat_interval=settings.heartbeat_interval,
+                    dead_after=settings.dead_after,
+                )
+                if engine == "local" and parallel == 1 and scheduler is None:
+                    outcomes = _serial(job, fn, trials, opened, client, optuna)
+                else:
+                    outcomes = _parallel(job, trials, engine=engine, workers=parallel, address=scheduler)
+                result = _finish(run, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
+                result = dataclasses.replace(result, not_started=trials - len(outcomes))
+                if register is not None:
+                    try:
+                        version = _register(client, result, register)
+                    except SlipwayError as exc:
+                        failure = exc  # the sweep itself succeeded: its run ends FINISHED
+                    else:
+                        run.set_tags({"sweep.registered": f"{version.name}/{version.version}"})
+                        result = dataclasses.replace(result, registered=version)
+        finally:
+            client.close()
+    if failure is not None:
+        raise failure
+    return result
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def _objective(objective: Callable[..., Any] | str) -> tuple[Callable[..., Any], str | None]:
+    """The function, and the reference workers load it by (an absolute FILE.py path) if given one."""
+    reference: str | None = None
+    if isinstance(objective, str):
+        reference = objective
+        module, _, attr = objective.rpartition(":")
+        if module.endswith(".py") or "/" in module or "\\" in module:
+            reference = f"{Path(module).expanduser().resolve()}:{attr}"  # workers may have another cwd
+        objective = load_target(reference)
+    where = reference or repr(objective)
+    if not callable(objective) or isinstance(objective, type):
+        raise InvalidInput(
+            f"{where}: expected a function objective(trial) -> float, got {type(objective).__name__}"
+        )
+    try:
+        signature = inspect.signature(objective)
+    except (TypeError, ValueError):
+        return objective, reference  # a builtin or C callable: Optuna will tell at the first trial
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if not positional:
+        raise InvalidInput(f"{where}: expected a function objective(trial) -> float taking the trial first")
+    return objective, reference
+
+
+def _check_options(
+    *,
+    trials: int,
+    parallel: int,
+    timeout: float | None,
+    direction: str | None,
+    fn: Callable[..., Any],
+    params: Mapping[str, Any],
+) -> None:
+    for key, value in (("trials", trials), ("parallel", parallel)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(f"{key} {value!r}: expected a whole number of at least 1")
+    if timeout is not None and not timeout > 0:
+        raise InvalidInput(f"timeout {timeout!r}: expected a positive number of seconds")
+    if direction is not None and direction not in DIRECTIONS:
+        raise InvalidInput(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
+    if not params:
+        return
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    named = list(signature.parameters)[1:]  # the first one is the trial
+    for key in params:
+        if key not in named:
+            raise InvalidInput(
+                f"param {key!r}: the objective takes no such keyword argument "
+                f"(it takes: {', '.join(named) or 'only the trial'})"
+            )
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__name__", "") or "objective"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip("._-") or "objective"
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:
+        raise MissingExtra("parameter sweeps need Optuna: pip install 'slipway[sweep]'") from exc
+    return optuna
+
+
+@contextlib.contextmanager
+def _quiet(optuna: Any) -> Iterator[None]:
+    """Optuna's INFO lines ("Trial 3 finished ...") would repeat what the sweep's runs record."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+# ---------------------------------------------------------------------- the study
+
+
+_storages: dict[str, Any] = {}
+_storages_lock = threading.Lock()
+
+
+def _storage(spec: str) -> Any:
+    """One Optuna storage per spec per process: a journal replays its file once, then follows it."""
+    with _storages_lock:
+        found = _storages.get(spec)
+        if found is None:
+            found = _storages[spec] = _open_storage(spec)
+        return found
+
+
+def _open_storage(spec: str) -> Any:
+    import optuna
+
+    if "://" in spec:
+        try:
+            return optuna.storages.RDBStorage(spec)
+        except ImportError as exc:  # the URL's driver (psycopg, pymysql) is missing
+            raise MissingExtra(f"storage {_masked(spec)}: {exc}") from exc
+        except Exception as exc:  # SQLAlchemy's errors: a bad URL, a server that does not answer
+            raise InvalidInput(f"storage {_masked(spec)}: {type(exc).__name__}: {_line(exc)}") from exc
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+
+
+def _open_study(optuna: Any, *, name: str, storage: str, direction: str | None) -> optuna.Study:
+    """The study ``name``: created (minimize unless told), or resumed if the storage has it."""
+    backend = _storage(storage)
+    if name in optuna.study.get_all_study_names(backend):
+        found = optuna.load_study(study_name=name, storage=backend)
+        if direction is not None and found.direction.name.lower() != direction:
+            raise Conflict(
+                f"study {name!r}: it was created to {found.direction.name.lower()}, not to {direction}; "
+                "resume it without a direction or start a new study"
+            )
+        return found  # type: ignore[no-any-return]
+    return optuna.create_study(  # type: ignore[no-any-return]
+        study_name=name, storage=backend, direction=direction or "minimize"
+    )
+
+
+def _sampler(optuna: Any, seed: int | None, *, parallel: bool) -> Any:
+    # constant_liar: running trials count as bad guesses, so parallel workers spread out.
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
+
+
+# ---------------------------------------------------------------------- running trials
+
+
+def _serial(
+    job: _Job, fn: Callable[..., Any], trials: int, study: Any, client: TrackingClient, optuna: Any
+) -> list[TrialOutcome]:
+    """Trials in this process, one after another, with one sampler (as ``study.optimize`` would)."""
+    study.sampler = _sampler(optuna, job.seed, parallel=False)
+    outcomes: list[TrialOutcome] = []
+    for _ in range(trials):
+        if job.deadline is not None and time.time() >= job.deadline:
+            break
+        outcomes.append(_trial(job, fn, study, client, optuna))
+    return outcomes
+
+
+def _parallel(
+    job: _Job, trials: int, *, engine: str, workers: int, address: str | None
+) -> list[TrialOutcome]:
+    with open_engine(engine, workers=workers, address=address) as pool:
+        done = pool.map(_remote_trial, [(job, index) for index in range(trials)])
+        return [outcome for outcome in done if outcome is not None]
+
+
+def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
+    """One trial in a worker: None when the sweep's timeout passed before it could start."""
+    job, index = task
+    if job.deadline is not None and time.time() >= job.deadline:
+        return None
+    optuna = _optuna()
+    fn = load_target(job.objective) if isinstance(job.objective, str) else job.objective
+    client = _worker_client(job)
+    with _quiet(optuna):
+        seed = None if job.seed is None else job.seed + index  # distinct, and the same on a rerun
+        study = optuna.load_study(
+            study_name=job.study, storage=_storage(job.storage), sampler=_sampler(optuna, seed, parallel=True)
+        )
+        return _trial(job, fn, study, client, optuna)
+
+
+def _trial(
+    job: _Job, fn: Callable[..., Any], study: Any, client: TrackingClient, optuna: Any
+) -> TrialOutcome:
+    """Ask, run the objective inside the trial's run, tell; the objective's failure is the trial's."""
+    trial = study.ask()
+    run = client.start_run(
+        parent=job.parent_run_id,
+        name=f"trial-{trial.number}",
+        tags={"sweep.study": job.study, "sweep.trial": trial.number},
+        capture_environment=False,  # the sweep's run holds the code and environment of them all
+    )
+    trial.set_user_attr("slipway.run_id", run.id)
+    value: float | None = None
+    error: str | None = None
+    state = "COMPLETE"
+    try:
+        with _bound(client, run):
+            returned = fn(trial, **job.params)
+        value = _number(returned)
+    except optuna.TrialPruned:
+        state = "PRUNED"
+    except Exception as exc:
+        state, error = (
+            "FAIL",
+            _line(exc) if isinstance(exc, _BadValue) else f"{type(exc).__name__}: {_line(exc)}",
+        )
+    except BaseException:  # Ctrl-C, a worker told to stop: record the trial, then stop
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        run.end(RunStatus.KILLED)
+        raise
+    with contextlib.suppress(Conflict):  # the objective logged a suggested param itself, differently
+        run.log_params(trial.params)
+    run.set_tags({"sweep.state": state})
+    if value is not None:
+        run.log_metric(VALUE_METRIC, value)
+    if error is not None:
+        trial.set_user_attr("slipway.error", error)
+    if state == "COMPLETE":
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=getattr(optuna.trial.TrialState, state))
+    run.end(RunStatus.FAILED if state == "FAIL" else RunStatus.FINISHED)
+    return TrialOutcome(
+        number=trial.number, state=state, value=value, params=dict(trial.params), run_id=run.id, error=error
+    )
+
+
+class _BadValue(Exception):
+    """The objective returned something Optuna cannot rank."""
+
+
+def _number(returned: object) -> float:
+    if isinstance(returned, bool) or not isinstance(returned, (int, float)):
+        try:
+            import numpy as np
+
+            if isinstance(returned, np.generic) and np.issubdtype(type(returned), np.number):
+                returned = returned.item()
+        except ImportError:  # pragma: no cover - numpy comes with Optuna
+            pass
+    if isinstance(returned, bool) or not isinstance(returned, (int, float)):
+        raise _BadValue(f"the objective returned {returned!r}: expected a number")
+    value = float(returned)
+    if math.isnan(value):
+        raise _BadValue("the objective returned nan: expected a number")
+    return value
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+# ---------------------------------------------------------------------- the fluent API inside a trial
+
+
+_bound_lock = threading.Lock()
+_bound_count = 0
+_saved_client: Any = None
+
+
+@contextlib.contextmanager
+def _bound(client: TrackingClient, run: ActiveRun) -> Iterator[None]:
+    """``slipway.log_*`` inside the objective: to ``run``, through ``client``'s stores.
+
+    The fluent API keeps one client per process; threads of a Dask worker may run trials of the
+    same sweep at once, so the client is swapped in by the first trial and back by the last.
+    """
+    global _bound_count, _saved_client
+    from slipway import _api
+
+    with _bound_lock:
+        if _bound_count == 0:
+            _saved_client = _api._client
+        _bound_count += 1
+        _api._client = client
+    token = _api._stack.set((*_api._stack.get(), run))
+    try:
+        yield
+    finally:
+        _api._stack.reset(token)
+        with _bound_lock:
+            _bound_count -= 1
+            if _bound_count == 0:
+                _api._client, _saved_client = _saved_client, None
+
+
+def _tracking_client(
+    *,
+    tracking_uri: str,
+    artifact_uri: str,
+    token: str | None,
+    flush_interval: float,
+    heartbeat_interval: float,
+    dead_after: float,
+) -> TrackingClient:
+    from slipway.artifacts import open_blob_store
+    from slipway.store import open_metadata_store
+    from slipway.tracking import TrackingClient
+
+    return TrackingClient(
+        open_metadata_store(tracking_uri, token=token),
+        open_blob_store(artifact_uri, token=token),
+        flush_interval=flush_interval,
+        heartbeat_interval=heartbeat_interval,
+        dead_after=dead_after,
+    )
+
+
+_clients: dict[tuple[str, str], TrackingClient] = {}
+
+
+def _worker_client(job: _Job) -> TrackingClient:
+    """One client per worker process and store pair; the worker's exit closes it."""
+    key = (job.tracking_uri, job.artifact_uri)
+    with _storages_lock:
+        found = _clients.get(key)
+        if found is None:
+            found = _clients[key] = _tracking_client(
+                tracking_uri=job.tracking_uri,
+                artifact_uri=job.artifact_uri,
+                token=job.token,
+                flush_interval=job.flush_interval,
+                heartbeat_interval=job.heartbeat_interval,
+                dead_after=job.dead_after,
+            )
+        return found
+
+
+# ---------------------------------------------------------------------- the end of a sweep
+
+
+def _finish(
+    run: ActiveRun, job: _Job, optuna: Any, *, storage_name: str, direction: str, trials: list[TrialOutcome]
+) -> SweepResult:
+    """Count, find the study's best trial, record it on the sweep's run; every trial failed: raise."""
+    states = {state: sum(t.state == state for t in trials) for state in _STATES}
+    if trials and states["FAIL"] == len(trials):
+        first = min(trials, key=lambda t: t.number)
+        raise InvalidInput(f"all {len(trials)} trials failed; trial {first.number}: {first.error}")
+    study = optuna.load_study(study_name=job.study, storage=_storage(job.storage))
+    try:
+        best = study.best_trial
+    except ValueError:  # no completed trial (all pruned, or the timeout left none)
+        best = None
+    run.set_tags({f"sweep.{state.lower()}": n for state, n in states.items()})
+    best_run_id: str | None = None
+    if best is not None:
+        best_run_id = best.user_attrs.get("slipway.run_id")
+        run.set_tags({"sweep.best_trial": best.number, "sweep.best_run_id": best_run_id or ""})
+        run.log_metric(BEST_METRIC, float(best.value))
+        with contextlib.suppress(Conflict):  # a best param named like an objective keyword argument
+            run.log_params({f"best.{k}": v for k, v in best.params.items()})
+    return SweepResult(
+        study=job.study,
+        direction=direction,
+        storage=_masked(storage_name),
+        run_id=run.id,
+        trials=tuple(sorted(trials, key=lambda t: t.number)),
+        states=states,
+        not_started=0,
+        best_trial=None if best is None else best.number,
+        best_value=None if best is None else float(best.value),
+        best_params={} if best is None else dict(best.params),
+        best_run_id=best_run_id,
+    )
+
+
+def _register(client: TrackingClient, result: SweepResult, name: str) -> ModelVersion:
+    """Register the model the best trial logged; a clear error when it logged none (or several)."""
+    from slipway.models import MANIFEST_FILE
+    from slipway.registry import Registry
+    from slipway.tracking import local_user
+
+    if result.best_run_id is None:
+        raise InvalidInput(f"register {name!r}: study {result.study!r} has no completed trial to register")
+    folders = sorted(
+        {
+            e.path.rpartition("/")[0]
+            for e in client.list_artifacts(result.best_run_id)
+            if e.path.rpartition("/")[2] == MANIFEST_FILE
+        }
+    )
+    if not folders:
+        raise InvalidInput(
+            f"register {name!r}: the best trial ({result.best_trial}, run {result.best_run_id}) logged no "
+            "model; call slipway.log_model(model) in the objective"
+        )
+    if len(folders) > 1 and "model" not in folders:
+        raise InvalidInput(
+            f"register {name!r}: the best trial's run {result.best_run_id} logged several models "
+            f"({', '.join(folders)}); register one by hand with runs:/{result.best_run_id}/PATH"
+        )
+    path = "model" if "model" in folders else folders[0]
+    return Registry(client.store, client.blobs).register(
+        f"runs:/{result.best_run_id}/{path}",
+        name,
+        actor=local_user() or "unknown",
+        reason=f"best trial {result.best_trial} of sweep {result.study} "
+        f"({result.direction}, value {result.best_value:g})",
+    )
