@@ -1,0 +1,58 @@
+"""Reading Parquet inputs: hive partitions become columns, and the reader never runs ahead."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tests.batch._batch_data import make_frame
+
+from slipway.batch import score
+from slipway.batch._read import open_source
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from slipway.models import Model
+
+
+def test_a_hive_partitioned_parquet_folder_keeps_its_partition_column(model: Model, tmp_path: Path) -> None:
+    frame = make_frame(900)
+    folder = tmp_path / "in"
+    for day, start in enumerate(range(0, 900, 300)):
+        (folder / f"day={day}").mkdir(parents=True)
+        frame.iloc[start : start + 300].to_parquet(folder / f"day={day}" / "part.parquet", index=False)
+    result = score(model, folder, tmp_path / "out.parquet", chunk_rows=250)
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    assert result.scored == 900
+    assert list(got["day"]) == [0] * 300 + [1] * 300 + [2] * 300
+    pd.testing.assert_frame_equal(got[["age", "income", "tickets"]], frame)
+    assert (got["prediction"] == model.predict(frame)).all()
+
+
+def test_a_column_missing_from_one_file_is_null_there(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_parquet(folder / "0.parquet", index=False)
+    pd.DataFrame({"a": [5.0]}).to_parquet(folder / "1.parquet", index=False)
+    tables = list(open_source(folder).tables(10))
+    assert len(tables) == 1
+    assert tables[0].to_pydict() == {"a": [1.0, 2.0, 5.0], "b": [3.0, 4.0, None]}
+
+
+def test_the_reader_holds_about_one_chunk_however_slow_the_consumer(tmp_path: Path) -> None:
+    # 40 row groups of 50k rows: a reader that runs ahead of its consumer holds many of them.
+    path = tmp_path / "big.parquet"
+    frame = pd.concat([make_frame(50_000, seed=i) for i in range(40)], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=50_000)
+    chunk_bytes = 50_000 * 3 * 8
+    held = 0
+    rows = 0
+    for table in open_source(path).tables(50_000):
+        held = max(held, pa.total_allocated_bytes())
+        rows += table.num_rows
+        sum(range(200_000))  # a consumer slower than the reader
+    assert rows == 2_000_000
+    assert held < 8 * chunk_bytes, f"held {held / 1e6:.0f} MB for {chunk_bytes / 1e6:.1f} MB chunks"
