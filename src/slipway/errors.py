@@ -15,6 +15,7 @@ prints the message and exits 2, the servers answer the ``status`` below with ``{
     ├── Conflict                           e.g. AlreadyExists, SchemaOutOfDate, EnvironmentMismatch
     ├── IntegrityViolation                 an artifact digest mismatch; never downgraded to a warning
     ├── GateFailed                         a promotion blocked by validation
+    │   └── DataValidationFailed           data with error anomalies against its schema
     ├── Unauthorized (PermissionError)     a missing or wrong bearer token
     ├── StoreUnavailable (ConnectionError) a database or server that does not answer
     ├── Overloaded                         a full queue or a request that waited too long (503)
@@ -32,6 +33,7 @@ __all__ = [
     "AlreadyExists",
     "ArtifactNotFound",
     "Conflict",
+    "DataValidationFailed",
     "EnvironmentMismatch",
     "ExperimentNotFound",
     "GateFailed",
@@ -131,6 +133,12 @@ class IntegrityViolation(SlipwayError):
 class GateFailed(SlipwayError):
     code = "gate_failed"
     status = 412
+
+
+class DataValidationFailed(GateFailed):
+    """Data broke its schema (``DataValidation.raise_for_anomalies``): a pipeline stops before training."""
+
+    code = "data_validation_failed"
 
 
 class Unauthorized(SlipwayError, PermissionError):
