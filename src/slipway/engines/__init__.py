@@ -2,16 +2,18 @@
 
 ``open_engine("local", workers=4)``, ``open_engine("dask")`` (a LocalCluster) or
 ``open_engine("dask", address="tcp://scheduler:8786")``. Dask is an extra (``slipway[dask]``)
-imported only when a Dask engine is opened.
+imported only when a Dask engine is opened. Engines are context managers: leaving the block stops
+the processes or the LocalCluster they started (never a cluster they only connected to).
 """
 
 from __future__ import annotations
 
+from slipway.engines._dask import DaskEngine
 from slipway.engines._engine import Engine
 from slipway.engines._local import LocalEngine
 from slipway.errors import InvalidInput
 
-__all__ = ["ENGINES", "Engine", "LocalEngine", "open_engine"]
+__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "open_engine"]
 
 ENGINES = ("local", "dask")
 
@@ -29,5 +31,9 @@ def open_engine(kind: str = "local", *, workers: int | None = None, address: str
             raise InvalidInput("address: only the dask engine connects to a scheduler")
         return LocalEngine(workers)
     if kind == "dask":
-        raise InvalidInput("engine 'dask': not available yet")  # lands with the Dask engine
+        if address is None:
+            return DaskEngine.start(workers)
+        if workers is not None:
+            raise InvalidInput("workers: a running scheduler's cluster has its own workers; leave it out")
+        return DaskEngine.connect(address)
     raise InvalidInput(f"engine {kind!r}: expected one of {', '.join(ENGINES)}")

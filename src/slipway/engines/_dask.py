@@ -1,0 +1,205 @@
+"""The Dask engine: tasks on a Dask distributed cluster, a LocalCluster here by default.
+
+Why Dask: a LocalCluster starts in about a second on a laptop, works on pandas data natively, needs
+no JVM, and the same code reaches a real cluster by its scheduler's address (on Kubernetes through
+the Dask operator). Functions travel with cloudpickle, so closures and lambdas run as well as
+module-level functions.
+
+Results come back as :class:`concurrent.futures.Future` objects, not Dask's own, so callers can use
+``concurrent.futures.wait`` and ``as_completed`` whatever the engine. Dask is imported only when an
+engine is opened; its exceptions stop here, as one-line :class:`~slipway.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import InvalidInput, MissingExtra
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+__all__ = ["DaskEngine"]
+
+CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before saying it cannot be reached
+_SCATTER_BYTES = 1 << 20  # arguments bigger than this go to a worker directly, not in the task
+
+
+class DaskEngine:
+    """Tasks on a Dask cluster: one this engine started (closed with it) or one it connected to.
+
+    Open it with :meth:`start` (a LocalCluster of ``workers`` single-threaded processes) or
+    :meth:`connect` (a running scheduler), or through ``open_engine("dask", ...)``.
+
+    .. versionadded:: 0.1
+    """
+
+    name = "dask"
+
+    def __init__(self, client: Any, *, cluster: Any = None, address: str | None = None) -> None:
+        self._client = client
+        self._cluster = cluster
+        self.address = address
+
+    @classmethod
+    def start(cls, workers: int | None = None) -> DaskEngine:
+        """A LocalCluster of ``workers`` processes (default: the machine's cores), one thread each.
+
+        One thread per process because tasks are Python code holding the GIL; no dashboard, and
+        nothing listens on a fixed port, so two engines can run side by side.
+        """
+        _quiet()
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers if workers is not None else (os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # The scheduler serves /health and /metrics even without a dashboard, on 8787 unless
+            # told otherwise: a random local port, so a second engine does not warn about it.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.WARNING,
+        )
+        try:
+            client = Client(cluster)  # type: ignore[no-untyped-call]
+        except BaseException:
+            cluster.close()
+            raise
+        return cls(client, cluster=cluster)
+
+    @classmethod
+    def connect(cls, address: str, *, timeout: float = CONNECT_TIMEOUT) -> DaskEngine:
+        """The cluster behind the scheduler at ``address`` (``tcp://host:8786``); left running on close.
+
+        InvalidInput naming the address when no scheduler answers there within ``timeout`` seconds.
+        """
+        _quiet()
+        from distributed import Client
+
+        try:
+            client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
+        except Exception as exc:  # any failure to connect (refused, timeout, not a scheduler) is one answer
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInput(
+                f"scheduler {address}: cannot connect ({reason}); expected a running Dask scheduler "
+                "at that address, such as tcp://host:8786"
+            ) from None
+        return cls(client, address=address)
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, for what the engine interface does not cover (dashboards, ``run``)."""
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """Tasks the cluster runs at once now (its workers' threads); at least 1."""
+        info = self._client.scheduler_info()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        big = [self._scatter(a) for a in args]
+        remote = self._client.submit(
+            _call, fn, big, {k: self._scatter(v) for k, v in kwargs.items()}, key=_key(fn), pure=False
+        )
+        local = _Remote(remote)
+        remote.add_done_callback(local.copy_from)
+        return local
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        remote = [self._client.submit(fn, self._scatter(item), key=_key(fn), pure=False) for item in items]
+        return _in_order(self._client, remote)
+
+    def _scatter(self, value: Any) -> Any:
+        """A big argument (a DataFrame chunk) goes straight to a worker, not through the scheduler."""
+        from dask.sizeof import sizeof
+
+        if isinstance(value, (str, bytes, int, float, bool, type(None))) or sizeof(value) < _SCATTER_BYTES:
+            return value
+        return self._client.scatter(value, hash=False)
+
+    def close(self) -> None:
+        """Disconnect; shut the cluster down if this engine started it (idempotent)."""
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def __repr__(self) -> str:
+        where = self.address or "LocalCluster"
+        return f"DaskEngine({where!r})"
+
+    def __enter__(self) -> DaskEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Remote(Future[Any]):
+    """A concurrent.futures.Future that follows a Dask future; cancelling it cancels the task."""
+
+    def __init__(self, remote: Any) -> None:
+        super().__init__()
+        self._remote = remote
+
+    def cancel(self) -> bool:
+        cancelled = super().cancel()
+        if cancelled:
+            self._remote.cancel()
+        return cancelled
+
+    def copy_from(self, remote: Any) -> None:
+        """Called on Dask's callback thread when the task ends, however it ended."""
+        if not self.set_running_or_notify_cancel():
+            return
+        if remote.status == "finished":
+            try:
+                self.set_result(remote.result())
+            except BaseException as exc:  # the result could not be fetched (a worker died)
+                self.set_exception(exc)
+        elif remote.status == "error":
+            self.set_exception(remote.exception().with_traceback(remote.traceback()))
+        else:  # cancelled, or lost with the cluster
+            from concurrent.futures import CancelledError
+
+            self.set_exception(CancelledError(f"task {remote.key} was {remote.status}"))
+
+
+def _in_order(client: Any, remote: list[Any]) -> Iterator[Any]:
+    """Results in submission order; what is still running is cancelled when the caller stops early."""
+    try:
+        for future in remote:
+            yield future.result()
+    finally:
+        left = [f for f in remote if not f.done()]
+        if left and client.status == "running":
+            client.cancel(left)
+
+
+def _call(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Runs on a worker; keeps the task's own keywords apart from Client.submit's (``key``, ``workers``)."""
+    return fn(*args, **kwargs)
+
+
+def _key(fn: Callable[..., Any]) -> str:
+    """A readable, unique task key: the function's name (as the dashboard shows it) and a uuid."""
+    name = getattr(fn, "__name__", type(fn).__name__)
+    return f"{name}-{uuid.uuid4().hex}"
+
+
+def _quiet() -> None:
+    """Dask logs every worker start and stop at INFO; a CLI run should show only what went wrong."""
+    try:
+        import distributed  # noqa: F401  (imported for its side effect: Dask's logging is set up)
+    except ImportError as exc:
+        raise MissingExtra("the dask engine needs: pip install 'slipway[dask]'") from exc
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,27 @@
+"""Module-level tasks for the engine tests: picklable by name, so every engine can run them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from slipway.errors import InvalidInput
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def where(_: object = None) -> int:
+    time.sleep(0.2)  # long enough that every worker takes a share
+    return os.getpid()
+
+
+def refuse(x: int) -> int:
+    if x == 3:
+        raise InvalidInput(f"item {x}: refused")
+    return x
+
+
+def keywords(*, key: str, workers: int) -> str:
+    return f"{key}:{workers}"
