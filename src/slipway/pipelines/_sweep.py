@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
-from slipway.engines import open_engine
+from slipway.engines import ENGINES, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
 from slipway.pipelines._target import load_target
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from slipway.config import Settings
     from slipway.core import ModelVersion
+    from slipway.engines import Engine
     from slipway.tracking import ActiveRun, TrackingClient
 
 __all__ = ["SweepResult", "TrialOutcome", "sweep"]
@@ -144,6 +145,7 @@ def sweep(
     params: Mapping[str, Any] | None = None,
     experiment: str | None = None,
     settings: Settings | None = None,
+    progress: Callable[[TrialOutcome], None] | None = None,
 ) -> SweepResult:
     """Run ``trials`` trials of an Optuna objective, each a run nested under the sweep's run.
 
@@ -165,6 +167,7 @@ def sweep(
         params: extra keyword arguments for the objective.
         experiment: the sweep run's experiment (default: ``Default``).
         settings: where runs go; resolved from the environment and ``slipway.toml`` when None.
+        progress: called with each trial as it ends (in trial order when parallel).
 
     Raises InvalidInput for a bad option, an objective that is not a function of a trial, or when
     every trial failed (naming the first failure), and Conflict for a resumed study's direction.
@@ -172,7 +175,13 @@ def sweep(
     fn, reference = _objective(objective)
     extra = dict(params or {})
     _check_options(
-        trials=trials, parallel=parallel, timeout=timeout, direction=direction, fn=fn, params=extra
+        trials=trials,
+        parallel=parallel,
+        timeout=timeout,
+        engine=engine,
+        direction=direction,
+        fn=fn,
+        params=extra,
     )
     optuna = _optuna()
     if settings is None:
@@ -182,6 +191,8 @@ def sweep(
     name = study if study is not None else f"{_name_of(fn)}-{uuid.uuid4().hex[:8]}"
     if not _STUDY_NAME.fullmatch(name):
         raise InvalidInput(f"study {name!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
+    if scheduler is not None and engine != "dask":
+        raise InvalidInput(f"scheduler {scheduler!r}: only the dask engine connects to a scheduler")
     if storage is None:
         if scheduler is not None:
             raise InvalidInput(
@@ -189,10 +200,17 @@ def sweep(
                 "pass an RDB URL every worker reaches, e.g. postgresql+psycopg://host/optuna"
             )
         storage = str(settings.home / "sweeps" / f"{name}.journal")
+    serial = engine == "local" and parallel == 1 and scheduler is None
     failure: SlipwayError | None = None
-    with _quiet(optuna):
+    with (
+        contextlib.ExitStack() as stack
+    ):  # leaves in reverse: the run ends, then the client and the engine close
+        stack.enter_context(_quiet(optuna))
         opened = _open_study(optuna, name=name, storage=storage, direction=direction)
         chosen = opened.direction.name.lower()
+        pool = (
+            None if serial else stack.enter_context(open_engine(engine, workers=parallel, address=scheduler))
+        )
         client = _tracking_client(
             tracking_uri=settings.tracking_uri,
             artifact_uri=settings.artifact_uri,
@@ -201,8 +219,9 @@ def sweep(
             heartbeat_interval=settings.heartbeat_interval,
             dead_after=settings.dead_after,
         )
-        try:
-            with client.start_run(
+        stack.callback(client.close)
+        run = stack.enter_context(
+            client.start_run(
                 experiment=experiment,
                 name=name,
                 tags={
@@ -211,41 +230,38 @@ def sweep(
                     "sweep.sampler": f"TPESampler(seed={seed})",
                     "sweep.objective": reference or _name_of(fn),
                 },
-            ) as run:
-                run.log_params(
-                    {"trials": trials, "parallel": parallel, "engine": engine, "seed": seed, **extra}
-                )
-                job = _Job(
-                    objective=reference or fn,
-                    params=extra,
-                    study=name,
-                    storage=storage,
-                    seed=seed,
-                    deadline=None if timeout is None else time.time() + timeout,
-                    parent_run_id=run.id,
-                    tracking_uri=settings.tracking_uri,
-                    artifact_uri=settings.artifact_uri,
-                    token=settings.token,
-                    flush_interval=settings.flush_interval,
-                    heartbeat_interval=settings.heartbeat_interval,
-                    dead_after=settings.dead_after,
-                )
-                if engine == "local" and parallel == 1 and scheduler is None:
-                    outcomes = _serial(job, fn, trials, opened, client, optuna)
-                else:
-                    outcomes = _parallel(job, trials, engine=engine, workers=parallel, address=scheduler)
-                result = _finish(run, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
-                result = dataclasses.replace(result, not_started=trials - len(outcomes))
-                if register is not None:
-                    try:
-                        version = _register(client, result, register)
-                    except SlipwayError as exc:
-                        failure = exc  # the sweep itself succeeded: its run ends FINISHED
-                    else:
-                        run.set_tags({"sweep.registered": f"{version.name}/{version.version}"})
-                        result = dataclasses.replace(result, registered=version)
-        finally:
-            client.close()
+            )
+        )
+        run.log_params({"trials": trials, "parallel": parallel, "engine": engine, "seed": seed, **extra})
+        job = _Job(
+            objective=reference or fn,
+            params=extra,
+            study=name,
+            storage=storage,
+            seed=seed,
+            deadline=None if timeout is None else time.time() + timeout,
+            parent_run_id=run.id,
+            tracking_uri=settings.tracking_uri,
+            artifact_uri=settings.artifact_uri,
+            token=settings.token,
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            dead_after=settings.dead_after,
+        )
+        if pool is None:
+            outcomes = _serial(job, fn, trials, opened, client, optuna, progress)
+        else:
+            outcomes = _parallel(job, trials, pool, progress)
+        result = _finish(run, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
+        result = dataclasses.replace(result, not_started=trials - len(outcomes))
+        if register is not None:
+            try:
+                version = _register(client, result, register)
+            except SlipwayError as exc:
+                failure = exc  # the sweep itself succeeded: its run ends FINISHED
+            else:
+                run.set_tags({"sweep.registered": f"{version.name}/{version.version}"})
+                result = dataclasses.replace(result, registered=version)
     if failure is not None:
         raise failure
     return result
@@ -287,6 +303,7 @@ def _check_options(
     trials: int,
     parallel: int,
     timeout: float | None,
+    engine: str,
     direction: str | None,
     fn: Callable[..., Any],
     params: Mapping[str, Any],
@@ -296,6 +313,8 @@ def _check_options(
             raise InvalidInput(f"{key} {value!r}: expected a whole number of at least 1")
     if timeout is not None and not timeout > 0:
         raise InvalidInput(f"timeout {timeout!r}: expected a positive number of seconds")
+    if engine not in ENGINES:
+        raise InvalidInput(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if direction is not None and direction not in DIRECTIONS:
         raise InvalidInput(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
     if not params:
@@ -402,7 +421,13 @@ def _sampler(optuna: Any, seed: int | None, *, parallel: bool) -> Any:
 
 
 def _serial(
-    job: _Job, fn: Callable[..., Any], trials: int, study: Any, client: TrackingClient, optuna: Any
+    job: _Job,
+    fn: Callable[..., Any],
+    trials: int,
+    study: Any,
+    client: TrackingClient,
+    optuna: Any,
+    progress: Callable[[TrialOutcome], None] | None,
 ) -> list[TrialOutcome]:
     """Trials in this process, one after another, with one sampler (as ``study.optimize`` would)."""
     study.sampler = _sampler(optuna, job.seed, parallel=False)
@@ -411,15 +436,22 @@ def _serial(
         if job.deadline is not None and time.time() >= job.deadline:
             break
         outcomes.append(_trial(job, fn, study, client, optuna))
+        if progress is not None:
+            progress(outcomes[-1])
     return outcomes
 
 
 def _parallel(
-    job: _Job, trials: int, *, engine: str, workers: int, address: str | None
+    job: _Job, trials: int, pool: Engine, progress: Callable[[TrialOutcome], None] | None
 ) -> list[TrialOutcome]:
-    with open_engine(engine, workers=workers, address=address) as pool:
-        done = pool.map(_remote_trial, [(job, index) for index in range(trials)])
-        return [outcome for outcome in done if outcome is not None]
+    """One task per trial; the engine runs ``pool.workers`` at a time and yields them in order."""
+    outcomes: list[TrialOutcome] = []
+    for outcome in pool.map(_remote_trial, [(job, index) for index in range(trials)]):
+        if outcome is not None:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    return outcomes
 
 
 def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
