@@ -186,7 +186,7 @@ def score(
             pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
         with ThreadPoolExecutor(1, thread_name_prefix="slipway-score-write") as pool:
             try:
-                for index, piece in enumerate(pieces):
+                for index, piece in enumerate(_ahead(pieces)):
                     if index < start:
                         continue
                     done = scorer.score(piece, first=index * chunk_rows)
@@ -275,6 +275,52 @@ class ChunkScorer:
             rows=rows,
             elapsed_ms=elapsed_ms,
         )
+
+
+def _ahead(pieces: Iterator[Any]) -> Iterator[Any]:
+    """``pieces``, with the next one read on a background thread while this one is scored.
+
+    Decoding Parquet and parsing CSV release the GIL, so reading overlaps the model's predict;
+    one piece ahead at most, so memory stays bounded by the chunk size.
+    """
+    import queue
+    import threading
+
+    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for piece in pieces:
+                while not stop.is_set():
+                    try:
+                        slot.put(("piece", piece), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slot.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it as its own
+            slot.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="slipway-score-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                slot.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
 
 
 def _write_parts(out: Sink, rej: Sink, index: int, scored: Any, refused: pd.DataFrame | None) -> None:
