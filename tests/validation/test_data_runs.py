@@ -101,7 +101,7 @@ def test_lookups_that_find_nothing_say_why(tracking: TrackingClient, tmp_path: P
         load_schema(f"runs:/{two.id}", tracking=tracking, name="c")
     with pytest.raises(InvalidInput, match="a runs:/ or models:/ URI needs the tracking stores"):
         load_schema(f"runs:/{two.id}")
-    with pytest.raises(InvalidInput, match="expected runs:/RUN_ID or runs:/RUN_ID/schemas/NAME.yaml"):
+    with pytest.raises(InvalidInput, match=r"expected runs:/RUN_ID or runs:/RUN_ID/schemas/NAME\.yaml"):
         load_schema("runs:/", tracking=tracking)
     with pytest.raises(NotFound, match="model 'nope'"):
         load_schema("models:/nope@production", tracking=tracking)
