@@ -445,12 +445,20 @@ def _parallel(
     job: _Job, trials: int, pool: Engine, progress: Callable[[TrialOutcome], None] | None
 ) -> list[TrialOutcome]:
     """One task per trial; the engine runs ``pool.workers`` at a time and yields them in order."""
+    from concurrent.futures.process import BrokenProcessPool
+
     outcomes: list[TrialOutcome] = []
-    for outcome in pool.map(_remote_trial, [(job, index) for index in range(trials)]):
-        if outcome is not None:
-            outcomes.append(outcome)
-            if progress is not None:
-                progress(outcome)
+    try:
+        for outcome in pool.map(_remote_trial, [(job, index) for index in range(trials)]):
+            if outcome is not None:
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+    except BrokenProcessPool:
+        raise InvalidInput(
+            f"study {job.study!r}: a worker process died during a trial after {len(outcomes)} trials "
+            "(the objective exited or crashed the interpreter, or it ran out of memory)"
+        ) from None
     return outcomes
 
 
