@@ -1,4 +1,4 @@
-"""Reading a policy document: each value at a key path, parsed or refused with the path in the message.
+"""Reading a YAML document (a gate policy, a data schema): each value at a key path, parsed or refused.
 
 A parser takes the raw YAML value and returns it checked, or raises :class:`Bad` saying what was
 expected; :class:`Fields` turns that into an InvalidInput naming the file and the key path
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from slipway.errors import InvalidInput
@@ -36,8 +37,37 @@ __all__ = [
     "plain",
     "positive",
     "positive_int",
+    "read_yaml",
     "text",
+    "yaml_document",
 ]
+
+
+def read_yaml(path: str | Path, noun: str) -> object:
+    """The document in a YAML file; a missing, unreadable or malformed file is one line naming it."""
+    p = Path(path)
+    try:
+        content = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{noun} file {str(p)!r}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{noun} file {str(p)!r}: is a folder; expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{noun} file {str(p)!r}: not UTF-8 text; expected YAML") from None
+    return yaml_document(content, p.name)
+
+
+def yaml_document(content: str, where: str) -> object:
+    """``yaml.safe_load`` with a syntax error turned into one line naming ``where``, line and column."""
+    import yaml
+
+    try:
+        return yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InvalidInput(f"{where}: not valid YAML{at}: {problem}") from None
 
 
 class Reader:

@@ -47,6 +47,7 @@ from slipway.validation._fields import (
     plain,
     positive,
     positive_int,
+    read_yaml,
     text,
 )
 
@@ -257,25 +258,7 @@ def _check_dict(check: Check) -> dict[str, Any]:
 
 def load_policy(path: str | Path) -> Policy:
     """Read and parse a ``gate.yaml`` file; errors are prefixed with the file's name."""
-    import yaml
-
-    p = Path(path)
-    try:
-        content = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"policy file {str(p)!r}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"policy file {str(p)!r}: is a folder; expected a YAML file") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"policy file {str(p)!r}: not UTF-8 text; expected YAML") from None
-    try:
-        doc = yaml.safe_load(content)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InvalidInput(f"{p.name}: not valid YAML{where}: {problem}") from None
-    return parse_policy(doc, source=p.name)
+    return parse_policy(read_yaml(path, "policy"), source=Path(path).name)
 
 
 def parse_policy(document: object, *, source: str = "policy") -> Policy:

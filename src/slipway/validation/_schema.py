@@ -43,6 +43,8 @@ from slipway.validation._fields import (
     fraction,
     integer,
     number,
+    read_yaml,
+    yaml_document,
 )
 
 if TYPE_CHECKING:
@@ -222,28 +224,8 @@ def load_schema(
         if tracking is None:
             raise InvalidInput(f"schema {text!r}: a runs:/ or models:/ URI needs the tracking stores")
         raw, where = read_logged_schema(text, tracking=tracking, name=name)
-        return parse_schema(_yaml(raw, where), source=where)
-    p = Path(source)
-    try:
-        content = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"schema file {text!r}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"schema file {text!r}: is a folder; expected a YAML file") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"schema file {text!r}: not UTF-8 text; expected YAML") from None
-    return parse_schema(_yaml(content, p.name), source=p.name)
-
-
-def _yaml(content: str, where: str) -> object:
-    import yaml
-
-    try:
-        return yaml.safe_load(content)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InvalidInput(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+        return parse_schema(yaml_document(raw, where), source=where)
+    return parse_schema(read_yaml(source, "schema"), source=Path(source).name)
 
 
 def parse_schema(document: object, *, source: str = "schema") -> DataSchema:
