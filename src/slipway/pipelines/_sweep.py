@@ -35,6 +35,7 @@ from slipway.core import RunStatus
 from slipway.engines import ENGINES, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
 from slipway.pipelines._target import load_target
+from slipway.tracking import DEFAULT_EXPERIMENT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -121,6 +122,7 @@ class _Job:
     seed: int | None
     deadline: float | None
     parent_run_id: str
+    experiment: str
     tracking_uri: str
     artifact_uri: str
     token: str | None = field(default=None, repr=False)
@@ -241,6 +243,7 @@ def sweep(
             seed=seed,
             deadline=None if timeout is None else time.time() + timeout,
             parent_run_id=run.id,
+            experiment=experiment or DEFAULT_EXPERIMENT,
             tracking_uri=settings.tracking_uri,
             artifact_uri=settings.artifact_uri,
             token=settings.token,
@@ -252,7 +255,7 @@ def sweep(
             outcomes = _serial(job, fn, trials, opened, client, optuna, progress)
         else:
             outcomes = _parallel(job, trials, pool, progress)
-        result = _finish(run, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
+        result = _finish(run, client, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
         result = dataclasses.replace(result, not_started=trials - len(outcomes))
         if register is not None:
             try:
@@ -484,12 +487,12 @@ def _trial(
     """Ask, run the objective inside the trial's run, tell; the objective's failure is the trial's."""
     trial = study.ask()
     run = client.start_run(
+        experiment=job.experiment,  # by name: cheaper than reading the parent run to learn it
         parent=job.parent_run_id,
         name=f"trial-{trial.number}",
         tags={"sweep.study": job.study, "sweep.trial": trial.number},
         capture_environment=False,  # the sweep's run holds the code and environment of them all
     )
-    trial.set_user_attr("slipway.run_id", run.id)
     value: float | None = None
     error: str | None = None
     state = "COMPLETE"
@@ -631,7 +634,14 @@ def _worker_client(job: _Job) -> TrackingClient:
 
 
 def _finish(
-    run: ActiveRun, job: _Job, optuna: Any, *, storage_name: str, direction: str, trials: list[TrialOutcome]
+    run: ActiveRun,
+    client: TrackingClient,
+    job: _Job,
+    optuna: Any,
+    *,
+    storage_name: str,
+    direction: str,
+    trials: list[TrialOutcome],
 ) -> SweepResult:
     """Count, find the study's best trial, record it on the sweep's run; every trial failed: raise."""
     states = {state: sum(t.state == state for t in trials) for state in _STATES}
@@ -646,7 +656,7 @@ def _finish(
     run.set_tags({f"sweep.{state.lower()}": n for state, n in states.items()})
     best_run_id: str | None = None
     if best is not None:
-        best_run_id = best.user_attrs.get("slipway.run_id")
+        best_run_id = _run_of(client, job.study, best.number)
         run.set_tags({"sweep.best_trial": best.number, "sweep.best_run_id": best_run_id or ""})
         run.log_metric(BEST_METRIC, float(best.value))
         with contextlib.suppress(Conflict):  # a best param named like an objective keyword argument
@@ -664,6 +674,14 @@ def _finish(
         best_params={} if best is None else dict(best.params),
         best_run_id=best_run_id,
     )
+
+
+def _run_of(client: TrackingClient, study: str, number: int) -> str | None:
+    """The run of trial ``number`` (of this sweep or, resumed, of an earlier one), by its tags."""
+    found = client.search_runs(
+        filter=f"tags.`sweep.study` = '{study}' and tags.`sweep.trial` = '{number}'", max_results=1
+    ).items  # study names are letters, digits, '.', '_' and '-': nothing to quote
+    return found[0].id if found else None
 
 
 def _register(client: TrackingClient, result: SweepResult, name: str) -> ModelVersion:
