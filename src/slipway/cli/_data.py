@@ -159,7 +159,8 @@ def _print_validation(out: Console, result: DataValidation, html: Path | None) -
         rows = table("", "severity", "column", "kind", "description")
         for a in result.anomalies:
             style = "bold red" if a.severity == "error" else "yellow"
-            rows.add_row(Text(a.severity.upper(), style=style), a.column or "-", a.kind, a.description)
+            what = a.description.removeprefix(f"column {a.column!r}: ")  # the table has a column column
+            rows.add_row(Text(a.severity.upper(), style=style), a.column or "-", a.kind, what)
         out.print(rows)
     verdict = "PASSED" if result.ok else "FAILED"
     line = Text(f"data {verdict}: ", style="bold green" if result.ok else "bold red")
