@@ -38,7 +38,14 @@ def test_every_public_name_is_declared(pkg: str) -> None:
 def test_top_level_names_are_the_fluent_api() -> None:
     import slipway._api
 
-    assert set(slipway.__all__) - {"__version__"} == set(slipway._api.__all__)
+    assert set(slipway.__all__) - {"__version__", "step", "pipeline"} == set(slipway._api.__all__)
     for name in slipway._api.__all__:
         assert callable(getattr(slipway, name)), name
     assert isinstance(slipway.__version__, str)
+
+
+def test_top_level_names_include_the_pipeline_decorators() -> None:
+    import slipway.pipelines
+
+    assert slipway.step is slipway.pipelines.step
+    assert slipway.pipeline is slipway.pipelines.pipeline

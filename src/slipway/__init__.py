@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # names for type checkers and IDEs; at run time __getattr__ l
         start_run,
         validate,
     )
+    from slipway.pipelines import pipeline, step
 
 # A literal list, so that type checkers see these names as exported.
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "pipeline",
     "read_predictions",
     "register_model",
     "search_runs",
@@ -67,10 +69,15 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
     "validate",
 ]
 
-_LAZY = {name: "slipway._api" for name in __all__ if name != "__version__"}
+#: Where each name lives: the fluent tracking API, and the decorators of pipelines.
+_LAZY = {name: "slipway._api" for name in __all__ if name != "__version__"} | {
+    "pipeline": "slipway.pipelines",
+    "step": "slipway.pipelines",
+}
 
 
 def __getattr__(name: str) -> Any:

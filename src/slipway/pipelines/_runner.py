@@ -1,0 +1,421 @@
+"""Running a pipeline: a topological scheduler that reuses what it can and runs the rest in parallel.
+
+The coordinator (the calling thread) walks the graph: a step whose upstream steps are done gets its
+key; an earlier execution with that key stands in for it (a nested run records the reuse, nothing
+is loaded); otherwise the step is handed to a pool of ``parallel`` threads. Threads, because the
+work of a step (NumPy, pandas, scikit-learn, I/O) mostly releases the GIL, and because a thread
+shares the open stores and the active run. What a thread runs is :func:`execute_step`, a plain
+function of a picklable :class:`StepTask` that reads its inputs from the artifact store and writes
+its outputs there, so a distributed engine can run the same task on another machine.
+
+A step that fails stops the scheduling of new steps; the ones already running finish, the others
+are ``skipped``, and the pipeline run ends FAILED. ``resume=True`` then reuses every step that
+finished in that run, ``always_run`` ones included.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.core import ArtifactEntry, RunStatus
+from slipway.errors import InvalidInput, SlipwayError
+from slipway.pipelines._components import ComponentBuilder, reusable
+from slipway.pipelines._key import canonical
+from slipway.pipelines._records import (
+    COMPONENTS_ARTIFACT,
+    OUTPUTS_TAG,
+    PIPELINE_TAG,
+    TRACEBACK_ARTIFACT,
+    Records,
+    outputs_tag,
+)
+from slipway.pipelines._values import OutputRef, load_value, store_value
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from slipway.artifacts import BlobStore
+    from slipway.pipelines._graph import Graph, Node, Pipeline
+    from slipway.pipelines._records import Execution
+    from slipway.pipelines._step import Step
+    from slipway.tracking import ActiveRun, TrackingClient
+
+__all__ = ["PipelineResult", "StepResult", "StepTask", "execute_step", "run"]
+
+#: Where a run of a pipeline keeps its working files, below the project's home.
+CACHE_FOLDER = Path("cache") / "pipelines"
+STAT_CACHE = Path("pipelines") / "file-hashes.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepResult:
+    """What happened to one step: ``ran``, ``cached``, ``failed`` or ``skipped`` (after a failure).
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    run_id: str | None = None
+    key: str | None = None
+    outputs: dict[str, OutputRef] = field(default_factory=dict)
+    cached_from: str | None = None
+    error: str | None = None
+    traceback: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 4),
+            "run_id": self.run_id,
+            "key": self.key,
+            "cached_from": self.cached_from,
+            "error": self.error,
+            "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineResult:
+    """A pipeline run: each step's result; outputs are loaded only when asked for.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    run_id: str
+    steps: dict[str, StepResult]
+    seconds: float
+    files_hashed: int  # input files read to hash them (0 when the stat cache knew them all)
+    resumed_from: str | None = None
+    _load: Callable[[OutputRef], Any] = field(repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("ran", "cached") for s in self.steps.values())
+
+    @property
+    def error(self) -> str | None:
+        """The first failed step's one-line error."""
+        return next((s.error for s in self.steps.values() if s.status == "failed"), None)
+
+    def output(self, step: str, name: str | None = None) -> Any:
+        """Load an output of ``step`` (its only one, or the one called ``name``)."""
+        if step not in self.steps:
+            raise InvalidInput(f"pipeline {self.name}: no step {step!r} (steps: {', '.join(self.steps)})")
+        outputs = self.steps[step].outputs
+        if name is None and len(outputs) == 1:
+            name = next(iter(outputs))
+        if name not in outputs:
+            raise InvalidInput(f"step {step}: no output {name!r} (outputs: {', '.join(outputs) or 'none'})")
+        return self._load(outputs[name])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.name,
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 4),
+            "files_hashed": self.files_hashed,
+            "resumed_from": self.resumed_from,
+            "error": self.error,
+            "steps": [s.to_dict() for s in self.steps.values()],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepTask:
+    """Everything one execution of a step needs, picklable.
+
+    An engine can run it anywhere the artifact store and the step's module can be reached.
+    """
+
+    step: Step
+    node: str
+    arguments: dict[str, Any]  # parameters and file paths, by argument
+    inputs: dict[str, OutputRef]  # upstream outputs, by argument
+    blobs: BlobStore
+    cache: Path  # where downloaded inputs are kept
+    scratch: Path  # where outputs are written before they are stored
+
+
+def execute_step(task: StepTask) -> tuple[OutputRef, ...]:
+    """Load the inputs, call the step, store its outputs; returns them in declared order."""
+    values = dict(task.arguments)
+    for arg, ref in task.inputs.items():
+        values[arg] = load_value(ref, blobs=task.blobs, cache=task.cache)
+    signature = inspect.signature(task.step.fn)
+    bound = inspect.BoundArguments(signature, {k: values[k] for k in signature.parameters if k in values})
+    result = task.step.fn(*bound.args, **bound.kwargs)
+    names = task.step.output_names
+    if len(names) == 1:
+        items: tuple[Any, ...] = (result,)
+    elif isinstance(result, (tuple, list)) and len(result) == len(names):
+        items = tuple(result)
+    else:
+        got = f"{len(result)} items" if isinstance(result, (tuple, list)) else type(result).__name__
+        raise InvalidInput(f"step {task.node}: declared outputs {', '.join(names)}, but it returned {got}")
+    return tuple(
+        store_value(v, blobs=task.blobs, scratch=task.scratch, step=task.node, output=n)
+        for n, v in zip(names, items, strict=True)
+    )
+
+
+def run(
+    pipeline: Pipeline,
+    *,
+    params: Mapping[str, Any] | None = None,
+    parallel: int | None = None,
+    resume: bool = False,
+    use_cache: bool = True,
+    experiment: str | None = None,
+    progress: Callable[[StepResult], None] | None = None,
+) -> PipelineResult:
+    """Run ``pipeline`` as a tracked run with one nested run per step, reusing cached steps.
+
+    Args:
+        pipeline: a ``@slipway.pipeline``.
+        params: the pipeline's parameters (defaults fill the rest).
+        parallel: how many steps run at once (default: the machine's cores).
+        resume: reuse every step that finished in the pipeline's last run, if that run failed.
+        use_cache: False runs every step (their results are still recorded for later runs).
+        experiment: the experiment of the run (default: the pipeline's name).
+        progress: called with each step's result as it is known, in the calling thread.
+
+    A step that fails does not raise: the result says which (``ok``, ``error``), and the
+    pipeline run ends FAILED. Bad input (an unknown parameter, a missing input file, a cycle)
+    raises InvalidInput before any run is recorded.
+
+    .. versionadded:: 0.1
+    """
+    import slipway
+    from slipway.config import load_settings
+
+    if parallel is not None and (isinstance(parallel, bool) or parallel < 1):
+        raise InvalidInput(f"parallel {parallel!r}: expected a positive whole number")
+    started = time.monotonic()
+    graph = pipeline.build(params)
+    home = load_settings().home
+    builder = ComponentBuilder(graph, stat_cache=home / STAT_CACHE)
+    builder.prepare()
+    client = slipway.client()
+    records = Records(client)
+    resumed_from, resumed = records.resumable(graph.name) if resume else (None, {})
+    runner = _Runner(
+        graph,
+        client=client,
+        records=records,
+        builder=builder,
+        home=home,
+        use_cache=use_cache,
+        resumed=resumed,
+        progress=progress,
+    )
+    with slipway.start_run(experiment=experiment or graph.name, name=graph.name) as parent:
+        tags = {PIPELINE_TAG: graph.name}
+        if resumed_from is not None:
+            tags["slipway.pipeline.resumed_from"] = resumed_from
+        client.store.log_batch(parent.id, params=_texts(graph.params, graph.name), tags=tags)
+        steps = runner.run(parent, parallel=parallel or os.cpu_count() or 1)
+        if any(s.status != "ran" and s.status != "cached" for s in steps.values()):
+            parent.end(RunStatus.FAILED)
+    builder.hasher.save()
+    return PipelineResult(
+        name=graph.name,
+        run_id=parent.id,
+        steps=steps,
+        seconds=time.monotonic() - started,
+        files_hashed=builder.hasher.hashed,
+        resumed_from=resumed_from,
+        _load=lambda ref: load_value(ref, blobs=client.blobs, cache=home / CACHE_FOLDER),
+    )
+
+
+class _Runner:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        client: TrackingClient,
+        records: Records,
+        builder: ComponentBuilder,
+        home: Path,
+        use_cache: bool,
+        resumed: Mapping[str, Execution],
+        progress: Callable[[StepResult], None] | None,
+    ) -> None:
+        self.graph = graph
+        self.client = client
+        self.records = records
+        self.builder = builder
+        self.cache = home / CACHE_FOLDER
+        self.use_cache = use_cache
+        self.resumed = resumed
+        self.progress = progress or (lambda _result: None)
+        self.done: dict[str, StepResult] = {}
+
+    def run(self, parent: ActiveRun, *, parallel: int) -> dict[str, StepResult]:
+        pending = dict(self.graph.nodes)
+        running: dict[Future[StepResult], str] = {}
+        failed = False
+        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="slipway-step")
+        try:
+            while pending or running:
+                advanced = True
+                while advanced and not failed:  # a reused step may make others ready at once
+                    advanced = False
+                    for name, node in list(pending.items()):
+                        if all(u in self.done for u in node.upstream):
+                            del pending[name]
+                            advanced = True
+                            result = self._start(node, parent, pool, running)
+                            if result is not None:
+                                self._finish(result)
+                if failed:
+                    for name in pending:
+                        self._finish(StepResult(name=name, status="skipped"))
+                    pending.clear()
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    del running[future]
+                    result = future.result()
+                    self._finish(result)
+                    failed = failed or result.status == "failed"
+        finally:
+            pool.shutdown(wait=not running, cancel_futures=True)
+        return {name: self.done[name] for name in self.graph.nodes}
+
+    def _finish(self, result: StepResult) -> None:
+        self.done[result.name] = result
+        self.progress(result)
+
+    def _start(
+        self,
+        node: Node,
+        parent: ActiveRun,
+        pool: ThreadPoolExecutor,
+        running: dict[Future[StepResult], str],
+    ) -> StepResult | None:
+        """Reuse an earlier execution (returning its result) or submit the step (returning None)."""
+        upstream = {u: self.done[u].outputs for u in node.upstream}
+        components = self.builder.full(node, upstream)
+        key = components.key()
+        found = reusable(
+            node,
+            key,
+            records=self.records,
+            blobs=self.client.blobs,
+            use_cache=self.use_cache,
+            resumed=self.resumed,
+        )
+        if found is not None:
+            t0 = time.monotonic()
+            blob = self.client.blobs.put_bytes(components.to_json())
+            run_id = self.records.record_cached(
+                parent_run_id=parent.id,
+                experiment_id=parent.experiment_id,
+                pipeline=self.graph.name,
+                step=node.name,
+                key=key,
+                params=_texts({k: v for k, v in node.arguments.items() if k not in node.inputs}, node.name),
+                execution=found,
+                components_entry=ArtifactEntry(path=COMPONENTS_ARTIFACT, digest=blob.digest, size=blob.size),
+            )
+            return StepResult(
+                name=node.name,
+                status="cached",
+                seconds=time.monotonic() - t0,
+                run_id=run_id,
+                key=key,
+                outputs={o.name: o for o in found.outputs},
+                cached_from=found.run_id,
+            )
+        task = StepTask(
+            step=node.step,
+            node=node.name,
+            arguments={k: v for k, v in node.arguments.items() if k not in node.inputs},
+            inputs={arg: upstream[h.node][h.output] for arg, h in node.inputs.items()},
+            blobs=self.client.blobs,
+            cache=self.cache,
+            scratch=self.cache / "tmp",
+        )
+        context = contextvars.copy_context()  # the step's own run nests under the pipeline's
+        running[pool.submit(context.run, self._execute, task, components.to_json(), key, parent)] = node.name
+        return None
+
+    def _execute(self, task: StepTask, components: bytes, key: str, parent: ActiveRun) -> StepResult:
+        """Run one step in its own nested run, the active one for ``slipway.log_*`` calls inside it."""
+        from slipway import _api
+
+        t0 = time.monotonic()
+        step_run = self.client.start_run(name=task.node, parent=parent, capture_environment=False)
+        store = self.client.store
+        tags = self.records.step_tags(pipeline=self.graph.name, step=task.node, key=key, status="ran")
+        store.log_batch(step_run.id, params=_texts(task.arguments, task.node), tags=tags)
+        step_run.log_bytes(components, COMPONENTS_ARTIFACT)
+        token = _api._stack.set((*_api._stack.get(), step_run))
+        try:
+            outputs = execute_step(task)
+        except BaseException as exc:
+            trace = traceback.format_exc()
+            try:
+                step_run.log_text(trace, TRACEBACK_ARTIFACT)
+            finally:
+                step_run.end(RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.KILLED)
+            if not isinstance(exc, Exception):
+                raise
+            return StepResult(
+                name=task.node,
+                status="failed",
+                seconds=time.monotonic() - t0,
+                run_id=step_run.id,
+                key=key,
+                error=_one_line(task.node, exc),
+                traceback=trace,
+            )
+        finally:
+            _api._stack.reset(token)
+        store.record_artifacts(
+            step_run.id, [ArtifactEntry(path=o.artifact, digest=o.digest, size=o.size) for o in outputs]
+        )
+        store.log_batch(step_run.id, tags={OUTPUTS_TAG: outputs_tag(outputs)})
+        step_run.end(RunStatus.FINISHED)
+        return StepResult(
+            name=task.node,
+            status="ran",
+            seconds=time.monotonic() - t0,
+            run_id=step_run.id,
+            key=key,
+            outputs={o.name: o for o in outputs},
+        )
+
+
+def _one_line(step: str, exc: Exception) -> str:
+    """``step train failed: ValueError: ...``; our own errors already name the step."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SlipwayError) and text.startswith(f"step {step}"):
+        return text
+    return f"step {step} failed: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def _texts(values: Mapping[str, Any], where: str) -> dict[str, str]:
+    """Parameters as run params: strings and paths as they are, anything else as canonical JSON."""
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, (str, os.PathLike)):
+            out[k] = os.fspath(v)
+        else:
+            out[k] = canonical(v, where=f"{where}: parameter {k!r}")
+    return out
