@@ -196,7 +196,7 @@ def test_a_minimal_hand_written_schema_means_few_constraints() -> None:
         ({"columns": {"x": {"kind": "int", "domain": [1]}}}, "columns.x.domain: a int column has no domain"),
         (
             {"columns": {"x": {"kind": "string", "domain": ["a", True]}}},
-            "columns.x.domain[1] True: expected text; quote values YAML reads as something else",
+            "columns.x.domain[1] true: expected text; quote values YAML reads as something else",
         ),
         ({"columns": {"x": {"kind": "bool", "domain": ["yes"]}}}, "columns.x.domain[0] 'yes': expected true"),
         (

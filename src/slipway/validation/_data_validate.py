@@ -414,8 +414,9 @@ def _values(
         examples = tuple(plain(v) for v in counts.index[unknown][:_EXAMPLES])
         allowance = f"; the schema allows {_pct(col.max_unknown)}" if col.max_unknown else ""
         why = (
-            f"column {name!r}: {int(unknown.sum())} values not in the domain, {_pct(share)} of values "
-            f"({n_unknown} of {len(present)}){allowance}; e.g. {', '.join(_show(v) for v in examples)}"
+            f"column {name!r}: {_count(int(unknown.sum()), 'value')} not in the domain, "
+            f"{_pct(share)} of values ({n_unknown} of {len(present)}){allowance}; "
+            f"e.g. {', '.join(_show(v) for v in examples)}"
         )
         out.append(
             _anomaly(schema, name, "unknown_categories", why, examples=examples, count=n_unknown, share=share)
@@ -458,6 +459,10 @@ def _range(col: ColumnSchema) -> str:
     low = "-inf" if col.min is None else _show(col.min)
     high = "inf" if col.max is None else _show(col.max)
     return f"[{low}, {high}]"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _pct(share: float) -> str:

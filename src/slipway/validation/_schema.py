@@ -37,6 +37,7 @@ from slipway.validation._fields import (
     Bad,
     Fields,
     Reader,
+    _show,
     at_least,
     boolean,
     choice,
@@ -335,19 +336,19 @@ def _domain(r: Reader, kind: Kind) -> tuple[Any, ...]:
     out: list[Any] = []
     seen: set[str] = set()
     for i, value in enumerate(items):
-        where = f"{r.where}[{i}]"
+        where = f"{r.where}[{i}] {_show(value)}"
         if kind == "bool" and not isinstance(value, bool):
-            raise InvalidInput(f"{where} {value!r}: expected true or false")
+            raise InvalidInput(f"{where}: expected true or false")
         if kind == "string" and not isinstance(value, str):
             raise InvalidInput(
-                f"{where} {value!r}: expected text; quote values YAML reads as something else "
+                f"{where}: expected text; quote values YAML reads as something else "
                 "(yes, no, on, off, numbers, dates)"
             )
         if kind == "category" and (value is None or not isinstance(value, (str, int, float, bool))):
-            raise InvalidInput(f"{where} {value!r}: expected a value (text, a number or true/false)")
+            raise InvalidInput(f"{where}: expected a value (text, a number or true/false)")
         key = str(value)
         if key in seen:
-            raise InvalidInput(f"{where} {value!r}: listed twice")
+            raise InvalidInput(f"{where}: listed twice")
         seen.add(key)
         out.append(value)
     return tuple(out)
