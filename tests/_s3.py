@@ -1,4 +1,7 @@
-"""An S3-compatible server (moto) on 127.0.0.1, started once per session as a real process."""
+"""An S3-compatible server (moto) on 127.0.0.1, started once per session as a real process.
+
+The fixtures are imported by the conftest.py of each test folder that reads or writes ``s3://``.
+"""
 
 from __future__ import annotations
 

@@ -43,6 +43,15 @@ def test_a_write_replaces_the_file(tree: FileTree) -> None:
     assert tree.list() == ["f"]
 
 
+def test_remove_deletes_the_files_named_and_skips_those_already_gone(tree: FileTree) -> None:
+    for name in ("out/part-0", "out/part-1", "keep"):
+        tree.write_atomic(name, b"x")
+    tree.remove(["out/part-1", "out/part-9"])
+    assert tree.list() == ["keep", "out/part-0"]
+    with pytest.raises(InvalidInput):
+        tree.remove(["../outside"])
+
+
 def test_missing_folders_list_empty_and_a_missing_file_is_not_found(tree: FileTree) -> None:
     assert tree.list() == []
     assert tree.list("nowhere") == []

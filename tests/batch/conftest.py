@@ -6,9 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from tests._s3 import aws_env, s3_endpoint, s3_prefix
 from tests.batch._batch_data import make_frame
 
 from slipway.models import Model, load_model, save_model
+
+__all__ = ["aws_env", "model", "model_dir", "s3_endpoint", "s3_prefix"]
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -100,6 +100,15 @@ class FileTree:
             raise ArtifactNotFound(f"file {self.uri(relpath)}: not found") from None
         return handle
 
+    def remove(self, relpaths: builtins.list[str]) -> None:
+        """Delete these files (those already gone are skipped): a job clearing its own old output."""
+        keys = [self._key(check_relpath(r)) for r in relpaths]
+        for key in keys:
+            try:
+                self._fs.rm_file(key)
+            except FileNotFoundError:
+                continue
+
     def list(self, prefix: str = "") -> list[str]:
         """The relative paths of every file below the folder ``prefix`` (all files for ""), sorted.
 

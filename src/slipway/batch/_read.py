@@ -16,39 +16,60 @@ as text there, which the row checks then reject row by row instead of failing th
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Iterable, Iterator
 
     import pandas as pd
 
-__all__ = ["Source", "arrow_to_pandas", "open_source"]
+__all__ = ["Source", "arrow_to_pandas", "is_remote", "open_source"]
 
 PARQUET = (".parquet", ".pq")
 CSV = (".csv",)
 
 
-class Source:
-    """An input file or folder: its format, its files, and its chunks."""
+def is_remote(path: str | os.PathLike[str]) -> bool:
+    """True for an object-store URL (``s3://``, ``gs://``, ``memory://``); ``file://`` is local."""
+    text = os.fspath(path)
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.isalnum() and scheme.lower() != "file"
 
-    def __init__(self, path: Path, kind: str, files: list[Path]) -> None:
+
+class Source:
+    """An input file or folder, local or in object storage: its format, its files, and its chunks.
+
+    ``fs`` is None for a local input (``files`` are Paths) and the object store's filesystem for a
+    remote one (``files`` are its keys, ``root`` the file or folder key the URL named).
+    """
+
+    def __init__(
+        self, path: Path | str, kind: str, files: list[Any], *, fs: Any = None, root: str = ""
+    ) -> None:
         self.path = path
         self.kind = kind  # "parquet" or "csv"
         self.files = files
+        self.fs = fs
+        self.root = root
+        self.is_folder = files != [path if fs is None else root]
 
     def fingerprint(self) -> list[list[Any]]:
-        """Each file's name, size and modification time: a changed input is a different job."""
+        """Each file's name, size and version (mtime, ETag): a changed input is a different job."""
         out: list[list[Any]] = []
         for f in self.files:
-            st = f.stat()
-            out.append(
-                [str(f.relative_to(self.path)) if f != self.path else f.name, st.st_size, st.st_mtime_ns]
-            )
+            if self.fs is None:
+                st = f.stat()
+                assert isinstance(self.path, Path)
+                name = str(f.relative_to(self.path)) if f != self.path else f.name
+                out.append([name, st.st_size, st.st_mtime_ns])
+            else:
+                info = self.fs.info(f)
+                version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
+                out.append([str(f)[len(self.root) :].lstrip("/") or str(f), info.get("size"), str(version)])
         return out
 
     def total_rows(self) -> int | None:
@@ -63,9 +84,10 @@ class Source:
         fmt = ds.ParquetFileFormat(
             default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
         )
-        if self.path.is_dir():
-            return ds.dataset(self.path, format=fmt, partitioning="hive")
-        return ds.dataset(self.path, format=fmt)
+        target = self.path if self.fs is None else self.root
+        if self.is_folder:
+            return ds.dataset(target, format=fmt, partitioning="hive", filesystem=self.fs)
+        return ds.dataset(target, format=fmt, filesystem=self.fs)
 
     def chunks(
         self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0
@@ -117,7 +139,8 @@ class Source:
         schema = dataset.schema
         for fragment in dataset.get_fragments():
             keys = ds.get_partition_keys(fragment.partition_expression)
-            with pq.ParquetFile(fragment.path, pre_buffer=False) as f:
+            handle = dataset.filesystem.open_input_file(fragment.path)
+            with pq.ParquetFile(handle, pre_buffer=False) as f:
                 for batch in f.iter_batches(batch_size=batch_rows, use_threads=True):
                     n = batch.num_rows
                     columns = []
@@ -136,7 +159,8 @@ class Source:
 
         for f in self.files:
             try:
-                reader = pd.read_csv(f, chunksize=chunk_rows, dtype=dtype or None)
+                handle = f if self.fs is None else self.fs.open(f, "rb")
+                reader = pd.read_csv(handle, chunksize=chunk_rows, dtype=dtype or None)
                 with reader:
                     yield from reader
             except pd.errors.EmptyDataError:
@@ -187,8 +211,13 @@ def _join(held: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def open_source(path: str | os.PathLike[str]) -> Source:
-    """The input at ``path``: a .csv or .parquet file, or a folder of them; InvalidInput otherwise."""
-    p = Path(path)
+    """The input at ``path``: a .csv or .parquet file or a folder of them; InvalidInput otherwise.
+
+    ``path`` may be an object-store URL (``s3://bucket/data.parquet``, ``gs://…/folder``).
+    """
+    if is_remote(path):
+        return _open_remote(os.fspath(path))
+    p = Path(os.fspath(path).removeprefix("file://"))
     if not p.exists():
         raise InvalidInput(f"{p}: no such file or folder")
     if p.is_file():
@@ -199,13 +228,38 @@ def open_source(path: str | os.PathLike[str]) -> Source:
             return Source(p, "csv", [p])
         raise InvalidInput(f"{p}: expected a .csv or .parquet file, or a folder of them")
     files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
-    kinds = {f.suffix.lower() for f in files}
+    return Source(p, _folder_kind(p, [f.suffix.lower() for f in files]), files)
+
+
+def _folder_kind(where: object, suffixes: list[str]) -> str:
+    kinds = set(suffixes)
     if kinds and kinds <= set(PARQUET):
-        return Source(p, "parquet", files)
+        return "parquet"
     if kinds and kinds <= set(CSV):
-        return Source(p, "csv", files)
+        return "csv"
     if not kinds:
-        raise InvalidInput(f"{p}: the folder has no .csv or .parquet files")
+        raise InvalidInput(f"{where}: the folder has no .csv or .parquet files")
     raise InvalidInput(
-        f"{p}: expected a folder of .csv or of .parquet files, found {', '.join(sorted(kinds))}"
+        f"{where}: expected a folder of .csv or of .parquet files, found {', '.join(sorted(kinds))}"
     )
+
+
+def _open_remote(url: str) -> Source:
+    from slipway.artifacts import open_file_tree
+
+    tree = open_file_tree(url.rstrip("/"))
+    fs, root = tree.fs, tree.root
+    if fs.isdir(root):
+        rels = [r for r in tree.list() if not any(part.startswith("_") for part in r.split("/"))]
+        files = [f"{root}/{r}" for r in rels]
+        return Source(
+            url, _folder_kind(url, [PurePosixPath(r).suffix.lower() for r in rels]), files, fs=fs, root=root
+        )
+    if not fs.exists(root):
+        raise InvalidInput(f"{url}: no such file or folder")
+    suffix = PurePosixPath(root).suffix.lower()
+    if suffix in PARQUET:
+        return Source(url, "parquet", [root], fs=fs, root=root)
+    if suffix in CSV:
+        return Source(url, "csv", [root], fs=fs, root=root)
+    raise InvalidInput(f"{url}: expected a .csv or .parquet file, or a folder of them")

@@ -22,6 +22,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk, text_columns
@@ -32,7 +33,6 @@ from slipway.errors import Conflict, InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from concurrent.futures import Future
-    from pathlib import Path
 
     import numpy as np
     import pandas as pd
@@ -75,8 +75,8 @@ class ScoreResult:
     .. versionadded:: 0.1
     """
 
-    output: Path
-    rejects: Path | None
+    output: Path | str
+    rejects: Path | str | None
     job: str
     rows: int
     scored: int
@@ -135,13 +135,13 @@ def score(
     source = open_source(input)
     out = Sink(output)
     rej = Sink(rejects if rejects is not None else _default_rejects(out.path))
-    if rej.path.resolve() == out.path.resolve():
+    if _where(rej.path) == _where(out.path):
         raise InvalidInput(f"{rej.path}: the rejects file must differ from the output")
     digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
     with_proba = proba and "predict_proba" in model.methods
     fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
     job = fingerprint[:12]
-    state = _Progress(out.path.with_name(f"{out.path.name}.progress.json"), fingerprint, job, chunk_rows)
+    state = _Progress(out.path, fingerprint, job, chunk_rows)
     start = state.begin(out, rej, resume=resume)
     if state.complete:
         return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=0)
@@ -236,7 +236,7 @@ class ScoredChunk:
 class ChunkScorer:
     """Checks and predicts one chunk at a time: the unit of work of a local or a distributed job."""
 
-    def __init__(self, model: Model, *, proba: bool, strict: bool, source: Path) -> None:
+    def __init__(self, model: Model, *, proba: bool, strict: bool, source: Path | str) -> None:
         self.model = model
         self.schema = model.signature.inputs if model.signature is not None else None
         self.enforcer = _enforcer(model)
@@ -330,10 +330,18 @@ def _write_parts(out: Sink, rej: Sink, index: int, scored: Any, refused: pd.Data
         rej.write(index, refused)
 
 
-def _default_rejects(output: Path) -> Path:
+def _default_rejects(output: Path | str) -> Path | str:
+    if isinstance(output, str):  # a URL: the same rule on its last part
+        stem, dot, suffix = output.rpartition(".")
+        return f"{stem}.rejects.{suffix}" if dot and "/" not in suffix else f"{output}.rejects"
     if output.suffix:
         return output.with_name(f"{output.stem}.rejects{output.suffix}")
     return output.with_name(f"{output.name}.rejects")
+
+
+def _where(path: Path | str) -> str:
+    """A comparable name for a local path (resolved) or a URL (as written)."""
+    return path if isinstance(path, str) else str(path.resolve())
 
 
 def _fingerprint(
@@ -346,7 +354,7 @@ def _fingerprint(
         "strict": strict,
         "proba": proba,
         "output": out.kind,
-        "rejects": str(rej.path.resolve()),
+        "rejects": _where(rej.path),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
@@ -489,8 +497,16 @@ def _log(
 class _Progress:
     """The job's progress file: written atomically after every finished chunk."""
 
-    def __init__(self, path: Path, fingerprint: str, job: str, chunk_rows: int) -> None:
-        self.path = path
+    def __init__(self, output: Path | str, fingerprint: str, job: str, chunk_rows: int) -> None:
+        self.tree: FileTree | None = None
+        if isinstance(output, str):  # an object-store URL: the file is one PUT beside the output
+            from slipway.artifacts import open_file_tree
+
+            parent, _, name = output.rstrip("/").rpartition("/")
+            self.tree, self.name = open_file_tree(parent), f"{name}.progress.json"
+            self.path: Path | str = f"{parent}/{self.name}"
+        else:
+            self.path = output.with_name(f"{output.name}.progress.json")
         self.fingerprint = fingerprint
         self.job = job
         self.chunk_rows = chunk_rows
@@ -513,8 +529,8 @@ class _Progress:
                     f"{sink.path} exists and is not an earlier run of this job (same input, model "
                     "and options); remove it or choose another output"
                 )
-        if doc is not None and not ours and self.path.exists():
-            self.path.unlink()  # a stale progress file whose outputs are gone
+        if doc is not None and not ours:
+            self._remove()  # a stale progress file whose outputs are gone
         if ours and resume and doc is not None:
             self.chunks = int(doc["chunks"])
             self.scored = int(doc["scored"])
@@ -540,11 +556,24 @@ class _Progress:
         self._write()
 
     def _read(self) -> dict[str, Any] | None:
+        from slipway.errors import ArtifactNotFound
+
         try:
-            doc = json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
+            if self.tree is not None:
+                doc = json.loads(self.tree.read_bytes(self.name))
+            else:
+                assert isinstance(self.path, Path)
+                doc = json.loads(self.path.read_text())
+        except (FileNotFoundError, ArtifactNotFound, ValueError):
             return None
         return doc if isinstance(doc, dict) else None
+
+    def _remove(self) -> None:
+        if self.tree is not None:
+            self.tree.remove([self.name])
+        else:
+            assert isinstance(self.path, Path)
+            self.path.unlink(missing_ok=True)
 
     def _write(self) -> None:
         doc = {
@@ -556,9 +585,14 @@ class _Progress:
             "rejected": self.rejected,
             "complete": self.complete,
         }
+        text = json.dumps(doc, indent=1) + "\n"
+        if self.tree is not None:
+            self.tree.write_atomic(self.name, text.encode())
+            return
+        assert isinstance(self.path, Path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, self.path)
 
 

@@ -13,26 +13,56 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slipway.errors import InvalidInput
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from slipway.artifacts import FileTree
 
 __all__ = ["Sink"]
 
 
 class Sink:
-    """Numbered parts under a folder, written with a temporary name and renamed into place."""
+    """Numbered parts under a folder, written with a temporary name and renamed into place.
+
+    An object-store URL (``s3://bucket/scored``) is a Parquet folder whose parts are each one PUT
+    (atomic by itself); CSV goes to a local file only, since it is joined from its parts at the end.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.kind = "csv" if self.path.suffix.lower() == ".csv" else "parquet"
-        self.parts = self.path if self.kind == "parquet" else self.path.with_name(f".{self.path.name}.parts")
+        from slipway.batch._read import is_remote
+
+        self.tree: FileTree | None = None
+        if is_remote(path):
+            from slipway.artifacts import open_file_tree
+
+            url = os.fspath(path).rstrip("/")
+            if url.lower().endswith(".csv"):
+                raise InvalidInput(f"{url}: CSV output must be a local file; write Parquet to object storage")
+            self.tree = open_file_tree(url)
+            self.path: Path | str = url
+            self.kind = "parquet"
+            self.parts = Path()  # unused: the tree holds the parts
+            return
+        local = Path(os.fspath(path).removeprefix("file://"))
+        self.path = local
+        self.kind = "csv" if local.suffix.lower() == ".csv" else "parquet"
+        self.parts = local if self.kind == "parquet" else local.with_name(f".{local.name}.parts")
 
     def exists(self) -> bool:
+        if self.tree is not None:
+            return bool(self.tree.list())
+        assert isinstance(self.path, Path)
         return self.path.exists() or self.parts.exists()
 
     def clear(self) -> None:
         """Remove what an earlier run of the same job wrote (only ever called for our own job)."""
+        if self.tree is not None:
+            self.tree.remove(self.tree.list())
+            return
+        assert isinstance(self.path, Path)
         for p in {self.path, self.parts}:
             if p.is_dir():
                 shutil.rmtree(p)
@@ -41,20 +71,28 @@ class Sink:
 
     def drop_from(self, chunk: int) -> None:
         """Remove parts of chunks from ``chunk`` on: written before an interruption, not recorded."""
-        if not self.parts.is_dir():
+        names = self.tree.list() if self.tree is not None else [f.name for f in self.parts.glob("part-*")]
+        late = [n for n in names if _part_index(n) is not None and (_part_index(n) or 0) >= chunk]
+        if self.tree is not None:
+            self.tree.remove(late)
             return
-        for f in self.parts.glob("part-*"):
-            try:
-                index = int(f.name.split(".")[0].removeprefix("part-"))
-            except ValueError:
-                continue
-            if index >= chunk:
-                f.unlink()
+        for name in late:
+            (self.parts / name).unlink()
 
     def write(self, chunk: int, data: pd.DataFrame | pa.Table) -> None:
         """Write one chunk's rows (a DataFrame or an Arrow table) as part ``chunk``, atomically."""
         import pyarrow as pa
 
+        if self.tree is not None:
+            import io
+
+            import pyarrow.parquet as pq
+
+            table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+            buffer = io.BytesIO()
+            pq.write_table(table, buffer, use_dictionary=_dictionary_columns(table))
+            self.tree.write_atomic(f"part-{chunk:05d}.parquet", buffer.getvalue())
+            return
         self.parts.mkdir(parents=True, exist_ok=True)
         final = self.parts / f"part-{chunk:05d}.{self.kind}"
         tmp = self.parts / f".{final.name}.{os.getpid()}.tmp"
@@ -70,6 +108,9 @@ class Sink:
 
     def finish(self) -> bool:
         """Join a CSV's parts into its file (atomically); True if there is an output at all."""
+        if self.tree is not None:
+            return bool(self.tree.list())
+        assert isinstance(self.path, Path)
         if self.kind == "parquet":
             return self.path.is_dir()
         if not self.parts.is_dir():
@@ -85,6 +126,13 @@ class Sink:
         os.replace(tmp, self.path)
         shutil.rmtree(self.parts)
         return True
+
+
+def _part_index(name: str) -> int | None:
+    try:
+        return int(name.split(".")[0].removeprefix("part-")) if name.startswith("part-") else None
+    except ValueError:
+        return None
 
 
 def _dictionary_columns(table: pa.Table) -> list[str] | bool:
