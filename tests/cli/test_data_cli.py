@@ -56,12 +56,24 @@ def test_infer_schema_without_output_prints_the_yaml(
     capsys: pytest.CaptureFixture[str], files: tuple[Path, Path]
 ) -> None:
     code, out, _ = cli(
-        capsys, "data", "infer-schema", str(files[0]), "--name", "train", "--extra-columns", "error"
+        capsys,
+        "data",
+        "infer-schema",
+        str(files[0]),
+        "--name",
+        "train",
+        "--extra-columns",
+        "error",
+        "--max-domain-ratio",
+        "0.05",
+        "--min-rows",
+        "10",
     )
 
     assert code == 0
     doc = yaml.safe_load(out)
-    assert (doc["dataset"]["name"], doc["extra_columns"]) == ("train", "error")
+    assert (doc["dataset"]["name"], doc["extra_columns"], doc["min_rows"]) == ("train", "error", 10)
+    assert "domain" not in doc["columns"]["plan"]  # 2 values in 20 rows is above 5%
 
 
 def test_validate_exits_1_on_error_anomalies_and_0_when_clean(

@@ -49,6 +49,10 @@ def infer_schema(
         int,
         typer.Option("--max-domain-size", help="most distinct values a text column may have for a domain"),
     ] = 100,
+    max_domain_ratio: Annotated[
+        float,
+        typer.Option("--max-domain-ratio", help="most distinct values per present row for a domain"),
+    ] = 0.5,
     min_rows: Annotated[int, typer.Option("--min-rows", help="the fewest rows valid data may have")] = 1,
     extra_columns: Annotated[
         str, typer.Option("--extra-columns", help="a column not in the schema is: error, warning or allow")
@@ -66,6 +70,7 @@ def infer_schema(
         widen=widen,
         missing_tolerance=missing_tolerance,
         max_domain_size=max_domain_size,
+        max_domain_ratio=max_domain_ratio,
         min_rows=min_rows,
         extra_columns=extra_columns,  # type: ignore[arg-type]  # checked just above
     )
