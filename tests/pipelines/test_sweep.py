@@ -7,7 +7,7 @@ CLI names them and the way worker processes load them.
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -230,6 +230,27 @@ def test_a_study_resumed_by_name_continues_where_it_stopped(tmp_path: Path) -> N
         sweep(target, trials=1, study="tune", direction="maximize")
 
 
+def test_an_rdb_storage_holds_the_study(tmp_path: Path) -> None:
+    target = _write(tmp_path, "quadratic_sqlite", QUADRATIC)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+
+    sweep(target, trials=2, study="rdb", storage=url)
+    second = sweep(target, trials=1, study="rdb", storage=url)
+
+    assert [t.number for t in second.trials] == [2]
+    assert len(_trials("rdb", url)) == 3
+
+
+@pytest.mark.postgres
+def test_parallel_workers_share_a_postgresql_study(tmp_path: Path, empty_postgres_url: str) -> None:
+    target = _write(tmp_path, "quadratic_pg", QUADRATIC)
+
+    result = sweep(target, trials=4, parallel=2, storage=empty_postgres_url, study="pg")
+
+    assert result.states["COMPLETE"] == 4
+    assert sorted(t.number for t in _trials("pg", empty_postgres_url)) == [0, 1, 2, 3]
+
+
 def test_keyword_params_reach_the_objective(tmp_path: Path, client: TrackingClient) -> None:
     target = _write(tmp_path, "quadratic_params", QUADRATIC)
 
@@ -327,6 +348,14 @@ def test_trials_on_a_dask_cluster_are_nested_runs_of_the_sweep(
     assert all(r.status is RunStatus.FINISHED and "value" in r.metrics for r in runs)
     assert len({r.params["pid"] for r in runs}) == 2  # two single-threaded worker processes
     assert result.states["COMPLETE"] == 4
+
+
+def _trials(study: str, url: str) -> list[Any]:
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return list(optuna.load_study(study_name=study, storage=storage).trials)
+    finally:
+        storage.engine.dispose()
 
 
 def _journal(path: str) -> object:

@@ -208,7 +208,9 @@ def sweep(
         contextlib.ExitStack() as stack
     ):  # leaves in reverse: the run ends, then the client and the engine close
         stack.enter_context(_quiet(optuna))
-        opened = _open_study(optuna, name=name, storage=storage, direction=direction)
+        backend = _open_storage(storage)
+        stack.callback(_close_storage, backend)
+        opened = _open_study(optuna, name=name, backend=backend, direction=direction)
         chosen = opened.direction.name.lower()
         pool = (
             None if serial else stack.enter_context(open_engine(engine, workers=parallel, address=scheduler))
@@ -255,7 +257,9 @@ def sweep(
             outcomes = _serial(job, fn, trials, opened, client, optuna, progress)
         else:
             outcomes = _parallel(job, trials, pool, progress)
-        result = _finish(run, client, job, optuna, storage_name=storage, direction=chosen, trials=outcomes)
+        result = _finish(
+            run, client, backend, job, optuna, storage_name=storage, direction=chosen, trials=outcomes
+        )
         result = dataclasses.replace(result, not_started=trials - len(outcomes))
         if register is not None:
             try:
@@ -370,7 +374,10 @@ _storages_lock = threading.Lock()
 
 
 def _storage(spec: str) -> Any:
-    """One Optuna storage per spec per process: a journal replays its file once, then follows it."""
+    """A worker's Optuna storage, one per spec for the life of the process.
+
+    A journal then replays its file once and follows it; an RDB keeps its connection pool.
+    """
     with _storages_lock:
         found = _storages.get(spec)
         if found is None:
@@ -399,9 +406,14 @@ def _masked(url: str) -> str:
     return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
 
 
-def _open_study(optuna: Any, *, name: str, storage: str, direction: str | None) -> optuna.Study:
+def _close_storage(storage: Any) -> None:
+    engine = getattr(storage, "engine", None)  # an RDBStorage's SQLAlchemy engine holds connections
+    if engine is not None:
+        engine.dispose()
+
+
+def _open_study(optuna: Any, *, name: str, backend: Any, direction: str | None) -> optuna.Study:
     """The study ``name``: created (minimize unless told), or resumed if the storage has it."""
-    backend = _storage(storage)
     if name in optuna.study.get_all_study_names(backend):
         found = optuna.load_study(study_name=name, storage=backend)
         if direction is not None and found.direction.name.lower() != direction:
@@ -636,6 +648,7 @@ def _worker_client(job: _Job) -> TrackingClient:
 def _finish(
     run: ActiveRun,
     client: TrackingClient,
+    backend: Any,
     job: _Job,
     optuna: Any,
     *,
@@ -648,7 +661,7 @@ def _finish(
     if trials and states["FAIL"] == len(trials):
         first = min(trials, key=lambda t: t.number)
         raise InvalidInput(f"all {len(trials)} trials failed; trial {first.number}: {first.error}")
-    study = optuna.load_study(study_name=job.study, storage=_storage(job.storage))
+    study = optuna.load_study(study_name=job.study, storage=backend)
     try:
         best = study.best_trial
     except ValueError:  # no completed trial (all pruned, or the timeout left none)
