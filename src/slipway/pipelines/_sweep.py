@@ -123,12 +123,43 @@ class _Job:
     deadline: float | None
     parent_run_id: str
     experiment: str
+    stores: _Stores
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stores:
+    """Where runs go, as the edge resolved it; a worker builds its own client from these values."""
+
     tracking_uri: str
     artifact_uri: str
     token: str | None = field(default=None, repr=False)
     flush_interval: float
     heartbeat_interval: float
     dead_after: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Stores:
+        return cls(
+            tracking_uri=settings.tracking_uri,
+            artifact_uri=settings.artifact_uri,
+            token=settings.token,
+            flush_interval=settings.flush_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            dead_after=settings.dead_after,
+        )
+
+    def client(self) -> TrackingClient:
+        from slipway.artifacts import open_blob_store
+        from slipway.store import open_metadata_store
+        from slipway.tracking import TrackingClient
+
+        return TrackingClient(
+            open_metadata_store(self.tracking_uri, token=self.token),
+            open_blob_store(self.artifact_uri, token=self.token),
+            flush_interval=self.flush_interval,
+            heartbeat_interval=self.heartbeat_interval,
+            dead_after=self.dead_after,
+        )
 
 
 def sweep(
@@ -215,14 +246,8 @@ def sweep(
         pool = (
             None if serial else stack.enter_context(open_engine(engine, workers=parallel, address=scheduler))
         )
-        client = _tracking_client(
-            tracking_uri=settings.tracking_uri,
-            artifact_uri=settings.artifact_uri,
-            token=settings.token,
-            flush_interval=settings.flush_interval,
-            heartbeat_interval=settings.heartbeat_interval,
-            dead_after=settings.dead_after,
-        )
+        stores = _Stores.of(settings)
+        client = stores.client()
         stack.callback(client.close)
         run = stack.enter_context(
             client.start_run(
@@ -246,12 +271,7 @@ def sweep(
             deadline=None if timeout is None else time.time() + timeout,
             parent_run_id=run.id,
             experiment=experiment or DEFAULT_EXPERIMENT,
-            tracking_uri=settings.tracking_uri,
-            artifact_uri=settings.artifact_uri,
-            token=settings.token,
-            flush_interval=settings.flush_interval,
-            heartbeat_interval=settings.heartbeat_interval,
-            dead_after=settings.dead_after,
+            stores=stores,
         )
         if pool is None:
             outcomes = _serial(job, fn, trials, opened, client, optuna, progress)
@@ -484,7 +504,7 @@ def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
         return None
     optuna = _optuna()
     fn = load_target(job.objective) if isinstance(job.objective, str) else job.objective
-    client = _worker_client(job)
+    client = _worker_client(job.stores)
     with _quiet(optuna):
         seed = None if job.seed is None else job.seed + index  # distinct, and the same on a rerun
         study = optuna.load_study(
@@ -600,45 +620,15 @@ def _bound(client: TrackingClient, run: ActiveRun) -> Iterator[None]:
                 _api._client, _saved_client = _saved_client, None
 
 
-def _tracking_client(
-    *,
-    tracking_uri: str,
-    artifact_uri: str,
-    token: str | None,
-    flush_interval: float,
-    heartbeat_interval: float,
-    dead_after: float,
-) -> TrackingClient:
-    from slipway.artifacts import open_blob_store
-    from slipway.store import open_metadata_store
-    from slipway.tracking import TrackingClient
-
-    return TrackingClient(
-        open_metadata_store(tracking_uri, token=token),
-        open_blob_store(artifact_uri, token=token),
-        flush_interval=flush_interval,
-        heartbeat_interval=heartbeat_interval,
-        dead_after=dead_after,
-    )
+_clients: dict[_Stores, TrackingClient] = {}
 
 
-_clients: dict[tuple[str, str], TrackingClient] = {}
-
-
-def _worker_client(job: _Job) -> TrackingClient:
-    """One client per worker process and store pair; the worker's exit closes it."""
-    key = (job.tracking_uri, job.artifact_uri)
+def _worker_client(stores: _Stores) -> TrackingClient:
+    """One client per worker process and stores; the worker's exit closes it."""
     with _storages_lock:
-        found = _clients.get(key)
+        found = _clients.get(stores)
         if found is None:
-            found = _clients[key] = _tracking_client(
-                tracking_uri=job.tracking_uri,
-                artifact_uri=job.artifact_uri,
-                token=job.token,
-                flush_interval=job.flush_interval,
-                heartbeat_interval=job.heartbeat_interval,
-                dead_after=job.dead_after,
-            )
+            found = _clients[stores] = stores.client()
         return found
 
 
