@@ -25,3 +25,10 @@ def refuse(x: int) -> int:
 
 def keywords(*, key: str, workers: int) -> str:
     return f"{key}:{workers}"
+
+
+def interval(_: object = None) -> tuple[float, float]:
+    """When the task ran (wall clock, comparable across processes on one machine)."""
+    start = time.time()
+    time.sleep(0.2)
+    return start, time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -9,7 +10,7 @@ from concurrent.futures import FIRST_EXCEPTION, as_completed, wait
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.engines._engine_tasks import keywords, refuse, square, where
+from tests.engines._engine_tasks import interval, keywords, refuse, square, where
 
 from slipway.engines import DaskEngine, Engine, open_engine
 from slipway.errors import InvalidInput
@@ -91,9 +92,14 @@ def test_an_unreachable_scheduler_is_one_line_naming_it_within_the_timeout() -> 
     assert "\n" not in message
 
 
-def test_a_scheduler_address_and_a_worker_count_do_not_go_together() -> None:
-    with pytest.raises(InvalidInput, match="workers: a running scheduler"):
-        open_engine("dask", workers=2, address="tcp://127.0.0.1:8786")
+def test_workers_cap_a_connected_cluster_without_resizing_it(engine: DaskEngine) -> None:
+    address = engine.client.scheduler.address
+    with open_engine("dask", address=address, workers=1) as capped:
+        assert capped.workers == 1
+        assert list(capped.map(square, range(5))) == [0, 1, 4, 9, 16]
+        runs = sorted(capped.map(interval, range(3)))
+        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(runs))  # one at a time
+    assert engine.workers == 2
 
 
 def test_close_shuts_down_the_cluster_it_started() -> None:

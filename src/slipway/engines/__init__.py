@@ -22,7 +22,8 @@ def open_engine(kind: str = "local", *, workers: int | None = None, address: str
     """An engine by name: ``local`` (worker processes here) or ``dask``.
 
     ``workers`` sizes a local pool or a Dask LocalCluster; ``address`` connects to a running Dask
-    scheduler instead of starting a cluster (``dask`` only).
+    scheduler instead of starting a cluster (``dask`` only), where ``workers`` only caps how many
+    tasks ``map`` runs at once.
     """
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise InvalidInput(f"workers {workers!r}: expected a positive whole number")
@@ -33,7 +34,5 @@ def open_engine(kind: str = "local", *, workers: int | None = None, address: str
     if kind == "dask":
         if address is None:
             return DaskEngine.start(workers)
-        if workers is not None:
-            raise InvalidInput("workers: a running scheduler's cluster has its own workers; leave it out")
-        return DaskEngine.connect(address)
+        return DaskEngine.connect(address, workers=workers)
     raise InvalidInput(f"engine {kind!r}: expected one of {', '.join(ENGINES)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +41,12 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, client: Any, *, cluster: Any = None, address: str | None = None) -> None:
+    def __init__(
+        self, client: Any, *, cluster: Any = None, address: str | None = None, limit: int | None = None
+    ) -> None:
         self._client = client
         self._cluster = cluster
+        self._limit = limit
         self.address = address
 
     @classmethod
@@ -73,10 +77,14 @@ class DaskEngine:
         return cls(client, cluster=cluster)
 
     @classmethod
-    def connect(cls, address: str, *, timeout: float = CONNECT_TIMEOUT) -> DaskEngine:
+    def connect(
+        cls, address: str, *, workers: int | None = None, timeout: float = CONNECT_TIMEOUT
+    ) -> DaskEngine:
         """The cluster behind the scheduler at ``address`` (``tcp://host:8786``); left running on close.
 
-        InvalidInput naming the address when no scheduler answers there within ``timeout`` seconds.
+        The cluster has the workers it has; ``workers`` only caps how many tasks :meth:`map` keeps
+        running at once (a sweep of 4 parallel trials on a shared 100-worker cluster). InvalidInput
+        naming the address when no scheduler answers there within ``timeout`` seconds.
         """
         _quiet()
         from distributed import Client
@@ -89,7 +97,7 @@ class DaskEngine:
                 f"scheduler {address}: cannot connect ({reason}); expected a running Dask scheduler "
                 "at that address, such as tcp://host:8786"
             ) from None
-        return cls(client, address=address)
+        return cls(client, address=address, limit=workers)
 
     @property
     def client(self) -> Any:
@@ -98,9 +106,10 @@ class DaskEngine:
 
     @property
     def workers(self) -> int:
-        """Tasks the cluster runs at once now (its workers' threads); at least 1."""
+        """Tasks run at once: the cluster's worker threads now (at least 1), or the cap if lower."""
         info = self._client.scheduler_info()
-        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+        threads = max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+        return threads if self._limit is None else min(threads, self._limit)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         big = [self._scatter(a) for a in args]
@@ -112,8 +121,30 @@ class DaskEngine:
         return local
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        remote = [self._client.submit(fn, self._scatter(item), key=_key(fn), pure=False) for item in items]
-        return _in_order(self._client, remote)
+        """Results in the order of ``items``.
+
+        Every task is submitted at once, as ``Executor.map`` does, unless ``workers`` capped a
+        connected cluster: then at most that many are in flight. What is still running when the
+        caller stops early (or a task fails) is cancelled.
+        """
+        if self._limit is None:
+            return self._collect(iter(()), fn, deque(self._one(fn, item) for item in items))
+        return self._collect(iter(items), fn, deque())
+
+    def _collect(self, items: Iterator[Any], fn: Callable[[Any], Any], running: deque[Any]) -> Iterator[Any]:
+        try:
+            for item in items:
+                running.append(self._one(fn, item))
+                if self._limit is not None and len(running) >= self._limit:
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()
+        finally:
+            if running and self._client is not None and self._client.status == "running":
+                self._client.cancel(list(running))
+
+    def _one(self, fn: Callable[[Any], Any], item: Any) -> Any:
+        return self._client.submit(fn, self._scatter(item), key=_key(fn), pure=False)
 
     def _scatter(self, value: Any) -> Any:
         """A big argument (a DataFrame chunk) goes straight to a worker, not through the scheduler."""
@@ -171,17 +202,6 @@ class _Remote(Future[Any]):
             from concurrent.futures import CancelledError
 
             self.set_exception(CancelledError(f"task {remote.key} was {remote.status}"))
-
-
-def _in_order(client: Any, remote: list[Any]) -> Iterator[Any]:
-    """Results in submission order; what is still running is cancelled when the caller stops early."""
-    try:
-        for future in remote:
-            yield future.result()
-    finally:
-        left = [f for f in remote if not f.done()]
-        if left and client.status == "running":
-            client.cancel(left)
 
 
 def _call(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
