@@ -93,6 +93,7 @@ class Pipeline:
         self.fn = fn
         self.steps = tuple(steps or ())
         self.name = name or (fn.__name__ if fn is not None else "pipeline")
+        self._producers = _producers(self.name, self.steps)
         self.__doc__ = fn.__doc__ if fn is not None else None
 
     def __repr__(self) -> str:
@@ -113,7 +114,7 @@ class Pipeline:
             return {
                 p.name: p for p in inspect.signature(self.fn).parameters.values() if p.kind not in _VARIADIC
             }
-        produced = {o for s in self.steps for o in s.output_names}
+        produced = self._producers.keys()
         found: dict[str, inspect.Parameter] = {}
         for s in self.steps:
             for p in inspect.signature(s.fn).parameters.values():
@@ -148,11 +149,16 @@ class Pipeline:
             if key in values:
                 continue
             if p.default is _EMPTY:
-                raise InvalidInput(
-                    f"pipeline {self.name}: parameter {key!r} has no default; pass --param {key}=VALUE"
-                )
+                raise InvalidInput(f"pipeline {self.name}: {self._what(key)}; pass --param {key}=VALUE")
             values[key] = p.default
         return values
+
+    def _what(self, key: str) -> str:
+        """A parameter without a default, as the user wrote it: a function's, or an unfed input."""
+        if self.fn is not None:
+            return f"parameter {key!r} has no default"
+        needs = next(s.name for s in self.steps if key in inspect.signature(s.fn).parameters)
+        return f"step {needs}: input {key!r} is produced by no step and has no default"
 
     def _unknown(self, key: str, known: Mapping[str, inspect.Parameter]) -> InvalidInput:
         names = ", ".join(known) or "none"
@@ -166,7 +172,7 @@ class Pipeline:
             nodes = _trace(self.name, self.fn, values)
             where: Callable[..., Any] | None = self.fn
         else:
-            nodes = _wire(self.name, self.steps, values)
+            nodes = _wire(self.steps, self._producers, values)
             where = self.steps[0].fn if self.steps else None
         if not nodes:
             raise InvalidInput(f"pipeline {self.name}: it has no steps")
@@ -198,8 +204,7 @@ def pipeline(
 class _Tracer:
     """Receives the step calls of a pipeline function being built."""
 
-    def __init__(self, pipeline: str) -> None:
-        self.pipeline = pipeline
+    def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
 
     def add(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -218,7 +223,7 @@ class _Tracer:
 
 
 def _trace(pipeline: str, fn: Callable[..., Any], values: Mapping[str, Any]) -> dict[str, Node]:
-    tracer = _Tracer(pipeline)
+    tracer = _Tracer()
     token = BUILDING.set(tracer)
     try:
         fn(**values)
@@ -233,7 +238,8 @@ def _trace(pipeline: str, fn: Callable[..., Any], values: Mapping[str, Any]) -> 
     return tracer.nodes
 
 
-def _wire(pipeline: str, steps: Iterable[Step], values: Mapping[str, Any]) -> dict[str, Node]:
+def _producers(pipeline: str, steps: Iterable[Step]) -> dict[str, Handle]:
+    """Steps form: which step makes each output name; two steps of one name, or one output, are errors."""
     producers: dict[str, Handle] = {}
     names: set[str] = set()
     for s in steps:
@@ -247,23 +253,20 @@ def _wire(pipeline: str, steps: Iterable[Step], values: Mapping[str, Any]) -> di
                     f"{producers[output].node} and {s.name}"
                 )
             producers[output] = Handle(s.name, output)
+    return producers
+
+
+def _wire(
+    steps: Iterable[Step], producers: Mapping[str, Handle], values: Mapping[str, Any]
+) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for s in steps:
         arguments: dict[str, Any] = {}
         for p in inspect.signature(s.fn).parameters.values():
             if p.kind in _VARIADIC:
                 continue
-            if p.name in producers:
-                arguments[p.name] = producers[p.name]
-            elif p.name in values:
-                arguments[p.name] = values[p.name]
-            elif p.default is not _EMPTY:
-                arguments[p.name] = p.default
-            else:
-                raise InvalidInput(
-                    f"pipeline {pipeline}: step {s.name}: input {p.name!r} is produced by no step "
-                    "and given by no parameter"
-                )
+            # every other argument is a parameter, resolved (given or defaulted) before wiring
+            arguments[p.name] = producers[p.name] if p.name in producers else values[p.name]
         nodes[s.name] = _node(s.name, s, arguments)
     return nodes
 
@@ -314,13 +317,16 @@ def _ordered(pipeline: str, nodes: Mapping[str, Node]) -> dict[str, Node]:
 
 
 def _cycle(waiting: Mapping[str, set[str]]) -> list[str]:
-    """One cycle among nodes that are all waiting (there is one: each waits on another waiting)."""
+    """One cycle among nodes that all wait (each waits on another), as data flows, smallest name first."""
     path: list[str] = []
     node = next(iter(waiting))
     while node not in path:
         path.append(node)
         node = sorted(n for n in waiting[node] if n in waiting)[0]
-    return [*path[path.index(node) :], node]
+    loop = path[path.index(node) :][::-1]  # "x waits on y" read backwards is "y feeds x"
+    start = loop.index(min(loop))
+    loop = loop[start:] + loop[:start]
+    return [*loop, loop[0]]
 
 
 def _folder(fn: Callable[..., Any] | None) -> Path:

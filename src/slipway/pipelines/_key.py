@@ -34,6 +34,8 @@ def canonical(value: Any, *, where: str) -> str:
     """
     try:
         return json.dumps(_plain(value, where), sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except InvalidInput:
+        raise
     except (TypeError, ValueError) as exc:  # a dict with keys that are not strings, a cycle
         raise InvalidInput(f"{where}: cannot be written as JSON ({exc})") from None
 
