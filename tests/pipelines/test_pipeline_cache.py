@@ -229,3 +229,16 @@ def test_no_cache_runs_everything_and_later_runs_reuse_it(example: Project) -> N
 
     assert set(_statuses(forced).values()) == {"ran"}
     assert {s.cached_from for s in again.steps.values()} == {s.run_id for s in forced.steps.values()}
+
+
+def test_a_changed_environment_names_the_package_that_moved(
+    example: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slipway.tracking import _environment
+
+    run(example.load())
+    lock = _environment.package_lock().decode()
+    numpy = next(line for line in lock.splitlines() if line.startswith("numpy=="))
+    monkeypatch.setattr(_environment, "_lock_cache", lock.replace(numpy, "numpy==0.0.1").encode())
+
+    assert why(example.load(), "load").reasons == (f"environment changed: numpy {numpy[7:]} → 0.0.1",)

@@ -1,0 +1,151 @@
+"""``slipway pipeline run|show|why``: exit 0 with each step's state, 2 with one line for bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+from tests.cli._cli import cli
+from tests.pipelines._project import forget_modules_below
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+PIPELINE = """
+    from pathlib import Path
+
+    import slipway
+    from features import build
+
+    @slipway.step
+    def load(path: Path):
+        return [int(x) for x in path.read_text().split()]
+
+    @slipway.step
+    def train(rows, C: float = 1.0):
+        if C < 0:
+            raise ValueError(f"C must be positive, got {C}")
+        return [build(r) * C for r in rows]
+
+    @slipway.pipeline
+    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
+        train(load(data), C=C)
+"""
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "train.py").write_text(textwrap.dedent(PIPELINE))
+    (tmp_path / "features.py").write_text("def build(x):\n    return x + 1\n")
+    (tmp_path / "data.txt").write_text("1 2 3")
+    path = list(sys.path)
+    yield "train.py:pipeline"
+    forget_modules_below(tmp_path)
+    sys.path[:] = path
+
+
+def test_run_prints_each_step_and_a_second_run_reuses_them(
+    capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    code, out, err = cli(capsys, "pipeline", "run", target, "--param", "C=0.5")
+    code2, out2, _ = cli(capsys, "pipeline", "run", target, "-p", "C=0.5")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["ran", "load"]
+    assert lines[1].split()[:2] == ["ran", "train"]
+    assert lines[2].startswith("pipeline pipeline: 2 ran, 0 cached in ")
+    assert code2 == 0
+    assert [line.split()[0] for line in out2.splitlines()[:2]] == ["cached", "cached"]
+    assert "from run " in out2.splitlines()[0]
+
+
+def test_run_json(capsys: pytest.CaptureFixture[str], target: str) -> None:
+    code, out, _ = cli(capsys, "pipeline", "run", target, "--json")
+
+    result = json.loads(out)
+    assert code == 0
+    assert result["ok"] is True
+    assert [(s["name"], s["status"]) for s in result["steps"]] == [("load", "ran"), ("train", "ran")]
+    assert result["steps"][1]["outputs"]["train"]["kind"] == "json"
+
+
+def test_show_and_why_say_what_would_run_and_why(capsys: pytest.CaptureFixture[str], target: str) -> None:
+    cli(capsys, "pipeline", "run", target)
+
+    code, out, _ = cli(capsys, "pipeline", "show", target, "--param", "C=2")
+    why_code, why_out, _ = cli(capsys, "pipeline", "why", target, "train", "--param", "C=2")
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "pipeline: 2 steps, 1 cached, 1 to run"
+    assert lines[1].startswith("├─ load   cached    same key as run ")
+    assert lines[2] == "└─ train  will run  ← load  parameter C: 1.0 → 2.0"
+    assert why_code == 0
+    assert why_out.splitlines() == ["train: will run", "  - parameter C: 1.0 → 2.0"]
+
+
+def test_a_failed_step_exits_1_with_one_line_and_resume_continues(
+    capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    code, out, err = cli(capsys, "pipeline", "run", target, "-p", "C=-1")
+    resumed, out2, _ = cli(capsys, "pipeline", "run", target, "-p", "C=-1", "--resume")
+
+    assert code == 1
+    assert "failed   train" in out
+    assert err.startswith("error: step train failed: ValueError: C must be positive, got -1.0 (run ")
+    assert len(err.strip().splitlines()) == 1
+    assert resumed == 1
+    assert out2.splitlines()[0].split()[:2] == ["cached", "load"]
+    assert "resumed from run" in out2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "train.py:pipeline", "-p", "C"], "error: --param 'C': expected KEY=VALUE"),
+        (["run", "train.py:pipeline", "-p", "gamma=1"], "parameter 'gamma'"),
+        (["run", "train.py:pipeline", "-p", "C=big"], "error: --param C='big': expected float"),
+        (["run", "missing.py:pipeline"], "missing.py: no such file"),
+        (["run", "train.py:load"], "error: train.py:load: expected a @slipway.pipeline, got Step"),
+        (["run", "train.py:pipeline", "-p", "data=nope.txt"], "step load: input 'path': "),
+        (["why", "train.py:pipeline", "fit"], "error: pipeline pipeline: no step 'fit' (steps: load, train)"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], target: str, args: list[str], message: str
+) -> None:
+    code, _, err = cli(capsys, "pipeline", *args)
+
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_cycle_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str) -> None:
+    (tmp_path / "loop.py").write_text(
+        textwrap.dedent(
+            """
+            import slipway
+
+            @slipway.step
+            def a(b):
+                return b
+
+            @slipway.step
+            def b(a):
+                return a
+
+            pipeline = slipway.pipeline(steps=[a, b], name="loop")
+            """
+        )
+    )
+
+    code, _, err = cli(capsys, "pipeline", "show", "loop.py:pipeline")
+
+    assert code == 2
+    assert err.strip() == "error: pipeline loop: cycle: a → b → a"
