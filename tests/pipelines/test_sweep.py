@@ -291,6 +291,23 @@ def test_a_function_objective_runs_in_process(tmp_path: Path) -> None:
     assert all(t.value == t.params["n"] + 1 for t in result.trials)
 
 
+def test_inside_an_active_run_the_sweep_nests_under_it(tmp_path: Path, client: TrackingClient) -> None:
+    import slipway
+    from slipway import _api
+
+    target = _write(tmp_path, "quadratic_nested", QUADRATIC)
+    _api._reset_for_tests()  # the fluent API's client from an earlier test points at its folder
+    try:
+        with slipway.start_run(experiment="tuning") as outer:
+            result = sweep(target, trials=2)
+    finally:
+        _api._reset_for_tests()
+
+    assert client.get_run(result.run_id).parent_run_id == outer.id
+    trials = _children(client, result.run_id)
+    assert {r.experiment_id for r in trials} == {outer.experiment_id}
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

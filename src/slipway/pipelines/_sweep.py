@@ -35,7 +35,6 @@ from slipway.core import RunStatus
 from slipway.engines import ENGINES, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
 from slipway.pipelines._target import load_target
-from slipway.tracking import DEFAULT_EXPERIMENT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -199,7 +198,8 @@ def sweep(
         register: register the best trial's logged model under this name.
         params: extra keyword arguments for the objective.
         experiment: the sweep run's experiment (default: ``Default``).
-        settings: where runs go; resolved from the environment and ``slipway.toml`` when None.
+        settings: where runs go; resolved from the environment and ``slipway.toml`` when None,
+            and then the sweep's run is nested under the active run (``slipway.start_run``), if any.
         progress: called with each trial as it ends (in trial order when parallel).
 
     Raises InvalidInput for a bad option, an objective that is not a function of a trial, or when
@@ -217,10 +217,14 @@ def sweep(
         params=extra,
     )
     optuna = _optuna()
+    outer: str | None = None
     if settings is None:
+        from slipway import _api
         from slipway.config import load_settings
 
         settings = load_settings()
+        active = _api.active_run()  # same settings as the fluent API's: nest under its run
+        outer = None if active is None else active.id
     name = study if study is not None else f"{_name_of(fn)}-{uuid.uuid4().hex[:8]}"
     if not _STUDY_NAME.fullmatch(name):
         raise InvalidInput(f"study {name!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
@@ -252,6 +256,7 @@ def sweep(
         run = stack.enter_context(
             client.start_run(
                 experiment=experiment,
+                parent=outer,
                 name=name,
                 tags={
                     "sweep.study": name,
@@ -270,7 +275,7 @@ def sweep(
             seed=seed,
             deadline=None if timeout is None else time.time() + timeout,
             parent_run_id=run.id,
-            experiment=experiment or DEFAULT_EXPERIMENT,
+            experiment=client.store.get_experiment(run.experiment_id).name,
             stores=stores,
         )
         if pool is None:
