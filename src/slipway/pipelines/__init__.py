@@ -12,6 +12,7 @@ from slipway.pipelines._runner import PipelineResult, StepResult, StepTask, exec
 from slipway.pipelines._step import File, Handle, Step, step
 from slipway.pipelines._sweep import SweepResult, TrialOutcome, sweep
 from slipway.pipelines._target import load_target
+from slipway.pipelines._template import retrain
 from slipway.pipelines._values import OutputRef
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "load_target",
     "pipeline",
     "plan",
+    "retrain",
     "run",
     "step",
     "sweep",
