@@ -32,3 +32,7 @@ def interval(_: object = None) -> tuple[float, float]:
     start = time.time()
     time.sleep(0.2)
     return start, time.time()
+
+
+def openmp_threads(_: object = None) -> str | None:
+    return os.environ.get("OMP_NUM_THREADS")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.engines._engine_tasks import refuse, square, where
+from tests.engines._engine_tasks import openmp_threads, refuse, square, where
 
 from slipway.engines import Engine, LocalEngine, open_engine
 from slipway.errors import InvalidInput
@@ -19,6 +19,7 @@ def test_tasks_run_in_other_processes_in_order_and_failures_keep_their_type() ->
         assert engine.submit(square, 5).result(timeout=60) == 25
         assert list(engine.map(square, range(5))) == [0, 1, 4, 9, 16]
         assert os.getpid() not in set(engine.map(where, range(4)))
+        assert set(engine.map(openmp_threads, range(2))) == {"1"}  # one core per worker, as on Dask
         with pytest.raises(InvalidInput, match="item 3: refused"):
             list(engine.map(refuse, [1, 2, 3]))
 

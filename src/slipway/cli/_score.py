@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from slipway.cli._main import app
+from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.batch import ScoreProgress
@@ -40,15 +41,34 @@ def score(
     no_proba: Annotated[
         bool, typer.Option("--no-proba", help="only the prediction, no proba_<class> columns")
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="score chunks in parallel: local (worker processes here) or dask (a cluster)",
+            show_default="this process",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="worker processes of --engine local or a Dask LocalCluster"),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="a running Dask scheduler (tcp://host:8786) for --engine dask"),
+    ] = None,
 ) -> None:
     """Score a file bigger than memory, chunk by chunk; resumes after an interruption.
 
     Rows the model's signature refuses go to a rejects file with the reason (unless --strict);
     scored rows are written to the prediction log with variant "batch" for monitoring.
+    --engine local|dask scores chunks in parallel (the same output, and the same job to resume).
     """
-    from slipway.batch import score as run_score
     from slipway.cli._context import settings
 
+    if engine is None and (workers is not None or scheduler is not None):
+        option = "--workers" if workers is not None else "--scheduler"
+        raise InvalidInput(f"{option}: choose where the workers run with --engine local or --engine dask")
     s = settings()
     loaded, name, version = _load(model, s)
     log = None
@@ -56,25 +76,33 @@ def score(
         from slipway.artifacts import open_file_tree
 
         log = open_file_tree(s.prediction_log_uri())
-    with _Bar() as bar:
-        result = run_score(
-            loaded,
-            input,
-            output,
-            chunk_rows=chunk_rows,
-            strict=strict,
-            rejects=rejects,
-            log=log,
-            progress=bar.update,
-            resume=not no_resume,
-            proba=not no_proba,
-            model_name=name,
-            model_version=version,
-        )
+    options: dict[str, Any] = {
+        "chunk_rows": chunk_rows,
+        "strict": strict,
+        "rejects": rejects,
+        "log": log,
+        "resume": not no_resume,
+        "proba": not no_proba,
+        "model_name": name,
+        "model_version": version,
+    }
+    on = ""
+    if engine is None:
+        from slipway.batch import score as run_score
+
+        with _Bar() as bar:
+            result = run_score(loaded, input, output, progress=bar.update, **options)
+    else:
+        from slipway.batch import score_distributed
+        from slipway.engines import open_engine
+
+        with open_engine(engine, workers=workers, address=scheduler) as running, _Bar() as bar:
+            on = f" on {engine} ({running.workers} workers)"
+            result = score_distributed(loaded, input, output, engine=running, progress=bar.update, **options)
     resumed = f", resumed at chunk {result.resumed_from}" if result.resumed_from else ""
     rate = result.rows / result.seconds if result.seconds > 0 else 0.0
     typer.echo(
-        f"scored {result.scored} rows to {result.output} in {result.seconds:.1f}s "
+        f"scored {result.scored} rows to {result.output}{on} in {result.seconds:.1f}s "
         f"({rate:,.0f} rows/s{resumed})"
     )
     if result.rejected:
