@@ -167,6 +167,27 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path: Path, clien
     assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE"]
 
 
+def test_a_value_that_is_not_a_number_fails_its_trial(tmp_path: Path) -> None:
+    target = _write(
+        tmp_path,
+        "odd_values",
+        """
+        import numpy as np
+
+        def objective(trial):
+            n = trial.suggest_int("n", 0, 9)
+            return [np.int64(n), None, float("nan")][trial.number % 3]
+        """,
+    )
+
+    result = sweep(target, trials=3)
+
+    assert [t.state for t in result.trials] == ["COMPLETE", "FAIL", "FAIL"]
+    assert result.trials[0].value == result.trials[0].params["n"]
+    assert result.trials[1].error == "the objective returned None: expected a number"
+    assert result.trials[2].error == "the objective returned nan: expected a number"
+
+
 def test_when_every_trial_fails_the_sweep_fails_with_the_first_error(
     tmp_path: Path, client: TrackingClient
 ) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import inspect
 import math
+import numbers
 import re
 import threading
 import time
@@ -239,9 +240,8 @@ def sweep(
         storage = str(settings.home / "sweeps" / f"{name}.journal")
     serial = engine == "local" and parallel == 1 and scheduler is None
     failure: SlipwayError | None = None
-    with (
-        contextlib.ExitStack() as stack
-    ):  # leaves in reverse: the run ends, then the client and the engine close
+    # The stack unwinds in reverse: the run ends, then the client, the engine and the storage close.
+    with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet(optuna))
         backend = _open_storage(storage)
         stack.callback(_close_storage, backend)
@@ -539,11 +539,10 @@ def _trial(
         value = _number(returned)
     except optuna.TrialPruned:
         state = "PRUNED"
+    except _BadValue as exc:
+        state, error = "FAIL", str(exc)
     except Exception as exc:
-        state, error = (
-            "FAIL",
-            _line(exc) if isinstance(exc, _BadValue) else f"{type(exc).__name__}: {_line(exc)}",
-        )
+        state, error = "FAIL", f"{type(exc).__name__}: {_line(exc)}"
     except BaseException:  # Ctrl-C, a worker told to stop: record the trial, then stop
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         run.end(RunStatus.KILLED)
@@ -570,15 +569,8 @@ class _BadValue(Exception):
 
 
 def _number(returned: object) -> float:
-    if isinstance(returned, bool) or not isinstance(returned, (int, float)):
-        try:
-            import numpy as np
-
-            if isinstance(returned, np.generic) and np.issubdtype(type(returned), np.number):
-                returned = returned.item()
-        except ImportError:  # pragma: no cover - numpy comes with Optuna
-            pass
-    if isinstance(returned, bool) or not isinstance(returned, (int, float)):
+    # numbers.Real takes NumPy's scalars too (np.float32, np.int64), which Optuna accepts.
+    if isinstance(returned, bool) or not isinstance(returned, numbers.Real):
         raise _BadValue(f"the objective returned {returned!r}: expected a number")
     value = float(returned)
     if math.isnan(value):
