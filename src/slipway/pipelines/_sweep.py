@@ -248,7 +248,9 @@ def sweep(
         opened = _open_study(optuna, name=name, backend=backend, direction=direction)
         chosen = opened.direction.name.lower()
         pool = (
-            None if serial else stack.enter_context(open_engine(engine, workers=parallel, address=scheduler))
+            None
+            if serial
+            else stack.enter_context(open_engine(engine, workers=min(parallel, trials), address=scheduler))
         )
         stores = _Stores.of(settings)
         client = stores.client()
