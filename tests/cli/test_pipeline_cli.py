@@ -9,40 +9,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tests.cli._cli import cli
-from tests.pipelines._project import forget_modules_below
+from tests.pipelines._project import Project, forget_modules_below
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-PIPELINE = """
-    from pathlib import Path
-
-    import slipway
-    from features import build
-
-    @slipway.step
-    def load(path: Path):
-        return [int(x) for x in path.read_text().split()]
-
-    @slipway.step
-    def train(rows, C: float = 1.0):
-        if C < 0:
-            raise ValueError(f"C must be positive, got {C}")
-        return [build(r) * C for r in rows]
-
-    @slipway.pipeline
-    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
-        train(load(data), C=C)
-"""
-
 
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[str]:
-    (tmp_path / "train.py").write_text(textwrap.dedent(PIPELINE))
-    (tmp_path / "features.py").write_text("def build(x):\n    return x + 1\n")
-    (tmp_path / "data.txt").write_text("1 2 3")
     path = list(sys.path)
+    Project(tmp_path).write_example()
     yield "train.py:pipeline"
     forget_modules_below(tmp_path)
     sys.path[:] = path
@@ -56,11 +33,15 @@ def test_run_prints_each_step_and_a_second_run_reuses_them(
 
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split()[:2] == ["ran", "load"]
-    assert lines[1].split()[:2] == ["ran", "train"]
-    assert lines[2].startswith("pipeline pipeline: 2 ran, 0 cached in ")
+    assert [line.split()[:2] for line in lines[:4]] == [
+        ["ran", "load"],
+        ["ran", "featurize"],
+        ["ran", "train"],
+        ["ran", "report"],
+    ]
+    assert lines[4].startswith("pipeline pipeline: 4 ran, 0 cached in ")
     assert code2 == 0
-    assert [line.split()[0] for line in out2.splitlines()[:2]] == ["cached", "cached"]
+    assert [line.split()[0] for line in out2.splitlines()[:4]] == ["cached"] * 4
     assert "from run " in out2.splitlines()[0]
 
 
@@ -70,8 +51,13 @@ def test_run_json(capsys: pytest.CaptureFixture[str], target: str) -> None:
     result = json.loads(out)
     assert code == 0
     assert result["ok"] is True
-    assert [(s["name"], s["status"]) for s in result["steps"]] == [("load", "ran"), ("train", "ran")]
-    assert result["steps"][1]["outputs"]["train"]["kind"] == "json"
+    assert [(s["name"], s["status"]) for s in result["steps"]] == [
+        ("load", "ran"),
+        ("featurize", "ran"),
+        ("train", "ran"),
+        ("report", "ran"),
+    ]
+    assert result["steps"][2]["outputs"]["train"]["kind"] == "json"
 
 
 def test_show_and_why_say_what_would_run_and_why(capsys: pytest.CaptureFixture[str], target: str) -> None:
@@ -82,9 +68,11 @@ def test_show_and_why_say_what_would_run_and_why(capsys: pytest.CaptureFixture[s
 
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "pipeline: 2 steps, 1 cached, 1 to run"
-    assert lines[1].startswith("├─ load   cached    same key as run ")
-    assert lines[2] == "└─ train  will run  ← load  parameter C: 1.0 → 2.0"
+    assert lines[0] == "pipeline: 4 steps, 2 cached, 2 to run"
+    assert lines[1].startswith("├─ load       cached    same key as run ")
+    assert lines[2].startswith("├─ featurize  cached    ← load  same key as run ")
+    assert lines[3] == "├─ train      will run  ← featurize  parameter C: 1.0 → 2.0"
+    assert lines[4] == "└─ report     will run  ← train, load  upstream train will run"
     assert why_code == 0
     assert why_out.splitlines() == ["train: will run", "  - parameter C: 1.0 → 2.0"]
 
@@ -100,7 +88,10 @@ def test_a_failed_step_exits_1_with_one_line_and_resume_continues(
     assert err.startswith("error: step train failed: ValueError: C must be positive, got -1.0 (run ")
     assert len(err.strip().splitlines()) == 1
     assert resumed == 1
-    assert out2.splitlines()[0].split()[:2] == ["cached", "load"]
+    assert [line.split()[:2] for line in out2.splitlines()[:2]] == [
+        ["cached", "load"],
+        ["cached", "featurize"],
+    ]
     assert "resumed from run" in out2
 
 
@@ -113,7 +104,10 @@ def test_a_failed_step_exits_1_with_one_line_and_resume_continues(
         (["run", "missing.py:pipeline"], "missing.py: no such file"),
         (["run", "train.py:load"], "error: train.py:load: expected a @slipway.pipeline, got Step"),
         (["run", "train.py:pipeline", "-p", "data=nope.txt"], "step load: input 'path': "),
-        (["why", "train.py:pipeline", "fit"], "error: pipeline pipeline: no step 'fit' (steps: load, train)"),
+        (
+            ["why", "train.py:pipeline", "fit"],
+            "error: pipeline pipeline: no step 'fit' (steps: load, featurize, ",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -21,6 +21,48 @@ if TYPE_CHECKING:
     from slipway.core import Run
     from slipway.tracking import TrackingClient
 
+# The example project: load -> featurize -> train -> report, with features.py importing helpers.py.
+EXAMPLE_PIPELINE = """
+    from pathlib import Path
+
+    import slipway
+    from features import build
+
+    @slipway.step
+    def load(path: Path):
+        return [int(x) for x in path.read_text().split()]
+
+    @slipway.step
+    def featurize(rows):
+        return build(rows)
+
+    @slipway.step
+    def train(features, C: float = 1.0):
+        if C < 0:
+            raise ValueError(f"C must be positive, got {C}")
+        return {"weights": [f * C for f in features]}
+
+    @slipway.step
+    def report(model, rows):
+        return sum(model["weights"]) + len(rows)
+
+    @slipway.pipeline
+    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
+        rows = load(data)
+        model = train(featurize(rows), C=C)
+        report(model, rows)
+"""
+EXAMPLE_FEATURES = """
+    from helpers import scale
+
+    def build(rows):
+        return [scale(r) for r in rows]
+"""
+EXAMPLE_HELPERS = """
+    def scale(x):
+        return x * 2
+"""
+
 
 class Project:
     def __init__(self, folder: Path) -> None:
@@ -31,6 +73,12 @@ class Project:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(code))
         return path
+
+    def write_example(self) -> None:
+        self.write("train.py", EXAMPLE_PIPELINE)
+        self.write("features.py", EXAMPLE_FEATURES)
+        self.write("helpers.py", EXAMPLE_HELPERS)
+        self.write("data.txt", "1 2 3\n")
 
     def load(self, file: str = "train.py", name: str = "pipeline") -> Pipeline:
         """The pipeline, from the file as it is now (a module imported by an earlier load is dropped)."""

@@ -7,52 +7,13 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.pipelines._project import Project, isolated_project
+from tests.pipelines._project import EXAMPLE_PIPELINE, Project, isolated_project
 
 from slipway.pipelines import plan, run, why
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-PIPELINE = """
-    from pathlib import Path
-
-    import slipway
-    from features import build
-
-    @slipway.step
-    def load(path: Path):
-        return [int(x) for x in path.read_text().split()]
-
-    @slipway.step
-    def featurize(rows):
-        return build(rows)
-
-    @slipway.step
-    def train(features, C: float = 1.0):
-        return {"weights": [f * C for f in features]}
-
-    @slipway.step
-    def report(model, rows):
-        return sum(model["weights"]) + len(rows)
-
-    @slipway.pipeline
-    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
-        rows = load(data)
-        model = train(featurize(rows), C=C)
-        report(model, rows)
-"""
-FEATURES = """
-    from helpers import scale
-
-    def build(rows):
-        return [scale(r) for r in rows]
-"""
-HELPERS = """
-    def scale(x):
-        return x * 2
-"""
 
 
 @pytest.fixture
@@ -62,10 +23,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
 
 @pytest.fixture
 def example(project: Project) -> Project:
-    project.write("train.py", PIPELINE)
-    project.write("features.py", FEATURES)
-    project.write("helpers.py", HELPERS)
-    project.write("data.txt", "1 2 3\n")
+    project.write_example()
     return project
 
 
@@ -130,7 +88,7 @@ def test_comments_docstrings_and_formatting_do_not_invalidate(example: Project) 
 
 def test_editing_one_step_leaves_the_keys_of_the_others_in_the_same_file(example: Project) -> None:
     run(example.load())
-    example.write("train.py", PIPELINE.replace("sum(model", "0 + sum(model"))
+    example.write("train.py", EXAMPLE_PIPELINE.replace("sum(model", "0 + sum(model"))
 
     assert why(example.load(), "report").reasons == ("the step's code changed",)
     assert why(example.load(), "train").state == "cached"

@@ -233,8 +233,4 @@ def _digest(node: ast.AST) -> str:
 
 
 def _below(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except ValueError:
-        return False
-    return True
+    return path.resolve().is_relative_to(root)

@@ -6,6 +6,7 @@ would do), so that what they report is what a run does.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import platform
 from typing import TYPE_CHECKING, Any
@@ -68,23 +69,28 @@ class ComponentBuilder:
         self._static[node.name] = found
         return found
 
-    def full(self, node: Node, upstream: Mapping[str, Mapping[str, OutputRef]]) -> Components:
-        """The node's components given its upstream steps' outputs (step -> output name -> ref)."""
+    def full(
+        self,
+        node: Node,
+        upstream: Mapping[str, Mapping[str, OutputRef]],
+        *,
+        unknown: Mapping[str, str] | None = None,
+    ) -> Components:
+        """The node's components given its upstream steps' outputs (step -> output name -> ref).
+
+        An input whose step is not in ``upstream`` (it has yet to run) takes its digest from
+        ``unknown``, by argument: ``show`` passes the last execution's, so it is not reported.
+        """
         base = self.static(node)
         inputs = dict(base.inputs)
         labels = dict(base.labels)
         for arg, handle in node.inputs.items():
-            inputs[arg] = upstream[handle.node][handle.output].digest
+            outputs = upstream.get(handle.node)
+            inputs[arg] = (
+                outputs[handle.output].digest if outputs is not None else (unknown or {}).get(arg, "")
+            )
             labels[arg] = f"{arg} (from {handle.node})"
-        return Components(
-            code=base.code,
-            modules=base.modules,
-            params=base.params,
-            inputs=inputs,
-            environment=base.environment,
-            external=base.external,
-            labels=labels,
-        )
+        return dataclasses.replace(base, inputs=inputs, labels=labels)
 
     def environment(self) -> dict[str, str]:
         """The interpreter and the package lock (read once per process by the tracking capture)."""

@@ -129,22 +129,8 @@ class _Planner:
         latest = self.records.latest(self.graph.name, node.name)
         old = self.records.components(latest.run_id) if latest is not None else None
         if latest is not None and old is not None:
-            base = self.builder.static(node)
-            inputs = dict(base.inputs)
-            for arg, handle in node.inputs.items():
-                if handle.node in waiting:
-                    inputs[arg] = old.inputs.get(arg, "")  # unknown yet: not a difference to report
-                else:
-                    inputs[arg] = self.outputs[handle.node][handle.output].digest
-            known = Components(
-                code=base.code,
-                modules=base.modules,
-                params=base.params,
-                inputs=inputs,
-                environment=base.environment,
-                external=base.external,
-                labels=base.labels,
-            )
+            ready = {u: self.outputs[u] for u in node.upstream if u not in waiting}
+            known = self.builder.full(node, ready, unknown=old.inputs)
             reasons += explain(old, known, environment=lambda: self._packages(latest))
         return StepPlan(name=node.name, upstream=node.upstream, state=WILL_RUN, reasons=tuple(reasons))
 

@@ -16,6 +16,7 @@ finished in that run, ``always_run`` ones included.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import os
 import time
@@ -365,6 +366,7 @@ class _Runner:
         tags = self.records.step_tags(pipeline=self.graph.name, step=task.node, key=key, status="ran")
         store.log_batch(step_run.id, params=_texts(task.arguments, task.node), tags=tags)
         step_run.log_bytes(components, COMPONENTS_ARTIFACT)
+        result = functools.partial(StepResult, name=task.node, run_id=step_run.id, key=key)
         token = _api._stack.set((*_api._stack.get(), step_run))
         try:
             outputs = execute_step(task)
@@ -376,15 +378,8 @@ class _Runner:
                 step_run.end(RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.KILLED)
             if not isinstance(exc, Exception):
                 raise
-            return StepResult(
-                name=task.node,
-                status="failed",
-                seconds=time.monotonic() - t0,
-                run_id=step_run.id,
-                key=key,
-                error=_one_line(task.node, exc),
-                traceback=trace,
-            )
+            error = _one_line(task.node, exc)
+            return result(status="failed", seconds=time.monotonic() - t0, error=error, traceback=trace)
         finally:
             _api._stack.reset(token)
         store.record_artifacts(
@@ -392,14 +387,7 @@ class _Runner:
         )
         store.log_batch(step_run.id, tags={OUTPUTS_TAG: outputs_tag(outputs)})
         step_run.end(RunStatus.FINISHED)
-        return StepResult(
-            name=task.node,
-            status="ran",
-            seconds=time.monotonic() - t0,
-            run_id=step_run.id,
-            key=key,
-            outputs={o.name: o for o in outputs},
-        )
+        return result(status="ran", seconds=time.monotonic() - t0, outputs={o.name: o for o in outputs})
 
 
 def _one_line(step: str, exc: Exception) -> str:
