@@ -231,3 +231,49 @@ def test_a_step_called_outside_a_pipeline_is_its_function(project: Project) -> N
     import train  # type: ignore[import-not-found]
 
     assert train.both([1, 2], [0, 5]) == [0, 5]
+
+
+def test_a_step_task_runs_in_a_fresh_worker_process_that_lacks_the_project_folder(
+    project: Project, tmp_path: Path
+) -> None:
+    import sys
+
+    from slipway.engines import open_engine
+    from slipway.pipelines import StepTask, execute_step
+    from slipway.pipelines._values import load_value, store_value
+
+    project.write(
+        "train.py",
+        """
+        import slipway
+
+        @slipway.step
+        def scale(rows, factor: int = 2):
+            return [r * factor for r in rows]
+
+        @slipway.pipeline
+        def pipeline():
+            scale([1])
+        """,
+    )
+    project.load()
+    import train
+
+    blobs = project.client.blobs
+    rows = store_value([1, 2, 3], blobs=blobs, scratch=tmp_path / "scratch", step="load", output="rows")
+    task = StepTask(
+        step=train.scale,
+        node="scale",
+        arguments={"factor": 3},
+        inputs={"rows": rows},
+        blobs=blobs,
+        cache=tmp_path / "cache",
+        scratch=tmp_path / "scratch",
+    )
+    sys.path[:] = [p for p in sys.path if p != str(tmp_path)]  # the worker must find train.py by its file
+
+    with open_engine("local", workers=1) as engine:
+        (out,) = engine.submit(execute_step, task).result(timeout=60)
+
+    assert out.name == "scale"
+    assert load_value(out, blobs=blobs, cache=tmp_path / "cache") == [3, 6, 9]

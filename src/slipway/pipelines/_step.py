@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -71,16 +72,26 @@ class Step:
     def __repr__(self) -> str:
         return f"<step {self.name}>"
 
-    def __reduce__(self) -> tuple[Callable[[str, str], Step], tuple[str, str]]:
-        # Pickled by reference (module and name), as a function is, so that an engine's worker
-        # imports the step instead of receiving a copy of its code.
-        return _find_step, (self.fn.__module__, self.fn.__qualname__)
+    def __reduce__(self) -> tuple[Callable[[str, str, str | None], Step], tuple[str, str, str | None]]:
+        # Pickled by reference, as a function is, so that an engine's worker imports the step
+        # instead of receiving a copy of its code; the file too, for a pipeline loaded from one
+        # (train.py:pipeline) in a worker that does not have its folder on sys.path.
+        file = getattr(sys.modules.get(self.fn.__module__), "__file__", None)
+        return _find_step, (self.fn.__module__, self.fn.__qualname__, file)
 
 
-def _find_step(module: str, qualname: str) -> Step:
-    found: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
+def _find_step(module: str, qualname: str, file: str | None = None) -> Step:
+    found: Any
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except ModuleNotFoundError:
+        if file is None or "." in qualname:
+            raise
+        from slipway.pipelines._target import load_target
+
+        found = load_target(f"{file}:{qualname}")
     if not isinstance(found, Step):
         raise InvalidInput(
             f"{module}:{qualname}: expected a @slipway.step function, got {type(found).__name__}"
