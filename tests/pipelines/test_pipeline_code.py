@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -107,3 +108,28 @@ def test_a_module_edit_changes_its_digest_and_a_comment_does_not(project: Projec
 
     assert comment == before
     assert {k for k in before if before[k] != edited[k]} == {"pkg/linear.py"}
+
+
+def test_packages_installed_in_a_virtualenv_inside_the_project_are_not_local(project: Project) -> None:
+    site = project.folder / "venv" / "lib" / "site-packages"
+    project.write("venv/lib/site-packages/vendored.py", "def helper():\n    return 1\n")
+    project.write(".hidden/hidden.py", "def helper():\n    return 1\n")
+    project.write(
+        "train.py",
+        """
+        import slipway
+        import vendored
+        import hidden
+
+        @slipway.step
+        def use():
+            return vendored.helper() + hidden.helper()
+
+        @slipway.pipeline
+        def pipeline():
+            use()
+        """,
+    )
+    sys.path[:0] = [str(site), str(project.folder / ".hidden")]
+
+    assert _components(project, "use")[1] == {}

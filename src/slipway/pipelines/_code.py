@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["CodeScanner"]
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: Folders whose modules are installed packages even below the project (a virtualenv in it).
+_INSTALLED = frozenset({"site-packages", "dist-packages", "__pypackages__"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class CodeScanner:
     def __init__(self, root: Path, *, search: Sequence[Path] | None = None) -> None:
         self._root = root.resolve()
         if search is None:
-            search = [self._root, *(Path(p).resolve() for p in sys.path if p and _below(Path(p), self._root))]
+            search = [self._root, *(Path(p).resolve() for p in sys.path if p and _local(Path(p), self._root))]
         self._search = list(dict.fromkeys(search))
         self._modules: dict[Path, _Module] = {}
         self._closure: dict[Path, dict[str, str]] = {}
@@ -118,7 +120,7 @@ class CodeScanner:
         for folder in self._search:
             base = folder.joinpath(*parts)
             for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                if candidate.is_file() and _below(candidate, self._root):
+                if candidate.is_file() and _local(candidate, self._root):
                     return candidate.resolve()
         return None
 
@@ -234,3 +236,12 @@ def _digest(node: ast.AST) -> str:
 
 def _below(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root)
+
+
+def _local(path: Path, root: Path) -> bool:
+    """Project code: below the root, but not in an environment kept there (``.venv``, site-packages)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        return False
+    parts = resolved.relative_to(root).parts
+    return not any(p.startswith(".") or p in _INSTALLED for p in parts)
