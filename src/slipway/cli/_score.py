@@ -1,6 +1,5 @@
 """``slipway score``: batch scoring of a CSV or Parquet file (or folder) with a model."""
 
-from pathlib import Path  # noqa: TC003  (Typer reads the option annotations at run time)
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,19 +18,25 @@ def score(
         str,
         typer.Argument(help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/PATH or a model folder"),
     ],
+    # Text, not Path: an object-store URL (s3://bucket/in.parquet) must keep its double slash.
     input: Annotated[
-        Path, typer.Option("--input", "-i", help="a .csv or .parquet file, or a folder of them")
+        str,
+        typer.Option(
+            "--input", "-i", help="a .csv or .parquet file or a folder of them; local or s3://, gs://"
+        ),
     ],
     output: Annotated[
-        Path,
-        typer.Option("--output", "-o", help="a .csv file, or a Parquet folder of parts (any other name)"),
+        str,
+        typer.Option(
+            "--output", "-o", help="a local .csv file, or a Parquet folder of parts (local or s3://, gs://)"
+        ),
     ],
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="rows scored at a time")] = 100_000,
     strict: Annotated[
         bool, typer.Option("--strict", help="stop at the first row the signature refuses")
     ] = False,
     rejects: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--rejects", help="where refused rows go (default: OUTPUT's name + .rejects)"),
     ] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="do not write the prediction log")] = False,
