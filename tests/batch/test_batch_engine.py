@@ -105,7 +105,7 @@ def test_an_interrupted_job_resumes_without_redoing_finished_parts(
     dask: DaskEngine, model: Model, tmp_path: Path
 ) -> None:
     make_frame(2_000).to_parquet(tmp_path / "in.parquet", row_group_size=250)
-    whole = score(model, tmp_path / "in.parquet", tmp_path / "whole.parquet", chunk_rows=250)
+    score(model, tmp_path / "in.parquet", tmp_path / "whole.parquet", chunk_rows=250)
 
     def stop_after_2(p: ScoreProgress) -> None:
         if p.chunk == 2:
@@ -169,3 +169,24 @@ def test_parquet_tasks_follow_row_groups(
     make_frame(2_345).to_parquet(tmp_path / "in.parquet", row_group_size=row_group)
     planned = _parquet_tasks(open_source(tmp_path / "in.parquet"), 300, 0)
     assert [(first, span.skip, span.take) for first, span in planned] == tasks
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("aws_env")
+def test_object_storage_in_and_out_with_workers_reading_their_own_row_groups(
+    model: Model, s3_endpoint: str, s3_prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # the workers start after this: they see it
+    frame = make_frame(1_000)
+    frame.to_parquet(tmp_path / "in.parquet", row_group_size=250)
+    parent, _, name = f"{s3_prefix}/in/day=1/x.parquet".rpartition("/")
+    open_file_tree(parent).write_atomic(name, (tmp_path / "in.parquet").read_bytes())
+    score(model, f"{s3_prefix}/in", tmp_path / "local.parquet", chunk_rows=250)
+
+    with LocalEngine(2) as engine:
+        got = score_distributed(model, f"{s3_prefix}/in", f"{s3_prefix}/out", engine=engine, chunk_rows=250)
+    assert (got.scored, got.chunks, got.output) == (1_000, 4, f"{s3_prefix}/out")
+    tree = open_file_tree(f"{s3_prefix}/out")
+    assert tree.list() == [f"part-{i:05d}.parquet" for i in range(4)]
+    for part in tree.list():
+        assert pq.read_table(tree.open(part)).equals(pq.read_table(tmp_path / "local.parquet" / part))

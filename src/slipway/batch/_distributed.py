@@ -13,9 +13,10 @@ other. What changes is who does the work:
 - **CSV**: the driver parses the file (CSV has no row index to split on) and hands each chunk to a
   task, which checks, predicts and writes it; at most two tasks per worker are in flight.
 
-Workers load the model once each (cached by folder and manifest digest), not once per task. Paths
-are resolved here, so the model folder, input and output must be on storage every worker sees
-(always true for ``local`` and a LocalCluster; a shared volume on a real cluster).
+Workers load the model once each (cached by folder and manifest digest), not once per task. Local
+paths are made absolute here and opened by the workers themselves, so on a real cluster the model
+folder must be on a volume every worker mounts, and the input and output there or in object
+storage (``s3://``), with the credentials in the workers' environment.
 
 Tasks finish out of order; the progress file records the finished chunks in order, so a crash can
 only lose the chunks finished after the first unfinished one, which are scored again on resume.
