@@ -29,7 +29,8 @@ def _put_parquet(url: str, frame: pd.DataFrame) -> None:
 def _read_parts(url: str) -> pd.DataFrame:
     tree = open_file_tree(url)
     parts = [pq.read_table(tree.open(name)).to_pandas() for name in tree.list()]
-    return pd.concat(parts, ignore_index=True)
+    frame: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return frame
 
 
 def test_memory_urls_in_and_out_resume_after_an_interruption(model: Model) -> None:
