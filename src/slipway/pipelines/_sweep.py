@@ -28,13 +28,14 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
 from slipway.engines import ENGINES, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
+from slipway.pipelines._stores import Stores, bound, worker_client
 from slipway.pipelines._target import load_target
 
 if TYPE_CHECKING:
@@ -123,43 +124,7 @@ class _Job:
     deadline: float | None
     parent_run_id: str
     experiment: str
-    stores: _Stores
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Stores:
-    """Where runs go, as the edge resolved it; a worker builds its own client from these values."""
-
-    tracking_uri: str
-    artifact_uri: str
-    token: str | None = field(default=None, repr=False)
-    flush_interval: float
-    heartbeat_interval: float
-    dead_after: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> _Stores:
-        return cls(
-            tracking_uri=settings.tracking_uri,
-            artifact_uri=settings.artifact_uri,
-            token=settings.token,
-            flush_interval=settings.flush_interval,
-            heartbeat_interval=settings.heartbeat_interval,
-            dead_after=settings.dead_after,
-        )
-
-    def client(self) -> TrackingClient:
-        from slipway.artifacts import open_blob_store
-        from slipway.store import open_metadata_store
-        from slipway.tracking import TrackingClient
-
-        return TrackingClient(
-            open_metadata_store(self.tracking_uri, token=self.token),
-            open_blob_store(self.artifact_uri, token=self.token),
-            flush_interval=self.flush_interval,
-            heartbeat_interval=self.heartbeat_interval,
-            dead_after=self.dead_after,
-        )
+    stores: Stores
 
 
 def sweep(
@@ -252,7 +217,7 @@ def sweep(
             if serial
             else stack.enter_context(open_engine(engine, workers=min(parallel, trials), address=scheduler))
         )
-        stores = _Stores.of(settings)
+        stores = Stores.of(settings)
         client = stores.client()
         stack.callback(client.close)
         run = stack.enter_context(
@@ -511,7 +476,7 @@ def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
         return None
     optuna = _optuna()
     fn = load_target(job.objective) if isinstance(job.objective, str) else job.objective
-    client = _worker_client(job.stores)
+    client = worker_client(job.stores)
     with _quiet(optuna):
         seed = None if job.seed is None else job.seed + index  # distinct, and the same on a rerun
         study = optuna.load_study(
@@ -536,7 +501,7 @@ def _trial(
     error: str | None = None
     state = "COMPLETE"
     try:
-        with _bound(client, run):
+        with bound(client, run):
             returned = fn(trial, **job.params)
         value = _number(returned)
     except optuna.TrialPruned:
@@ -583,52 +548,6 @@ def _number(returned: object) -> float:
 def _line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
-
-
-# ---------------------------------------------------------------------- the fluent API inside a trial
-
-
-_bound_lock = threading.Lock()
-_bound_count = 0
-_saved_client: Any = None
-
-
-@contextlib.contextmanager
-def _bound(client: TrackingClient, run: ActiveRun) -> Iterator[None]:
-    """``slipway.log_*`` inside the objective: to ``run``, through ``client``'s stores.
-
-    The fluent API keeps one client per process; threads of a Dask worker may run trials of the
-    same sweep at once, so the client is swapped in by the first trial and back by the last.
-    """
-    global _bound_count, _saved_client
-    from slipway import _api
-
-    with _bound_lock:
-        if _bound_count == 0:
-            _saved_client = _api._client
-        _bound_count += 1
-        _api._client = client
-    token = _api._stack.set((*_api._stack.get(), run))
-    try:
-        yield
-    finally:
-        _api._stack.reset(token)
-        with _bound_lock:
-            _bound_count -= 1
-            if _bound_count == 0:
-                _api._client, _saved_client = _saved_client, None
-
-
-_clients: dict[_Stores, TrackingClient] = {}
-
-
-def _worker_client(stores: _Stores) -> TrackingClient:
-    """One client per worker process and stores; the worker's exit closes it."""
-    with _storages_lock:
-        found = _clients.get(stores)
-        if found is None:
-            found = _clients[stores] = stores.client()
-        return found
 
 
 # ---------------------------------------------------------------------- the end of a sweep
