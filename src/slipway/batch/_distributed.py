@@ -27,7 +27,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
-import time
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +37,13 @@ from slipway.batch._read import open_source
 from slipway.batch._score import (
     ChunkScorer,
     ScoreProgress,
-    _default_rejects,
-    _fingerprint,
     _log,
     _open_log,
     _Progress,
-    _result,
     _where,
     _write_parts,
+    open_job,
+    reporter,
 )
 from slipway.batch._write import Sink
 from slipway.errors import InvalidInput
@@ -92,26 +90,31 @@ def score_distributed(
 
     .. versionadded:: 0.1
     """
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise InvalidInput(f"chunk_rows {chunk_rows!r}: expected a positive whole number")
-    started = time.perf_counter()
-    source = open_source(input)
-    out = Sink(output)
-    rej = Sink(rejects if rejects is not None else _default_rejects(out.path))
-    if _where(rej.path) == _where(out.path):
-        raise InvalidInput(f"{rej.path}: the rejects file must differ from the output")
-    digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
-    with_proba = proba and "predict_proba" in model.methods
-    fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
-    state = _Progress(out.path, fingerprint, fingerprint[:12], chunk_rows)
-    start = state.begin(out, rej, resume=resume)
+    opened = open_job(
+        model,
+        input,
+        output,
+        chunk_rows=chunk_rows,
+        strict=strict,
+        rejects=rejects,
+        resume=resume,
+        proba=proba,
+    )
+    source, out, rej, state, start, digest = (
+        opened.source,
+        opened.out,
+        opened.rej,
+        opened.state,
+        opened.start,
+        opened.digest,
+    )
     if state.complete:
-        return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=0)
+        return opened.result(logged=0)
 
     job = _Job(
         model=str(model.path.resolve()),
         digest=digest,
-        proba=with_proba,
+        proba=opened.proba,
         strict=strict,
         source=str(source.path),
         output=_where(out.path),  # absolute: workers may run in another folder
@@ -122,20 +125,7 @@ def score_distributed(
         version=model_version if model_version is not None else digest[:12],
         chunk_rows=chunk_rows,
     )
-    total = source.total_rows()
-
-    def report(index: int) -> None:
-        if progress is not None:
-            progress(
-                ScoreProgress(
-                    chunk=index,
-                    rows=state.rows,
-                    total_rows=total,
-                    scored=state.scored,
-                    rejected=state.rejected,
-                )
-            )
-
+    report = reporter(progress, state, source.total_rows())
     report(-1)
     if source.kind == "parquet":
         tasks: Iterator[tuple[int, Any]] = _parquet_tasks(source, chunk_rows, start)
@@ -147,7 +137,7 @@ def score_distributed(
     out.finish()
     rej.finish()
     state.done()
-    return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=logged)
+    return opened.result(logged=logged)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk, text_columns
-from slipway.batch._read import arrow_to_pandas, open_source
+from slipway.batch._read import Source, arrow_to_pandas, open_source
 from slipway.batch._write import Sink
 from slipway.errors import Conflict, InvalidInput
 
@@ -128,43 +128,28 @@ def score(
     Raises InvalidInput (a missing or unreadable input, a bad option, a refused row when strict)
     and Conflict (the output exists and is not an earlier run of this job).
     """
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise InvalidInput(f"chunk_rows {chunk_rows!r}: expected a positive whole number")
-
-    started = time.perf_counter()
-    source = open_source(input)
-    out = Sink(output)
-    rej = Sink(rejects if rejects is not None else _default_rejects(out.path))
-    if _where(rej.path) == _where(out.path):
-        raise InvalidInput(f"{rej.path}: the rejects file must differ from the output")
-    digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
-    with_proba = proba and "predict_proba" in model.methods
-    fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
-    job = fingerprint[:12]
-    state = _Progress(out.path, fingerprint, job, chunk_rows)
-    start = state.begin(out, rej, resume=resume)
+    opened = open_job(
+        model,
+        input,
+        output,
+        chunk_rows=chunk_rows,
+        strict=strict,
+        rejects=rejects,
+        resume=resume,
+        proba=proba,
+    )
+    source, out, rej, state, start = opened.source, opened.out, opened.rej, opened.state, opened.start
     if state.complete:
-        return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=0)
+        return opened.result(logged=0)
 
     schema = model.signature.inputs if model.signature is not None else None
-    scorer = ChunkScorer(model, proba=with_proba, strict=strict, source=source.path)
-    total = source.total_rows()
+    scorer = ChunkScorer(model, proba=opened.proba, strict=strict, source=source.path)
     writer = _open_log(log, model_name or model.path.name)
     name = model_name or model.path.name
-    version = model_version if model_version is not None else digest[:12]
+    version = model_version if model_version is not None else opened.digest[:12]
+    job = state.job
     logged = 0
-
-    def report(index: int) -> None:
-        if progress is not None:
-            progress(
-                ScoreProgress(
-                    chunk=index,
-                    rows=state.rows,
-                    total_rows=total,
-                    scored=state.scored,
-                    rejected=state.rejected,
-                )
-            )
+    report = reporter(progress, state, source.total_rows())
 
     # Parts are written on one background thread (pyarrow writes without the GIL) while the next
     # chunk is read and predicted; a chunk is recorded as finished only once its parts are on disk,
@@ -206,7 +191,87 @@ def score(
         if writer is not None:
             writer.close()
             logged = writer.written_rows
-    return _result(state, out, rej, resumed_from=start, seconds=time.perf_counter() - started, logged=logged)
+    return opened.result(logged=logged)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenedJob:
+    """A scoring job ready to run: its input, output, rejects, progress and first chunk to score.
+
+    Opened the same way by a local and a distributed run, so either resumes the other's job.
+    """
+
+    source: Source
+    out: Sink
+    rej: Sink
+    state: _Progress
+    digest: str  # the model's manifest SHA-256
+    proba: bool  # proba_<class> columns are written
+    start: int  # the first chunk to score
+    started: float  # perf_counter() when the job was opened
+
+    def result(self, *, logged: int) -> ScoreResult:
+        seconds = time.perf_counter() - self.started
+        return _result(
+            self.state, self.out, self.rej, resumed_from=self.start, seconds=seconds, logged=logged
+        )
+
+
+def open_job(
+    model: Model,
+    input: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    chunk_rows: int,
+    strict: bool,
+    rejects: str | os.PathLike[str] | None,
+    resume: bool,
+    proba: bool,
+) -> OpenedJob:
+    """Check the options, open input and outputs, and find where an earlier run of the job stopped."""
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InvalidInput(f"chunk_rows {chunk_rows!r}: expected a positive whole number")
+    started = time.perf_counter()
+    source = open_source(input)
+    out = Sink(output)
+    rej = Sink(rejects if rejects is not None else _default_rejects(out.path))
+    if _where(rej.path) == _where(out.path):
+        raise InvalidInput(f"{rej.path}: the rejects file must differ from the output")
+    digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
+    with_proba = proba and "predict_proba" in model.methods
+    fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
+    state = _Progress(out.path, fingerprint, fingerprint[:12], chunk_rows)
+    start = state.begin(out, rej, resume=resume)
+    return OpenedJob(
+        source=source,
+        out=out,
+        rej=rej,
+        state=state,
+        digest=digest,
+        proba=with_proba,
+        start=start,
+        started=started,
+    )
+
+
+def reporter(
+    progress: Callable[[ScoreProgress], None] | None, state: _Progress, total: int | None
+) -> Callable[[int], None]:
+    """``report(chunk)``: the caller's progress callback with the job's counts after ``chunk``."""
+
+    def report(index: int) -> None:
+        if progress is not None:
+            progress(
+                ScoreProgress(
+                    chunk=index,
+                    rows=state.rows,
+                    total_rows=total,
+                    scored=state.scored,
+                    rejected=state.rejected,
+                )
+            )
+
+    return report
 
 
 @dataclass(frozen=True, slots=True)
