@@ -2,11 +2,13 @@
 
 The coordinator (the calling thread) walks the graph: a step whose upstream steps are done gets its
 key; an earlier execution with that key stands in for it (a nested run records the reuse, nothing
-is loaded); otherwise the step is handed to a pool of ``parallel`` threads. Threads, because the
-work of a step (NumPy, pandas, scikit-learn, I/O) mostly releases the GIL, and because a thread
-shares the open stores and the active run. What a thread runs is :func:`execute_step`, a plain
-function of a picklable :class:`StepTask` that reads its inputs from the artifact store and writes
-its outputs there, so a distributed engine can run the same task on another machine.
+is loaded); otherwise the step is handed to a pool of ``parallel`` threads, or to an engine. Threads
+by default, because the work of a step (NumPy, pandas, scikit-learn, I/O) mostly releases the GIL,
+and because a thread shares the open stores and the active run. What runs is :func:`run_recorded`
+around :func:`execute_step`: the step's nested run opened, the step called with its inputs loaded
+from the artifact store and its outputs stored there, the run ended. On an engine (``_remote``) the
+same function runs in the worker, which builds its own client from the store locations, so a step's
+record is the same wherever it ran.
 
 A step that fails stops the scheduling of new steps; the ones already running finish, the others
 are ``skipped``, and the pipeline run ends FAILED. ``resume=True`` then reuses every step that
@@ -15,6 +17,7 @@ finished in that run, ``always_run`` ones included.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -38,18 +41,21 @@ from slipway.pipelines._records import (
     Records,
     outputs_tag,
 )
+from slipway.pipelines._stores import Stores, bound
 from slipway.pipelines._values import OutputRef, load_value, store_value
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from slipway.artifacts import BlobStore
+    from slipway.engines import Engine
     from slipway.pipelines._graph import Graph, Node, Pipeline
     from slipway.pipelines._records import Execution
+    from slipway.pipelines._remote import Remote
     from slipway.pipelines._step import Step
     from slipway.tracking import ActiveRun, TrackingClient
 
-__all__ = ["PipelineResult", "StepResult", "StepTask", "execute_step", "run"]
+__all__ = ["PipelineResult", "StepResult", "StepTask", "execute_step", "run", "run_recorded"]
 
 #: Where a run of a pipeline keeps its working files, below the project's home.
 CACHE_FOLDER = Path("cache") / "pipelines"
@@ -172,6 +178,51 @@ def execute_step(task: StepTask) -> tuple[OutputRef, ...]:
     )
 
 
+def run_recorded(
+    node: str,
+    work: Callable[[], tuple[OutputRef, ...]],
+    *,
+    client: TrackingClient,
+    parent: ActiveRun | str,
+    pipeline: str,
+    key: str,
+    params: Mapping[str, str],
+    components: bytes,
+) -> StepResult:
+    """Run ``work`` (the step) in its own nested run, the active one for ``slipway.log_*`` inside it.
+
+    The one place a step's execution is recorded, on a thread here or in an engine's worker: its
+    key, status, params and key components first, then its outputs or its traceback.
+    """
+    t0 = time.monotonic()
+    step_run = client.start_run(name=node, parent=parent, capture_environment=False)
+    store = client.store
+    tags = Records(client).step_tags(pipeline=pipeline, step=node, key=key, status="ran")
+    store.log_batch(step_run.id, params=dict(params), tags=tags)
+    step_run.log_bytes(components, COMPONENTS_ARTIFACT)
+    result = functools.partial(StepResult, name=node, run_id=step_run.id, key=key)
+    try:
+        with bound(client, step_run):
+            outputs = work()
+    except BaseException as exc:
+        trace = traceback.format_exc()
+        try:
+            step_run.log_text(trace, TRACEBACK_ARTIFACT)
+        finally:
+            step_run.end(RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.KILLED)
+        if not isinstance(exc, Exception):
+            raise
+        return result(
+            status="failed", seconds=time.monotonic() - t0, error=_one_line(node, exc), traceback=trace
+        )
+    store.record_artifacts(
+        step_run.id, [ArtifactEntry(path=o.artifact, digest=o.digest, size=o.size) for o in outputs]
+    )
+    store.log_batch(step_run.id, tags={OUTPUTS_TAG: outputs_tag(outputs)})
+    step_run.end(RunStatus.FINISHED)
+    return result(status="ran", seconds=time.monotonic() - t0, outputs={o.name: o for o in outputs})
+
+
 def run(
     pipeline: Pipeline,
     *,
@@ -181,21 +232,30 @@ def run(
     use_cache: bool = True,
     experiment: str | None = None,
     progress: Callable[[StepResult], None] | None = None,
+    engine: str | Engine | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> PipelineResult:
     """Run ``pipeline`` as a tracked run with one nested run per step, reusing cached steps.
 
     Args:
         pipeline: a ``@slipway.pipeline``.
         params: the pipeline's parameters (defaults fill the rest).
-        parallel: how many steps run at once (default: the machine's cores).
+        parallel: how many steps run at once on threads here (default: the machine's cores).
         resume: reuse every step that finished in the pipeline's last run, if that run failed.
         use_cache: False runs every step (their results are still recorded for later runs).
         experiment: the experiment of the run (default: the pipeline's name).
         progress: called with each step's result as it is known, in the calling thread.
+        engine: run the steps that must run on an engine instead of threads: ``local`` (worker
+            processes here), ``dask`` (a LocalCluster, started when the first step must run), or
+            an open :class:`~slipway.engines.Engine` (left open).
+        scheduler: a running Dask scheduler's address, for ``engine="dask"``.
+        workers: worker processes of the engine it starts (``local``, a LocalCluster), or a cap
+            on the steps in flight on a scheduler's cluster.
 
     A step that fails does not raise: the result says which (``ok``, ``error``), and the
-    pipeline run ends FAILED. Bad input (an unknown parameter, a missing input file, a cycle)
-    raises InvalidInput before any run is recorded.
+    pipeline run ends FAILED. Bad input (an unknown parameter, a missing input file, a cycle, an
+    unknown engine, an unreachable scheduler) raises InvalidInput before any run is recorded.
 
     .. versionadded:: 0.1
     """
@@ -204,32 +264,52 @@ def run(
 
     if parallel is not None and (isinstance(parallel, bool) or parallel < 1):
         raise InvalidInput(f"parallel {parallel!r}: expected a positive whole number")
+    if engine is None and (scheduler is not None or workers is not None):
+        option = f"scheduler {scheduler!r}" if scheduler is not None else f"workers {workers!r}"
+        raise InvalidInput(f"{option}: choose where the steps run with engine='local' or 'dask' (--engine)")
     started = time.monotonic()
     graph = pipeline.build(params)
-    home = load_settings().home
+    settings = load_settings()
+    home = settings.home
     builder = ComponentBuilder(graph, stat_cache=home / STAT_CACHE)
     builder.prepare()
-    client = slipway.client()
-    records = Records(client)
-    resumed_from, resumed = records.resumable(graph.name) if resume else (None, {})
-    runner = _Runner(
-        graph,
-        client=client,
-        records=records,
-        builder=builder,
-        home=home,
-        use_cache=use_cache,
-        resumed=resumed,
-        progress=progress,
-    )
-    with slipway.start_run(experiment=experiment or graph.name, name=graph.name) as parent:
-        tags = {PIPELINE_TAG: graph.name}
-        if resumed_from is not None:
-            tags["slipway.pipeline.resumed_from"] = resumed_from
-        client.store.log_batch(parent.id, params=_texts(graph.params, graph.name), tags=tags)
-        steps = runner.run(parent, parallel=parallel or os.cpu_count() or 1)
-        if any(s.status != "ran" and s.status != "cached" for s in steps.values()):
-            parent.end(RunStatus.FAILED)
+    with contextlib.ExitStack() as stack:
+        remote = None
+        if engine is not None:
+            from slipway.pipelines._remote import Remote
+
+            remote = stack.enter_context(
+                Remote.open(
+                    engine,
+                    scheduler=scheduler,
+                    workers=workers,
+                    parallel=parallel,
+                    stores=Stores.of(settings),
+                    folder=graph.folder,
+                )
+            )
+        client = slipway.client()
+        records = Records(client)
+        resumed_from, resumed = records.resumable(graph.name) if resume else (None, {})
+        runner = _Runner(
+            graph,
+            client=client,
+            records=records,
+            builder=builder,
+            home=home,
+            use_cache=use_cache,
+            resumed=resumed,
+            progress=progress,
+            remote=remote,
+        )
+        with slipway.start_run(experiment=experiment or graph.name, name=graph.name) as parent:
+            tags = {PIPELINE_TAG: graph.name}
+            if resumed_from is not None:
+                tags["slipway.pipeline.resumed_from"] = resumed_from
+            client.store.log_batch(parent.id, params=_texts(graph.params, graph.name), tags=tags)
+            steps = runner.run(parent, parallel=parallel or os.cpu_count() or 1)
+            if any(s.status != "ran" and s.status != "cached" for s in steps.values()):
+                parent.end(RunStatus.FAILED)
     builder.hasher.save()
     return PipelineResult(
         name=graph.name,
@@ -254,6 +334,7 @@ class _Runner:
         use_cache: bool,
         resumed: Mapping[str, Execution],
         progress: Callable[[StepResult], None] | None,
+        remote: Remote | None,
     ) -> None:
         self.graph = graph
         self.client = client
@@ -263,13 +344,18 @@ class _Runner:
         self.use_cache = use_cache
         self.resumed = resumed
         self.progress = progress or (lambda _result: None)
+        self.remote = remote
         self.done: dict[str, StepResult] = {}
 
     def run(self, parent: ActiveRun, *, parallel: int) -> dict[str, StepResult]:
         pending = dict(self.graph.nodes)
         running: dict[Future[StepResult], str] = {}
         failed = False
-        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="slipway-step")
+        pool = (
+            ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="slipway-step")
+            if self.remote is None
+            else None
+        )
         try:
             while pending or running:
                 advanced = True
@@ -290,13 +376,26 @@ class _Runner:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    del running[future]
-                    result = future.result()
+                    result = self._outcome(future, running.pop(future))
                     self._finish(result)
                     failed = failed or result.status == "failed"
         finally:
-            pool.shutdown(wait=not running, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=not running, cancel_futures=True)
+            for future in running:  # interrupted: what the engine has not started never starts
+                future.cancel()
         return {name: self.done[name] for name in self.graph.nodes}
+
+    def _outcome(self, future: Future[StepResult], name: str) -> StepResult:
+        """The step's result; an engine that lost the task (a worker died) fails the step with why."""
+        if self.remote is None:
+            return future.result()
+        try:
+            return future.result()
+        except Exception as exc:
+            return StepResult(
+                name=name, status="failed", error=_one_line(name, exc), traceback=traceback.format_exc()
+            )
 
     def _finish(self, result: StepResult) -> None:
         self.done[result.name] = result
@@ -306,13 +405,15 @@ class _Runner:
         self,
         node: Node,
         parent: ActiveRun,
-        pool: ThreadPoolExecutor,
+        pool: ThreadPoolExecutor | None,
         running: dict[Future[StepResult], str],
     ) -> StepResult | None:
         """Reuse an earlier execution (returning its result) or submit the step (returning None)."""
         upstream = {u: self.done[u].outputs for u in node.upstream}
         components = self.builder.full(node, upstream)
         key = components.key()
+        arguments = {k: v for k, v in node.arguments.items() if k not in node.inputs}
+        params = _texts(arguments, node.name)
         found = reusable(
             node,
             key,
@@ -330,7 +431,7 @@ class _Runner:
                 pipeline=self.graph.name,
                 step=node.name,
                 key=key,
-                params=_texts({k: v for k, v in node.arguments.items() if k not in node.inputs}, node.name),
+                params=params,
                 execution=found,
                 components_entry=ArtifactEntry(path=COMPONENTS_ARTIFACT, digest=blob.digest, size=blob.size),
             )
@@ -346,48 +447,39 @@ class _Runner:
         task = StepTask(
             step=node.step,
             node=node.name,
-            arguments={k: v for k, v in node.arguments.items() if k not in node.inputs},
+            arguments=arguments,
             inputs={arg: upstream[h.node][h.output] for arg, h in node.inputs.items()},
             blobs=self.client.blobs,
             cache=self.cache,
             scratch=self.cache / "tmp",
         )
-        context = contextvars.copy_context()  # the step's own run nests under the pipeline's
-        running[pool.submit(context.run, self._execute, task, components.to_json(), key, parent)] = node.name
+        payload = components.to_json()
+        if self.remote is not None:
+            future = self.remote.submit(
+                task,
+                parent_run_id=parent.id,
+                pipeline=self.graph.name,
+                key=key,
+                params=params,
+                components=payload,
+            )
+        else:
+            assert pool is not None  # no engine: steps run on the thread pool
+            context = contextvars.copy_context()  # the step's own run nests under the pipeline's
+            future = pool.submit(
+                context.run,
+                run_recorded,
+                node.name,
+                functools.partial(execute_step, task),
+                client=self.client,
+                parent=parent,
+                pipeline=self.graph.name,
+                key=key,
+                params=params,
+                components=payload,
+            )
+        running[future] = node.name
         return None
-
-    def _execute(self, task: StepTask, components: bytes, key: str, parent: ActiveRun) -> StepResult:
-        """Run one step in its own nested run, the active one for ``slipway.log_*`` calls inside it."""
-        from slipway import _api
-
-        t0 = time.monotonic()
-        step_run = self.client.start_run(name=task.node, parent=parent, capture_environment=False)
-        store = self.client.store
-        tags = self.records.step_tags(pipeline=self.graph.name, step=task.node, key=key, status="ran")
-        store.log_batch(step_run.id, params=_texts(task.arguments, task.node), tags=tags)
-        step_run.log_bytes(components, COMPONENTS_ARTIFACT)
-        result = functools.partial(StepResult, name=task.node, run_id=step_run.id, key=key)
-        token = _api._stack.set((*_api._stack.get(), step_run))
-        try:
-            outputs = execute_step(task)
-        except BaseException as exc:
-            trace = traceback.format_exc()
-            try:
-                step_run.log_text(trace, TRACEBACK_ARTIFACT)
-            finally:
-                step_run.end(RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.KILLED)
-            if not isinstance(exc, Exception):
-                raise
-            error = _one_line(task.node, exc)
-            return result(status="failed", seconds=time.monotonic() - t0, error=error, traceback=trace)
-        finally:
-            _api._stack.reset(token)
-        store.record_artifacts(
-            step_run.id, [ArtifactEntry(path=o.artifact, digest=o.digest, size=o.size) for o in outputs]
-        )
-        store.log_batch(step_run.id, tags={OUTPUTS_TAG: outputs_tag(outputs)})
-        step_run.end(RunStatus.FINISHED)
-        return result(status="ran", seconds=time.monotonic() - t0, outputs={o.name: o for o in outputs})
 
 
 def _one_line(step: str, exc: Exception) -> str:

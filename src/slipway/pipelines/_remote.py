@@ -1,0 +1,264 @@
+"""Pipeline steps on an engine: each step that must run is one task, run and recorded in a worker.
+
+The coordinator (``_runner``) submits a :class:`StepJob` of plain values: the step by module, name
+and file, its arguments and input refs, where runs go, and the pipeline run's id. The worker builds
+its own client from the store locations (``_stores``), makes the project's modules importable,
+finds the step, and runs it through the same ``run_recorded`` as a thread of the coordinator does,
+so the step's nested run is recorded alike and ``slipway.log_*`` inside the step reaches it.
+
+A worker may outlive one run (a scheduler's cluster) and serve several projects. It keeps the
+project modules it imported while their files are unchanged, and imports them afresh when one
+changed or the step comes from another project folder: the key is computed from the files, so
+the worker must run the code in them, not an older copy it imported for an earlier run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.engines import ENGINES, open_engine
+from slipway.errors import InvalidInput
+from slipway.pipelines._code import _local
+from slipway.pipelines._runner import StepTask, execute_step, run_recorded
+from slipway.pipelines._step import Step, _find_step
+from slipway.pipelines._stores import Stores, worker_client
+from slipway.pipelines._target import load_target
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from concurrent.futures import Future
+
+    from slipway.engines import Engine
+    from slipway.pipelines._runner import StepResult
+    from slipway.pipelines._values import OutputRef
+
+__all__ = ["Remote", "StepJob", "run_job"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepJob:
+    """One step for a worker, as plain values: the step is found there, after its modules are current."""
+
+    step: tuple[str, str, str | None]  # module, qualified name, file (as a Step pickles)
+    folder: str  # the project folder: modules below it are the project's
+    node: str
+    arguments: dict[str, Any]  # parameters, and file paths made absolute
+    inputs: dict[str, OutputRef]
+    cache: Path
+    scratch: Path
+    stores: Stores
+    parent_run_id: str
+    pipeline: str
+    key: str
+    params: dict[str, str]
+    components: bytes
+
+
+class Remote:
+    """Where a pipeline run's steps go: an engine, opened on first use when that is costly.
+
+    Open it with :meth:`open`, which checks the options before anything is recorded.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine | None,
+        opener: Callable[[], Engine] | None,
+        owned: bool,
+        stores: Stores,
+        folder: Path,
+    ) -> None:
+        self._engine = engine
+        self._opener = opener
+        self._owned = owned
+        self._stores = stores
+        self._folder = folder
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls,
+        engine: str | Engine,
+        *,
+        scheduler: str | None,
+        workers: int | None,
+        parallel: int | None,
+        stores: Stores,
+        folder: Path,
+    ) -> Iterator[Remote]:
+        """The engine named (closed on leaving) or given (left open).
+
+        A Dask LocalCluster is started when the first step must run, so a run whose steps are
+        all cached starts none; a scheduler is connected to at once, so an address that does not
+        answer fails before the pipeline run is recorded.
+        """
+        if parallel is not None:
+            raise InvalidInput(
+                f"parallel {parallel!r}: on an engine its workers run the steps; size them with workers "
+                "(--workers) instead"
+            )
+        if not isinstance(engine, str):
+            if scheduler is not None or workers is not None:
+                raise InvalidInput(
+                    f"scheduler, workers: {engine!r} is open already; pass them when opening it"
+                )
+            remote = cls(engine=engine, opener=None, owned=False, stores=stores, folder=folder)
+        elif engine not in ENGINES:
+            raise InvalidInput(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        elif scheduler is not None and engine != "dask":
+            raise InvalidInput(f"scheduler {scheduler!r}: only the dask engine connects to a scheduler")
+        elif engine == "dask" and scheduler is None:
+            if workers is not None and (isinstance(workers, bool) or workers < 1):
+                raise InvalidInput(f"workers {workers!r}: expected a positive whole number")
+            opener = functools.partial(open_engine, "dask", workers=workers)
+            remote = cls(engine=None, opener=opener, owned=True, stores=stores, folder=folder)
+        else:
+            opened = open_engine(engine, workers=workers, address=scheduler)
+            remote = cls(engine=opened, opener=None, owned=True, stores=stores, folder=folder)
+        try:
+            yield remote
+        finally:
+            remote.close()
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            assert self._opener is not None  # either given or opened on first use
+            self._engine = self._opener()
+        return self._engine
+
+    def submit(
+        self,
+        task: StepTask,
+        *,
+        parent_run_id: str,
+        pipeline: str,
+        key: str,
+        params: Mapping[str, str],
+        components: bytes,
+    ) -> Future[StepResult]:
+        _, found = task.step.__reduce__()  # how a worker finds the step: module, name and file
+        job = StepJob(
+            step=found,
+            folder=str(self._folder),
+            node=task.node,
+            # A relative path means the folder this run started in, whatever the worker's is.
+            arguments={k: v.absolute() if isinstance(v, Path) else v for k, v in task.arguments.items()},
+            inputs=task.inputs,
+            cache=task.cache,
+            scratch=task.scratch,
+            stores=self._stores,
+            parent_run_id=parent_run_id,
+            pipeline=pipeline,
+            key=key,
+            params=dict(params),
+            components=components,
+        )
+        return self.engine.submit(run_job, job)
+
+    def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None and self._owned:
+            engine.close()
+
+
+def run_job(job: StepJob) -> StepResult:
+    """In a worker: the step, run and recorded as its nested run under the pipeline's run."""
+    client = worker_client(job.stores)
+
+    def work() -> tuple[OutputRef, ...]:
+        try:
+            task = StepTask(
+                step=_project_step(job.folder, *job.step),
+                node=job.node,
+                arguments=job.arguments,
+                inputs=job.inputs,
+                blobs=client.blobs,
+                cache=job.cache,
+                scratch=job.scratch,
+            )
+            return execute_step(task)
+        finally:
+            _remember(job.folder)  # modules the step imported as it ran are the project's too
+
+    return run_recorded(
+        job.node,
+        work,
+        client=client,
+        parent=job.parent_run_id,
+        pipeline=job.pipeline,
+        key=job.key,
+        params=job.params,
+        components=job.components,
+    )
+
+
+# ---------------------------------------------------------------------- the project's modules in a worker
+
+_lock = threading.Lock()
+_root: str | None = None  # the project folder whose modules this worker imported
+_seen: dict[str, tuple[int, int, int] | None] = {}  # their files' (size, mtime_ns, inode) then
+
+
+def _project_step(folder: str, module: str, qualname: str, file: str | None) -> Step:
+    """The step, from the project's files as they are now."""
+    with _lock:
+        _refresh(folder)
+        if module != "__main__" or file is None:
+            return _find_step(module, qualname, file)
+        found = load_target(f"{file}:{qualname}")  # a script run directly: its module by its file
+    if not isinstance(found, Step):
+        raise InvalidInput(
+            f"{file}:{qualname}: expected a @slipway.step function, got {type(found).__name__}"
+        )
+    return found
+
+
+def _refresh(folder: str) -> None:
+    """Forget the project's modules if the step is another project's or one of their files changed."""
+    global _root
+    if _root == folder and all(_stat(f) == s for f, s in _seen.items()):
+        return
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and any(_project(path, root) for root in (folder, _root) if root is not None):
+            del sys.modules[name]
+    _seen.clear()
+    for root in {folder, _root}:
+        if root is not None and root in sys.path:
+            sys.path.remove(root)
+    sys.path.insert(0, folder)  # its local imports (from features import ...) resolve here first
+    importlib.invalidate_caches()  # a file written since the last import is seen
+    _root = folder
+
+
+def _remember(folder: str) -> None:
+    with _lock:
+        if _root != folder:
+            return
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if path and path not in _seen and _project(path, folder):
+                _seen[path] = _stat(path)
+
+
+def _project(path: str, root: str) -> bool:
+    """A module of the project: a file below its folder, not in an environment kept there (.venv)."""
+    return path.startswith(root + os.sep) and _local(Path(path), Path(root))
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino

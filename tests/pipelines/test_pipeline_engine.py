@@ -1,0 +1,289 @@
+"""Pipeline steps on an engine (a real 2-worker Dask LocalCluster, and the local process pool).
+
+Each engine is shared by the module's tests, as a long-lived cluster is shared by runs: every test's
+project is another folder with its own ``train.py``, so workers must take each step from the files
+of the run that sent it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from tests.pipelines._project import Project, isolated_project
+
+from slipway.core import RunStatus
+from slipway.engines import DaskEngine, Engine, LocalEngine
+from slipway.errors import InvalidInput
+from slipway.pipelines import run
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from concurrent.futures import Future
+    from pathlib import Path
+
+pytest.importorskip("distributed")
+
+# The example project (features.py imports helpers.py), with a metric logged inside a step.
+PIPELINE = """
+    from pathlib import Path
+
+    import slipway
+    from features import build
+
+    @slipway.step
+    def load(path: Path):
+        return [int(x) for x in path.read_text().split()]
+
+    @slipway.step
+    def featurize(rows):
+        return build(rows)
+
+    @slipway.step
+    def train(features, C: float = 1.0):
+        if C < 0:
+            raise ValueError(f"C must be positive, got {C}")
+        slipway.log_metric("weight_sum", sum(features) * C)
+        return {"weights": [f * C for f in features]}
+
+    @slipway.step
+    def report(model, rows):
+        return sum(model["weights"]) + len(rows)
+
+    @slipway.pipeline
+    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
+        rows = load(data)
+        model = train(featurize(rows), C=C)
+        report(model, rows)
+"""
+
+SLEEPERS = """
+    import time
+    import slipway
+
+    @slipway.step
+    def nap(seconds: float, name: str):
+        start = time.monotonic()
+        time.sleep(seconds)
+        return [start, time.monotonic()]
+
+    @slipway.pipeline
+    def pipeline():
+        nap(1.0, "a")
+        nap(1.0, "b")
+"""
+
+
+@pytest.fixture(scope="module")
+def dask() -> Iterator[DaskEngine]:
+    with DaskEngine.start(2) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalEngine]:
+    with LocalEngine(2) as engine:
+        yield engine
+
+
+@pytest.fixture(params=["local", "dask"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    found: Engine = request.getfixturevalue(request.param)
+    return found
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    yield from isolated_project(tmp_path)
+
+
+def _example(project: Project) -> None:
+    project.write_example()
+    project.write("train.py", PIPELINE)
+
+
+class Counting:
+    """A real engine that counts the tasks handed to it."""
+
+    name = "counting"
+
+    def __init__(self, inner: Engine) -> None:
+        self.inner = inner
+        self.submitted = 0
+
+    @property
+    def workers(self) -> int:
+        return self.inner.workers
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return self.inner.submit(fn, *args, **kwargs)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        raise AssertionError("a pipeline submits its steps one by one")
+
+    def close(self) -> None:
+        raise AssertionError("an engine given to run() is left open")
+
+    def __enter__(self) -> Counting:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_steps_on_the_engine_give_what_they_give_here_each_in_its_nested_run(
+    project: Project, engine: Engine
+) -> None:
+    _example(project)
+    pipe = project.load()
+
+    here = run(pipe)
+    there = run(pipe, engine=engine, use_cache=False)
+
+    assert there.ok, there.error
+    assert [s.status for s in there.steps.values()] == ["ran"] * 4
+    digests = {n: {k: o.digest for k, o in s.outputs.items()} for n, s in there.steps.items()}
+    assert digests == {n: {k: o.digest for k, o in s.outputs.items()} for n, s in here.steps.items()}
+    assert there.output("report") == here.output("report") == 15  # helpers.scale doubles 1, 2, 3
+    client = project.client
+    steps = project.children(there.run_id)
+    assert sorted(r.name for r in steps) == ["featurize", "load", "report", "train"]
+    assert all(r.status is RunStatus.FINISHED for r in steps)
+    trained = client.get_run(there.steps["train"].run_id or "")
+    assert trained.parent_run_id == there.run_id
+    assert trained.metrics == {"weight_sum": 12.0}  # logged inside the step, on the worker
+    assert trained.params == {"C": "1.0"}
+    assert trained.tags["slipway.step.key"] == there.steps["train"].key == here.steps["train"].key
+    artifacts = {e.path for e in client.list_artifacts(trained.id)}
+    assert artifacts == {"outputs/train.json", "slipway/cache_key.json"}
+    every = client.search_runs(max_results=100).items
+    assert len(every) == 2 + 8  # no stray run: the metric went to the step's run
+
+
+def test_a_second_run_is_all_cached_and_sends_nothing_to_the_engine(
+    project: Project, local: LocalEngine
+) -> None:
+    _example(project)
+    pipe = project.load()
+    counting = Counting(local)
+
+    first = run(pipe, engine=counting)
+    second = run(pipe, engine=counting)
+
+    assert first.ok, first.error
+    assert counting.submitted == 4
+    assert [s.status for s in second.steps.values()] == ["cached"] * 4
+    assert counting.submitted == 4
+    assert second.output("report") == 15
+
+
+def test_independent_steps_overlap_on_two_workers(project: Project, engine: Engine) -> None:
+    project.write("train.py", SLEEPERS)
+
+    result = run(project.load(), engine=engine)
+
+    assert result.ok, result.error
+    (a0, a1), (b0, b1) = result.output("nap"), result.output("nap_2")
+    assert max(a0, b0) < min(a1, b1), "the two steps ran one after the other"
+
+
+def test_a_failing_step_on_the_engine_is_the_same_one_line_error_and_resume_continues(
+    project: Project, dask: DaskEngine
+) -> None:
+    _example(project)
+    pipe = project.load()
+
+    here = run(pipe, params={"C": -1.0})
+    there = run(pipe, params={"C": -1.0}, engine=dask)
+    resumed = run(pipe, params={"C": 2.0}, engine=dask, resume=True)
+
+    assert there.error == here.error == "step train failed: ValueError: C must be positive, got -1.0"
+    assert {n: s.status for n, s in there.steps.items()} == {
+        "load": "cached",
+        "featurize": "cached",
+        "train": "failed",
+        "report": "skipped",
+    }
+    client = project.client
+    assert client.get_run(there.run_id).status is RunStatus.FAILED
+    failed = client.get_run(there.steps["train"].run_id or "")
+    assert failed.status is RunStatus.FAILED
+    assert failed.parent_run_id == there.run_id
+    trace = client.read_artifact(failed.id, "slipway/traceback.txt").decode()
+    assert "ValueError: C must be positive" in trace
+    assert resumed.resumed_from == there.run_id
+    assert [s.status for s in resumed.steps.values()] == ["cached", "cached", "ran", "ran"]
+    assert resumed.output("report") == 2 * 12 + 3
+
+
+def test_a_worker_runs_the_project_files_as_they_are_now(project: Project, dask: DaskEngine) -> None:
+    _example(project)
+    before = run(project.load(), engine=dask)
+    project.write("helpers.py", "def scale(x):\n    return x * 20\n")  # a module the step imports
+
+    after = run(project.load(), engine=dask)
+
+    assert before.output("report") == 15
+    assert [s.status for s in after.steps.values()] == ["cached", "ran", "ran", "ran"]
+    assert after.output("report") == 20 + 40 + 60 + 3
+
+
+def test_steps_of_a_script_run_directly_are_found_by_its_file(tmp_path: Path, dask: DaskEngine) -> None:
+    (tmp_path / "helpers.py").write_text("def scale(x):\n    return x * 2\n")
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import slipway
+            from helpers import scale
+            from slipway.pipelines import run
+
+            @slipway.step
+            def double(x: int):
+                return scale(x)
+
+            @slipway.pipeline
+            def pipeline(x: int = 21):
+                double(x)
+
+            if __name__ == "__main__":
+                result = run(pipeline, engine="dask", scheduler={dask.client.scheduler.address!r})
+                print(result.error or result.output("double"))
+            """
+        )
+    )
+
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"engine": "spark"}, "engine 'spark': expected one of local, dask"),
+        ({"scheduler": "tcp://h:8786"}, "scheduler 'tcp://h:8786': choose where the steps run with engine="),
+        ({"workers": 2}, "workers 2: choose where the steps run with engine="),
+        ({"engine": "local", "scheduler": "tcp://h:8786"}, "scheduler 'tcp://h:8786': only the dask engine"),
+        ({"engine": "dask", "workers": 0}, "workers 0: expected a positive whole number"),
+        ({"engine": "local", "parallel": 2}, "parallel 2: on an engine its workers run the steps"),
+    ],
+)
+def test_engine_mistakes_are_one_line_before_any_run(
+    project: Project, options: dict[str, Any], message: str
+) -> None:
+    _example(project)
+    pipe = project.load()
+
+    with pytest.raises(InvalidInput) as caught:
+        run(pipe, **options)
+
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+    assert project.client.search_runs().items == []
