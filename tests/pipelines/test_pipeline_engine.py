@@ -7,6 +7,7 @@ of the run that sent it.
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from tests.pipelines._project import Project, isolated_project
 from slipway.core import RunStatus
 from slipway.engines import DaskEngine, Engine, LocalEngine
 from slipway.errors import InvalidInput
-from slipway.pipelines import run
+from slipway.pipelines import StepResult, run
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -181,6 +182,26 @@ def test_a_second_run_is_all_cached_and_sends_nothing_to_the_engine(
     assert second.output("report") == 15
 
 
+def test_a_named_dask_engine_starts_its_cluster_only_when_a_step_must_run(project: Project) -> None:
+    _example(project)
+    pipe = project.load()
+    before = len(multiprocessing.active_children())  # the module's engines, if started
+    seen: list[int] = []
+
+    def count(_result: StepResult) -> None:
+        seen.append(len(multiprocessing.active_children()) - before)
+
+    first = run(pipe, engine="dask", workers=1, progress=count)
+    started, seen[:] = list(seen), []
+    second = run(pipe, engine="dask", workers=1, progress=count)
+
+    assert [s.status for s in first.steps.values()] == ["ran"] * 4
+    assert started == [1] * 4  # a LocalCluster of one worker process, while the steps ran
+    assert [s.status for s in second.steps.values()] == ["cached"] * 4
+    assert seen == [0] * 4
+    assert len(multiprocessing.active_children()) == before  # and it was shut down
+
+
 def test_independent_steps_overlap_on_two_workers(project: Project, engine: Engine) -> None:
     project.write("train.py", SLEEPERS)
 
@@ -240,7 +261,7 @@ def test_steps_of_a_script_run_directly_are_found_by_its_file(tmp_path: Path, da
             f"""
             import slipway
             from helpers import scale
-            from slipway.pipelines import run
+            from slipway.pipelines import StepResult, run
 
             @slipway.step
             def double(x: int):

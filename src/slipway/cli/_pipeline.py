@@ -42,12 +42,30 @@ def run(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print a failed step's traceback")] = False,
     as_json: AsJson = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="run the steps on an engine: local (worker processes here) or dask (a cluster)",
+            show_default="threads in this process",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="a running Dask scheduler (tcp://host:8786) for --engine dask"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="worker processes of --engine local or a Dask LocalCluster"),
+    ] = None,
 ) -> None:
     """Run a pipeline: steps whose inputs, code and parameters did not change are reused.
 
     Each step prints as it ends: ran, cached (and from which run), failed or skipped. A failed step
     exits 1 with its error on one line (its traceback is the step run's artifact
     slipway/traceback.txt, or use --verbose); run again with --resume to continue from it.
+    --engine local|dask runs the steps that must run as tasks on an engine (cached ones never
+    reach it); --scheduler connects to a running Dask cluster instead of starting one.
     """
     from slipway.pipelines import run as run_pipeline
 
@@ -60,15 +78,19 @@ def run(
         use_cache=not no_cache,
         experiment=experiment,
         progress=None if as_json else _print_step,
+        engine=engine,
+        scheduler=scheduler,
+        workers=workers,
     )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         counts = {s: sum(1 for r in result.steps.values() if r.status == s) for s in ("ran", "cached")}
         resumed = f", resumed from run {result.resumed_from[:8]}" if result.resumed_from else ""
+        on = f" on {engine}" if engine is not None else ""
         typer.echo(
             f"pipeline {result.name}: {counts['ran']} ran, {counts['cached']} cached in "
-            f"{result.seconds:.2f}s (run {result.run_id}{resumed})"
+            f"{result.seconds:.2f}s{on} (run {result.run_id}{resumed})"
         )
     if not result.ok:
         failed = [r for r in result.steps.values() if r.status == "failed"]
