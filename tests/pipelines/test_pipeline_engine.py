@@ -241,6 +241,31 @@ def test_a_failing_step_on_the_engine_is_the_same_one_line_error_and_resume_cont
     assert resumed.output("report") == 2 * 12 + 3
 
 
+def test_a_worker_that_dies_fails_its_step_in_one_line(project: Project) -> None:
+    project.write(
+        "train.py",
+        """
+        import os
+        import slipway
+
+        @slipway.step
+        def crash(code: int = 3):
+            os._exit(code)
+
+        @slipway.pipeline
+        def pipeline():
+            crash()
+        """,
+    )
+
+    result = run(project.load(), engine="local", workers=1)  # its own pool: this one breaks
+
+    assert result.error is not None
+    assert result.error.startswith("step crash failed: BrokenProcessPool: ")
+    assert "\n" not in result.error
+    assert project.client.get_run(result.run_id).status is RunStatus.FAILED
+
+
 def test_a_worker_runs_the_project_files_as_they_are_now(project: Project, dask: DaskEngine) -> None:
     _example(project)
     before = run(project.load(), engine=dask)
