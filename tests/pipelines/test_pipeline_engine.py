@@ -14,7 +14,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from tests.pipelines._project import Project, isolated_project
+from tests.pipelines._project import EXAMPLE_PIPELINE, Project, isolated_project
 
 from slipway.core import RunStatus
 from slipway.engines import DaskEngine, Engine, LocalEngine
@@ -29,37 +29,11 @@ if TYPE_CHECKING:
 pytest.importorskip("distributed")
 
 # The example project (features.py imports helpers.py), with a metric logged inside a step.
-PIPELINE = """
-    from pathlib import Path
-
-    import slipway
-    from features import build
-
-    @slipway.step
-    def load(path: Path):
-        return [int(x) for x in path.read_text().split()]
-
-    @slipway.step
-    def featurize(rows):
-        return build(rows)
-
-    @slipway.step
-    def train(features, C: float = 1.0):
-        if C < 0:
-            raise ValueError(f"C must be positive, got {C}")
-        slipway.log_metric("weight_sum", sum(features) * C)
-        return {"weights": [f * C for f in features]}
-
-    @slipway.step
-    def report(model, rows):
-        return sum(model["weights"]) + len(rows)
-
-    @slipway.pipeline
-    def pipeline(data: Path = Path("data.txt"), C: float = 1.0):
-        rows = load(data)
-        model = train(featurize(rows), C=C)
-        report(model, rows)
-"""
+PIPELINE = EXAMPLE_PIPELINE.replace(
+    '        return {"weights"',
+    '        slipway.log_metric("weight_sum", sum(features) * C)\n        return {"weights"',
+)
+assert PIPELINE != EXAMPLE_PIPELINE
 
 SLEEPERS = """
     import time
