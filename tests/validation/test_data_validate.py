@@ -133,6 +133,38 @@ def test_a_category_domain_matches_values_by_text_whatever_the_file_made_of_them
     assert validate_data(as_category, schema).anomalies[0].examples == ("3",)
 
 
+def test_a_numeric_category_read_back_as_floats_matches_its_domain_by_value(tmp_path: Path) -> None:
+    schema = _schema(cat={"kind": "category", "domain": [1, 2, 3]}, n={"kind": "int"})
+    (tmp_path / "gap.csv").write_text("cat,n\n1,0\n2,1\n,2\n3,3\n")  # the gap makes 1.0, 2.0, 3.0
+    (tmp_path / "new.csv").write_text("cat,n\n1,0\n2,1\n,2\n3,3\n4,4\n")
+
+    assert validate_data(tmp_path / "gap.csv", schema).anomalies == ()
+    result = validate_data(tmp_path / "new.csv", schema)
+    assert _only(result) == ("cat", "unknown_categories", "error")
+    assert result.anomalies[0].examples == (4.0,)
+    assert result.anomalies[0].count == 1
+
+
+@pytest.mark.parametrize(
+    ("domain", "values", "unknown"),
+    [
+        (["1", "2"], [1.0, 2.0, None], ()),  # text domain, floats in the data
+        ([1.0, 2.5], [1, 1, 2], (2,)),  # float domain, ints in the data: 2.5 is no int
+        ([1.5, "x"], [1.5, 2.5, None], (2.5,)),
+        ([9007199254740992], [9007199254740993], (9007199254740993,)),  # ints compared exactly
+        ([True], [1, 1], (1,)),  # true is not the number 1
+    ],
+)
+def test_numbers_in_a_category_column_compare_by_value(
+    domain: list[object], values: list[object], unknown: tuple[object, ...]
+) -> None:
+    schema = _schema(c={"kind": "category", "domain": domain, "allow_constant": True})
+
+    result = validate_data(pd.DataFrame({"c": values}), schema)
+
+    assert tuple(e for a in result.anomalies for e in a.examples) == unknown
+
+
 def test_bool_domains_compare_booleans() -> None:
     schema = _schema(vip={"kind": "bool", "domain": [False]})
 

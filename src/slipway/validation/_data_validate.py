@@ -8,8 +8,9 @@ one float array, text through one ``value_counts``.
 
 Kinds that are compatible: an int column accepts floats that are all whole (a CSV column with
 missing values reads as float), a float column accepts ints, a string column accepts categories,
-and a category column accepts any values but dates, compared with its domain as text (a category
-``1`` read back from CSV as the number 1 is the same value).
+and a category column accepts any values but dates, compared with its domain as text, or by value
+when the column holds numbers (a category ``1`` read back from CSV as the number 1, or as 1.0 when
+the column has a gap, is the same value).
 """
 
 from __future__ import annotations
@@ -404,10 +405,13 @@ def _values(
         return seen, out
     counts = value_counts(present)
     seen = _with(seen, distinct=len(counts))
-    as_text = col.kind != "bool"
-    allowed = {str(v) for v in col.domain} if as_text else set(col.domain)
-    keys = [str(plain(v)) if as_text else plain(v) for v in counts.index]
-    unknown = np.fromiter((k not in allowed for k in keys), dtype=bool, count=len(keys))
+    if col.kind != "bool" and counts.index.dtype.kind in "iuf":
+        unknown = ~_in_numeric_domain(counts.index.to_numpy(), col.domain)
+    else:
+        as_text = col.kind != "bool"
+        allowed = {str(v) for v in col.domain} if as_text else set(col.domain)
+        keys = [str(plain(v)) if as_text else plain(v) for v in counts.index]
+        unknown = np.fromiter((k not in allowed for k in keys), dtype=bool, count=len(keys))
     n_unknown = int(counts.to_numpy()[unknown].sum())
     share = n_unknown / len(present)
     if n_unknown and share > col.max_unknown:
@@ -424,6 +428,40 @@ def _values(
     if not col.allow_constant and len(counts) == 1:
         out.append(_constant(schema, name, counts.index[0]))
     return seen, out
+
+
+def _in_numeric_domain(values: NDArray[Any], domain: tuple[Any, ...]) -> NDArray[np.bool_]:
+    """Which numbers are in a category's domain, compared by value rather than as text.
+
+    A category of codes comes back from a CSV as ints, or as floats when the column has a gap
+    (``1.0`` for the schema's ``1`` or ``"1"``); text would call every one unknown. Integers are
+    compared as integers, so ids beyond float precision never match a neighbour.
+    """
+    import numpy as np
+
+    numbers = [n for n in map(_number, domain) if n is not None]
+    if values.dtype.kind == "i":
+        whole = [int(n) for n in numbers if isinstance(n, int) or (math.isfinite(n) and n.is_integer())]
+        in_range = [n for n in whole if -(2**63) <= n < 2**63]
+        return np.isin(values, np.array(in_range, dtype=np.int64))
+    return np.isin(values.astype(np.float64), np.array(numbers, dtype=np.float64))
+
+
+def _number(value: Any) -> int | float | None:
+    """A domain entry as the number it names (``1``, ``1.5``, ``"1"``), None for text and booleans."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
 
 
 def _all_equal(present: pd.Series[Any]) -> bool:
