@@ -150,3 +150,54 @@ def test_data_that_breaks_the_champions_schema_stops_before_training(
     assert "mean area" in result.error
     assert result.steps["train"].status == "skipped"
     assert _versions() == [1, 2]
+
+
+def test_editing_the_trainer_or_the_policy_reruns_the_steps_that_read_them(
+    project: Project, tmp_path: Path
+) -> None:
+    frame = _data()
+    _champion(frame)
+    frame.to_parquet(tmp_path / "fresh.parquet")
+    project.write("trainers.py", STRONG)
+    project.write(
+        "gate.yaml", "compare: {alias: production}\nchecks:\n  - {kind: metric, metric: accuracy, min: 0.5}\n"
+    )
+    params = {
+        "model": MODEL,
+        "data": tmp_path / "fresh.parquet",
+        "target": "target",
+        "trainer": f"{tmp_path / 'trainers.py'}:strong",
+        "policy": str(tmp_path / "gate.yaml"),
+    }
+    assert run(retrain, params=params).ok
+
+    project.write("trainers.py", STRONG.replace("max_iter=2000", "max_iter=2000, C=0.5"))
+    edited = run(retrain, params=params)
+
+    assert edited.ok, edited.error
+    assert edited.steps["train"].status == "ran"
+    assert _versions() == [1, 2, 3]  # a different model: registered
+
+    project.write(
+        "gate.yaml",
+        "compare: {alias: production}\nchecks:\n  - {kind: metric, metric: accuracy, min: 0.99}\n",
+    )
+    stricter = run(retrain, params=params)
+
+    assert stricter.ok, stricter.error
+    assert stricter.steps["train"].status == stricter.steps["register"].status == "cached"
+    assert stricter.steps["gate"].status == "ran"
+    assert stricter.output("promote_version")["reason"].startswith("gate failed: accuracy >= 0.99")
+
+
+def test_the_champion_is_described_without_what_changes_between_loads() -> None:
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    from slipway.pipelines._template import _describe
+
+    a = RandomForestClassifier(n_estimators=3, random_state=np.random.RandomState(0))
+    b = RandomForestClassifier(n_estimators=3, random_state=np.random.RandomState(0))
+    assert _describe(a) == _describe(b)
+    assert "n_estimators=3" in _describe(a)
+    assert _describe(a) != _describe(RandomForestClassifier(n_estimators=4))

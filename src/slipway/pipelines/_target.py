@@ -49,13 +49,20 @@ def _load_file(path: Path) -> Any:
     if folder not in sys.path:
         sys.path.insert(0, folder)
     name = path.stem
+    stat = path.stat()
+    seen = (stat.st_mtime_ns, stat.st_size)
     existing = sys.modules.get(name)
-    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
-        return existing
+    if (
+        existing is not None
+        and Path(getattr(existing, "__file__", "") or "").resolve() == path
+        and getattr(existing, "__slipway_stat__", None) == seen
+    ):
+        return existing  # loaded already and unchanged since (a long-lived process reloads edits)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise InvalidInput(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    module.__slipway_stat__ = seen  # type: ignore[attr-defined]
     sys.modules[name] = module  # before exec: pickling a step by reference needs the module found
     try:
         spec.loader.exec_module(module)

@@ -26,15 +26,18 @@ starts. The steps, in order:
 - ``promote``: moves ``alias`` to the new version when ``promote`` is true and the gate passed;
   otherwise says why not. A failed gate is an outcome, not an error: the version stays registered.
 
-``champion`` runs every time and hands who holds the alias to the gate and what estimator it is to
-training, so a moved alias re-runs what depends on it, and a second run after a promotion finds the
-new version already holds the alias instead of registering it again.
+``champion`` runs every time and resolves to content what the other steps would otherwise read
+from outside their arguments: who holds the alias (for the gate), what estimator it is (for a
+copy), the schema's YAML, the policy's text and a digest of the trainer's code. So editing
+``fit.py``, ``gate.yaml`` or the schema re-runs exactly the steps that read them, a moved alias
+re-runs validation and the gate, and a second run after a promotion registers nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path  # noqa: TC003  (the pipeline's parameters are typed at run time)
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
@@ -49,27 +52,133 @@ __all__ = ["retrain"]
 SCHEMA_NAME = "train"
 
 
-@step(always_run=True, outputs=("champion_version", "champion_estimator"))
-def champion(model: str, alias: str) -> tuple[str, str]:
-    """Who holds ``alias`` now, and what estimator it is (class and parameters); "" for neither.
+@step(
+    always_run=True,
+    outputs=("champion_version", "champion_estimator", "schema_text", "policy_text", "trainer_code"),
+)
+def champion(
+    model: str, alias: str, schema: str, policy: str, trainer: str
+) -> tuple[str, str, str, str, str]:
+    """Everything the later steps read from outside their arguments, resolved to content.
 
-    Run every time (the alias moves outside the pipeline): the version is an input of the gate,
-    the estimator of training, so a moved alias re-runs what depends on it, and promoting a copy
-    of the champion's estimator does not retrain it on the next run.
+    Who holds ``alias`` now and what estimator it is (class and parameters), the schema's YAML
+    (``schema``, else the one logged with the champion's training run), the policy file's text,
+    and a digest of the trainer's code with the project modules it uses. Run every time (an alias
+    moves, a file is edited outside the pipeline); the steps below take these as inputs, so
+    their keys change exactly when what they would read changed.
     """
+    import slipway
+
+    tracking = slipway.client()
+    version = _holder(model, alias)
+    spec = _estimator_spec(model, version) if version else ""
+    if schema:
+        from slipway.validation import load_schema
+
+        schema_text = load_schema(schema, tracking=tracking, name=SCHEMA_NAME).to_yaml()
+    else:
+        schema_text = _logged_schema(model, version) if version else ""
+    policy_text = _read_text(policy, "policy") if policy else ""
+    return str(version or ""), spec, schema_text, policy_text, _code_digest(trainer) if trainer else ""
+
+
+def _holder(model: str, alias: str) -> int | None:
     import slipway
     from slipway.errors import NotFound
 
     try:
-        version = slipway.client().store.get_version_by_alias(model, alias)
+        return slipway.client().store.get_version_by_alias(model, alias).version
     except NotFound:
-        return "", ""
-    loaded = slipway.load_model(f"models:/{model}/{version.version}")
-    get_params = getattr(loaded.raw, "get_params", None)
-    spec = f"{type(loaded.raw).__module__}.{type(loaded.raw).__qualname__}"
-    if callable(get_params):
-        spec += repr(sorted((k, repr(v)) for k, v in get_params(deep=False).items()))
-    return str(version.version), spec
+        return None
+
+
+def _estimator_spec(model: str, version: int) -> str:
+    """The champion's estimator as class and parameters, kept per manifest digest once computed.
+
+    Loading a model takes a second or two; its spec never changes, so it is computed once per
+    version's manifest and read from ``<home>/pipelines/estimators.json`` afterwards.
+    """
+    import json
+
+    import slipway
+    from slipway.config import load_settings
+
+    digest = slipway.client().store.get_model_version(model, version).manifest_digest
+    cache = load_settings().home / "pipelines" / "estimators.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (FileNotFoundError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if digest in known:
+        return str(known[digest])
+    spec = _describe(slipway.load_model(f"models:/{model}/{version}").raw)
+    known[digest] = spec
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known, sort_keys=True))
+    os.replace(tmp, cache)
+    return spec
+
+
+def _describe(value: Any) -> str:
+    """Class and parameters, recursively; anything else by its type alone.
+
+    Never a repr that changes between loads (a RandomState's or a function's shows an address).
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    name = f"{type(value).__module__}.{type(value).__qualname__}"
+    get_params = getattr(value, "get_params", None)
+    if callable(get_params) and not isinstance(value, type):
+        params = get_params(deep=False)
+        return name + "(" + ", ".join(f"{k}={_describe(v)}" for k, v in sorted(params.items())) + ")"
+    return name
+
+
+def _logged_schema(model: str, version: int) -> str:
+    """The YAML of the schema logged with version's training run, or "" when it logged none."""
+    import slipway
+    from slipway.errors import NotFound
+    from slipway.validation import load_schema
+
+    try:
+        return load_schema(
+            f"models:/{model}/{version}", tracking=slipway.client(), name=SCHEMA_NAME
+        ).to_yaml()
+    except (NotFound, InvalidInput):
+        return ""
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{what} {path}: cannot read it ({exc.strerror})") from None
+
+
+def _code_digest(trainer: str) -> str:
+    """SHA-256 of the trainer's code and the project modules it uses, as pipeline steps are keyed."""
+    import hashlib
+    import json
+    import sys
+
+    from slipway.pipelines._code import CodeScanner
+    from slipway.pipelines._target import load_target
+
+    fn = load_target(trainer)
+    if not callable(fn):
+        raise InvalidInput(f"trainer {trainer!r}: expected a function (X, y) -> fitted model")
+    file = getattr(sys.modules.get(getattr(fn, "__module__", "") or ""), "__file__", None)
+    root = Path(file).resolve().parent if file else Path.cwd()
+    code, modules = CodeScanner(root).components(fn)
+    doc = json.dumps({"trainer": trainer, "code": code, "modules": modules}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
 
 
 @step
@@ -82,46 +191,28 @@ def load_data(data: Path) -> pd.DataFrame:
 
 
 @step
-def validate_data(
-    frame: pd.DataFrame, model: str, alias: str, schema: str, champion_version: str
-) -> pd.DataFrame:
+def validate_data(frame: pd.DataFrame, schema_text: str) -> pd.DataFrame:
     """The data, once it passed its schema; error anomalies stop the pipeline (DataValidationFailed).
 
-    Returning the frame makes every later step depend on the check (the store keeps it once); the
-    champion's version is an input because, with no ``schema`` given, its schema is the contract.
+    Returning the frame makes every later step depend on the check (the store keeps it once).
+    With no schema given and none logged with the champion (the first retraining) there is no
+    contract yet: the data is only checked against one inferred from itself.
     """
     import slipway
-    from slipway.validation import infer_schema, load_schema, validate_data
+    from slipway.validation import infer_schema, parse_schema, validate_data
 
-    run = slipway.active_run()
-    source = schema or _logged_schema(model, alias)
-    if source is None:
-        rules = infer_schema(frame, name=SCHEMA_NAME)
-        origin = "inferred from this data (no schema given, none logged with the champion)"
+    if schema_text:
+        import yaml
+
+        rules = parse_schema(yaml.safe_load(schema_text), source="schema")
     else:
-        rules = load_schema(source, tracking=slipway.client(), name=SCHEMA_NAME)
-        origin = source
+        rules = infer_schema(frame, name=SCHEMA_NAME)
     result = validate_data(frame, rules)
+    run = slipway.active_run()
     if run is not None:
         run.log_text(result.to_text(), "data_validation.txt")
-        run.set_tag("schema", origin)
     result.raise_for_anomalies()
     return frame
-
-
-def _logged_schema(model: str, alias: str) -> str | None:
-    """The champion's training schema URI, when its run logged one."""
-    import slipway
-    from slipway.errors import NotFound
-
-    uri = f"models:/{model}@{alias}"
-    try:
-        from slipway.validation import load_schema
-
-        load_schema(uri, tracking=slipway.client(), name=SCHEMA_NAME)
-    except (NotFound, InvalidInput):
-        return None
-    return uri
 
 
 @step(outputs=("train_rows", "holdout_rows"))
@@ -142,7 +233,13 @@ def split(frame: pd.DataFrame, target: str, test_size: float, seed: int) -> tupl
 
 @step
 def train(
-    train_rows: pd.DataFrame, target: str, model: str, alias: str, trainer: str, champion_estimator: str
+    train_rows: pd.DataFrame,
+    target: str,
+    model: str,
+    alias: str,
+    trainer: str,
+    trainer_code: str,
+    champion_estimator: str,
 ) -> Any:
     """Fit the trainer's model, or a fresh copy of the champion's estimator, on the training rows."""
     x, y = train_rows.drop(columns=[target]), train_rows[target]
@@ -171,21 +268,23 @@ def train(
 
 
 @step
-def register(estimator: Any, train_rows: pd.DataFrame, target: str, model: str, schema: str) -> int:
+def register(estimator: Any, train_rows: pd.DataFrame, target: str, model: str, schema_text: str) -> int:
     """Log the model with its training data and schema, and register the next version.
 
     The training data becomes monitoring's reference; the schema (the one given, else inferred from
     these rows) is what the next retraining validates its data against (``models:/NAME@ALIAS``).
     """
     import slipway
-    from slipway.validation import infer_schema, load_schema, log_schema
+    from slipway.validation import infer_schema, log_schema, parse_schema
 
     run = slipway.active_run()
     if run is None:  # pragma: no cover - the runner always opens the step's run
         raise InvalidInput("step register: needs an active run")
     x = train_rows.drop(columns=[target])
-    if schema:
-        contract = load_schema(schema, tracking=slipway.client())
+    if schema_text:
+        import yaml
+
+        contract = parse_schema(yaml.safe_load(schema_text), source="schema")
     else:
         # An inferred range is only the extremes these rows happened to have: next month's data
         # past them is reported (a warning), while a missing column, a wrong type, unknown
@@ -206,7 +305,7 @@ def gate(
     target: str,
     model: str,
     alias: str,
-    policy: str,
+    policy_text: str,
     champion_version: str,
 ) -> dict[str, Any]:
     """The promotion gate on the holdout rows, recorded on the version.
@@ -218,7 +317,9 @@ def gate(
     if champion_version == str(version):
         return {"passed": True, "version": version, "failed": [], "champion": True}
 
-    rules: Any = policy or _default_policy(model, version, alias)
+    import yaml
+
+    rules: Any = yaml.safe_load(policy_text) if policy_text else _default_policy(model, version, alias)
     uri = f"models:/{model}/{version}"
     result = slipway.validate(uri, holdout_rows, target=target, policy=rules, reason="retrain pipeline")
     return {"passed": result.passed, "version": version, "failed": [c.name for c in result.failed]}
@@ -275,11 +376,16 @@ def retrain(
     promote: bool = False,
 ) -> Any:
     """Retrain ``model`` on ``data`` and register the challenger; promote it only if it wins."""
-    champion_version, champion_estimator = champion(model, alias)
-    checked = validate_data(load_data(data), model, alias, schema, champion_version)
+    champion_version, champion_estimator, schema_text, policy_text, trainer_code = champion(
+        model, alias, schema, policy, trainer
+    )
+    checked = validate_data(load_data(data), schema_text)
     train_rows, holdout_rows = split(checked, target, test_size, seed)
     # Only a copy of the champion depends on which estimator the champion is.
-    estimator = train(train_rows, target, model, alias, trainer, "" if trainer else champion_estimator)
-    version = register(estimator, train_rows, target, model, schema)
-    outcome = gate(version, holdout_rows, target, model, alias, policy, champion_version)
+    spec = "" if trainer else champion_estimator
+    estimator = train(train_rows, target, model, alias, trainer, trainer_code, spec)
+    # The schema registered with the model is the one given, else inferred from its training rows
+    # (never the champion's: a promoted model would otherwise change its successor's key).
+    version = register(estimator, train_rows, target, model, schema_text if schema else "")
+    outcome = gate(version, holdout_rows, target, model, alias, policy_text, champion_version)
     return promote_version(outcome, model, alias, promote)
