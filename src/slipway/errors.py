@@ -51,6 +51,7 @@ __all__ = [
     "StoreUnavailable",
     "Unauthorized",
     "error_from_code",
+    "first_line",
 ]
 
 
@@ -178,3 +179,13 @@ def error_from_code(code: str, message: str) -> SlipwayError:
         if cls.code == code:
             return cls(message)
     return SlipwayError(message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or ``""``: the reason a one-line error quotes.
+
+    A third-party message (SQLAlchemy, Dask, pandas) often runs to several lines of context that
+    the CLI's one-line errors must not carry.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

@@ -19,7 +19,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from slipway.errors import InvalidInput, MissingExtra
+from slipway.errors import InvalidInput, MissingExtra, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -92,7 +92,7 @@ class DaskEngine:
         try:
             client = Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
         except Exception as exc:  # any failure to connect (refused, timeout, not a scheduler) is one answer
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc) or type(exc).__name__
             raise InvalidInput(
                 f"scheduler {address}: cannot connect ({reason}); expected a running Dask scheduler "
                 "at that address, such as tcp://host:8786"

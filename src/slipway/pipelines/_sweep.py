@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
 from slipway.engines import ENGINES, open_engine
-from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError
+from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError, first_line
 from slipway.pipelines._stores import Stores, bound, worker_client
 from slipway.pipelines._target import load_target
 
@@ -386,7 +386,7 @@ def _open_storage(spec: str) -> Any:
         except ImportError as exc:  # the URL's driver (psycopg, pymysql) is missing
             raise MissingExtra(f"storage {_masked(spec)}: {exc}") from exc
         except Exception as exc:  # SQLAlchemy's errors: a bad URL, a server that does not answer
-            raise InvalidInput(f"storage {_masked(spec)}: {type(exc).__name__}: {_line(exc)}") from exc
+            raise InvalidInput(f"storage {_masked(spec)}: {type(exc).__name__}: {first_line(exc)}") from exc
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(spec)
@@ -509,7 +509,7 @@ def _trial(
     except _BadValue as exc:
         state, error = "FAIL", str(exc)
     except Exception as exc:
-        state, error = "FAIL", f"{type(exc).__name__}: {_line(exc)}"
+        state, error = "FAIL", f"{type(exc).__name__}: {first_line(exc)}"
     except BaseException:  # Ctrl-C, a worker told to stop: record the trial, then stop
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         run.end(RunStatus.KILLED)
@@ -543,11 +543,6 @@ def _number(returned: object) -> float:
     if math.isnan(value):
         raise _BadValue("the objective returned nan: expected a number")
     return value
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 # ---------------------------------------------------------------------- the end of a sweep
