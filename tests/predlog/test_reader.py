@@ -163,6 +163,70 @@ def test_a_bad_deployment_filter_is_refused(tree: FileTree) -> None:
         read_predictions(tree, deployment="../x")
 
 
+def _log(tree: FileTree, deployment: str, ids: list[str], at: datetime, **kwargs: object) -> None:
+    with PredictionLogWriter(tree, deployment=deployment) as writer:  # a part of its own, as a new process
+        writer.log(dataclasses.replace(batch(ids, **kwargs), timestamp=at))  # type: ignore[arg-type]
+
+
+def test_a_resumed_batch_jobs_repeated_rows_read_back_once_the_latest(tree: FileTree) -> None:
+    ids = [f"job-{i}" for i in range(10)]
+    _log(tree, "churn", ids, DAY1, variant="batch", x=np.zeros(10))
+    _log(tree, "churn", ids[4:8], DAY1 + timedelta(minutes=1), variant="batch", x=np.ones(4))  # resumed
+    _log(tree, "churn", ids[6:], DAY1 + timedelta(minutes=2), variant="batch", x=np.full(4, 2.0))  # again
+
+    frame = read_predictions(tree, deployment="churn")
+
+    assert len(frame) == 10
+    assert sorted(frame["request_id"]) == sorted(ids)
+    assert frame.set_index("request_id")["x"].to_dict() == {
+        **dict.fromkeys(ids[:4], 0.0),
+        **dict.fromkeys(ids[4:6], 1.0),
+        **dict.fromkeys(ids[6:], 2.0),
+    }
+    assert frame["timestamp"].is_monotonic_increasing
+    assert frame.index.tolist() == list(range(10))
+    window = read_predictions(tree, start=DAY1, end=DAY1 + timedelta(seconds=90))
+    assert window["request_id"].is_unique
+    assert len(window) == 10  # ids 8 and 9 as first logged: their repeat is after the window
+    assert len(read_predictions(tree, start=DAY1 + timedelta(minutes=2))) == 4
+
+
+def test_only_batch_rows_of_one_deployment_are_repeats(tree: FileTree) -> None:
+    _log(tree, "churn", ["r1", "r2"], DAY1)
+    _log(tree, "churn", ["r1", "r2"], DAY1, variant="shadow")  # a shadow shares its primary's ids
+    _log(tree, "churn", ["r1"], DAY1 + timedelta(seconds=1))  # a client that sent an id twice
+    _log(tree, "churn", ["job-0", "job-1"], DAY1, variant="batch")
+    _log(tree, "churn", ["job-1"], DAY2, variant="batch")
+    _log(tree, "fraud", ["job-0"], DAY1, variant="batch")  # the same job scored for another deployment
+
+    frame = read_predictions(tree)
+
+    assert sorted(zip(frame["deployment"], frame["variant"], frame["request_id"], strict=True)) == [
+        ("churn", "batch", "job-0"),
+        ("churn", "batch", "job-1"),
+        ("churn", "primary", "r1"),
+        ("churn", "primary", "r1"),
+        ("churn", "primary", "r2"),
+        ("churn", "shadow", "r1"),
+        ("churn", "shadow", "r2"),
+        ("fraud", "batch", "job-0"),
+    ]
+    assert frame.loc[frame["request_id"] == "job-1", "timestamp"].tolist() == [pd.Timestamp(DAY2)]
+    assert len(read_predictions(tree, variant="primary")) == 3
+
+
+def test_feedback_joins_one_label_to_a_batch_row_logged_twice(tree: FileTree) -> None:
+    ids = [f"job-{i}" for i in range(4)]
+    _log(tree, "churn", ids, DAY1, variant="batch")
+    _log(tree, "churn", ids[2:], DAY1 + timedelta(minutes=1), variant="batch")
+    log_feedback(tree, deployment="churn", request_ids=["job-3", "job-0"], labels=[1, 0], timestamp=DAY2)
+
+    joined = join_feedback(read_predictions(tree), read_feedback(tree))
+
+    assert joined.set_index("request_id")["label"].dropna().to_dict() == {"job-0": 0, "job-3": 1}
+    assert len(joined) == 4
+
+
 # ---------------------------------------------------------------- feedback
 
 

@@ -28,6 +28,8 @@ RESERVED = ("request_id", "timestamp", "deployment", "model_name", "model_versio
 #: The columns join_feedback adds; a feature or output of these names is renamed like a reserved one.
 JOINED = ("label", "label_timestamp")
 FEEDBACK_COLUMNS = ("request_id", "label", "timestamp", "deployment")
+#: Batch scoring's variant: its rows are logged at least once, so readers drop repeated request ids.
+BATCH_VARIANT = "batch"
 
 #: Inputs named like a reserved column are stored as ``input.<name>``, outputs as ``output.<name>``.
 INPUT_PREFIX = "input."

@@ -4,6 +4,15 @@ Partitions are chosen from folder names before any file is listed or read: a day
 only that day's folder. Parts written by different model versions may have different columns;
 they are unified (a column missing from a part is null there, int64 and float64 give float64, a
 column stored as numbers in one part and text in another is read as text).
+
+Batch scoring logs its rows at least once: a job stopped after logging a chunk but before
+recording it as finished logs that chunk again when it resumes, under the same request ids
+(``<job>-<row>``). :func:`read_predictions` keeps one row per request id among a deployment's
+``batch`` rows, the latest written, so a resumed job counts each row once. It drops repeats
+within what one call reads: a repeat logged after the end of the window asked for (a resume that
+came later) is in the next window, not this one. Serving's rows are returned as written: it logs a
+row at most once, and its shadow's rows share their primary's request id on purpose. Only
+``batch`` rows are hashed, so reading a serving log costs one comparison of the variant column.
 """
 
 from __future__ import annotations
@@ -13,7 +22,15 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
-from slipway.predlog._layout import FEEDBACK, JOINED, PREDICTIONS, check_name, folder_date, to_micros
+from slipway.predlog._layout import (
+    BATCH_VARIANT,
+    FEEDBACK,
+    JOINED,
+    PREDICTIONS,
+    check_name,
+    folder_date,
+    to_micros,
+)
 from slipway.predlog._table import ROLE_KEY
 
 if TYPE_CHECKING:
@@ -50,7 +67,9 @@ def read_predictions(
         variant: one variant (``"canary"``) or several, or all.
 
     The frame's ``attrs["inputs"]`` and ``attrs["outputs"]`` list which columns are model inputs
-    and outputs.
+    and outputs. A batch job's row logged twice (the job was interrupted and resumed) is returned
+    once, the copy written last, when both copies fall in the range read (see the module's
+    docstring).
 
     .. versionadded:: 0.1
     """
@@ -61,6 +80,7 @@ def read_predictions(
     if variant is not None:
         wanted = [variant] if isinstance(variant, str) else list(variant)
         table = table.filter(pc.is_in(table["variant"], value_set=pa.array(wanted, type=pa.string())))
+    table = _without_repeats(table)
     frame: pd.DataFrame = table.to_pandas()
     frame.attrs["inputs"] = _columns_with_role(table.schema, b"input")
     frame.attrs["outputs"] = _columns_with_role(table.schema, b"output")
@@ -161,6 +181,46 @@ def _read(
     if table.num_rows > 1:
         table = table.take(pc.sort_indices(table, sort_keys=[("timestamp", "ascending")]))  # stable
     return table
+
+
+def _without_repeats(table: pa.Table) -> pa.Table:
+    """``table`` with one row per (deployment, request id) among its batch rows: the last, oldest first.
+
+    The table is sorted by timestamp, stably over parts listed in name order (their names start
+    with the time they were written), so the last copy of a row is the one written last. The ids
+    are hashed once (a dictionary encoding); only a table that has repeats pays for more.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows < 2:
+        return table
+    is_batch = pc.equal(table["variant"], pa.scalar(BATCH_VARIANT, type=pa.string())).fill_null(False)
+    if not pc.any(is_batch).as_py():
+        return table  # serving's rows: no request id is hashed
+    rows = None if pc.all(is_batch).as_py() else pc.indices_nonzero(is_batch)
+    ids, deployments = table["request_id"], table["deployment"]
+    if rows is not None:
+        ids, deployments = ids.take(rows), deployments.take(rows)
+    bounds = pc.min_max(deployments)
+    if bounds["min"] != bounds["max"]:  # names hold no "/" (check_name): the pair as one key
+        ids = pc.binary_join_element_wise(deployments.cast(pa.string()), ids.cast(pa.string()), "/")
+    encoded = pc.dictionary_encode(ids, null_encoding="encode").combine_chunks()
+    if len(encoded.dictionary) == len(encoded):
+        return table
+    codes = encoded.indices.to_numpy()
+    _, from_end = np.unique(codes[::-1], return_index=True)
+    last = len(codes) - 1 - from_end  # each id's last row among the batch rows
+    keep = np.ones(table.num_rows, dtype=bool)
+    if rows is None:
+        keep[:] = False
+        keep[last] = True
+    else:
+        where = rows.to_numpy()
+        keep[where] = False
+        keep[where[last]] = True
+    return table.filter(pa.array(keep))
 
 
 def _select(tree: FileTree, kind: str, deployment: str | None, lo: int | None, hi: int | None) -> list[str]:
