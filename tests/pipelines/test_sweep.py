@@ -353,6 +353,19 @@ def test_bad_options_are_one_line_errors_before_anything_runs(
     assert client.search_runs(max_results=1).items == []
 
 
+def test_a_storage_password_is_never_shown_even_holding_an_at_sign(tmp_path: Path) -> None:
+    target = _write(tmp_path, "quadratic_secret", QUADRATIC)
+    url = "postgresql+psycopg://user:p@ss:w@127.0.0.1:1/optuna"  # nothing listens on port 1
+
+    with pytest.raises(InvalidInput) as caught:
+        sweep(target, trials=1, storage=url)
+
+    message = str(caught.value)
+    assert message.startswith("storage postgresql+psycopg://user:***@127.0.0.1:1/optuna: ")
+    assert "p@ss" not in message
+    assert "ss:w" not in message
+
+
 def test_an_objective_that_is_not_a_function_of_a_trial_is_refused(tmp_path: Path) -> None:
     (tmp_path / "values.py").write_text("objective = 3\n\ndef nothing():\n    return 1.0\n")
 

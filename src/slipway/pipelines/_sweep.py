@@ -37,6 +37,7 @@ from slipway.engines import ENGINES, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError, first_line
 from slipway.pipelines._stores import Stores, bound, worker_client
 from slipway.pipelines._target import load_target
+from slipway.store import masked_uri
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -384,18 +385,15 @@ def _open_storage(spec: str) -> Any:
         try:
             return optuna.storages.RDBStorage(spec)
         except ImportError as exc:  # the URL's driver (psycopg, pymysql) is missing
-            raise MissingExtra(f"storage {_masked(spec)}: {exc}") from exc
+            raise MissingExtra(f"storage {masked_uri(spec)}: {exc}") from exc
         except Exception as exc:  # SQLAlchemy's errors: a bad URL, a server that does not answer
-            raise InvalidInput(f"storage {_masked(spec)}: {type(exc).__name__}: {first_line(exc)}") from exc
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+            raise InvalidInput(f"storage {masked_uri(spec)}: {reason}") from exc
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-
-
-def _masked(url: str) -> str:
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
 
 
 def _close_storage(storage: Any) -> None:
@@ -580,7 +578,7 @@ def _finish(
     return SweepResult(
         study=job.study,
         direction=direction,
-        storage=_masked(storage_name),
+        storage=masked_uri(storage_name),
         run_id=run.id,
         trials=tuple(sorted(trials, key=lambda t: t.number)),
         states=states,
