@@ -133,3 +133,106 @@ def test_packages_installed_in_a_virtualenv_inside_the_project_are_not_local(pro
     sys.path[:0] = [str(site), str(project.folder / ".hidden")]
 
     assert _components(project, "use")[1] == {}
+
+
+def _step_using(name: str, top: str) -> str:
+    """train.py with ``top`` at the top level and one step, ``use``, that reads ``name``."""
+    return f"""
+import slipway
+
+{top}
+
+@slipway.step
+def use():
+    return {name}
+
+@slipway.pipeline
+def pipeline():
+    use()
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after"),
+    [
+        ("FACTORS", "FACTORS = [1, 2]\nFACTORS.append(3)", "FACTORS = [1, 2]\nFACTORS.append(30)"),
+        ("OFFSET", "OFFSET = 10\nOFFSET += 1", "OFFSET = 1000\nOFFSET += 1"),
+        ("CONFIG", "CONFIG = {}\nCONFIG['a'] = 1", "CONFIG = {}\nCONFIG['a'] = 2"),
+        ("CONFIG", "class CONFIG:\n    a = 1\nCONFIG.a = 2", "class CONFIG:\n    a = 1\nCONFIG.a = 3"),
+        (
+            "LIMIT",
+            "import os\nif os.sep == '/':\n    LIMIT = 1\nelse:\n    LIMIT = 2",
+            "import os\nif os.sep == '/':\n    LIMIT = 10\nelse:\n    LIMIT = 2",
+        ),
+        (
+            "LIMIT",
+            "import os\nif os.sep == '/':\n    LIMIT = 1",
+            "import os\nif os.sep == '\\\\':\n    LIMIT = 1",
+        ),
+        (
+            "RATE",
+            "try:\n    RATE = 0.1\nexcept ImportError:\n    RATE = 0.2",
+            "try:\n    RATE = 0.1\nexcept ImportError:\n    RATE = 0.3",
+        ),
+        ("WORDS", "with open(__file__) as f:\n    WORDS = 1", "with open(__file__) as f:\n    WORDS = 2"),
+        (
+            "TOTAL",
+            "TOTAL = 0\nfor i in range(3):\n    TOTAL += i",
+            "TOTAL = 0\nfor i in range(4):\n    TOTAL += i",
+        ),
+    ],
+    ids=["method-call", "augmented", "item", "attribute", "if-body", "if-test", "try", "with", "for"],
+)
+def test_every_top_level_statement_that_binds_or_changes_a_used_name_is_in_its_key(
+    project: Project, name: str, before: str, after: str
+) -> None:
+    project.write("train.py", _step_using(name, before))
+    old, _ = _components(project, "use")
+    project.write("train.py", _step_using(name, after))
+    new, _ = _components(project, "use")
+
+    assert {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)} == {name}
+
+
+def test_a_statement_that_changes_another_name_leaves_the_key_alone(project: Project) -> None:
+    project.write("train.py", _step_using("FACTORS", "FACTORS = [1]\nOTHER = [1]\nOTHER.append(2)"))
+    old = _components(project, "use")
+    project.write("train.py", _step_using("FACTORS", "FACTORS = [1]\nOTHER = [1]\nOTHER.append(3)"))
+
+    assert _components(project, "use") == old
+
+
+def test_a_star_import_makes_the_whole_file_and_the_module_it_imports_part_of_the_key(
+    project: Project,
+) -> None:
+    project.write("features.py", "SCALE = 2\n")
+    project.write("train.py", _step_using("SCALE", "from features import *"))
+    code, modules = _components(project, "use")
+    project.write("features.py", "SCALE = 3\n")
+    edited = _components(project, "use")[1]
+
+    assert set(modules) == {"train.py", "features.py"}
+    assert {k for k in modules if modules[k] != edited[k]} == {"features.py"}
+    assert set(code) == {"step"}
+
+
+@pytest.mark.parametrize(
+    "dynamic",
+    [
+        "globals()['LIMIT'] = 3",
+        "exec('LIMIT = 3')",
+        "def _set():\n    global LIMIT\n    LIMIT = 3\n\n_set()",
+        "import sys\nsetattr(sys.modules[__name__], 'LIMIT', 3)",
+    ],
+    ids=["globals", "exec", "global", "sys.modules"],
+)
+def test_a_binding_that_reading_cannot_attribute_makes_the_whole_file_part_of_the_key(
+    project: Project, dynamic: str
+) -> None:
+    project.write("train.py", _step_using("LIMIT", f"LIMIT = 1\n{dynamic}\nUNUSED = 1"))
+    before = _components(project, "use")[1]
+    project.write("train.py", _step_using("LIMIT", f"LIMIT = 1\n{dynamic}\nUNUSED = 2"))
+    after = _components(project, "use")[1]
+
+    assert set(before) == {"train.py"}
+    assert before != after

@@ -4,8 +4,13 @@ Read from the files with ``ast``, nothing imported or executed:
 
 - the step's function, normalised (``ast.unparse`` without docstrings), so that a comment or a
   reformat does not run it again;
-- every top-level function, class or constant of its module that it uses, transitively, each by
-  name: editing one step of ``train.py`` does not invalidate the others;
+- every top-level statement of its module that binds or may change a name it uses, transitively,
+  by name: the ``def`` of a helper, ``X = ...``, ``X += 1``, ``X[k] = ...``, ``X.append(...)``,
+  and an ``if``/``try``/``with``/``for`` block (whole, its condition included) that binds or
+  changes it. Editing one step of ``train.py`` does not invalidate the others;
+- the whole file instead, when reading it cannot say where a name comes from: a star import
+  (``from features import *``), ``globals()``, ``exec``, a ``global`` statement,
+  ``sys.modules[__name__]``;
 - every project-local module reached from the names it uses (``from features import build``),
   and transitively every local module those import, each a whole file. "Local" means a file below
   the pipeline's folder; installed packages are covered by the environment lock instead.
@@ -25,11 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 __all__ = ["CodeScanner"]
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+#: Calls that bind module names no reading of the code can see (with no arguments: vars(), locals()).
+_DYNAMIC = frozenset({"globals", "exec"})
+_DYNAMIC_BARE = frozenset({"vars", "locals"})
 #: Folders whose modules are installed packages even below the project (a virtualenv in it).
 _INSTALLED = frozenset({"site-packages", "dist-packages", "__pypackages__"})
 
@@ -41,9 +50,10 @@ class _Module:
     name: str  # the module's dotted name ("" when unknown)
     tree: ast.Module | None  # None when the file does not parse
     digest: str
-    definitions: dict[str, ast.stmt]  # top-level def/class/assignment by the name it binds
+    definitions: dict[str, tuple[ast.stmt, ...]]  # name -> the top-level statements binding or changing it
     bindings: dict[str, tuple[str, ...]]  # top-level name bound by an import -> candidate modules
     imports: tuple[str, ...]  # every module imported anywhere in the file
+    opaque: bool  # a star import or a dynamic binding: the whole file stands for each step in it
 
 
 class CodeScanner:
@@ -75,21 +85,32 @@ class CodeScanner:
             return {"step": hashlib.sha256(marshal.dumps(fn.__code__)).hexdigest()}, {}
         code = {"step": _digest(node)}
         modules: dict[str, str] = {}
-        pending = list(_names(node))
+        # In name order, breadth first: a statement binding two names (``with ... as f: X = ...``)
+        # is listed once, under the same name in every process.
+        pending = sorted(_names(node))
         wanted = set(_imports(node, module_name))
         seen: set[str] = set(pending)
-        while pending:
-            name = pending.pop()
+        listed: set[int] = {id(node)}
+        for name in pending:  # grows while it is walked
             if module is None:
-                continue
-            found = module.definitions.get(name)
-            if found is not None and name != fn.__name__:
-                code[name] = _digest(found)
-                wanted.update(_imports(found, module_name))
-                for used in _names(found) - seen:
-                    seen.add(used)
-                    pending.append(used)
+                break
+            found = [s for s in module.definitions.get(name, ()) if id(s) not in listed]
+            if found:
+                code[name] = _digest(*found)
+                listed.update(map(id, found))
+                for stmt in found:
+                    wanted.update(_imports(stmt, module_name))
+                    used = sorted(_names(stmt) - seen)
+                    seen.update(used)
+                    pending.extend(used)
             wanted.update(module.bindings.get(name, ()))
+        if module is not None and module.opaque:
+            wanted.update(module.imports)
+            own = Path(str(file)).resolve()
+            if _local(own, self._root):
+                modules.update(self._local_closure(own))
+            else:
+                code["module"] = module.digest
         for candidate in sorted(wanted):
             path = self._resolve(candidate)
             if path is not None:
@@ -131,7 +152,7 @@ class CodeScanner:
         try:
             tree = ast.parse(data, filename=str(path))
         except (SyntaxError, ValueError):
-            parsed = _Module(name, None, hashlib.sha256(data).hexdigest(), {}, {}, ())
+            parsed = _Module(name, None, hashlib.sha256(data).hexdigest(), {}, {}, (), opaque=True)
         else:
             parsed = _index(name, tree)
         self._modules[path] = parsed
@@ -139,29 +160,99 @@ class CodeScanner:
 
 
 def _index(name: str, tree: ast.Module) -> _Module:
-    definitions: dict[str, ast.stmt] = {}
+    definitions: dict[str, list[ast.stmt]] = {}
     bindings: dict[str, tuple[str, ...]] = {}
     for stmt in tree.body:
-        if isinstance(stmt, _DEFINITIONS):
-            definitions[stmt.name] = stmt
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                for n in ast.walk(target):
-                    if isinstance(n, ast.Name):
-                        definitions[n.id] = stmt
-        elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                bound = alias.asname or alias.name.split(".")[0]
-                bindings[bound] = (*bindings.get(bound, ()), *_parents(alias.name))
-        elif isinstance(stmt, ast.ImportFrom):
-            base = _absolute(stmt, name)
-            if base is None:
-                continue
-            for alias in stmt.names:
-                bound = alias.asname or alias.name
-                bindings[bound] = (*bindings.get(bound, ()), *_parents(base), f"{base}.{alias.name}")
-    return _Module(name, tree, _digest(tree), definitions, bindings, tuple(sorted(set(_imports(tree, name)))))
+        for n in _shallow(stmt):
+            if isinstance(n, _IMPORTS):
+                for bound, candidates in _bound(n, name).items():
+                    bindings[bound] = (*bindings.get(bound, ()), *candidates)
+        if isinstance(stmt, _IMPORTS):
+            continue  # a top-level import is followed as a module instead
+        for touched in _touched(stmt):
+            definitions.setdefault(touched, []).append(stmt)
+    return _Module(
+        name,
+        tree,
+        _digest(tree),
+        {k: tuple(v) for k, v in definitions.items()},
+        bindings,
+        tuple(sorted(set(_imports(tree, name)))),
+        opaque=_opaque(tree),
+    )
+
+
+def _shallow(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of a top-level statement, without the bodies of the functions and classes in it."""
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (*_DEFINITIONS, ast.Lambda)):  # what runs inside one is its own
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _touched(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds or may change (a call at the top level may change its arguments)."""
+    names: set[str] = set()
+    for n in _shallow(stmt):
+        if isinstance(n, _DEFINITIONS):
+            names.add(n.name)
+        elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            names.add(n.id)
+        elif isinstance(n, (ast.Attribute, ast.Subscript)) and not isinstance(n.ctx, ast.Load):
+            names |= _root(n)
+        elif isinstance(n, ast.Expr):
+            names |= _names(n)
+        elif isinstance(n, _IMPORTS):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in n.names if alias.name != "*"}
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            names.add(n.name)
+    return names
+
+
+def _root(target: ast.Attribute | ast.Subscript) -> set[str]:
+    """``X`` of ``X.a[k].b = ...``: the name whose value the assignment changes."""
+    value: ast.expr = target
+    while isinstance(value, (ast.Attribute, ast.Subscript)):
+        value = value.value
+    return {value.id} if isinstance(value, ast.Name) else _names(value)
+
+
+def _bound(stmt: ast.Import | ast.ImportFrom, module_name: str) -> dict[str, tuple[str, ...]]:
+    """Name an import binds -> the modules it may be (``from a import b``: ``a``'s parents, ``a.b``)."""
+    if isinstance(stmt, ast.Import):
+        return {alias.asname or alias.name.split(".")[0]: tuple(_parents(alias.name)) for alias in stmt.names}
+    base = _absolute(stmt, module_name)
+    if base is None:
+        return {}
+    return {
+        alias.asname or alias.name: (*_parents(base), f"{base}.{alias.name}")
+        for alias in stmt.names
+        if alias.name != "*"
+    }
+
+
+def _opaque(tree: ast.Module) -> bool:
+    """Whether the file binds names that reading it cannot attribute (then the whole file counts)."""
+    return any(_dynamic(n) for n in ast.walk(tree))
+
+
+def _dynamic(n: ast.AST) -> bool:
+    if isinstance(n, ast.ImportFrom):
+        return any(alias.name == "*" for alias in n.names)
+    if isinstance(n, (ast.Global, ast.Match)):
+        return True
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+        bare = not n.args and not n.keywords
+        return n.func.id in _DYNAMIC or (n.func.id in _DYNAMIC_BARE and bare)
+    # sys.modules[__name__] and the like: the module reached as an object
+    return (
+        isinstance(n, ast.Attribute)
+        and n.attr == "modules"
+        and isinstance(n.value, ast.Name)
+        and n.value.id == "sys"
+    )
 
 
 def _imports(node: ast.AST, module_name: str) -> Iterable[str]:
@@ -205,7 +296,8 @@ def _module_name(path: Path, search: Sequence[Path]) -> str:
 def _find(module: _Module, fn: Callable[..., Any]) -> ast.stmt | None:
     if "." in getattr(fn, "__qualname__", "") or module.tree is None:
         return None  # a method or a nested function: read from its own source below
-    found = module.definitions.get(fn.__name__)
+    defs = module.definitions.get(fn.__name__, ())
+    found = defs[-1] if defs else None  # the last binding is the one the module ends with
     return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
 
 
@@ -222,9 +314,10 @@ def _names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _digest(node: ast.AST) -> str:
-    """SHA-256 of the node's source as ``ast.unparse`` writes it, docstrings left out."""
-    bare = copy.deepcopy(node)
+def _digest(node: ast.AST, *more: ast.stmt) -> str:
+    """SHA-256 of the nodes' source as ``ast.unparse`` writes it, docstrings left out."""
+    whole = ast.Module(body=[node, *more], type_ignores=[]) if more and isinstance(node, ast.stmt) else node
+    bare = copy.deepcopy(whole)
     for n in ast.walk(bare):
         if isinstance(n, (*_DEFINITIONS, ast.Module)) and n.body:
             first = n.body[0]
