@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from slipway.cli._main import app
-from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.batch import ScoreProgress
@@ -70,10 +69,9 @@ def score(
     --engine local|dask scores chunks in parallel (the same output, and the same job to resume).
     """
     from slipway.cli._context import settings
+    from slipway.engines import check_engine
 
-    if engine is None and (workers is not None or scheduler is not None):
-        option = "--workers" if workers is not None else "--scheduler"
-        raise InvalidInput(f"{option}: choose where the workers run with --engine local or --engine dask")
+    check_engine(engine, workers=workers, scheduler=scheduler)
     s = settings()
     loaded, name, version = _load(model, s)
     log = None

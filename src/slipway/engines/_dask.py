@@ -24,7 +24,7 @@ from slipway.errors import InvalidInput, MissingExtra, first_line
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["DaskEngine"]
+__all__ = ["DaskEngine", "require_dask"]
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before saying it cannot be reached
 _SCATTER_BYTES = 1 << 20  # arguments bigger than this go to a worker directly, not in the task
@@ -215,11 +215,25 @@ def _key(fn: Callable[..., Any]) -> str:
     return f"{name}-{uuid.uuid4().hex}"
 
 
+def require_dask() -> None:
+    """MissingExtra naming the extra when Dask's distributed scheduler is not installed.
+
+    Looked up without importing it (a second or more), so a command can check its options first.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise MissingExtra(_MISSING)
+
+
+_MISSING = "the dask engine needs: pip install 'slipway[dask]'"
+
+
 def _quiet() -> None:
     """Dask logs every worker start and stop at INFO; a CLI run should show only what went wrong."""
     try:
         import distributed  # noqa: F401  (imported for its side effect: Dask's logging is set up)
     except ImportError as exc:
-        raise MissingExtra("the dask engine needs: pip install 'slipway[dask]'") from exc
+        raise MissingExtra(_MISSING) from exc
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.engines import ENGINES, open_engine
+from slipway.engines import check_engine, open_engine
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import _local
 from slipway.pipelines._runner import StepTask, execute_step, run_recorded
@@ -112,18 +112,13 @@ class Remote:
                     f"scheduler, workers: {engine!r} is open already; pass them when opening it"
                 )
             remote = cls(engine=engine, opener=None, owned=False, stores=stores, folder=folder)
-        elif engine not in ENGINES:
-            raise InvalidInput(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
-        elif scheduler is not None and engine != "dask":
-            raise InvalidInput(f"scheduler {scheduler!r}: only the dask engine connects to a scheduler")
-        elif engine == "dask" and scheduler is None:
-            if workers is not None and (isinstance(workers, bool) or workers < 1):
-                raise InvalidInput(f"workers {workers!r}: expected a positive whole number")
-            opener = functools.partial(open_engine, "dask", workers=workers)
-            remote = cls(engine=None, opener=opener, owned=True, stores=stores, folder=folder)
         else:
-            opened = open_engine(engine, workers=workers, address=scheduler)
-            remote = cls(engine=opened, opener=None, owned=True, stores=stores, folder=folder)
+            check_engine(engine, workers=workers, scheduler=scheduler)
+            opener = functools.partial(open_engine, engine, workers=workers, address=scheduler)
+            if engine == "dask" and scheduler is None:  # a LocalCluster: started for the first step to run
+                remote = cls(engine=None, opener=opener, owned=True, stores=stores, folder=folder)
+            else:
+                remote = cls(engine=opener(), opener=None, owned=True, stores=stores, folder=folder)
         try:
             yield remote
         finally:

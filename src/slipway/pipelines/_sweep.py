@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
-from slipway.engines import ENGINES, open_engine
+from slipway.engines import check_engine, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError, first_line
 from slipway.pipelines._stores import Stores, bound, worker_client
 from slipway.pipelines._target import load_target
@@ -179,6 +179,7 @@ def sweep(
         parallel=parallel,
         timeout=timeout,
         engine=engine,
+        scheduler=scheduler,
         direction=direction,
         fn=fn,
         params=extra,
@@ -195,8 +196,6 @@ def sweep(
     name = study if study is not None else f"{_name_of(fn)}-{uuid.uuid4().hex[:8]}"
     if not _STUDY_NAME.fullmatch(name):
         raise InvalidInput(f"study {name!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
-    if scheduler is not None and engine != "dask":
-        raise InvalidInput(f"scheduler {scheduler!r}: only the dask engine connects to a scheduler")
     if storage is None:
         if scheduler is not None:
             raise InvalidInput(
@@ -304,6 +303,7 @@ def _check_options(
     parallel: int,
     timeout: float | None,
     engine: str,
+    scheduler: str | None,
     direction: str | None,
     fn: Callable[..., Any],
     params: Mapping[str, Any],
@@ -313,8 +313,7 @@ def _check_options(
             raise InvalidInput(f"{key} {value!r}: expected a whole number of at least 1")
     if timeout is not None and not timeout > 0:
         raise InvalidInput(f"timeout {timeout!r}: expected a positive number of seconds")
-    if engine not in ENGINES:
-        raise InvalidInput(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    check_engine(engine, scheduler=scheduler)
     if direction is not None and direction not in DIRECTIONS:
         raise InvalidInput(f"direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
     if not params:
