@@ -61,8 +61,8 @@ def _closed_port() -> int:
             "scheduler tcp://127.0.0.1:{port}: cannot",
         ),
         (("--engine", "spark"), "engine 'spark': expected one of local, dask"),
-        (("--workers", "2"), "workers 2: choose where the work runs with engine='local' or 'dask' (--engine)"),
-        (("--engine", "local", "--scheduler", "tcp://h:8786"), "scheduler 'tcp://h:8786': only the dask engine"),
+        (("--workers", "2"), "workers 2: choose where the work runs with engine='local' or 'dask'"),
+        (("--engine", "local", "--scheduler", "tcp://h:8786"), "scheduler 'tcp://h:8786': only the dask"),
     ],
 )
 def test_engine_mistakes_are_exit_2_and_one_line(
