@@ -29,7 +29,14 @@ from slipway.models._manifest import (
     read_manifest,
 )
 from slipway.models._model import Model, load_model
-from slipway.models._reference import REFERENCE_FILE, ColumnSummary, ReferenceSummary, as_reference
+from slipway.models._reference import (
+    REFERENCE_FILE,
+    ColumnSummary,
+    ReferenceSummary,
+    as_reference,
+    plain,
+    value_counts,
+)
 from slipway.models._requirements import Mismatch, check_environment
 from slipway.models._save import save_model
 from slipway.models._warnings import EnvironmentMismatchWarning, SlipwayWarning
@@ -66,7 +73,9 @@ __all__ = [
     "load_model",
     "log_model",
     "parse_manifest",
+    "plain",
     "read_manifest",
     "save_model",
+    "value_counts",
     "verify_folder",
 ]

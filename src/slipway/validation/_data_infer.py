@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
-from slipway.models._reference import plain, value_counts
+from slipway.models import plain, value_counts
 from slipway.validation._schema import ColumnSchema, DataSchema, ExtraColumns, Kind
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import DataValidationFailed
-from slipway.models._reference import plain, value_counts
+from slipway.models import plain, value_counts
 from slipway.validation._data_infer import kind_of, read_frame
 from slipway.validation._schema import ANOMALY_KINDS, ColumnSchema, DataSchema, Kind, Severity, load_schema
 
