@@ -80,6 +80,53 @@ def test_other_values_are_json_when_exact_else_pickled(
         assert back == value
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pd.DataFrame({"a": pd.Series([1, None, 3], dtype=object)}),  # Parquet: float64
+        pd.DataFrame({"a": [[1, 2], [3], []]}),  # Parquet: arrays in the cells
+        pd.DataFrame({"a": pd.Series([True, False], dtype=object)}),  # Parquet: bool
+        pd.DataFrame({"a": pd.Categorical([1, 2, 1])}),  # Parquet: int64
+        pd.DataFrame({"a": [1j, 2]}),  # Parquet: no complex numbers
+        pd.Series([1, None, 3], dtype=object, name="s"),
+    ],
+    ids=["ints-with-none", "lists", "bools-as-objects", "numeric-categories", "complex", "series"],
+)
+def test_a_frame_that_parquet_would_change_is_pickled_and_comes_back_the_same(
+    value: pd.DataFrame | pd.Series, blobs: BlobStore, tmp_path: Path
+) -> None:
+    kind, back = _round_trip(value, blobs, tmp_path)
+
+    assert kind == "pickle"
+    if isinstance(value, pd.Series):
+        pd.testing.assert_series_equal(back, value, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(back, value, check_exact=True)
+
+
+def test_strings_dates_categories_and_a_multi_index_stay_parquet(blobs: BlobStore, tmp_path: Path) -> None:
+    import datetime
+    import decimal
+
+    frame = pd.DataFrame(
+        {
+            "s": ["x", None, "z"],
+            "o": pd.Series(["p", "q", None], dtype=object),
+            "b": [b"1", b"2", None],
+            "d": [datetime.date(2026, 1, 1), None, datetime.date(2026, 1, 3)],
+            "m": [decimal.Decimal("1.5"), None, decimal.Decimal("2")],
+            "c": pd.Categorical(["u", "v", "u"]),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+        },
+        index=pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1)], names=["k", "i"]),
+    )
+
+    kind, back = _round_trip(frame, blobs, tmp_path)
+
+    assert kind == "parquet"
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+
+
 def test_identical_outputs_are_stored_once(blobs: BlobStore, tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": range(1000)})
     refs = [

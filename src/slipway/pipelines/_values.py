@@ -1,8 +1,9 @@
 """Step outputs as files in the content-addressed artifact store, and back.
 
 Each value is written in the most faithful format that can be streamed: a DataFrame (or Series) as
-Parquet, a NumPy array as ``.npy``, a small JSON value (dict, list, str, number, bool, None) as
-JSON, and anything else pickled (with cloudpickle when it is installed) as the last resort. The file
+Parquet when it reads back the same (else pickled), a NumPy array as ``.npy``, a small JSON value
+(dict, list, str, number, bool, None) as JSON, and anything else pickled (with cloudpickle when it
+is installed) as the last resort. The file
 is written to disk first and streamed into the store, so a large output is never one ``bytes``
 in memory; the store addresses it by SHA-256, so identical outputs are stored once.
 
@@ -99,9 +100,11 @@ def _write(value: Any, path: Path, *, step: str, output: str) -> str:
         if isinstance(value, pandas.Series):
             frame = value.to_frame(value.name if isinstance(value.name, str) else _SERIES_COLUMN)
             kind = "series"
-        with contextlib.suppress(ImportError, ValueError, TypeError):  # object columns pyarrow refuses
+        # pyarrow refuses some object columns (TypeError, ValueError) and dtypes (NotImplementedError)
+        with contextlib.suppress(ImportError, ValueError, TypeError, NotImplementedError):
             frame.to_parquet(path)
-            return kind
+            if _round_trips(frame, path):
+                return kind
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, numpy.ndarray) and not value.dtype.hasobject:
         with path.open("wb") as f:
@@ -111,6 +114,35 @@ def _write(value: Any, path: Path, *, step: str, output: str) -> str:
         path.write_text(json.dumps(value, allow_nan=True))
         return "json"
     return _pickle(value, path, step=step, output=output)
+
+
+#: What an object column may hold to come back from Parquet as itself (``infer_dtype`` kinds).
+_PARQUET_OBJECTS = frozenset({"string", "bytes", "empty", "date", "decimal"})
+
+
+def _round_trips(frame: Any, path: Path) -> bool:
+    """Whether reading ``path`` back gives ``frame``: else the value is pickled, never changed.
+
+    The dtypes pandas rebuilds from the file's schema must be the frame's (an object column of
+    ints with a None comes back float64, a categorical of numbers as plain numbers), and an
+    object column must hold values Arrow stores as themselves (a list comes back an array).
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    back = pq.read_schema(path).empty_table().to_pandas()
+    if [str(d) for d in back.dtypes] != [str(d) for d in frame.dtypes]:
+        return False
+    index = frame.index
+    if [str(d) for d in getattr(back.index, "dtypes", [back.index.dtype])] != [
+        str(d) for d in getattr(index, "dtypes", [index.dtype])
+    ]:
+        return False
+    arrays = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    arrays += [index.get_level_values(i) for i in range(index.nlevels)]
+    return all(
+        a.dtype != object or pd.api.types.infer_dtype(a, skipna=True) in _PARQUET_OBJECTS for a in arrays
+    )
 
 
 def _pickle(value: Any, path: Path, *, step: str, output: str) -> str:
