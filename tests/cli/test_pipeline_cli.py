@@ -98,7 +98,7 @@ def test_a_failed_step_exits_1_with_one_line_and_resume_continues(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "train.py:pipeline", "-p", "C"], "error: --param 'C': expected KEY=VALUE"),
+        (["run", "train.py:pipeline", "-p", "C"], "error: --param 'C': expected NAME=VALUE"),
         (["run", "train.py:pipeline", "-p", "gamma=1"], "parameter 'gamma'"),
         (["run", "train.py:pipeline", "-p", "C=big"], "error: --param C='big': expected float"),
         (["run", "missing.py:pipeline"], "missing.py: no such file"),

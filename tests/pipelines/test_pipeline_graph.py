@@ -10,6 +10,7 @@ import pytest
 import slipway
 from slipway.errors import InvalidInput
 from slipway.pipelines import File, Handle, Pipeline, Step
+from slipway.pipelines._graph import params_from_args
 
 
 @slipway.step
@@ -58,6 +59,21 @@ def test_parameters_are_typed_by_annotation_or_default() -> None:
     parsed = handles.parse_params({"C": "0.25", "folds": "3", "deep": "yes", "data": "other.parquet"})
 
     assert parsed == {"C": 0.25, "folds": 3, "deep": True, "data": Path("other.parquet")}
+
+
+def test_param_arguments_follow_one_rule_with_or_without_a_pipeline() -> None:
+    args = ["C=0.25", "folds=3"]
+
+    assert params_from_args(args, pipeline=handles) == {"C": 0.25, "folds": 3}
+    assert params_from_args([*args, "name=x", "grid=[1, 2]"]) == {
+        "C": 0.25,
+        "folds": 3,
+        "name": "x",
+        "grid": [1, 2],
+    }
+    for bad in ("C", "=1", "a-b=1"):
+        with pytest.raises(InvalidInput, match=f"--param '{bad}': expected NAME=VALUE"):
+            params_from_args([bad])
 
 
 @pytest.mark.parametrize(

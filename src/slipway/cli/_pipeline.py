@@ -2,7 +2,7 @@
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -72,7 +72,7 @@ def run(
     pipe = _load(target)
     result = run_pipeline(
         pipe,
-        params=pipe.parse_params(_pairs(param)),
+        params=_params(param, pipe),
         parallel=parallel,
         resume=resume,
         use_cache=not no_cache,
@@ -107,7 +107,7 @@ def show(target: Target, param: Params = None, as_json: AsJson = False) -> None:
     from slipway.pipelines import plan
 
     pipe = _load(target)
-    plans = plan(pipe, params=pipe.parse_params(_pairs(param)))
+    plans = plan(pipe, params=_params(param, pipe))
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in plans], indent=2))
         return
@@ -131,7 +131,7 @@ def why(
     from slipway.pipelines import why as explain
 
     pipe = _load(target)
-    found: StepPlan = explain(pipe, step, params=pipe.parse_params(_pairs(param)))
+    found: StepPlan = explain(pipe, step, params=_params(param, pipe))
     if as_json:
         typer.echo(json.dumps(found.to_dict(), indent=2))
         return
@@ -150,16 +150,10 @@ def _load(target: str) -> "Pipeline":
     return found
 
 
-def _pairs(raw: list[str] | None) -> dict[str, str]:
-    from slipway.errors import InvalidInput
+def _params(raw: list[str] | None, pipe: "Pipeline") -> dict[str, Any]:
+    from slipway.pipelines._graph import params_from_args
 
-    out: dict[str, str] = {}
-    for item in raw or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--param {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value
-    return out
+    return params_from_args(raw, pipeline=pipe)
 
 
 def _print_step(result: "StepResult") -> None:

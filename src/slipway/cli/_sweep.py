@@ -63,6 +63,7 @@ def sweep(
     """
     from slipway.cli._context import settings
     from slipway.pipelines import sweep as run_sweep
+    from slipway.pipelines._graph import params_from_args
 
     s = settings()
     with _Bar(trials, quiet=as_json) as bar:
@@ -78,7 +79,7 @@ def sweep(
             timeout=timeout,
             seed=seed,
             register=register,
-            params=_params(param or []),
+            params=params_from_args(param),
             experiment=experiment,
             settings=s,
             progress=bar.update,
@@ -87,22 +88,6 @@ def sweep(
         typer.echo(json.dumps(result.to_dict()))
         return
     _show(result, top)
-
-
-def _params(pairs: list[str]) -> dict[str, Any]:
-    """``K=V`` pairs; V read as JSON when it parses (numbers, true, lists), else as a string."""
-    from slipway.errors import InvalidInput
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise InvalidInput(f"--param {pair!r}: expected NAME=VALUE")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except ValueError:
-            out[key.strip()] = raw
-    return out
 
 
 def _show(result: SweepResult, top: int) -> None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from slipway.pipelines._runner import PipelineResult
 
-__all__ = ["Graph", "Node", "Pipeline", "pipeline"]
+__all__ = ["Graph", "Node", "Pipeline", "params_from_args", "pipeline"]
 
 _EMPTY = inspect.Parameter.empty
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -339,6 +339,30 @@ def _folder(fn: Callable[..., Any] | None) -> Path:
 # -------------------------------------------------------------------- parameter strings
 
 
+def params_from_args(items: Iterable[str] | None, *, pipeline: Pipeline | None = None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` strings as values: the one rule of every command that takes them.
+
+    With a pipeline each value is typed by its parameter (``Pipeline.parse_params``); without one
+    (a sweep's objective) it is JSON when it parses (numbers, true, lists), else the string.
+    """
+    raw: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise InvalidInput(f"--param {item!r}: expected NAME=VALUE")
+        raw[key.strip()] = value
+    if pipeline is not None:
+        return pipeline.parse_params(raw)
+    return {key: _json_or_text(text) for key, text in raw.items()}
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(fn)
@@ -370,10 +394,7 @@ def _convert(name: str, text: str, annotation: Any, default: Any) -> Any:
         if target is File:
             return File(text)
         if target is None:  # no annotation and no default: a JSON value, else the string
-            try:
-                return json.loads(text)
-            except ValueError:
-                return text
+            return _json_or_text(text)
         return json.loads(text)
     except ValueError:
         expected = getattr(target, "__name__", None) or str(target)

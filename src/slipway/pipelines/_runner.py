@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import ArtifactEntry, RunStatus
-from slipway.errors import InvalidInput, SlipwayError
+from slipway.errors import InvalidInput, SlipwayError, first_line
 from slipway.pipelines._components import ComponentBuilder, reusable
 from slipway.pipelines._key import canonical
 from slipway.pipelines._records import (
@@ -484,7 +484,7 @@ class _Runner:
 
 def _one_line(step: str, exc: Exception) -> str:
     """``step train failed: ValueError: ...``; our own errors already name the step."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = first_line(exc)
     if isinstance(exc, SlipwayError) and text.startswith(f"step {step}"):
         return text
     return f"step {step} failed: {type(exc).__name__}" + (f": {text}" if text else "")

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, first_line
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -156,7 +156,7 @@ def _pickle(value: Any, path: Path, *, step: str, output: str) -> str:
         with path.open("wb") as f:
             dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # pickling fails with whatever the object's __reduce__ raises
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc) or type(exc).__name__
         raise InvalidInput(
             f"step {step}: output {output!r} of type {type(value).__module__}.{type(value).__qualname__} "
             f"cannot be stored ({reason}); return a DataFrame, an array, a JSON value or a picklable object"
