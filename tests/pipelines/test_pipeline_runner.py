@@ -52,10 +52,10 @@ def test_independent_steps_run_at_the_same_time(project: Project) -> None:
 
     result = run(project.load(), parallel=2)
 
+    # Each step's own clock, not the wall time of the run: a loaded machine can slow the run
+    # down, but not make two sleeps that overlapped stop overlapping.
     (a_start, a_end), (b_start, b_end) = result.output("left"), result.output("right")
-    assert max(a_start, b_start) < min(a_end, b_end)  # the two sleeps overlapped
-    span = result.output("both")
-    assert span[1] - span[0] < 1.6  # two 1 s steps in well under 2 s
+    assert max(a_start, b_start) < min(a_end, b_end)
 
 
 def test_one_at_a_time_when_parallel_is_one(project: Project) -> None:
