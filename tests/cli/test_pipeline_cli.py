@@ -143,3 +143,34 @@ def test_a_cycle_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path:
 
     assert code == 2
     assert err.strip() == "error: pipeline loop: cycle: a → b → a"
+
+
+def test_an_unnamed_steps_form_pipeline_is_named_after_its_attribute(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str
+) -> None:
+    (tmp_path / "wired.py").write_text(
+        textwrap.dedent(
+            """
+            import slipway
+
+            @slipway.step
+            def rows(n: int = 3):
+                return list(range(n))
+
+            @slipway.step
+            def total(rows):
+                return sum(rows)
+
+            churn = slipway.pipeline(steps=[rows, total])
+            fraud = slipway.pipeline(steps=[rows, total])
+            named = slipway.pipeline(steps=[rows, total], name="kept")
+            """
+        )
+    )
+
+    names = [
+        json.loads(cli(capsys, "pipeline", "run", f"wired.py:{attr}", "--json")[1])["pipeline"]
+        for attr in ("churn", "fraud", "named")
+    ]
+
+    assert names == ["churn", "fraud", "kept"]

@@ -147,7 +147,7 @@ def _load(target: str) -> "Pipeline":
     found = load_target(target)
     if not isinstance(found, Pipeline):
         raise InvalidInput(f"{target}: expected a @slipway.pipeline, got {type(found).__name__}")
-    return found
+    return found.named_after(target.rpartition(":")[2])
 
 
 def _params(raw: list[str] | None, pipe: "Pipeline") -> dict[str, Any]:

@@ -93,11 +93,20 @@ class Pipeline:
         self.fn = fn
         self.steps = tuple(steps or ())
         self.name = name or (fn.__name__ if fn is not None else "pipeline")
+        self._unnamed = name is None and fn is None  # steps form: nothing to name it after yet
         self._producers = _producers(self.name, self.steps)
         self.__doc__ = fn.__doc__ if fn is not None else None
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
+
+    def named_after(self, attribute: str) -> Pipeline:
+        """This pipeline, or (steps form without ``name=``) a copy named after the attribute holding it.
+
+        A command loading ``train.py:churn`` calls it, so that two unnamed steps-form pipelines
+        do not share one experiment and one ``--resume`` history as "pipeline".
+        """
+        return Pipeline(steps=self.steps, name=attribute) if self._unnamed else self
 
     def __call__(self, **params: Any) -> Any:
         if self.fn is not None and BUILDING.get() is not None:
