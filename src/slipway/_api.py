@@ -12,6 +12,7 @@ ends with the process, FINISHED, or FAILED/KILLED if an exception ended the prog
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import os
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from slipway.core import RunStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from datetime import date, datetime
     from pathlib import Path
 
@@ -67,6 +68,10 @@ _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
 )
 _client: TrackingClient | None = None
 _client_lock = threading.Lock()
+#: The client of the code :func:`bind` runs: a trial or a pipeline step in a worker, per thread.
+_bound: contextvars.ContextVar[TrackingClient | None] = contextvars.ContextVar(
+    "slipway_bound_client", default=None
+)
 #: Tags every run of this process gets, from SLIPWAY_RUN_TAGS (a JSON object); parsed on first use.
 _RUN_TAGS_VARIABLE = "SLIPWAY_RUN_TAGS"
 #: The one captured tag SLIPWAY_RUN_TAGS may set: ``slipway reproduce`` marks its re-run with it.
@@ -75,8 +80,11 @@ _env_tags: dict[str, str] | None = None
 
 
 def client() -> TrackingClient:
-    """The process's tracking client, built from the settings on first use."""
+    """The tracking client: the one :func:`bind` gave this code, else the process's, built on first use."""
     global _client
+    bound = _bound.get()
+    if bound is not None:
+        return bound
     if _client is None:
         with _client_lock:
             if _client is None:
@@ -99,6 +107,23 @@ def _build_client() -> TrackingClient:
         dead_after=settings.dead_after,
         environ=dict(os.environ),
     )
+
+
+@contextlib.contextmanager
+def bind(client: TrackingClient, run: ActiveRun) -> Iterator[ActiveRun]:
+    """Inside the block, ``slipway.log_*`` and ``slipway.client()`` go to ``run`` through ``client``.
+
+    For code that runs in a worker on another run's behalf (a sweep's trial, a pipeline step):
+    the binding is this thread's (or asyncio task's) only, so several threads of one Dask worker
+    each log to their own run through their own stores. ``run`` is not ended on leaving.
+    """
+    bound = _bound.set(client)
+    stacked = _stack.set((*_stack.get(), run))
+    try:
+        yield run
+    finally:
+        _stack.reset(stacked)
+        _bound.reset(bound)
 
 
 def _reset_for_tests() -> None:

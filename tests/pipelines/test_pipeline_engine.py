@@ -7,19 +7,27 @@ of the run that sent it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from tests.pipelines._project import EXAMPLE_PIPELINE, Project, isolated_project
 
+import slipway
+from slipway.config import Settings
 from slipway.core import RunStatus
 from slipway.engines import DaskEngine, Engine, LocalEngine
 from slipway.errors import InvalidInput
 from slipway.pipelines import StepResult, run
+from slipway.pipelines._stores import Stores, bound
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -282,6 +290,92 @@ def test_steps_of_a_script_run_directly_are_found_by_its_file(tmp_path: Path, da
     )
 
     assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+
+
+def test_threads_of_one_worker_each_log_through_their_own_binding(tmp_path: Path) -> None:
+    clients = [
+        Stores.of(
+            Settings(tracking_uri=f"sqlite:///{tmp_path}/{i}.db", artifact_uri=str(tmp_path / str(i)))
+        ).client()
+        for i in range(2)
+    ]
+    both_bound = threading.Barrier(2, timeout=10)
+
+    def step(i: int) -> tuple[str, bool]:
+        with clients[i].start_run(name=f"step-{i}") as step_run, bound(clients[i], step_run):
+            both_bound.wait()  # each thread logs while the other is bound to another store
+            slipway.log_metric("who", i)
+            mine = slipway.client() is clients[i]
+            both_bound.wait()
+        return step_run.id, mine
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(step, range(2)))
+        for i, (run_id, mine) in enumerate(done):
+            assert mine
+            assert clients[i].get_run(run_id).metrics == {"who": float(i)}
+            assert len(clients[i].search_runs().items) == 1  # nothing strayed into the other store
+        assert all(slipway.client() is not c for c in clients)  # the process's own client is untouched
+    finally:
+        for c in clients:
+            c.close()
+
+
+PROJECT_STEP = """
+    import time
+    from pathlib import Path
+    import slipway
+
+    @slipway.step
+    def {name}(started: str, pause: float):
+        Path(started).touch()
+        time.sleep(pause)
+        import late  # imported after the pause, while the other project's step may be running
+
+        return late.VALUE
+
+    @slipway.pipeline
+    def pipeline(started: str = "", pause: float = 0.0):
+        {name}(started, pause)
+"""
+
+
+def test_a_worker_with_two_threads_keeps_each_steps_project_modules(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.contextmanager(isolated_project)(tmp_path))
+        cluster = stack.enter_context(
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=1,
+                threads_per_worker=2,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.WARNING,
+            )
+        )
+        engine = stack.enter_context(DaskEngine.connect(cluster.scheduler_address))
+        first, second = Project(tmp_path / "a"), Project(tmp_path / "b")
+        for project, name in ((first, "one"), (second, "two")):
+            project.write(f"{name}.py", PROJECT_STEP.replace("{name}", name))
+            project.write("late.py", f"VALUE = {name!r}\n")  # one module name, two projects
+        pipelines = first.load("one.py"), second.load("two.py")
+        started = tmp_path / "started"
+
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(
+                run, pipelines[0], params={"started": str(started), "pause": 1.5}, engine=engine
+            )
+            deadline = time.monotonic() + 60
+            while not started.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert started.exists(), slow.result()  # the first project's step is running
+            fast = pool.submit(run, pipelines[1], params={"started": str(tmp_path / "x")}, engine=engine)
+            results = slow.result(), fast.result()
+
+    assert [r.error for r in results] == [None, None]
+    assert [r.output(n) for r, n in zip(results, ("one", "two"), strict=True)] == ["one", "two"]
 
 
 @pytest.mark.parametrize(

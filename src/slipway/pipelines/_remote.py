@@ -171,9 +171,9 @@ def run_job(job: StepJob) -> StepResult:
     client = worker_client(job.stores)
 
     def work() -> tuple[OutputRef, ...]:
-        try:
+        with _project_step(job.folder, *job.step) as step:
             task = StepTask(
-                step=_project_step(job.folder, *job.step),
+                step=step,
                 node=job.node,
                 arguments=job.arguments,
                 inputs=job.inputs,
@@ -182,8 +182,6 @@ def run_job(job: StepJob) -> StepResult:
                 scratch=job.scratch,
             )
             return execute_step(task)
-        finally:
-            _remember(job.folder)  # modules the step imported as it ran are the project's too
 
     return run_recorded(
         job.node,
@@ -199,18 +197,49 @@ def run_job(job: StepJob) -> StepResult:
 
 # ---------------------------------------------------------------------- the project's modules in a worker
 
-_lock = threading.Lock()
+# A worker with several threads runs several steps at once: the modules of the project stay as
+# they are while any step runs, and are forgotten only when none does (a step of another project,
+# or of changed files, waits for that; steps of the same files wait behind it, so it is not starved).
+_lock = threading.Condition()
 _root: str | None = None  # the project folder whose modules this worker imported
 _seen: dict[str, tuple[int, int, int] | None] = {}  # their files' (size, mtime_ns, inode) then
+_running = 0  # steps running in this worker now, on the modules of _root
+_waiting = 0  # steps waiting for those to finish before the modules are imported afresh
 
 
-def _project_step(folder: str, module: str, qualname: str, file: str | None) -> Step:
-    """The step, from the project's files as they are now."""
+@contextlib.contextmanager
+def _project_step(folder: str, module: str, qualname: str, file: str | None) -> Iterator[Step]:
+    """The step, from the project's files as they are now, held current until it returns."""
+    global _running, _waiting
     with _lock:
-        _refresh(folder)
-        if module != "__main__" or file is None:
-            return _find_step(module, qualname, file)
-        found = load_target(f"{file}:{qualname}")  # a script run directly: its module by its file
+        counted = False  # whether this step is one of those _waiting
+        try:
+            while True:
+                stale = _stale(folder)
+                if stale and not counted:
+                    _waiting, counted = _waiting + 1, True
+                if not _running or not (stale or _waiting):
+                    break
+                _lock.wait()
+        finally:
+            _waiting -= counted
+        if stale:
+            _refresh(folder)
+        found = _find(module, qualname, file)
+        _running += 1
+    try:
+        yield found
+    finally:
+        with _lock:
+            _running -= 1
+            _remember(folder)  # modules the step imported as it ran are the project's too
+            _lock.notify_all()
+
+
+def _find(module: str, qualname: str, file: str | None) -> Step:
+    if module != "__main__" or file is None:
+        return _find_step(module, qualname, file)
+    found = load_target(f"{file}:{qualname}")  # a script run directly: its module by its file
     if not isinstance(found, Step):
         raise InvalidInput(
             f"{file}:{qualname}: expected a @slipway.step function, got {type(found).__name__}"
@@ -218,11 +247,14 @@ def _project_step(folder: str, module: str, qualname: str, file: str | None) -> 
     return found
 
 
+def _stale(folder: str) -> bool:
+    """The step is another project's, or one of the imported files changed since."""
+    return _root != folder or any(_stat(f) != s for f, s in _seen.items())
+
+
 def _refresh(folder: str) -> None:
-    """Forget the project's modules if the step is another project's or one of their files changed."""
+    """Forget the modules of the project imported before; the next import reads the files."""
     global _root
-    if _root == folder and all(_stat(f) == s for f, s in _seen.items()):
-        return
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if path and any(_project(path, root) for root in (folder, _root) if root is not None):
@@ -237,13 +269,12 @@ def _refresh(folder: str) -> None:
 
 
 def _remember(folder: str) -> None:
-    with _lock:
-        if _root != folder:
-            return
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", None)
-            if path and path not in _seen and _project(path, folder):
-                _seen[path] = _stat(path)
+    if _root != folder:
+        return
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and path not in _seen and _project(path, folder):
+            _seen[path] = _stat(path)
 
 
 def _project(path: str, root: str) -> bool:

@@ -3,21 +3,21 @@
 A sweep's trial and a pipeline step on an engine run in a worker that is spawned, not forked, and
 may be on another host: it receives where runs go (:class:`Stores`, resolved by the edge that
 started the work), builds its own client once per process (:func:`worker_client`), and runs the
-user's code with ``slipway.log_metric``/``log_model`` bound to the run it opened (:func:`bound`).
+user's code with ``slipway.log_metric``/``log_model`` bound to the run it opened (:func:`bound`,
+``slipway._api.bind``: per thread, so the threads of one Dask worker do not share a binding).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from slipway._api import bind as bound
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from slipway.config import Settings
-    from slipway.tracking import ActiveRun, TrackingClient
+    from slipway.tracking import TrackingClient
 
 __all__ = ["Stores", "bound", "worker_client"]
 
@@ -69,34 +69,3 @@ def worker_client(stores: Stores) -> TrackingClient:
         if found is None:
             found = _clients[stores] = stores.client()
         return found
-
-
-_bound_lock = threading.Lock()
-_bound_count = 0
-_saved_client: Any = None
-
-
-@contextlib.contextmanager
-def bound(client: TrackingClient, run: ActiveRun) -> Iterator[None]:
-    """``slipway.log_*`` inside the block: to ``run``, through ``client``'s stores.
-
-    The fluent API keeps one client per process; threads of a Dask worker may run trials or steps
-    at once, so the client is swapped in by the first of them and back by the last.
-    """
-    global _bound_count, _saved_client
-    from slipway import _api
-
-    with _bound_lock:
-        if _bound_count == 0:
-            _saved_client = _api._client
-        _bound_count += 1
-        _api._client = client
-    token = _api._stack.set((*_api._stack.get(), run))
-    try:
-        yield
-    finally:
-        _api._stack.reset(token)
-        with _bound_lock:
-            _bound_count -= 1
-            if _bound_count == 0:
-                _api._client, _saved_client = _saved_client, None
