@@ -95,6 +95,10 @@ def test_the_local_engine_gives_what_threads_give(capsys: pytest.CaptureFixture[
             ("--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"),  # nothing listens on port 1
             "scheduler tcp://127.0.0.1:1: cannot connect",
         ),
+        (
+            ("--engine", "dask", "--scheduler", "tcp://dask.example:8786"),  # refused before connecting
+            "tracking store (SLIPWAY_TRACKING_URI) sqlite:///",
+        ),
     ],
 )
 def test_engine_mistakes_exit_2_with_one_line_and_record_nothing(

@@ -63,6 +63,7 @@ def _closed_port() -> int:
         (("--engine", "spark"), "engine 'spark': expected one of local, dask"),
         (("--workers", "2"), "workers 2: choose where the work runs with engine='local' or 'dask'"),
         (("--engine", "local", "--scheduler", "tcp://h:8786"), "scheduler 'tcp://h:8786': only the dask"),
+        (("--engine", "dask", "--scheduler", "tcp://h:8786"), "prediction log /"),  # workers write it
     ],
 )
 def test_engine_mistakes_are_exit_2_and_one_line(

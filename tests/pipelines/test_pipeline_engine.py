@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -25,14 +26,16 @@ import slipway
 from slipway.config import Settings
 from slipway.core import RunStatus
 from slipway.engines import DaskEngine, Engine, LocalEngine
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, Unauthorized
 from slipway.pipelines import StepResult, run
-from slipway.pipelines._stores import Stores, bound
+from slipway.pipelines._stores import Stores, bound, worker_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from concurrent.futures import Future
     from pathlib import Path
+
+    from tests._team_server import TeamServer
 
 pytest.importorskip("distributed")
 
@@ -296,7 +299,7 @@ def test_threads_of_one_worker_each_log_through_their_own_binding(tmp_path: Path
     clients = [
         Stores.of(
             Settings(tracking_uri=f"sqlite:///{tmp_path}/{i}.db", artifact_uri=str(tmp_path / str(i)))
-        ).client()
+        ).client(token=None)
         for i in range(2)
     ]
     both_bound = threading.Barrier(2, timeout=10)
@@ -378,6 +381,52 @@ def test_a_worker_with_two_threads_keeps_each_steps_project_modules(tmp_path: Pa
     assert [r.output(n) for r, n in zip(results, ("one", "two"), strict=True)] == ["one", "two"]
 
 
+class Pickling(Counting):
+    """A real engine that keeps every task as the bytes it travels as."""
+
+    def __init__(self, inner: Engine) -> None:
+        super().__init__(inner)
+        self.tasks: list[bytes] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.tasks.append(pickle.dumps((fn, args, kwargs)))
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_on_a_team_server_workers_use_their_own_token_and_no_task_carries_it(
+    project: Project, team_server: TeamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLIPWAY_TRACKING_URI", team_server.url)
+    monkeypatch.setenv("SLIPWAY_TOKEN", team_server.token)  # this process's, and its workers' (spawned)
+    _example(project)
+    pipe = project.load()
+
+    with LocalEngine(1) as processes:
+        engine = Pickling(processes)
+        result = run(pipe, engine=engine)
+
+    assert result.ok, result.error
+    assert len(engine.tasks) == 4
+    assert not any(team_server.token.encode() in task for task in engine.tasks)
+    steps = project.children(result.run_id)  # recorded on the server, by the workers
+    assert sorted(r.name for r in steps) == ["featurize", "load", "report", "train"]
+    assert all(r.status is RunStatus.FINISHED for r in steps)
+
+
+def test_a_worker_without_a_token_says_where_to_put_one(tmp_path: Path) -> None:
+    stores = Stores.of(
+        Settings(tracking_uri="http://team.example:5000", artifact_uri=str(tmp_path), token="t")
+    )
+
+    with pytest.raises(Unauthorized) as caught:
+        worker_client(stores)  # this process has no SLIPWAY_TOKEN (the tests clear SLIPWAY_*)
+
+    assert str(caught.value) == (
+        "tracking store http://team.example:5000: this worker has no token; set SLIPWAY_TOKEN in the "
+        "environment of every worker (tasks do not carry the token)"
+    )
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -387,6 +436,10 @@ def test_a_worker_with_two_threads_keeps_each_steps_project_modules(tmp_path: Pa
         ({"engine": "local", "scheduler": "tcp://h:8786"}, "scheduler 'tcp://h:8786': only the dask engine"),
         ({"engine": "dask", "workers": 0}, "workers 0: expected a positive whole number"),
         ({"engine": "local", "parallel": 2}, "parallel 2: on an engine its workers run the steps"),
+        (
+            {"engine": "dask", "scheduler": "tcp://dask.example:8786"},  # refused before connecting
+            "tracking store (SLIPWAY_TRACKING_URI) sqlite:///",
+        ),
     ],
 )
 def test_engine_mistakes_are_one_line_before_any_run(

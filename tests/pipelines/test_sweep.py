@@ -339,7 +339,14 @@ def test_inside_an_active_run_the_sweep_nests_under_it(tmp_path: Path, client: T
         ({"trials": 2, "timeout": 0}, r"^timeout 0: expected a positive number of seconds$"),
         ({"trials": 2, "study": "a b"}, r"^study 'a b': expected letters, digits"),
         ({"trials": 2, "scheduler": "tcp://h:8786"}, r"only the dask engine connects to a scheduler$"),
-        ({"trials": 2, "engine": "dask", "scheduler": "tcp://h:8786"}, r"^storage: .* RDB URL"),
+        (
+            {"trials": 2, "engine": "dask", "scheduler": "tcp://h:8786"},
+            r"^storage \(--storage\) /.*\.journal: the workers of scheduler tcp://h:8786 may run on other",
+        ),
+        (
+            {"trials": 2, "engine": "dask", "scheduler": "tcp://h:8786", "storage": "postgresql://h/optuna"},
+            r"^tracking store \(SLIPWAY_TRACKING_URI\) sqlite:///.*cannot reach a local file or folder",
+        ),
     ],
 )
 def test_bad_options_are_one_line_errors_before_anything_runs(

@@ -69,10 +69,11 @@ def score(
     --engine local|dask scores chunks in parallel (the same output, and the same job to resume).
     """
     from slipway.cli._context import settings
-    from slipway.engines import check_engine
+    from slipway.engines import check_engine, check_shared
 
     check_engine(engine, workers=workers, scheduler=scheduler)
     s = settings()
+    check_shared(scheduler, {"prediction log": None if no_log else s.prediction_log_uri()})  # tasks write it
     loaded, name, version = _load(model, s)
     log = None
     if not no_log:

@@ -99,7 +99,7 @@ class Remote:
 
         A Dask LocalCluster is started when the first step must run, so a run whose steps are
         all cached starts none; a scheduler is connected to at once, so an address that does not
-        answer fails before the pipeline run is recorded.
+        answer fails before the pipeline run is recorded, as do stores its workers cannot reach.
         """
         if parallel is not None:
             raise InvalidInput(
@@ -111,9 +111,11 @@ class Remote:
                 raise InvalidInput(
                     f"scheduler, workers: {engine!r} is open already; pass them when opening it"
                 )
+            stores.check_shared(getattr(engine, "address", None))  # a DaskEngine connected to one
             remote = cls(engine=engine, opener=None, owned=False, stores=stores, folder=folder)
         else:
             check_engine(engine, workers=workers, scheduler=scheduler)
+            stores.check_shared(scheduler)
             opener = functools.partial(open_engine, engine, workers=workers, address=scheduler)
             if engine == "dask" and scheduler is None:  # a LocalCluster: started for the first step to run
                 remote = cls(engine=None, opener=opener, owned=True, stores=stores, folder=folder)

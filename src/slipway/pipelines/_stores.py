@@ -10,10 +10,13 @@ user's code with ``slipway.log_metric``/``log_model`` bound to the run it opened
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slipway._api import bind as bound
+from slipway.engines import check_shared
+from slipway.errors import Unauthorized
+from slipway.store import masked_uri
 
 if TYPE_CHECKING:
     from slipway.config import Settings
@@ -24,11 +27,16 @@ __all__ = ["Stores", "bound", "worker_client"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Stores:
-    """Where runs go, as the edge resolved it; a worker builds its own client from these values."""
+    """Where runs go, as the edge resolved it; a worker builds its own client from these values.
+
+    Never the token: a task may cross a network in the clear (``tcp://`` to a scheduler), so a
+    worker reads its own, from ``SLIPWAY_TOKEN`` in its environment (:func:`worker_client`);
+    ``authenticated`` only says that the edge had one, so a worker without one says so at once.
+    """
 
     tracking_uri: str
     artifact_uri: str
-    token: str | None = field(default=None, repr=False)
+    authenticated: bool = False
     flush_interval: float
     heartbeat_interval: float
     dead_after: float
@@ -38,23 +46,33 @@ class Stores:
         return cls(
             tracking_uri=settings.tracking_uri,
             artifact_uri=settings.artifact_uri,
-            token=settings.token,
+            authenticated=settings.token is not None,
             flush_interval=settings.flush_interval,
             heartbeat_interval=settings.heartbeat_interval,
             dead_after=settings.dead_after,
         )
 
-    def client(self) -> TrackingClient:
+    def client(self, *, token: str | None) -> TrackingClient:
         from slipway.artifacts import open_blob_store
         from slipway.store import open_metadata_store
         from slipway.tracking import TrackingClient
 
         return TrackingClient(
-            open_metadata_store(self.tracking_uri, token=self.token),
-            open_blob_store(self.artifact_uri, token=self.token),
+            open_metadata_store(self.tracking_uri, token=token),
+            open_blob_store(self.artifact_uri, token=token),
             flush_interval=self.flush_interval,
             heartbeat_interval=self.heartbeat_interval,
             dead_after=self.dead_after,
+        )
+
+    def check_shared(self, scheduler: str | None) -> None:
+        """InvalidInput when the workers of ``scheduler`` could not reach these stores (local ones)."""
+        check_shared(
+            scheduler,
+            {
+                "tracking store (SLIPWAY_TRACKING_URI)": self.tracking_uri,
+                "artifact store (SLIPWAY_ARTIFACT_URI)": self.artifact_uri,
+            },
         )
 
 
@@ -63,9 +81,24 @@ _clients_lock = threading.Lock()
 
 
 def worker_client(stores: Stores) -> TrackingClient:
-    """One client per worker process and stores; the worker's exit closes it."""
+    """One client per worker process and stores, with the worker's own token; its exit closes it."""
     with _clients_lock:
         found = _clients.get(stores)
         if found is None:
-            found = _clients[stores] = stores.client()
+            found = _clients[stores] = stores.client(token=_worker_token(stores))
         return found
+
+
+def _worker_token(stores: Stores) -> str | None:
+    """The worker's edge: its token from its own environment (``SLIPWAY_TOKEN``) or ``slipway.toml``."""
+    if not stores.authenticated:
+        return None
+    from slipway.config import load_settings
+
+    token = load_settings().token
+    if token is None:
+        raise Unauthorized(
+            f"tracking store {masked_uri(stores.tracking_uri)}: this worker has no token; set SLIPWAY_TOKEN "
+            "in the environment of every worker (tasks do not carry the token)"
+        )
+    return token

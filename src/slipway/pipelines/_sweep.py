@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core import RunStatus
-from slipway.engines import check_engine, open_engine
+from slipway.engines import check_engine, check_shared, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError, first_line
 from slipway.pipelines._stores import Stores, bound, worker_client
 from slipway.pipelines._target import load_target
@@ -197,12 +197,10 @@ def sweep(
     if not _STUDY_NAME.fullmatch(name):
         raise InvalidInput(f"study {name!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
     if storage is None:
-        if scheduler is not None:
-            raise InvalidInput(
-                "storage: a Dask scheduler's workers cannot share a local journal file; "
-                "pass an RDB URL every worker reaches, e.g. postgresql+psycopg://host/optuna"
-            )
         storage = str(settings.home / "sweeps" / f"{name}.journal")
+    stores = Stores.of(settings)
+    check_shared(scheduler, {"storage (--storage)": storage})  # an Optuna journal file, or an RDB URL
+    stores.check_shared(scheduler)
     serial = engine == "local" and parallel == 1 and scheduler is None
     failure: SlipwayError | None = None
     # The stack unwinds in reverse: the run ends, then the client, the engine and the storage close.
@@ -217,8 +215,7 @@ def sweep(
             if serial
             else stack.enter_context(open_engine(engine, workers=min(parallel, trials), address=scheduler))
         )
-        stores = Stores.of(settings)
-        client = stores.client()
+        client = stores.client(token=settings.token)
         stack.callback(client.close)
         run = stack.enter_context(
             client.start_run(
