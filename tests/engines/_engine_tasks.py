@@ -36,3 +36,12 @@ def interval(_: object = None) -> tuple[float, float]:
 
 def openmp_threads(_: object = None) -> str | None:
     return os.environ.get("OMP_NUM_THREADS")
+
+
+def attempt(path: str, code: int | None = None) -> int:
+    """Count an attempt in ``path`` (a line each), then exit the worker with ``code`` or return its pid."""
+    with open(path, "a") as f:
+        f.write("attempt\n")
+    if code is not None:
+        os._exit(code)
+    return os.getpid()

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import time
 from concurrent.futures import FIRST_EXCEPTION, as_completed, wait
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.engines._engine_tasks import interval, keywords, refuse, square, where
+from tests.engines._engine_tasks import attempt, interval, keywords, refuse, square, where
 
-from slipway.engines import DaskEngine, Engine, open_engine
+from slipway.engines import DaskEngine, Engine, lost, open_engine
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 pytest.importorskip("distributed")
 
@@ -114,6 +116,40 @@ def test_close_shuts_down_the_cluster_it_started() -> None:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+def test_a_task_whose_worker_dies_fails_and_is_not_run_again(tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    with DaskEngine.start(2) as engine:
+        dying = engine.submit(attempt, str(attempts), 3)  # os._exit(3) in the worker
+
+        error = dying.exception(timeout=60)
+
+        assert error is not None
+        assert lost(error) == (
+            "its worker died before it finished (it exited, crashed the interpreter or ran out of memory)"
+        )
+        assert attempts.read_text().count("attempt") == 1  # Dask would have tried it on 3 more workers
+        assert engine.submit(square, 3).result(timeout=60) == 9  # the cluster goes on
+    assert lost(InvalidInput("raised by the task")) is None
+
+
+def test_a_finished_task_is_not_computed_again_when_its_worker_dies(tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    with DaskEngine.start(2) as engine:
+        finished = engine.submit(attempt, str(attempts))  # held, as a caller holds what it submitted
+        pid = finished.result(timeout=60)
+        before = set(engine.client.scheduler_info()["workers"])
+
+        os.kill(pid, signal.SIGKILL)  # the worker that holds the task's result
+        deadline = time.monotonic() + 30
+        while before <= set(engine.client.scheduler_info()["workers"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not before <= set(engine.client.scheduler_info()["workers"]), "the scheduler never saw it die"
+        time.sleep(1.0)  # Dask recomputes a lost result it still owes a client at once
+
+        assert attempts.read_text().count("attempt") == 1
+        assert finished.result() == pid
 
 
 def _alive(pid: int) -> bool:

@@ -8,9 +8,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from tests.engines._engine_tasks import openmp_threads, refuse, square, where
+from tests.engines._engine_tasks import attempt, openmp_threads, refuse, square, where
 
-from slipway.engines import Engine, LocalEngine, check_engine, open_engine
+from slipway.engines import Engine, LocalEngine, check_engine, lost, open_engine
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -28,6 +28,18 @@ def test_tasks_run_in_other_processes_in_order_and_failures_keep_their_type() ->
         assert set(engine.map(openmp_threads, range(2))) == {"1"}  # one core per worker, as on Dask
         with pytest.raises(InvalidInput, match="item 3: refused"):
             list(engine.map(refuse, [1, 2, 3]))
+
+
+def test_a_task_whose_worker_dies_fails_and_is_not_run_again(tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    with LocalEngine(1) as engine:
+        error = engine.submit(attempt, str(attempts), 3).exception(timeout=60)  # os._exit(3)
+
+    assert error is not None
+    assert lost(error) == (
+        "its worker died before it finished (it exited, crashed the interpreter or ran out of memory)"
+    )
+    assert attempts.read_text().count("attempt") == 1
 
 
 @pytest.mark.parametrize(

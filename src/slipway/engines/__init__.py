@@ -7,8 +7,17 @@ the processes or the LocalCluster they started (never a cluster they only connec
 """
 
 from slipway.engines._dask import DaskEngine
-from slipway.engines._engine import Engine
+from slipway.engines._engine import Engine, lost
 from slipway.engines._local import LocalEngine
 from slipway.engines._open import ENGINES, check_engine, check_shared, open_engine
 
-__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "check_engine", "check_shared", "open_engine"]
+__all__ = [
+    "ENGINES",
+    "DaskEngine",
+    "Engine",
+    "LocalEngine",
+    "check_engine",
+    "check_shared",
+    "lost",
+    "open_engine",
+]

@@ -57,18 +57,22 @@ class DaskEngine:
         nothing listens on a fixed port, so two engines can run side by side.
         """
         _quiet()
+        import dask
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers if workers is not None else (os.cpu_count() or 1),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            # The scheduler serves /health and /metrics even without a dashboard, on 8787 unless
-            # told otherwise: a random local port, so a second engine does not warn about it.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.WARNING,
-        )
+        # A task whose worker dies is not started again elsewhere: it fails (KilledWorker), as on
+        # the local engine. The scheduler reads this when it starts; it runs in this process.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers if workers is not None else (os.cpu_count() or 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                # The scheduler serves /health and /metrics even without a dashboard, on 8787 unless
+                # told otherwise: a random local port, so a second engine does not warn about it.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.WARNING,
+            )
         try:
             client = Client(cluster)  # type: ignore[no-untyped-call]
         except BaseException:
@@ -114,7 +118,13 @@ class DaskEngine:
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         big = [self._scatter(a) for a in args]
         remote = self._client.submit(
-            _call, fn, big, {k: self._scatter(v) for k, v in kwargs.items()}, key=_key(fn), pure=False
+            _call,
+            fn,
+            big,
+            {k: self._scatter(v) for k, v in kwargs.items()},
+            key=_key(fn),
+            pure=False,
+            retries=0,  # a task that raised is not run again (nor one whose worker died: see start)
         )
         local = _Remote(remote)
         remote.add_done_callback(local.copy_from)
@@ -128,23 +138,23 @@ class DaskEngine:
         caller stops early (or a task fails) is cancelled.
         """
         if self._limit is None:
-            return self._collect(iter(()), fn, deque(self._one(fn, item) for item in items))
+            return self._collect(iter(()), fn, deque(self.submit(fn, item) for item in items))
         return self._collect(iter(items), fn, deque())
 
-    def _collect(self, items: Iterator[Any], fn: Callable[[Any], Any], running: deque[Any]) -> Iterator[Any]:
+    def _collect(
+        self, items: Iterator[Any], fn: Callable[[Any], Any], running: deque[Future[Any]]
+    ) -> Iterator[Any]:
         try:
             for item in items:
-                running.append(self._one(fn, item))
+                running.append(self.submit(fn, item))
                 if self._limit is not None and len(running) >= self._limit:
                     yield running.popleft().result()
             while running:
                 yield running.popleft().result()
         finally:
-            if running and self._client is not None and self._client.status == "running":
-                self._client.cancel(list(running))
-
-    def _one(self, fn: Callable[[Any], Any], item: Any) -> Any:
-        return self._client.submit(fn, self._scatter(item), key=_key(fn), pure=False)
+            if self._client is not None and self._client.status == "running":
+                for future in running:
+                    future.cancel()
 
     def _scatter(self, value: Any) -> Any:
         """A big argument (a DataFrame chunk) goes straight to a worker, not through the scheduler."""
@@ -179,29 +189,39 @@ class _Remote(Future[Any]):
 
     def __init__(self, remote: Any) -> None:
         super().__init__()
-        self._remote = remote
+        self._remote: Any = remote
 
     def cancel(self) -> bool:
+        remote = self._remote
         cancelled = super().cancel()
-        if cancelled:
-            self._remote.cancel()
+        if cancelled and remote is not None:
+            remote.cancel()
         return cancelled
 
     def copy_from(self, remote: Any) -> None:
-        """Called on Dask's callback thread when the task ends, however it ended."""
-        if not self.set_running_or_notify_cancel():
-            return
-        if remote.status == "finished":
-            try:
-                self.set_result(remote.result())
-            except BaseException as exc:  # the result could not be fetched (a worker died)
-                self.set_exception(exc)
-        elif remote.status == "error":
-            self.set_exception(remote.exception().with_traceback(remote.traceback()))
-        else:  # cancelled, or lost with the cluster
-            from concurrent.futures import CancelledError
+        """Called on Dask's callback thread when the task ends, however it ended.
 
-            self.set_exception(CancelledError(f"task {remote.key} was {remote.status}"))
+        The Dask future is released once its outcome is copied: while a client holds a finished
+        task's future, Dask computes it again if the worker keeping its result dies, and a task
+        here (a pipeline step, a trial) must not run twice.
+        """
+        try:
+            if not self.set_running_or_notify_cancel():
+                return
+            if remote.status == "finished":
+                try:
+                    self.set_result(remote.result())
+                except BaseException as exc:  # the result could not be fetched (a worker died)
+                    self.set_exception(exc)
+            elif remote.status == "error":
+                self.set_exception(remote.exception().with_traceback(remote.traceback()))
+            else:  # cancelled, or lost with the cluster
+                from concurrent.futures import CancelledError
+
+                self.set_exception(CancelledError(f"task {remote.key} was {remote.status}"))
+        finally:
+            self._remote = None
+            remote.release()
 
 
 def _call(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
