@@ -200,3 +200,20 @@ def test_a_changed_environment_names_the_package_that_moved(
     monkeypatch.setattr(_environment, "_lock_cache", lock.replace(numpy, "numpy==0.0.1").encode())
 
     assert why(example.load(), "load").reasons == (f"environment changed: numpy {numpy[7:]} → 0.0.1",)
+
+
+def test_given_settings_are_where_run_plan_and_why_look(example: Project) -> None:
+    from slipway.config import load_settings
+
+    elsewhere = load_settings({"home": example.folder / "elsewhere"})
+    first = run(example.load(), settings=elsewhere)
+    again = run(example.load(), settings=elsewhere)
+
+    assert set(_statuses(first).values()) == {"ran"}
+    assert set(_statuses(again).values()) == {"cached"}
+    assert again.output("train") == {"weights": [2.0, 4.0, 6.0]}
+    assert (example.folder / "elsewhere" / "slipway.db").is_file()
+    assert not (example.folder / ".slipway" / "slipway.db").exists()  # the default home is untouched
+    assert {p.state for p in plan(example.load(), settings=elsewhere)} == {"cached"}
+    assert why(example.load(), "train", settings=elsewhere).state == "cached"
+    assert why(example.load(), "load").reasons == ("it never ran",)  # the fluent default: ./.slipway

@@ -67,6 +67,7 @@ def run(
     --engine local|dask runs the steps that must run as tasks on an engine (cached ones never
     reach it); --scheduler connects to a running Dask cluster instead of starting one.
     """
+    from slipway.cli._context import settings
     from slipway.pipelines import run as run_pipeline
 
     pipe = _load(target)
@@ -81,6 +82,7 @@ def run(
         engine=engine,
         scheduler=scheduler,
         workers=workers,
+        settings=settings(),
     )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
@@ -104,10 +106,11 @@ def run(
 @pipeline_app.command("show")
 def show(target: Target, param: Params = None, as_json: AsJson = False) -> None:
     """Draw the pipeline's steps in running order, each cached or to run, and why."""
+    from slipway.cli._context import settings
     from slipway.pipelines import plan
 
     pipe = _load(target)
-    plans = plan(pipe, params=_params(param, pipe))
+    plans = plan(pipe, params=_params(param, pipe), settings=settings())
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in plans], indent=2))
         return
@@ -128,10 +131,11 @@ def why(
     as_json: AsJson = False,
 ) -> None:
     """Say whether STEP would run now, and what changed since its most recent execution."""
+    from slipway.cli._context import settings
     from slipway.pipelines import why as explain
 
     pipe = _load(target)
-    found: StepPlan = explain(pipe, step, params=_params(param, pipe))
+    found: StepPlan = explain(pipe, step, params=_params(param, pipe), settings=settings())
     if as_json:
         typer.echo(json.dumps(found.to_dict(), indent=2))
         return

@@ -16,11 +16,12 @@ from slipway.errors import ArtifactNotFound, NotFound
 from slipway.pipelines._components import ComponentBuilder, reusable
 from slipway.pipelines._key import Components, explain, package_changes
 from slipway.pipelines._records import Records
-from slipway.pipelines._runner import STAT_CACHE
+from slipway.pipelines._runner import STAT_CACHE, Session
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from slipway.config import Settings
     from slipway.pipelines._graph import Graph, Node, Pipeline
     from slipway.pipelines._records import Execution
     from slipway.pipelines._values import OutputRef
@@ -56,29 +57,40 @@ class StepPlan:
         }
 
 
-def plan(pipeline: Pipeline, *, params: Mapping[str, Any] | None = None) -> list[StepPlan]:
+def plan(
+    pipeline: Pipeline, *, params: Mapping[str, Any] | None = None, settings: Settings | None = None
+) -> list[StepPlan]:
     """Every step of ``pipeline``, in running order, with its cache state and the reasons for it.
+
+    ``settings``: where the runs are, as the caller resolved them (default: the fluent API's).
 
     .. versionadded:: 0.1
     """
-    import slipway
-    from slipway.config import load_settings
-
     graph = pipeline.build(params)
-    builder = ComponentBuilder(graph, stat_cache=load_settings().home / STAT_CACHE)
+    session = Session(settings)
+    builder = ComponentBuilder(graph, stat_cache=session.settings.home / STAT_CACHE)
     builder.prepare()
-    planner = _Planner(graph, builder, Records(slipway.client()))
-    plans = [planner.step(node) for node in graph.nodes.values()]
+    try:
+        planner = _Planner(graph, builder, Records(session.client()))
+        plans = [planner.step(node) for node in graph.nodes.values()]
+    finally:
+        session.close()
     builder.hasher.save()
     return plans
 
 
-def why(pipeline: Pipeline, step: str, *, params: Mapping[str, Any] | None = None) -> StepPlan:
+def why(
+    pipeline: Pipeline,
+    step: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> StepPlan:
     """Whether ``step`` would run now and why: what changed since its most recent execution.
 
     .. versionadded:: 0.1
     """
-    plans = plan(pipeline, params=params)
+    plans = plan(pipeline, params=params, settings=settings)
     for p in plans:
         if p.name == step:
             return p

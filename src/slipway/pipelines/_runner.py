@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from slipway.artifacts import BlobStore
+    from slipway.config import Settings
     from slipway.engines import Engine
     from slipway.pipelines._graph import Graph, Node, Pipeline
     from slipway.pipelines._records import Execution
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from slipway.pipelines._step import Step
     from slipway.tracking import ActiveRun, TrackingClient
 
-__all__ = ["PipelineResult", "StepResult", "StepTask", "execute_step", "run", "run_recorded"]
+__all__ = ["PipelineResult", "Session", "StepResult", "StepTask", "execute_step", "run", "run_recorded"]
 
 #: Where a run of a pipeline keeps its working files, below the project's home.
 CACHE_FOLDER = Path("cache") / "pipelines"
@@ -235,6 +236,7 @@ def run(
     engine: str | Engine | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    settings: Settings | None = None,
 ) -> PipelineResult:
     """Run ``pipeline`` as a tracked run with one nested run per step, reusing cached steps.
 
@@ -252,6 +254,9 @@ def run(
         scheduler: a running Dask scheduler's address, for ``engine="dask"``.
         workers: worker processes of the engine it starts (``local``, a LocalCluster), or a cap
             on the steps in flight on a scheduler's cluster.
+        settings: where runs and outputs go, as the caller resolved them (the CLI does); when
+            None, the fluent API's (``slipway.start_run``), and the pipeline run nests under its
+            active run, if any.
 
     A step that fails does not raise: the result says which (``ok``, ``error``), and the
     pipeline run ends FAILED. Bad input (an unknown parameter, a missing input file, a cycle, an
@@ -259,9 +264,6 @@ def run(
 
     .. versionadded:: 0.1
     """
-    import slipway
-    from slipway.config import load_settings
-
     if parallel is not None and (isinstance(parallel, bool) or parallel < 1):
         raise InvalidInput(f"parallel {parallel!r}: expected a positive whole number")
     if engine is None and (scheduler is not None or workers is not None):
@@ -269,11 +271,12 @@ def run(
         raise InvalidInput(f"{option}: choose where the steps run with engine='local' or 'dask' (--engine)")
     started = time.monotonic()
     graph = pipeline.build(params)
-    settings = load_settings()
-    home = settings.home
+    session = Session(settings)
+    home = session.settings.home
     builder = ComponentBuilder(graph, stat_cache=home / STAT_CACHE)
     builder.prepare()
     with contextlib.ExitStack() as stack:
+        stack.callback(session.close)
         remote = None
         if engine is not None:
             from slipway.pipelines._remote import Remote
@@ -284,11 +287,11 @@ def run(
                     scheduler=scheduler,
                     workers=workers,
                     parallel=parallel,
-                    stores=Stores.of(settings),
+                    stores=Stores.of(session.settings),
                     folder=graph.folder,
                 )
             )
-        client = slipway.client()
+        client = session.client()
         records = Records(client)
         resumed_from, resumed = records.resumable(graph.name) if resume else (None, {})
         runner = _Runner(
@@ -302,7 +305,7 @@ def run(
             progress=progress,
             remote=remote,
         )
-        with slipway.start_run(experiment=experiment or graph.name, name=graph.name) as parent:
+        with session.start_run(experiment=experiment or graph.name, name=graph.name) as parent:
             tags = {PIPELINE_TAG: graph.name}
             if resumed_from is not None:
                 tags["slipway.pipeline.resumed_from"] = resumed_from
@@ -320,6 +323,47 @@ def run(
         resumed_from=resumed_from,
         _load=lambda ref: load_value(ref, blobs=client.blobs, cache=home / CACHE_FOLDER),
     )
+
+
+class Session:
+    """The settings and the stores a run, ``plan`` or ``why`` works with; the client opens on first use.
+
+    Given settings (the CLI resolves them at its edge, as for every command) are used as they
+    are, with a client of their own, closed at the end. Without them (a Python call such as
+    ``run(pipeline)``) it is the fluent API's: its settings, its client, and the pipeline run
+    nested under its active run. This is the one place the pipelines read settings themselves.
+    """
+
+    def __init__(self, settings: Settings | None) -> None:
+        self.fluent = settings is None
+        if settings is None:
+            from slipway.config import load_settings
+
+            settings = load_settings()
+        self.settings = settings
+        self._client: TrackingClient | None = None
+
+    def client(self) -> TrackingClient:
+        if self._client is None:
+            if self.fluent:
+                import slipway
+
+                self._client = slipway.client()
+            else:
+                self._client = Stores.of(self.settings).client(token=self.settings.token)
+        return self._client
+
+    def start_run(self, *, experiment: str, name: str) -> ActiveRun:
+        if self.fluent:
+            import slipway
+
+            return slipway.start_run(experiment=experiment, name=name)
+        return self.client().start_run(experiment=experiment, name=name)
+
+    def close(self) -> None:
+        """Close a client of its own; its blob store stays usable to load a result's outputs."""
+        if not self.fluent and self._client is not None:
+            self._client.store.close()
 
 
 class _Runner:
