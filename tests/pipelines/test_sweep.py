@@ -6,6 +6,7 @@ CLI names them and the way worker processes load them.
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +166,74 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path: Path, clien
     assert runs[1].tags["sweep.state"] == "FAIL"
     study = optuna.load_study(study_name=result.study, storage=_journal(result.storage))
     assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+
+
+DIED = "its worker died before it finished (it exited, crashed the interpreter or ran out of memory)"
+STARTED_AGAIN = "its worker died before it finished, and the scheduler started it again: it is not run twice"
+
+
+@pytest.mark.parametrize(
+    ("engine", "reason"),
+    [
+        ("local", DIED),
+        ("dask", DIED),  # a LocalCluster of the sweep's own
+        ("scheduler", STARTED_AGAIN),  # a running cluster, which gives a task 3 more tries by default
+    ],
+)
+def test_a_trial_whose_worker_dies_is_recorded_from_here_and_stops_the_sweep(
+    tmp_path: Path, client: TrackingClient, engine: str, reason: str
+) -> None:
+    target = _write(
+        tmp_path,
+        f"dies_{engine}",
+        """
+        import os, time
+        from pathlib import Path
+
+        def objective(trial, done=""):
+            x = trial.suggest_float("x", 0, 1)
+            if trial.number == 1:  # dies once trial 0 has ended, so only this trial is lost
+                deadline = time.time() + 60
+                while not Path(done).exists() and time.time() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.5)
+                os._exit(3)
+            Path(done).touch()
+            return x
+        """,
+    )
+    name = f"dies-{engine}"
+    options: dict[str, Any] = {"engine": engine}
+    with contextlib.ExitStack() as stack:
+        if engine != "local":
+            pytest.importorskip("distributed")
+        if engine == "scheduler":
+            from distributed import LocalCluster
+
+            cluster = stack.enter_context(
+                LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=2,
+                    threads_per_worker=1,
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                )
+            )
+            options = {"engine": "dask", "scheduler": cluster.scheduler_address}
+
+        with pytest.raises(InvalidInput) as caught:
+            sweep(target, trials=2, parallel=2, study=name, params={"done": str(tmp_path / "0")}, **options)
+
+    assert str(caught.value) == f"study '{name}': trial 1: {reason}; the sweep stopped (2 trials ended)"
+    (sweep_run,) = [r for r in client.search_runs(max_results=100).items if r.parent_run_id is None]
+    assert sweep_run.status is RunStatus.FAILED
+    runs = _children(client, sweep_run.id)
+    assert [(r.name, r.status) for r in runs] == [
+        ("trial-0", RunStatus.FINISHED),
+        ("trial-1", RunStatus.KILLED),  # ended here: its worker could not
+    ]
+    journal = str(tmp_path / ".slipway" / "sweeps" / f"{name}.journal")
+    study = optuna.load_study(study_name=name, storage=_journal(journal))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL"]  # told, and not run again
 
 
 def test_a_value_that_is_not_a_number_fails_its_trial(tmp_path: Path) -> None:

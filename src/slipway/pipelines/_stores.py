@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slipway._api import bind as bound
-from slipway.engines import check_shared
-from slipway.errors import Unauthorized
+from slipway.core import RunStatus
+from slipway.engines import check_shared, lost
+from slipway.errors import InvalidInput, Unauthorized
 from slipway.store import masked_uri
 
 if TYPE_CHECKING:
     from slipway.config import Settings
     from slipway.tracking import TrackingClient
 
-__all__ = ["Stores", "bound", "worker_client"]
+__all__ = ["SecondAttempt", "Stores", "bound", "end_orphans", "refuse_rerun", "why_lost", "worker_client"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,3 +103,41 @@ def _worker_token(stores: Stores) -> str | None:
             "in the environment of every worker (tasks do not carry the token)"
         )
     return token
+
+
+# ---------------------------------------------------------------------- a task that must not run twice
+
+
+class SecondAttempt(InvalidInput):
+    """A task started again after its worker died: refused in the worker, before it records anything."""
+
+
+def refuse_rerun(client: TrackingClient, runs: str) -> None:
+    """In a worker: SecondAttempt when a run matching ``runs`` exists, the task's first attempt's.
+
+    A scheduler the engine only connected to may start a task again after its worker died (its
+    ``allowed-failures``); a trial or a step must not run twice (a model registered twice), so the
+    second attempt fails at once and the coordinator records the loss, as when the task is lost.
+    """
+    if client.store.search_runs(filter=runs, max_results=1).items:
+        raise SecondAttempt(
+            "its worker died before it finished, and the scheduler started it again: it is not run twice"
+        )
+
+
+def why_lost(exc: BaseException) -> str | None:
+    """Why a task that runs at most once did not finish (lost, or refused a second time), or None."""
+    return str(exc) if isinstance(exc, SecondAttempt) else lost(exc)
+
+
+def end_orphans(client: TrackingClient, runs: str) -> str | None:
+    """In the coordinator, after the engine lost a task: end KILLED its runs still RUNNING.
+
+    Their worker is gone, so nothing else would end them (until their heartbeat is missed).
+    Returns the id of the task's run, if it got as far as starting one.
+    """
+    found = client.store.search_runs(filter=runs, max_results=10).items
+    for run in found:
+        if run.status is RunStatus.RUNNING:
+            client.store.end_run(run.id, status=RunStatus.KILLED)
+    return found[0].id if found else None

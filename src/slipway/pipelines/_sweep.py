@@ -4,11 +4,15 @@ The search is Optuna's (its samplers, pruners and storages); what slipway adds i
 sweep is a run, each trial is one run nested under it, wherever the trial executes, and the best
 trial's model can be registered in the same call.
 
-Trials are independent tasks: the sweep submits one task per trial to an engine (worker processes
-here, or a Dask cluster), and every task asks the shared Optuna storage for its parameters, runs
+Trials are independent tasks: the sweep asks Optuna for a trial here and submits one task for it
+to an engine (worker processes here, or a Dask cluster), as many at a time as the engine has
+workers; the task reopens the trial from the shared Optuna storage, samples its parameters, runs
 the objective inside its own trial run and tells the storage the result. Handing out single trials
 rather than blocks of them keeps the work balanced when trials take different times, and the count
-exact. The storage is the only thing the workers share: a journal file under the project's home by
+exact. Because the trial's number is known here, a task the engine loses (its worker died) is
+recorded here: its run ends KILLED and Optuna is told FAIL; it is never run a second time.
+
+The storage is the only thing the workers share: a journal file under the project's home by
 default (file locks, one machine) or an RDB URL (a real cluster). A serial sweep on the local
 engine runs in this process with one seeded sampler, so a seed reproduces Optuna's own sequence.
 
@@ -28,6 +32,7 @@ import re
 import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,12 +40,13 @@ from typing import TYPE_CHECKING, Any
 from slipway.core import RunStatus
 from slipway.engines import check_engine, check_shared, open_engine
 from slipway.errors import Conflict, InvalidInput, MissingExtra, SlipwayError, first_line
-from slipway.pipelines._stores import Stores, bound, worker_client
+from slipway.pipelines._stores import Stores, bound, end_orphans, refuse_rerun, why_lost, worker_client
 from slipway.pipelines._target import load_target
 from slipway.store import masked_uri
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+    from concurrent.futures import Future
 
     import optuna
 
@@ -167,10 +173,12 @@ def sweep(
         experiment: the sweep run's experiment (default: ``Default``).
         settings: where runs go; resolved from the environment and ``slipway.toml`` when None,
             and then the sweep's run is nested under the active run (``slipway.start_run``), if any.
-        progress: called with each trial as it ends (in trial order when parallel).
+        progress: called with each trial as it ends.
 
-    Raises InvalidInput for a bad option, an objective that is not a function of a trial, or when
-    every trial failed (naming the first failure), and Conflict for a resumed study's direction.
+    Raises InvalidInput for a bad option, an objective that is not a function of a trial, when
+    every trial failed (naming the first failure), or when a trial's worker died (the trial is
+    recorded as failed, not run again, and no further trial starts), and Conflict for a resumed
+    study's direction.
     """
     fn, reference = _objective(objective)
     extra = dict(params or {})
@@ -245,7 +253,7 @@ def sweep(
         if pool is None:
             outcomes = _serial(job, fn, trials, opened, client, optuna, progress)
         else:
-            outcomes = _parallel(job, trials, pool, progress)
+            outcomes = _parallel(job, trials, pool, opened, client, optuna, progress)
         result = _finish(
             run, client, backend, job, optuna, storage_name=storage, direction=chosen, trials=outcomes
         )
@@ -434,40 +442,74 @@ def _serial(
     study.sampler = _sampler(optuna, job.seed, parallel=False)
     outcomes: list[TrialOutcome] = []
     for _ in range(trials):
-        if job.deadline is not None and time.time() >= job.deadline:
+        if _late(job):
             break
-        outcomes.append(_trial(job, fn, study, client, optuna))
+        outcomes.append(_trial(job, fn, study, study.ask(), client, optuna))
         if progress is not None:
             progress(outcomes[-1])
     return outcomes
 
 
 def _parallel(
-    job: _Job, trials: int, pool: Engine, progress: Callable[[TrialOutcome], None] | None
+    job: _Job,
+    trials: int,
+    pool: Engine,
+    study: Any,
+    client: TrackingClient,
+    optuna: Any,
+    progress: Callable[[TrialOutcome], None] | None,
 ) -> list[TrialOutcome]:
-    """One task per trial; the engine runs ``pool.workers`` at a time and yields them in order."""
-    from concurrent.futures.process import BrokenProcessPool
+    """One task per trial, ``pool.workers`` at a time; each trial's number is asked for here.
 
+    A trial the engine lost (its worker died: the objective exited or crashed the interpreter, or
+    ran out of memory) is recorded here, as its worker would have: its run ends KILLED and
+    Optuna is told FAIL. No trial starts after it, and the sweep fails naming it, on either
+    engine (a broken process pool loses every running trial; Dask only that one).
+    """
+    width = pool.workers
     outcomes: list[TrialOutcome] = []
+    running: dict[Future[TrialOutcome], int] = {}  # the task -> its trial's number
+    lost: TrialOutcome | None = None
     try:
-        for outcome in pool.map(_remote_trial, [(job, index) for index in range(trials)]):
-            if outcome is not None:
+        while True:
+            while lost is None and len(outcomes) + len(running) < trials and len(running) < width:
+                if _late(job):
+                    break
+                trial = study.ask()
+                # Trial(study, _trial_id) is how Optuna reopens an asked trial in another process.
+                task = pool.submit(_remote_trial, job, trial._trial_id, len(outcomes) + len(running))
+                running[task] = trial.number
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for task in done:
+                number = running.pop(task)
+                try:
+                    outcome = task.result()
+                except Exception as exc:
+                    outcome = _lost_trial(job, number, exc, study, client, optuna)
+                    lost = lost or outcome
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
-    except BrokenProcessPool:
+    finally:
+        for task in running:  # interrupted: what has not started never starts
+            task.cancel()
+    if lost is not None:
         raise InvalidInput(
-            f"study {job.study!r}: a worker process died during a trial after {len(outcomes)} trials "
-            "(the objective exited or crashed the interpreter, or it ran out of memory)"
-        ) from None
+            f"study {job.study!r}: trial {lost.number}: {lost.error}; the sweep stopped ({len(outcomes)} "
+            "trials ended)"
+        )
     return outcomes
 
 
-def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
-    """One trial in a worker: None when the sweep's timeout passed before it could start."""
-    job, index = task
-    if job.deadline is not None and time.time() >= job.deadline:
-        return None
+def _late(job: _Job) -> bool:
+    """The sweep's timeout passed: no trial starts any more."""
+    return job.deadline is not None and time.time() >= job.deadline
+
+
+def _remote_trial(job: _Job, trial_id: int, index: int) -> TrialOutcome:
+    """One trial in a worker: the trial the coordinator asked for, run in a run of its own."""
     optuna = _optuna()
     fn = load_target(job.objective) if isinstance(job.objective, str) else job.objective
     client = worker_client(job.stores)
@@ -476,14 +518,35 @@ def _remote_trial(task: tuple[_Job, int]) -> TrialOutcome | None:
         study = optuna.load_study(
             study_name=job.study, storage=_storage(job.storage), sampler=_sampler(optuna, seed, parallel=True)
         )
-        return _trial(job, fn, study, client, optuna)
+        trial = optuna.trial.Trial(study, trial_id)
+        refuse_rerun(client, _trial_runs(job.study, trial.number))
+        return _trial(job, fn, study, trial, client, optuna)
+
+
+def _lost_trial(
+    job: _Job, number: int, exc: Exception, study: Any, client: TrackingClient, optuna: Any
+) -> TrialOutcome:
+    """Record a trial whose task did not come back: its run ends KILLED, Optuna is told FAIL."""
+    why = why_lost(exc)
+    if why is None:  # the task failed outside the objective (loading it, reaching the stores)
+        why = first_line(exc) if isinstance(exc, SlipwayError) else f"{type(exc).__name__}: {first_line(exc)}"
+    run_id = end_orphans(client, _trial_runs(job.study, number))
+    study.tell(number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+    asked = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    return TrialOutcome(
+        number=number,
+        state="FAIL",
+        value=None,
+        params={} if asked is None else dict(asked.params),
+        run_id=run_id or "",
+        error=why,
+    )
 
 
 def _trial(
-    job: _Job, fn: Callable[..., Any], study: Any, client: TrackingClient, optuna: Any
+    job: _Job, fn: Callable[..., Any], study: Any, trial: Any, client: TrackingClient, optuna: Any
 ) -> TrialOutcome:
-    """Ask, run the objective inside the trial's run, tell; the objective's failure is the trial's."""
-    trial = study.ask()
+    """Run the objective on an asked trial inside the trial's run, and tell; its failure is the trial's."""
     run = client.start_run(
         experiment=job.experiment,  # by name: cheaper than reading the parent run to learn it
         parent=job.parent_run_id,
@@ -588,10 +651,14 @@ def _finish(
 
 def _run_of(client: TrackingClient, study: str, number: int) -> str | None:
     """The run of trial ``number`` (of this sweep or, resumed, of an earlier one), by its tags."""
-    found = client.search_runs(
-        filter=f"tags.`sweep.study` = '{study}' and tags.`sweep.trial` = '{number}'", max_results=1
-    ).items  # study names are letters, digits, '.', '_' and '-': nothing to quote
+    found = client.search_runs(filter=_trial_runs(study, number), max_results=1).items
     return found[0].id if found else None
+
+
+def _trial_runs(study: str, number: int) -> str:
+    """The filter for the run of trial ``number`` of ``study``."""
+    # Study names are letters, digits, '.', '_' and '-': nothing to quote.
+    return f"tags.`sweep.study` = '{study}' and tags.`sweep.trial` = '{number}'"
 
 
 def _register(client: TrackingClient, result: SweepResult, name: str) -> ModelVersion:
