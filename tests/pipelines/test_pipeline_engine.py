@@ -226,15 +226,32 @@ def test_a_failing_step_on_the_engine_is_the_same_one_line_error_and_resume_cont
     assert resumed.output("report") == 2 * 12 + 3
 
 
-def test_a_worker_that_dies_fails_its_step_in_one_line(project: Project) -> None:
+DIED = "its worker died before it finished (it exited, crashed the interpreter or ran out of memory)"
+STARTED_AGAIN = "its worker died before it finished, and the scheduler started it again: it is not run twice"
+
+
+@pytest.mark.parametrize(
+    ("engine", "reason"),
+    [
+        ("local", DIED),
+        ("dask", DIED),  # a LocalCluster of the run's own, 2 workers
+        ("scheduler", STARTED_AGAIN),  # a running cluster, which gives a task 3 more tries by default
+    ],
+)
+def test_a_step_whose_worker_dies_fails_in_one_line_runs_once_and_its_run_is_killed(
+    project: Project, engine: str, reason: str
+) -> None:
+    attempts = project.folder / "attempts"
     project.write(
         "train.py",
-        """
+        f"""
         import os
         import slipway
 
         @slipway.step
         def crash(code: int = 3):
+            with open({str(attempts)!r}, "a") as f:  # a side effect that must not happen twice
+                f.write("attempt\\n")
             os._exit(code)
 
         @slipway.pipeline
@@ -242,13 +259,31 @@ def test_a_worker_that_dies_fails_its_step_in_one_line(project: Project) -> None
             crash()
         """,
     )
+    options: dict[str, Any] = {"engine": engine, "workers": 2}  # its own pool or cluster: it breaks
+    with contextlib.ExitStack() as stack:
+        if engine == "scheduler":
+            from distributed import LocalCluster
 
-    result = run(project.load(), engine="local", workers=1)  # its own pool: this one breaks
+            cluster = stack.enter_context(
+                LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=2,
+                    threads_per_worker=1,
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL,
+                )
+            )
+            options = {"engine": "dask", "scheduler": cluster.scheduler_address}
 
-    assert result.error is not None
-    assert result.error.startswith("step crash failed: BrokenProcessPool: ")
-    assert "\n" not in result.error
-    assert project.client.get_run(result.run_id).status is RunStatus.FAILED
+        result = run(project.load(), **options)
+
+    assert result.error == f"step crash: {reason}"
+    assert attempts.read_text().count("attempt") == 1
+    client = project.client
+    assert client.get_run(result.run_id).status is RunStatus.FAILED
+    (step_run,) = project.children(result.run_id)
+    assert step_run.id == result.steps["crash"].run_id
+    assert step_run.status is RunStatus.KILLED  # ended by the coordinator: its worker could not
 
 
 def test_a_worker_runs_the_project_files_as_they_are_now(project: Project, dask: DaskEngine) -> None:

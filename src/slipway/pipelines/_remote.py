@@ -20,21 +20,22 @@ import importlib
 import os
 import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.engines import check_engine, open_engine
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, SlipwayError
 from slipway.pipelines._code import _local
+from slipway.pipelines._records import _quote
 from slipway.pipelines._runner import StepTask, execute_step, run_recorded
 from slipway.pipelines._step import Step, _find_step
-from slipway.pipelines._stores import Stores, worker_client
+from slipway.pipelines._stores import Stores, end_orphans, own_client, refuse_rerun, why_lost, worker_client
 from slipway.pipelines._target import load_target
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-    from concurrent.futures import Future
 
     from slipway.engines import Engine
     from slipway.pipelines._runner import StepResult
@@ -160,7 +161,29 @@ class Remote:
             params=dict(params),
             components=components,
         )
-        return self.engine.submit(run_job, job)
+        return _Settled(self.engine.submit(run_job, job), functools.partial(self._lost, job))
+
+    def _lost(self, job: StepJob, exc: Exception) -> StepResult:
+        """The step's task did not come back: end its run KILLED (its worker cannot), say why.
+
+        An exception that is not a loss (the worker could not open the stores) is raised after
+        the same clean-up, for the runner to report as any failed step.
+        """
+        from slipway.pipelines._runner import StepResult
+
+        run_id = None
+        with contextlib.suppress(SlipwayError):  # a store that fails now: the run reads DIED later
+            client = own_client(self._stores)
+            try:
+                run_id = end_orphans(client, _step_runs(job.parent_run_id, job.node))
+            finally:
+                client.close()
+        why = why_lost(exc)
+        if why is None:
+            raise exc
+        return StepResult(
+            name=job.node, status="failed", run_id=run_id, key=job.key, error=f"step {job.node}: {why}"
+        )
 
     def close(self) -> None:
         engine, self._engine = self._engine, None
@@ -171,6 +194,7 @@ class Remote:
 def run_job(job: StepJob) -> StepResult:
     """In a worker: the step, run and recorded as its nested run under the pipeline's run."""
     client = worker_client(job.stores)
+    refuse_rerun(client, _step_runs(job.parent_run_id, job.node))
 
     def work() -> tuple[OutputRef, ...]:
         with _project_step(job.folder, *job.step) as step:
@@ -195,6 +219,47 @@ def run_job(job: StepJob) -> StepResult:
         params=job.params,
         components=job.components,
     )
+
+
+def _step_runs(parent_run_id: str, node: str) -> str:
+    """The filter for the run of step ``node`` in the pipeline run ``parent_run_id``."""
+    return f"attributes.parent_run_id = '{parent_run_id}' and attributes.name = {_quote(node)}"
+
+
+class _Settled(Future["StepResult"]):
+    """A step's task as the runner sees it: a task the engine lost comes back as a failed step.
+
+    ``settle`` runs on the engine's callback thread when the task raised, before this future is
+    done, so the step's run is ended before the runner ends the pipeline's. Cancelling this
+    cancels the task.
+    """
+
+    def __init__(self, task: Future[StepResult], settle: Callable[[Exception], StepResult]) -> None:
+        super().__init__()
+        self._task = task
+        self._settle = settle
+        task.add_done_callback(self._copy)
+
+    def cancel(self) -> bool:
+        return self._task.cancel()  # this future follows in _copy
+
+    def _copy(self, task: Future[StepResult]) -> None:
+        if task.cancelled():
+            super().cancel()
+            self.set_running_or_notify_cancel()
+            return
+        if not self.set_running_or_notify_cancel():
+            return
+        error = task.exception()
+        if error is None:
+            self.set_result(task.result())
+        elif not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: nothing to settle
+            self.set_exception(error)
+        else:
+            try:
+                self.set_result(self._settle(error))
+            except BaseException as raised:
+                self.set_exception(raised)
 
 
 # ---------------------------------------------------------------------- the project's modules in a worker

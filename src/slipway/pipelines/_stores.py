@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from slipway.config import Settings
     from slipway.tracking import TrackingClient
 
-__all__ = ["SecondAttempt", "Stores", "bound", "end_orphans", "refuse_rerun", "why_lost", "worker_client"]
+__all__ = [
+    "SecondAttempt",
+    "Stores",
+    "bound",
+    "end_orphans",
+    "own_client",
+    "refuse_rerun",
+    "why_lost",
+    "worker_client",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,14 +95,18 @@ def worker_client(stores: Stores) -> TrackingClient:
     with _clients_lock:
         found = _clients.get(stores)
         if found is None:
-            found = _clients[stores] = stores.client(token=_worker_token(stores))
+            found = _clients[stores] = own_client(stores)
         return found
 
 
-def _worker_token(stores: Stores) -> str | None:
-    """The worker's edge: its token from its own environment (``SLIPWAY_TOKEN``) or ``slipway.toml``."""
+def own_client(stores: Stores) -> TrackingClient:
+    """A new client of ``stores`` with this process's own token; the caller closes it.
+
+    This is a worker's edge: its token comes from its own environment (``SLIPWAY_TOKEN``) or its
+    ``slipway.toml``, never from the task.
+    """
     if not stores.authenticated:
-        return None
+        return stores.client(token=None)
     from slipway.config import load_settings
 
     token = load_settings().token
@@ -102,7 +115,7 @@ def _worker_token(stores: Stores) -> str | None:
             f"tracking store {masked_uri(stores.tracking_uri)}: this worker has no token; set SLIPWAY_TOKEN "
             "in the environment of every worker (tasks do not carry the token)"
         )
-    return token
+    return stores.client(token=token)
 
 
 # ---------------------------------------------------------------------- a task that must not run twice
