@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -174,3 +177,89 @@ def test_an_unnamed_steps_form_pipeline_is_named_after_its_attribute(
     ]
 
     assert names == ["churn", "fraud", "kept"]
+
+
+SLOW = """
+    import time
+    from pathlib import Path
+    import slipway
+
+    @slipway.step
+    def slow(naps: int = 1200, nap: float = 0.05):
+        Path("started").touch()
+        for _ in range(naps):
+            time.sleep(nap)
+        return 1
+
+    @slipway.step
+    def after(x):
+        return x
+
+    @slipway.pipeline
+    def pipeline(naps: int = 1200, nap: float = 0.05):
+        after(slow(naps, nap))
+"""
+# The command as a shell runs it: a child whose Ctrl-C (SIGINT) raises KeyboardInterrupt.
+_COMMAND = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from slipway.cli import main; main(sys.argv[1:])"
+)
+
+
+def _started(folder: Path, *params: str) -> subprocess.Popen[str]:
+    """``slipway pipeline run slow.py:pipeline`` in a process of its own, once its step is running."""
+    Project(folder).write("slow.py", SLOW)
+    args = [a for p in params for a in ("-p", p)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _COMMAND, "pipeline", "run", "slow.py:pipeline", *args],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (folder / "started").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    return proc
+
+
+def _statuses(folder: Path) -> dict[str | None, str]:
+    client = Project(folder).client
+    runs = client.search_runs(filter="attributes.status != 'X'", max_results=10).items
+    return {r.name: r.status.value for r in runs}
+
+
+def test_ctrl_c_stops_the_running_step_and_records_it_killed(tmp_path: Path) -> None:
+    proc = _started(tmp_path)
+
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)  # the step would nap for 60 s
+
+    assert proc.returncode == 130
+    assert err.splitlines() == [
+        "interrupted; waiting for 1 running step (Ctrl-C again to abandon)",
+        "error: interrupted",
+    ]
+    assert out.split()[:2] == ["killed", "slow"]
+    assert _statuses(tmp_path) == {"pipeline": "KILLED", "slow": "KILLED"}
+    slow = Project(tmp_path).client.search_runs(filter="attributes.run_name = 'slow'").items[0]
+    trace = Project(tmp_path).client.read_artifact(slow.id, "slipway/traceback.txt").decode()
+    assert 'slow.py", line' in trace  # stopped inside the step, not after it ran to its end
+    assert trace.strip().endswith("KeyboardInterrupt")
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_ends_the_step_run_killed(tmp_path: Path) -> None:
+    proc = _started(tmp_path, "naps=1", "nap=120")  # one long sleep: a C call no Ctrl-C stops
+    assert proc.stderr is not None
+
+    proc.send_signal(signal.SIGINT)
+    first = proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+
+    assert first == "interrupted; waiting for 1 running step (Ctrl-C again to abandon)\n"
+    assert proc.returncode == 130
+    assert err.strip() == "error: interrupted"
+    assert _statuses(tmp_path) == {"pipeline": "KILLED", "slow": "KILLED"}

@@ -13,6 +13,9 @@ import typer
 
 from slipway.errors import SlipwayError
 
+#: The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+_INTERRUPTED = 130
+
 app = typer.Typer(
     name="slipway",
     help="Track, register, serve and monitor models: from a notebook to production.",
@@ -64,12 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:  # a folder we may not write, a full disk: the file and the reason, one line
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror or exc}")
-    except KeyboardInterrupt:
-        _fail("interrupted", code=130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        _fail("aborted", code=130)
+        _fail("aborted", code=_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors (missing argument, bad option) from Typer's click
         show = getattr(exc, "show", None)
         if callable(show):
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         else:  # pragma: no cover - every TyperException Typer raises today has show()
             _fail(str(exc))
         sys.exit(2)
+    if code == _INTERRUPTED:  # Typer turns a Ctrl-C into Exit(130) and, here, returns its code
+        _fail("interrupted", code=_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -117,6 +117,15 @@ class Records:
             if not token:
                 return last.id, done
 
+    def end_running(self, parent_run_id: str, *, status: RunStatus) -> None:
+        """End every step run of a pipeline run that is still RUNNING (its process is leaving them)."""
+        page = self.store.search_runs(
+            filter=f"attributes.parent_run_id = '{parent_run_id}' and attributes.status = 'RUNNING'",
+            max_results=500,
+        )
+        for run in page.items:
+            self.store.end_run(run.id, status=status, end_time=now_ms())
+
     def components(self, run_id: str) -> Components | None:
         from slipway.errors import ArtifactNotFound
 

@@ -22,9 +22,11 @@ import contextvars
 import functools
 import inspect
 import os
+import sys
+import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,14 +191,18 @@ def run_recorded(
     key: str,
     params: Mapping[str, str],
     components: bytes,
+    on_start: Callable[[ActiveRun], None] | None = None,
 ) -> StepResult:
     """Run ``work`` (the step) in its own nested run, the active one for ``slipway.log_*`` inside it.
 
     The one place a step's execution is recorded, on a thread here or in an engine's worker: its
     key, status, params and key components first, then its outputs or its traceback.
+    ``on_start`` is given the step's run as soon as it exists.
     """
     t0 = time.monotonic()
     step_run = client.start_run(name=node, parent=parent, capture_environment=False)
+    if on_start is not None:
+        on_start(step_run)
     store = client.store
     tags = Records(client).step_tags(pipeline=pipeline, step=node, key=key, status="ran")
     store.log_batch(step_run.id, params=dict(params), tags=tags)
@@ -389,17 +395,14 @@ class _Runner:
         self.resumed = resumed
         self.progress = progress or (lambda _result: None)
         self.remote = remote
+        self.threads = _Threads(graph.name)
         self.done: dict[str, StepResult] = {}
 
     def run(self, parent: ActiveRun, *, parallel: int) -> dict[str, StepResult]:
         pending = dict(self.graph.nodes)
+        queued: list[tuple[str, Callable[[], Future[StepResult]]]] = []  # to run, once a thread is free
         running: dict[Future[StepResult], str] = {}
         failed = False
-        pool = (
-            ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="slipway-step")
-            if self.remote is None
-            else None
-        )
         try:
             while pending or running:
                 advanced = True
@@ -409,13 +412,19 @@ class _Runner:
                         if all(u in self.done for u in node.upstream):
                             del pending[name]
                             advanced = True
-                            result = self._start(node, parent, pool, running)
-                            if result is not None:
-                                self._finish(result)
+                            started = self._start(node, parent)
+                            if isinstance(started, StepResult):
+                                self._finish(started)
+                            else:
+                                queued.append((name, started))
                 if failed:
-                    for name in pending:
+                    for name in [*pending, *(name for name, _ in queued)]:
                         self._finish(StepResult(name=name, status="skipped"))
                     pending.clear()
+                    queued.clear()
+                while queued and (self.remote is not None or len(running) < parallel):
+                    name, launch = queued.pop(0)
+                    running[launch()] = name
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -423,12 +432,51 @@ class _Runner:
                     result = self._outcome(future, running.pop(future))
                     self._finish(result)
                     failed = failed or result.status == "failed"
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=not running, cancel_futures=True)
-            for future in running:  # interrupted: what the engine has not started never starts
+        except KeyboardInterrupt:
+            self._interrupted(parent, running)
+            raise
+        except BaseException:  # SIGTERM, or the coordinator failed: stop the steps as for Ctrl-C
+            for future in running:  # what the engine has not started never starts
                 future.cancel()
+            if self.remote is None:
+                self.threads.interrupt()
+                wait(running)  # their runs end KILLED before the pipeline's does
+            raise
         return {name: self.done[name] for name in self.graph.nodes}
+
+    def _interrupted(self, parent: ActiveRun, running: Mapping[Future[StepResult], str]) -> None:
+        """Ctrl-C: stop the running steps and wait for their runs to end KILLED; Ctrl-C again: leave now.
+
+        On threads each step is interrupted as a script's main thread would be (``_Threads``); an
+        engine's workers get the terminal's signal themselves, or finish the task. Leaving at the
+        second Ctrl-C ends the step runs still RUNNING as KILLED, so none is left running.
+        """
+        for future in running:
+            future.cancel()  # an engine's task not started yet
+        started = [f for f in running if not f.cancelled()]
+        if not started:
+            return
+        n = len(started)
+        try:  # from the first word on: the second Ctrl-C may come at any moment
+            sys.stderr.write(
+                f"interrupted; waiting for {n} running step{'s' if n > 1 else ''} (Ctrl-C again to abandon)\n"
+            )
+            sys.stderr.flush()
+            self.threads.interrupt()
+            wait(started)
+        except KeyboardInterrupt:
+            if self.remote is None:
+                self.threads.abandon()
+            else:  # the runs are the workers': end them in the store
+                for future in started:
+                    future.cancel()
+                self.records.end_running(parent.id, status=RunStatus.KILLED)
+            raise
+        for future in started:
+            if isinstance(future.exception(), KeyboardInterrupt):
+                self._finish(StepResult(name=running[future], status="killed"))
+            else:
+                self._finish(self._outcome(future, running[future]))
 
     def _outcome(self, future: Future[StepResult], name: str) -> StepResult:
         """The step's result; an engine that lost the task (a worker died) fails the step with why."""
@@ -445,14 +493,8 @@ class _Runner:
         self.done[result.name] = result
         self.progress(result)
 
-    def _start(
-        self,
-        node: Node,
-        parent: ActiveRun,
-        pool: ThreadPoolExecutor | None,
-        running: dict[Future[StepResult], str],
-    ) -> StepResult | None:
-        """Reuse an earlier execution (returning its result) or submit the step (returning None)."""
+    def _start(self, node: Node, parent: ActiveRun) -> StepResult | Callable[[], Future[StepResult]]:
+        """Reuse an earlier execution (its result), or say how to launch the step (thread or engine)."""
         upstream = {u: self.done[u].outputs for u in node.upstream}
         components = self.builder.full(node, upstream)
         key = components.key()
@@ -498,8 +540,10 @@ class _Runner:
             scratch=self.cache / "tmp",
         )
         payload = components.to_json()
-        if self.remote is not None:
-            future = self.remote.submit(
+        remote = self.remote
+        if remote is not None:
+            return functools.partial(
+                remote.submit,
                 task,
                 parent_run_id=parent.id,
                 pipeline=self.graph.name,
@@ -507,23 +551,110 @@ class _Runner:
                 params=params,
                 components=payload,
             )
-        else:
-            assert pool is not None  # no engine: steps run on the thread pool
-            context = contextvars.copy_context()  # the step's own run nests under the pipeline's
-            future = pool.submit(
-                context.run,
-                run_recorded,
-                node.name,
-                functools.partial(execute_step, task),
-                client=self.client,
-                parent=parent,
-                pipeline=self.graph.name,
-                key=key,
-                params=params,
-                components=payload,
-            )
-        running[future] = node.name
-        return None
+        return functools.partial(
+            self.threads.submit,
+            run_recorded,
+            node.name,
+            functools.partial(self.threads.step, functools.partial(execute_step, task)),
+            client=self.client,
+            parent=parent,
+            pipeline=self.graph.name,
+            key=key,
+            params=params,
+            components=payload,
+            on_start=self.threads.started,
+        )
+
+
+class _Threads:
+    """Steps on threads of this process, and Ctrl-C for them.
+
+    Daemon threads, not a ThreadPoolExecutor, whose threads the interpreter waits for at exit:
+    after a second Ctrl-C the command leaves at once. A first Ctrl-C raises KeyboardInterrupt in
+    each running step (:meth:`interrupt`), as it would in a script's main thread, at the step's
+    next Python instruction (a long C call finishes first). A step that reached its end before
+    that ends interrupted all the same (:meth:`step`), so a step that was running when the
+    pipeline was interrupted is never recorded as finished. Leaving at once (:meth:`abandon`)
+    ends their runs KILLED here, through the runs themselves: a run this process still holds
+    open would be ended FINISHED by the tracking writer's exit hook.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._inside: set[int] = set()  # threads inside a step's own code
+        self._runs: list[ActiveRun] = []
+        self._stop = threading.Event()
+        self._abandoned = False
+
+    def submit(self, fn: Callable[..., StepResult], /, *args: Any, **kwargs: Any) -> Future[StepResult]:
+        future: Future[StepResult] = Future()
+        context = contextvars.copy_context()  # the step's own run nests under the pipeline's
+
+        def target() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = context.run(fn, *args, **kwargs)
+            except BaseException as exc:  # the future carries it to the coordinator, a Ctrl-C too
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=target, name=f"slipway-step-{self._name}", daemon=True).start()
+        return future
+
+    def step(self, work: Callable[[], tuple[OutputRef, ...]]) -> tuple[OutputRef, ...]:
+        """Run ``work`` where :meth:`interrupt` can stop it."""
+        me = threading.get_ident()
+        with self._lock:
+            if self._stop.is_set():
+                raise KeyboardInterrupt
+            self._inside.add(me)
+        try:
+            outputs = work()
+        finally:
+            with self._lock:
+                self._inside.discard(me)
+                if self._stop.is_set():
+                    _raise_in(me, None)  # withdraw one not raised yet: it is raised below, once
+        if self._stop.is_set():
+            raise KeyboardInterrupt
+        return outputs
+
+    def started(self, run: ActiveRun) -> None:
+        with self._lock:
+            self._runs.append(run)
+            if not self._abandoned:
+                return
+        _end_killed(run)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._stop.set()
+            for thread in self._inside:
+                _raise_in(thread, KeyboardInterrupt)
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            runs = list(self._runs)
+        for run in runs:
+            _end_killed(run)
+
+
+def _end_killed(run: ActiveRun) -> None:
+    if run.ended:
+        return
+    with contextlib.suppress(Exception):  # its own thread may be ending it at the same moment
+        run.end(RunStatus.KILLED)
+
+
+def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` in another thread at its next Python instruction (None withdraws a pending one)."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
 
 
 def _one_line(step: str, exc: Exception) -> str:
