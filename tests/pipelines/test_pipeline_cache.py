@@ -217,3 +217,45 @@ def test_given_settings_are_where_run_plan_and_why_look(example: Project) -> Non
     assert {p.state for p in plan(example.load(), settings=elsewhere)} == {"cached"}
     assert why(example.load(), "train", settings=elsewhere).state == "cached"
     assert why(example.load(), "load").reasons == ("it never ran",)  # the fluent default: ./.slipway
+
+
+CHAMPION = """
+    import slipway
+
+    @slipway.step(always_run=True)
+    def champion():
+        return {"version": 1}
+
+    @slipway.step
+    def prep(champion):
+        return champion["version"] + 1
+
+    @slipway.step
+    def train(prep):
+        return prep * 10
+
+    @slipway.pipeline
+    def pipeline():
+        train(prep(champion()))
+"""
+
+
+def test_below_an_always_run_step_the_plan_assumes_its_last_output_as_the_run_finds_it(
+    project: Project,
+) -> None:
+    project.write("train.py", CHAMPION)
+    run(project.load())
+    project.write("train.py", CHAMPION.replace("prep * 10", "prep * 100"))
+
+    shown = {p.name: p for p in plan(project.load())}
+    explained = why(project.load(), "prep")
+    again = run(project.load())
+
+    assert [(p.name, p.state) for p in shown.values()] == [
+        ("champion", "will run"),
+        ("prep", "cached if unchanged"),
+        ("train", "will run"),
+    ]
+    assert explained.reasons[0].startswith("cached if champion's output is unchanged (same key as run ")
+    assert shown["train"].reasons == ("the step's code changed",)  # not "upstream champion will run"
+    assert _statuses(again) == {"champion": "ran", "prep": "cached", "train": "ran"}

@@ -114,13 +114,18 @@ def show(target: Target, param: Params = None, as_json: AsJson = False) -> None:
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in plans], indent=2))
         return
-    to_run = sum(1 for p in plans if p.state != "cached")
-    typer.echo(f"{pipe.name}: {len(plans)} steps, {len(plans) - to_run} cached, {to_run} to run")
+    counts = {state: sum(1 for p in plans if p.state == state) for state in {p.state for p in plans}}
+    summary = f"{counts.pop('cached', 0)} cached, {counts.pop('will run', 0)} to run"
+    summary += "".join(f", {n} {state}" for state, n in sorted(counts.items()))  # cached if unchanged
+    typer.echo(f"{pipe.name}: {len(plans)} steps, {summary}")
     width = max(len(p.name) for p in plans)
+    states = max(8, *(len(p.state) for p in plans))
     for i, p in enumerate(plans):
         branch = "└─" if i == len(plans) - 1 else "├─"
         inputs = f"← {', '.join(p.upstream)}  " if p.upstream else ""
-        typer.echo(f"{branch} {p.name:<{width}}  {p.state:<8}  {inputs}{'; '.join(p.reasons)}".rstrip())
+        typer.echo(
+            f"{branch} {p.name:<{width}}  {p.state:<{states}}  {inputs}{'; '.join(p.reasons)}".rstrip()
+        )
 
 
 @pipeline_app.command("why")

@@ -2,8 +2,12 @@
 
 A step whose upstream step will run cannot know its input digests yet; it is reported as running
 because of that upstream, together with whatever else changed that is already known (its code, a
-parameter). Reasons compare the step's components now with those of its most recent finished
-record in this pipeline: "module features.py changed", "parameter C: 0.5 → 1.0".
+parameter). An ``always_run`` upstream is the exception: it runs every time, and what matters
+below it is whether its output changes, which only the run can tell. So the steps below it are
+planned with its last outputs, and one whose key then matches is ``cached if unchanged``
+("cached if champion's output is unchanged"), not "will run". Reasons compare the step's
+components now with those of its most recent finished record in this pipeline: "module
+features.py changed", "parameter C: 0.5 → 1.0".
 """
 
 from __future__ import annotations
@@ -30,11 +34,15 @@ __all__ = ["StepPlan", "plan", "why"]
 
 CACHED = "cached"
 WILL_RUN = "will run"
+CONDITIONAL = "cached if unchanged"  # cached if its always_run upstream steps give what they gave
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepPlan:
-    """One step as a run would treat it now: ``cached`` (from ``cached_from``) or ``will run``.
+    """One step as a run would treat it now: ``cached``, ``will run`` or ``cached if unchanged``.
+
+    ``cached`` reuses ``cached_from``; ``cached if unchanged`` does if the ``always_run`` steps
+    above it give what they gave last time.
 
     .. versionadded:: 0.1
     """
@@ -104,23 +112,28 @@ class _Planner:
         self.records = records
         self.blobs = records.client.blobs
         self.plans: dict[str, StepPlan] = {}
-        self.outputs: dict[str, dict[str, OutputRef]] = {}
+        self.outputs: dict[str, dict[str, OutputRef]] = {}  # known, or assumed (see ``assumed``)
+        self.assumed: dict[str, frozenset[str]] = {}  # step -> the always_run steps its outputs assume
 
     def step(self, node: Node) -> StepPlan:
-        waiting = [u for u in node.upstream if self.plans[u].state != CACHED]
+        waiting = [u for u in node.upstream if u not in self.outputs]
         if waiting:
             found = self._waiting(node, waiting)
         else:
             components = self.builder.full(node, {u: self.outputs[u] for u in node.upstream})
             key = components.key()
             hit = reusable(node, key, records=self.records, blobs=self.blobs)
+            assumes = frozenset().union(*(self.assumed.get(u, frozenset()) for u in node.upstream))
             if hit is not None:
                 self.outputs[node.name] = {o.name: o for o in hit.outputs}
+                same = f"same key as run {hit.run_id[:8]}, {_ago(hit.end_time)}"
+                if assumes:
+                    self.assumed[node.name] = assumes
                 found = StepPlan(
                     name=node.name,
                     upstream=node.upstream,
-                    state=CACHED,
-                    reasons=(f"same key as run {hit.run_id[:8]}, {_ago(hit.end_time)}",),
+                    state=CONDITIONAL if assumes else CACHED,
+                    reasons=(f"{_if_unchanged(assumes)} ({same})" if assumes else same,),
                     cached_from=hit.run_id,
                     key=key,
                 )
@@ -132,8 +145,17 @@ class _Planner:
                     reasons=tuple(self._miss(node, key, components)),
                     key=key,
                 )
+                if node.step.always_run:
+                    self._assume_last(node)
         self.plans[node.name] = found
         return found
+
+    def _assume_last(self, node: Node) -> None:
+        """Plan what is below an always_run step with its last outputs: only the run knows its next ones."""
+        latest = self.records.latest(self.graph.name, node.name)
+        if latest is not None:
+            self.outputs[node.name] = {o.name: o for o in latest.outputs}
+            self.assumed[node.name] = frozenset({node.name})
 
     def _waiting(self, node: Node, waiting: list[str]) -> StepPlan:
         """Upstream steps will run: the inputs they feed are unknown; the rest can still be compared."""
@@ -179,6 +201,12 @@ class _Planner:
         except ArtifactNotFound:
             return []
         return package_changes(parse_lock(old), parse_lock(package_lock().decode()))
+
+
+def _if_unchanged(steps: frozenset[str]) -> str:
+    if len(steps) == 1:
+        return f"cached if {next(iter(steps))}'s output is unchanged"
+    return f"cached if the outputs of {', '.join(sorted(steps))} are unchanged"
 
 
 def _ago(end_time: int | None) -> str:
