@@ -8,7 +8,6 @@ of the run that sent it.
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import pickle
 import subprocess
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.engines._cluster import running_cluster
 from tests.pipelines._project import EXAMPLE_PIPELINE, Project, isolated_project
 
 import slipway
@@ -262,18 +262,7 @@ def test_a_step_whose_worker_dies_fails_in_one_line_runs_once_and_its_run_is_kil
     options: dict[str, Any] = {"engine": engine, "workers": 2}  # its own pool or cluster: it breaks
     with contextlib.ExitStack() as stack:
         if engine == "scheduler":
-            from distributed import LocalCluster
-
-            cluster = stack.enter_context(
-                LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=2,
-                    threads_per_worker=1,
-                    dashboard_address=None,
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.CRITICAL,
-                )
-            )
-            options = {"engine": "dask", "scheduler": cluster.scheduler_address}
+            options = {"engine": "dask", "scheduler": stack.enter_context(running_cluster(2))}
 
         result = run(project.load(), **options)
 
@@ -380,20 +369,9 @@ PROJECT_STEP = """
 
 
 def test_a_worker_with_two_threads_keeps_each_steps_project_modules(tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
     with contextlib.ExitStack() as stack:
         stack.enter_context(contextlib.contextmanager(isolated_project)(tmp_path))
-        cluster = stack.enter_context(
-            LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=1,
-                threads_per_worker=2,
-                dashboard_address=None,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.WARNING,
-            )
-        )
-        engine = stack.enter_context(DaskEngine.connect(cluster.scheduler_address))
+        engine = stack.enter_context(DaskEngine.connect(stack.enter_context(running_cluster(1, threads=2))))
         first, second = Project(tmp_path / "a"), Project(tmp_path / "b")
         for project, name in ((first, "one"), (second, "two")):
             project.write(f"{name}.py", PROJECT_STEP.replace("{name}", name))

@@ -11,6 +11,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.engines._cluster import running_cluster
 
 from slipway.config import load_settings
 from slipway.core import RunStatus
@@ -208,17 +209,7 @@ def test_a_trial_whose_worker_dies_is_recorded_from_here_and_stops_the_sweep(
         if engine != "local":
             pytest.importorskip("distributed")
         if engine == "scheduler":
-            from distributed import LocalCluster
-
-            cluster = stack.enter_context(
-                LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=2,
-                    threads_per_worker=1,
-                    dashboard_address=None,
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                )
-            )
-            options = {"engine": "dask", "scheduler": cluster.scheduler_address}
+            options = {"engine": "dask", "scheduler": stack.enter_context(running_cluster(2))}
 
         with pytest.raises(InvalidInput) as caught:
             sweep(target, trials=2, parallel=2, study=name, params={"done": str(tmp_path / "0")}, **options)
