@@ -29,7 +29,7 @@ from slipway.engines import check_engine, open_engine
 from slipway.errors import InvalidInput, SlipwayError
 from slipway.pipelines._code import _local
 from slipway.pipelines._records import _quote
-from slipway.pipelines._runner import StepTask, execute_step, run_recorded
+from slipway.pipelines._runner import StepResult, StepTask, execute_step, run_recorded
 from slipway.pipelines._step import Step, _find_step
 from slipway.pipelines._stores import Stores, end_orphans, own_client, refuse_rerun, why_lost, worker_client
 from slipway.pipelines._target import load_target
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from slipway.engines import Engine
-    from slipway.pipelines._runner import StepResult
     from slipway.pipelines._values import OutputRef
 
 __all__ = ["Remote", "StepJob", "run_job"]
@@ -169,8 +168,6 @@ class Remote:
         An exception that is not a loss (the worker could not open the stores) is raised after
         the same clean-up, for the runner to report as any failed step.
         """
-        from slipway.pipelines._runner import StepResult
-
         run_id = None
         with contextlib.suppress(SlipwayError):  # a store that fails now: the run reads DIED later
             client = own_client(self._stores)
