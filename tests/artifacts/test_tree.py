@@ -7,9 +7,11 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from tests._s3 import BUCKET
 
 from slipway.artifacts import FileTree, open_file_tree
-from slipway.errors import ArtifactNotFound, InvalidInput, MissingExtra
+from slipway.artifacts._tree import _unreachable
+from slipway.errors import ArtifactNotFound, InvalidInput, MissingExtra, StoreUnavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -193,3 +195,82 @@ def test_s3_round_trip_and_fresh_listings(s3_endpoint: str, s3_prefix: str) -> N
     assert reader.list("d") == ["d/date=1/a.bin", "d/date=2/b.bin"]  # not a cached listing
     assert reader.folders("d") == ["date=1", "date=2"]
     assert reader.read_bytes("d/date=2/b.bin") == b"b"
+
+
+def test_info_is_dir_and_exists_answer_for_files_folders_and_the_root(tree: FileTree) -> None:
+    tree.write_atomic("d/f.bin", b"abc")
+
+    assert tree.info("d/f.bin")["size"] == 3
+    assert tree.is_dir("d")
+    assert not tree.is_dir("d/f.bin")
+    assert tree.exists("d/f.bin")
+    assert tree.exists()
+    assert not tree.exists("d/nope")
+    with pytest.raises(ArtifactNotFound, match=r"file .*d/nope: not found"):
+        tree.info("d/nope")
+
+
+def test_a_tree_opened_on_a_file_reads_that_file_as_its_root(tree: FileTree) -> None:
+    tree.write_atomic("data.csv", b"a,b\n1,2\n")
+    single = open_file_tree(tree.uri("data.csv"))
+
+    assert not single.is_dir()
+    assert single.info()["size"] == 8
+    with single.open("") as f:
+        assert f.read() == b"a,b\n1,2\n"
+    assert single.path() == tree.path("data.csv")
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "message"),
+    [
+        ("NoCredentialsError", InvalidInput, "s3://b/k: cannot read: no usable credentials"),
+        ("EndpointConnectionError", StoreUnavailable, "s3://b/k: cannot read: the store does not answer"),
+        ("ReadTimeoutError", StoreUnavailable, "s3://b/k: cannot read: the store does not answer"),
+    ],
+)
+def test_botocore_failures_become_one_line_errors(error: str, kind: type[Exception], message: str) -> None:
+    import botocore.exceptions  # type: ignore[import-untyped]  # no type hints shipped
+
+    exc = getattr(botocore.exceptions, error)(endpoint_url="http://127.0.0.1:1", error="refused")
+    got = _unreachable(exc, "s3://b/k: cannot read")
+
+    assert isinstance(got, kind)
+    assert str(got).startswith(message)
+    assert "\n" not in str(got)
+    assert isinstance(_unreachable(PermissionError("Access Denied"), "w"), InvalidInput)
+    assert _unreachable(ValueError("something else"), "w") is None
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("aws_env")
+def test_s3_bucket_missing_no_credentials_and_no_answer_are_one_line_errors(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = {"client_kwargs": {"endpoint_url": s3_endpoint}}
+    nobucket = open_file_tree(f"s3://nobucket-{uuid.uuid4().hex[:8]}/out", **endpoint)
+    assert nobucket.list() == []
+    assert not nobucket.exists()
+    with pytest.raises(
+        InvalidInput, match=r"s3://nobucket-\w+/out/part-0: cannot write: .*bucket does not exist"
+    ):
+        nobucket.write_atomic("part-0", b"x")
+
+    down = open_file_tree(
+        "s3://b/out",
+        client_kwargs={"endpoint_url": "http://127.0.0.1:1"},
+        config_kwargs={"retries": {"max_attempts": 1}},
+    )
+    with pytest.raises(StoreUnavailable, match=r"s3://b/out: cannot list: the store does not answer"):
+        down.list()
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    anonymous = open_file_tree(f"s3://{BUCKET}/out", skip_instance_cache=True, **endpoint)
+    with pytest.raises(
+        InvalidInput, match=rf"s3://{BUCKET}/out/f: cannot write: no usable credentials"
+    ) as info:
+        anonymous.write_atomic("f", b"x")
+    assert "\n" not in str(info.value)
+    with pytest.raises(InvalidInput, match=rf"s3://{BUCKET}/out: cannot read: no usable credentials"):
+        anonymous.is_dir()
