@@ -16,6 +16,8 @@ from slipway.batch import ScoreProgress, score
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from slipway.models import Model
 
 
@@ -95,3 +97,28 @@ def test_s3_in_and_out_with_rejects(
     assert rejects["reason"].str.contains("column 'age': expected int64").all()
     again = score(model, f"{s3_prefix}/in.csv", f"{s3_prefix}/scored", chunk_rows=250)
     assert again.resumed_from == 3  # finished: nothing redone
+
+
+@pytest.mark.s3
+@pytest.mark.usefixtures("aws_env")
+def test_a_missing_bucket_and_missing_credentials_are_one_line_errors(
+    model: Model, s3_endpoint: str, s3_prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    make_frame(10).to_parquet(tmp_path / "in.parquet")
+    nobucket = f"s3://nobucket-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(InvalidInput, match=rf"{nobucket}/out.progress.json: cannot write: .*bucket") as info:
+        score(model, tmp_path / "in.parquet", f"{nobucket}/out")
+    assert "\n" not in str(info.value)
+    with pytest.raises(InvalidInput, match=rf"{nobucket}/in.parquet: no such file or folder"):
+        score(model, f"{nobucket}/in.parquet", tmp_path / "out")
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # the cached filesystem still holds the credentials
+    with pytest.raises(InvalidInput, match=rf"{s3_prefix}/in.parquet: cannot read: no usable credentials"):
+        score(model, f"{s3_prefix}/in.parquet", tmp_path / "out")
+    with pytest.raises(InvalidInput, match=rf"{s3_prefix}/out: cannot list: no usable credentials"):
+        score(model, tmp_path / "in.parquet", f"{s3_prefix}/out")

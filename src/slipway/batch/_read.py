@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from slipway.artifacts import FileTree
+
 __all__ = ["Source", "arrow_to_pandas", "is_remote", "open_source"]
 
 PARQUET = (".parquet", ".pq")
@@ -43,33 +45,32 @@ def is_remote(path: str | os.PathLike[str]) -> bool:
 class Source:
     """An input file or folder, local or in object storage: its format, its files, and its chunks.
 
-    ``fs`` is None for a local input (``files`` are Paths) and the object store's filesystem for a
-    remote one (``files`` are its keys, ``root`` the file or folder key the URL named).
+    ``tree`` is None for a local input (``files`` are Paths) and the object store's file tree for a
+    remote one (``files`` are paths relative to it; ``[""]`` when the URL named one file).
     """
 
     def __init__(
-        self, path: Path | str, kind: str, files: list[Any], *, fs: Any = None, root: str = ""
+        self, path: Path | str, kind: str, files: list[Any], *, tree: FileTree | None = None
     ) -> None:
         self.path = path
         self.kind = kind  # "parquet" or "csv"
         self.files = files
-        self.fs = fs
-        self.root = root
-        self.is_folder = files != [path if fs is None else root]
+        self.tree = tree
+        self.is_folder = files != [path if tree is None else ""]
 
     def fingerprint(self) -> list[list[Any]]:
         """Each file's name, size and version (mtime, ETag): a changed input is a different job."""
         out: list[list[Any]] = []
         for f in self.files:
-            if self.fs is None:
+            if self.tree is None:
                 st = f.stat()
                 assert isinstance(self.path, Path)
                 name = str(f.relative_to(self.path)) if f != self.path else f.name
                 out.append([name, st.st_size, st.st_mtime_ns])
             else:
-                info = self.fs.info(f)
+                info = self.tree.info(f)
                 version = info.get("ETag") or info.get("LastModified") or info.get("mtime") or ""
-                out.append([str(f)[len(self.root) :].lstrip("/") or str(f), info.get("size"), str(version)])
+                out.append([f or str(self.path), info.get("size"), str(version)])
         return out
 
     def total_rows(self) -> int | None:
@@ -84,10 +85,14 @@ class Source:
         fmt = ds.ParquetFileFormat(
             default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
         )
-        target = self.path if self.fs is None else self.root
+        if self.tree is None:
+            target: Any = self.path
+            fs = None
+        else:  # pyarrow reads through the store's filesystem; the tree answered every question before
+            target, fs = self.tree.path(), self.tree.fs
         if self.is_folder:
-            return ds.dataset(target, format=fmt, partitioning="hive", filesystem=self.fs)
-        return ds.dataset(target, format=fmt, filesystem=self.fs)
+            return ds.dataset(target, format=fmt, partitioning="hive", filesystem=fs)
+        return ds.dataset(target, format=fmt, filesystem=fs)
 
     def chunks(
         self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0
@@ -159,7 +164,7 @@ class Source:
 
         for f in self.files:
             try:
-                handle = f if self.fs is None else self.fs.open(f, "rb")
+                handle = f if self.tree is None else self.tree.open(f)
                 reader = pd.read_csv(handle, chunksize=chunk_rows, dtype=dtype or None)
                 with reader:
                     yield from reader
@@ -248,18 +253,15 @@ def _open_remote(url: str) -> Source:
     from slipway.artifacts import open_file_tree
 
     tree = open_file_tree(url.rstrip("/"))
-    fs, root = tree.fs, tree.root
-    if fs.isdir(root):
+    if tree.is_dir():
         rels = [r for r in tree.list() if not any(part.startswith("_") for part in r.split("/"))]
-        files = [f"{root}/{r}" for r in rels]
-        return Source(
-            url, _folder_kind(url, [PurePosixPath(r).suffix.lower() for r in rels]), files, fs=fs, root=root
-        )
-    if not fs.exists(root):
+        kind = _folder_kind(url, [PurePosixPath(r).suffix.lower() for r in rels])
+        return Source(url, kind, rels, tree=tree)
+    if not tree.exists():
         raise InvalidInput(f"{url}: no such file or folder")
-    suffix = PurePosixPath(root).suffix.lower()
+    suffix = PurePosixPath(tree.path()).suffix.lower()
     if suffix in PARQUET:
-        return Source(url, "parquet", [root], fs=fs, root=root)
+        return Source(url, "parquet", [""], tree=tree)
     if suffix in CSV:
-        return Source(url, "csv", [root], fs=fs, root=root)
+        return Source(url, "csv", [""], tree=tree)
     raise InvalidInput(f"{url}: expected a .csv or .parquet file, or a folder of them")
