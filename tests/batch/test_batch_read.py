@@ -37,7 +37,7 @@ def test_a_column_missing_from_one_file_is_null_there(tmp_path: Path) -> None:
     folder.mkdir()
     pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_parquet(folder / "0.parquet", index=False)
     pd.DataFrame({"a": [5.0]}).to_parquet(folder / "1.parquet", index=False)
-    tables = list(open_source(folder).tables(10))
+    tables = list(open_source(folder).chunks(10))
     assert len(tables) == 1
     assert tables[0].to_pydict() == {"a": [1.0, 2.0, 5.0], "b": [3.0, 4.0, None]}
 
@@ -50,9 +50,32 @@ def test_the_reader_holds_about_one_chunk_however_slow_the_consumer(tmp_path: Pa
     chunk_bytes = 50_000 * 3 * 8
     held = 0
     rows = 0
-    for table in open_source(path).tables(50_000):
+    for table in open_source(path).chunks(50_000):
         held = max(held, pa.total_allocated_bytes())
         rows += table.num_rows
         sum(range(200_000))  # a consumer slower than the reader
     assert rows == 2_000_000
     assert held < 8 * chunk_bytes, f"held {held / 1e6:.0f} MB for {chunk_bytes / 1e6:.1f} MB chunks"
+
+
+def test_skipped_chunks_are_the_same_rows_as_a_full_read(tmp_path: Path) -> None:
+    frame = make_frame(600).assign(note=[f"line {i}\nsecond" if i % 7 == 0 else f"n{i}" for i in range(600)])
+    csv, parquet = tmp_path / "csv", tmp_path / "parquet"
+    csv.mkdir()
+    parquet.mkdir()
+    for name, lo, hi in (("a", 0, 250), ("b", 250, 290), ("c", 290, 600)):  # b lies within one chunk
+        frame.iloc[lo:hi].to_csv(csv / f"{name}.csv", index=False)
+        frame.iloc[lo:hi].to_parquet(parquet / f"{name}.parquet", index=False, row_group_size=70)
+    for folder in (csv, parquet):
+        source = open_source(folder)
+        whole = [_pandas(c) for c in source.chunks(100)]
+        assert [len(c) for c in whole] == [100] * 6
+        for skip in (1, 3, 5, 6):
+            tail = [_pandas(c) for c in source.chunks(100, skip=skip)]
+            assert len(tail) == 6 - skip
+            for got, want in zip(tail, whole[skip:], strict=True):
+                pd.testing.assert_frame_equal(got, want)
+
+
+def _pandas(chunk: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    return chunk.to_pandas() if isinstance(chunk, pa.Table) else chunk

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import text_columns
-from slipway.batch._read import open_source
+from slipway.batch._read import open_source, rebatch
 from slipway.batch._score import (
     ChunkScorer,
     ScoreProgress,
@@ -131,8 +131,7 @@ def score_distributed(
         tasks: Iterator[tuple[int, Any]] = _parquet_tasks(source, chunk_rows, start)
     else:
         schema = model.signature.inputs if model.signature is not None else None
-        pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
-        tasks = ((i, piece) for i, piece in enumerate(pieces) if i >= start)
+        tasks = enumerate(source.chunks(chunk_rows, dtype=text_columns(schema), skip=start), start=start)
     logged = _run(engine, job, tasks, state, report)
     out.finish()
     rej.finish()
@@ -334,26 +333,9 @@ def _model(folder: str, digest: str) -> Model:
 
 def _span_chunks(span: _Span, chunk_rows: int) -> Iterator[Any]:
     """The span's rows as Arrow tables of exactly ``chunk_rows`` rows (the input's last may be short)."""
-    import pyarrow as pa
-
-    skip, left = span.skip, span.take
-    held: list[Any] = []
-    rows = 0
-    for fragment in span.fragments:
-        for batch in fragment.to_batches(schema=span.schema, batch_size=chunk_rows, batch_readahead=1):
-            if skip >= batch.num_rows:
-                skip -= batch.num_rows
-                continue
-            batch = batch.slice(skip, left)
-            skip = 0
-            while batch.num_rows:
-                take = min(chunk_rows - rows, batch.num_rows)
-                held.append(batch.slice(0, take))
-                rows += take
-                left -= take
-                batch = batch.slice(take)
-                if rows == chunk_rows or not left:
-                    yield pa.Table.from_batches(held)
-                    held, rows = [], 0
-            if not left:
-                return
+    batches = (
+        batch
+        for fragment in span.fragments
+        for batch in fragment.to_batches(schema=span.schema, batch_size=chunk_rows, batch_readahead=1)
+    )
+    return rebatch(batches, chunk_rows, skip=span.skip, take=span.take)

@@ -16,6 +16,7 @@ as text there, which the row checks then reject row by row instead of failing th
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from slipway.artifacts import FileTree
 
-__all__ = ["Source", "arrow_to_pandas", "is_remote", "open_source"]
+__all__ = ["Source", "arrow_to_pandas", "is_remote", "open_source", "rebatch"]
 
 PARQUET = (".parquet", ".pq")
 CSV = (".csv",)
@@ -94,47 +95,26 @@ class Source:
             return ds.dataset(target, format=fmt, partitioning="hive", filesystem=fs)
         return ds.dataset(target, format=fmt, filesystem=fs)
 
-    def chunks(
-        self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0
-    ) -> Iterator[pd.DataFrame]:
-        """DataFrames of exactly ``chunk_rows`` rows (the last may be shorter), in file order.
+    def chunks(self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0) -> Iterator[Any]:
+        """Chunks of exactly ``chunk_rows`` rows (the last may be shorter), in order, from chunk ``skip`` on.
 
-        ``dtype`` is for CSV columns (text features stay text); the first ``skip`` chunks of a
-        Parquet input are yielded empty, without converting them, so a resumed job skips them fast.
+        Parquet chunks are Arrow tables, CSV chunks DataFrames (``dtype`` for their columns: text
+        features stay text). Skipped chunks are never converted: Parquet skips whole row groups by
+        their footers, CSV skips rows in the tokenizer.
         """
         if self.kind == "parquet":
-            for table in self.tables(chunk_rows, skip=skip):
-                yield _empty() if table is None else arrow_to_pandas(table)
+            yield from rebatch(self._parquet_batches(chunk_rows, skip * chunk_rows), chunk_rows)
         else:
-            yield from _rebatch_frames(self._csv_pieces(chunk_rows, dtype), chunk_rows)
+            yield from rebatch(self._csv_pieces(chunk_rows, dtype, skip * chunk_rows), chunk_rows)
 
-    def tables(self, chunk_rows: int, *, skip: int = 0) -> Iterator[Any]:
-        """A Parquet input's chunks as Arrow tables of exactly ``chunk_rows`` rows; None for skipped ones."""
-        import pyarrow as pa
-
-        batches = self._parquet_batches(chunk_rows)
-        held: list[Any] = []
-        rows = 0
-        index = 0
-        for batch in batches:
-            while batch.num_rows:
-                take = min(chunk_rows - rows, batch.num_rows)
-                held.append(batch.slice(0, take))
-                rows += take
-                batch = batch.slice(take)
-                if rows == chunk_rows:
-                    yield pa.Table.from_batches(held) if index >= skip else None
-                    held, rows, index = [], 0, index + 1
-        if rows:
-            yield pa.Table.from_batches(held) if index >= skip else None
-
-    def _parquet_batches(self, batch_rows: int) -> Iterator[Any]:
-        """Record batches in the dataset's schema, file by file, one row group at a time.
+    def _parquet_batches(self, batch_rows: int, skip_rows: int) -> Iterator[Any]:
+        """Record batches in the dataset's schema, file by file, one row group at a time, after ``skip_rows``.
 
         ``ParquetFile.iter_batches`` rather than the dataset scanner: the scanner reads row groups
         ahead of a slow consumer without bound (350 MB ahead of a model on an 800 MB file, even
         with no read-ahead asked for). Hive partition values (``day=3/``) become columns, typed as
-        the dataset infers them; a column missing from one file is null there.
+        the dataset infers them; a column missing from one file is null there. Row groups that lie
+        wholly within ``skip_rows`` are never decoded.
         """
         import pyarrow as pa
         import pyarrow.dataset as ds
@@ -146,8 +126,20 @@ class Source:
             keys = ds.get_partition_keys(fragment.partition_expression)
             handle = dataset.filesystem.open_input_file(fragment.path)
             with pq.ParquetFile(handle, pre_buffer=False) as f:
-                for batch in f.iter_batches(batch_size=batch_rows, use_threads=True):
+                first = 0
+                while first < f.num_row_groups and skip_rows >= f.metadata.row_group(first).num_rows:
+                    skip_rows -= f.metadata.row_group(first).num_rows
+                    first += 1
+                if first == f.num_row_groups:
+                    continue
+                groups = range(first, f.num_row_groups)
+                for batch in f.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=True):
+                    if skip_rows:  # the rest of the skip lies in this row group
+                        dropped = min(skip_rows, batch.num_rows)
+                        batch, skip_rows = batch.slice(dropped), skip_rows - dropped
                     n = batch.num_rows
+                    if not n:
+                        continue
                     columns = []
                     for field in schema:
                         if field.name in batch.schema.names:
@@ -159,59 +151,116 @@ class Source:
                             columns.append(pa.nulls(n, type=field.type))
                     yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
-    def _csv_pieces(self, chunk_rows: int, dtype: dict[str, Any] | None) -> Iterator[pd.DataFrame]:
+    def _csv_pieces(
+        self, chunk_rows: int, dtype: dict[str, Any] | None, skip_rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """Each file's rows in pieces of up to ``chunk_rows``, after the first ``skip_rows`` of the input.
+
+        The header is read on its own, so the rows skipped are skipped by the tokenizer (``skiprows``
+        counts records, so a quoted field across lines is still one row) and never converted.
+        """
         import pandas as pd
 
         for f in self.files:
             try:
-                handle = f if self.tree is None else self.tree.open(f)
-                reader = pd.read_csv(handle, chunksize=chunk_rows, dtype=dtype or None)
-                with reader:
-                    yield from reader
+                with self._csv_handle(f) as handle:
+                    names = list(pd.read_csv(handle, nrows=0).columns)
             except pd.errors.EmptyDataError:
-                continue
+                continue  # an empty file: not even a header
+            try:
+                with self._csv_handle(f) as handle:
+                    reader = pd.read_csv(
+                        handle,
+                        header=None,
+                        names=names,
+                        skiprows=1 + skip_rows,
+                        chunksize=chunk_rows,
+                        dtype=dtype or None,
+                    )
+                    seen = 0
+                    with reader:
+                        for piece in reader:
+                            seen += len(piece)
+                            if len(piece):
+                                yield piece
+                if skip_rows:  # the skip ended in this file, or the file lies wholly within it
+                    skip_rows = 0 if seen else skip_rows - self._csv_rows(f)
             except (ValueError, pd.errors.ParserError) as e:
-                raise InvalidInput(f"{f}: cannot read it ({str(e).splitlines()[0]})") from None
+                raise InvalidInput(f"{self._where(f)}: cannot read it ({str(e).splitlines()[0]})") from None
+
+    def _csv_rows(self, f: Any) -> int:
+        """The rows of a CSV file, tokenized but only the first column converted: a file a resume skips."""
+        import pandas as pd
+
+        with self._csv_handle(f) as handle:
+            reader = pd.read_csv(handle, header=None, skiprows=1, usecols=[0], dtype=str, chunksize=1 << 20)
+            with reader:
+                return sum(len(piece) for piece in reader)
+
+    @contextlib.contextmanager
+    def _csv_handle(self, f: Any) -> Iterator[Any]:
+        """A local file's path (pandas opens it, and may map it), or the object store's file, closed after."""
+        if self.tree is None:
+            yield f
+            return
+        with self.tree.open(f) as handle:
+            yield handle
+
+    def _where(self, f: Any) -> str:
+        return str(f) if self.tree is None else self.tree.uri(f)
 
 
-def _empty() -> pd.DataFrame:
-    import pandas as pd
+def rebatch(pieces: Iterable[Any], chunk_rows: int, *, skip: int = 0, take: int = -1) -> Iterator[Any]:
+    """Exact chunks of ``chunk_rows`` rows (the last may be shorter) from pieces of any size.
 
-    frame: pd.DataFrame = pd.DataFrame()
-    return frame
-
-
-def arrow_to_pandas(table: Any) -> pd.DataFrame:
-    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
-    return frame
-
-
-def _rebatch_frames(pieces: Iterable[pd.DataFrame], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Exact chunks from pieces of any size (several CSV files; the common single file passes through)."""
-    held: list[pd.DataFrame] = []
+    The one place the input is cut into chunks: Arrow record batches become Arrow tables and
+    DataFrames DataFrames. ``skip`` rows are dropped first, and no more than ``take`` rows (all for
+    -1) are read, so a task that scores part of a row group stops decoding there.
+    """
+    held: list[Any] = []
     rows = 0
     for piece in pieces:
-        start = 0
-        while start < len(piece):
-            take = min(chunk_rows - rows, len(piece) - start)
-            held.append(piece.iloc[start : start + take] if take < len(piece) else piece)
-            rows += take
-            start += take
+        n = len(piece)
+        start = min(skip, n)
+        skip -= start
+        stop = n if take < 0 else min(n, start + take)
+        take = take if take < 0 else take - (stop - start)
+        while start < stop:
+            size = min(chunk_rows - rows, stop - start)
+            held.append(piece if size == n else _cut(piece, start, start + size))
+            rows += size
+            start += size
             if rows == chunk_rows:
                 yield _join(held)
                 held, rows = [], 0
+        if take == 0:
+            break
     if rows:
         yield _join(held)
 
 
-def _join(held: list[pd.DataFrame]) -> pd.DataFrame:
+def _cut(piece: Any, start: int, stop: int) -> Any:
+    return piece.iloc[start:stop] if hasattr(piece, "iloc") else piece.slice(start, stop - start)
+
+
+def _join(held: list[Any]) -> Any:
+    """One chunk from its pieces: an Arrow table from record batches, a DataFrame from DataFrames."""
     import pandas as pd
 
+    if not isinstance(held[0], pd.DataFrame):
+        import pyarrow as pa
+
+        return pa.Table.from_batches(held)
     frame: pd.DataFrame
     if len(held) == 1:
         frame = held[0].reset_index(drop=True)
         return frame
     frame = pd.concat(held, ignore_index=True)
+    return frame
+
+
+def arrow_to_pandas(table: Any) -> pd.DataFrame:
+    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     return frame
 
 

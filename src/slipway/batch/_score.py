@@ -165,15 +165,10 @@ def score(
 
     try:
         report(-1)
-        if source.kind == "parquet":
-            pieces: Iterator[Any] = source.tables(chunk_rows, skip=start)
-        else:
-            pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
+        pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
         with ThreadPoolExecutor(1, thread_name_prefix="slipway-score-write") as pool:
             try:
-                for index, piece in enumerate(_ahead(pieces)):
-                    if index < start:
-                        continue
+                for index, piece in enumerate(_ahead(pieces), start=start):
                     done = scorer.score(piece, first=index * chunk_rows)
                     if writer is not None and done.kept:
                         _log(writer, job, done, name, version, chunk_rows)
