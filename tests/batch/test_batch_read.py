@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import uuid
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from tests.batch._batch_data import make_frame
 
 from slipway.batch import score
@@ -79,3 +82,36 @@ def test_skipped_chunks_are_the_same_rows_as_a_full_read(tmp_path: Path) -> None
 
 def _pandas(chunk: pa.Table | pd.DataFrame) -> pd.DataFrame:
     return chunk.to_pandas() if isinstance(chunk, pa.Table) else chunk
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_hidden_and_underscore_paths_are_left_out(model: Model, tmp_path: Path, where: str) -> None:
+    from fsspec.core import url_to_fs
+
+    frame = make_frame(300)
+    buffers = {"all": frame, "day1": frame.iloc[:200], "day2": frame.iloc[200:]}
+    data = {}
+    for key, part in buffers.items():
+        buffer = io.BytesIO()
+        part.to_parquet(buffer, index=False)
+        data[key] = buffer.getvalue()
+    files = {
+        "day=1/part-0.parquet": data["day1"],
+        "day=2/part-0.parquet": data["day2"],
+        "_temporary/0/day=3/part-0.parquet": data["all"],  # a Spark job still writing
+        "day=1/.ipynb_checkpoints/part-0.parquet": data["all"],
+        "_SUCCESS": b"",
+        ".ipynb_checkpoints/notes.csv": b"x,y\n",
+    }
+    root = (tmp_path / "in").as_posix() if where == "local" else f"memory://read-{uuid.uuid4().hex}/in"
+    fs, base = url_to_fs(root)
+    for name, content in files.items():
+        fs.makedirs(f"{base}/{name}".rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe_file(f"{base}/{name}", content)
+
+    source = open_source(root)
+    assert [name for name, *_ in source.fingerprint()] == ["day=1/part-0.parquet", "day=2/part-0.parquet"]
+    result = score(model, root, tmp_path / "out.parquet", chunk_rows=128)
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    assert result.scored == 300
+    assert list(got["day"]) == [1] * 200 + [2] * 100

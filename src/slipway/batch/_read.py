@@ -86,14 +86,15 @@ class Source:
         fmt = ds.ParquetFileFormat(
             default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
         )
+        # The files listed, not the folder: pyarrow's own discovery follows other rules than the
+        # listing (it would read _temporary/ of a Spark job, which the fingerprint leaves out).
         if self.tree is None:
-            target: Any = self.path
-            fs = None
+            files, base, fs = [str(f) for f in self.files], str(self.path), None
         else:  # pyarrow reads through the store's filesystem; the tree answered every question before
-            target, fs = self.tree.path(), self.tree.fs
+            files, base, fs = [self.tree.path(f) for f in self.files], self.tree.path(), self.tree.fs
         if self.is_folder:
-            return ds.dataset(target, format=fmt, partitioning="hive", filesystem=fs)
-        return ds.dataset(target, format=fmt, filesystem=fs)
+            return ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=base, filesystem=fs)
+        return ds.dataset(files[0], format=fmt, filesystem=fs)
 
     def chunks(self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0) -> Iterator[Any]:
         """Chunks of exactly ``chunk_rows`` rows (the last may be shorter), in order, from chunk ``skip`` on.
@@ -281,8 +282,17 @@ def open_source(path: str | os.PathLike[str]) -> Source:
         if suffix in CSV:
             return Source(p, "csv", [p])
         raise InvalidInput(f"{p}: expected a .csv or .parquet file, or a folder of them")
-    files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_")))
+    files = sorted(f for f in p.rglob("*") if _visible(f.relative_to(p).as_posix()) and f.is_file())
     return Source(p, _folder_kind(p, [f.suffix.lower() for f in files]), files)
+
+
+def _visible(relpath: str) -> bool:
+    """Whether a file of an input folder is data: no part of its path starts with ``.`` or ``_``.
+
+    The rule pyarrow, Spark and Hive share: it leaves out ``_SUCCESS``, Spark's ``_temporary/`` and
+    ``.ipynb_checkpoints/``, locally and in object storage alike.
+    """
+    return not any(part.startswith((".", "_")) for part in relpath.split("/"))
 
 
 def _folder_kind(where: object, suffixes: list[str]) -> str:
@@ -303,7 +313,7 @@ def _open_remote(url: str) -> Source:
 
     tree = open_file_tree(url.rstrip("/"))
     if tree.is_dir():
-        rels = [r for r in tree.list() if not any(part.startswith("_") for part in r.split("/"))]
+        rels = [r for r in tree.list() if _visible(r)]
         kind = _folder_kind(url, [PurePosixPath(r).suffix.lower() for r in rels])
         return Source(url, kind, rels, tree=tree)
     if not tree.exists():
