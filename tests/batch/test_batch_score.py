@@ -136,3 +136,22 @@ def test_bad_input_paths_are_one_line_errors(model: Model, tmp_path: Path, name:
     (tmp_path / "data.txt").write_text("x")
     with pytest.raises(InvalidInput, match=message):
         score(model, tmp_path / name, tmp_path / "out.parquet")
+
+
+def test_csv_columns_whose_type_changes_between_chunks_give_parts_of_one_schema(
+    model: Model, tmp_path: Path
+) -> None:
+    frame = make_frame(400).astype({"age": object}).assign(note=[None] * 200 + ["text"] * 200)
+    frame.loc[[10], "age"] = "old"  # rejects: age is text in chunk 0, a number in chunk 1
+    frame.loc[[300], "age"] = None
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    result = score(model, tmp_path / "in.csv", tmp_path / "out.parquet", chunk_rows=200)
+
+    assert (result.scored, result.rejected) == (398, 2)
+    got = pd.read_parquet(tmp_path / "out.parquet")  # every part has the same schema
+    assert got["note"].isna().sum() == 199
+    assert (got["note"].iloc[199:] == "text").all()
+    assert got["age"].dtype == "int64"
+    rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
+    assert list(rejects["row"]) == [10, 300]
+    assert list(rejects["age"].fillna("")) == ["old", ""]

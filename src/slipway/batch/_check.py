@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from slipway.core import ColumnSpec, Schema
     from slipway.models import InputEnforcer
 
-__all__ = ["Checked", "check_chunk", "text_columns"]
+__all__ = ["Checked", "check_chunk"]
 
 _BOOLS = {"True": True, "False": False, "true": True, "false": False, "TRUE": True, "FALSE": False}
 
@@ -41,13 +41,6 @@ class Checked:
         self.good = good  # None: every row is good
         self.reasons = reasons  # the bad rows' reasons, indexed like the chunk
         self.bad = 0 if good is None else int((~good).sum())
-
-
-def text_columns(schema: Schema | None) -> dict[str, Any]:
-    """Columns to read from CSV as text, so that "01234" stays "01234" for a string feature."""
-    if schema is None or schema.columns is None:
-        return {}
-    return {c.name: str for c in schema.columns if c.dtype == "string"}
 
 
 def check_chunk(chunk: pd.DataFrame, schema: Schema, enforcer: InputEnforcer) -> Checked:

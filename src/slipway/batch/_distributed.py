@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.batch._check import text_columns
 from slipway.batch._read import open_source, rebatch
 from slipway.batch._score import (
     ChunkScorer,
@@ -131,7 +130,7 @@ def score_distributed(
         tasks: Iterator[tuple[int, Any]] = _parquet_tasks(source, chunk_rows, start)
     else:
         schema = model.signature.inputs if model.signature is not None else None
-        tasks = enumerate(source.chunks(chunk_rows, dtype=text_columns(schema), skip=start), start=start)
+        tasks = enumerate(source.chunks(chunk_rows, schema=schema, skip=start), start=start)
     logged = _run(engine, job, tasks, state, report)
     out.finish()
     rej.finish()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from slipway.artifacts import FileTree
+    from slipway.core import Schema
 
 __all__ = ["Source", "arrow_to_pandas", "is_remote", "open_source", "rebatch"]
 
@@ -96,17 +97,17 @@ class Source:
             return ds.dataset(files, format=fmt, partitioning="hive", partition_base_dir=base, filesystem=fs)
         return ds.dataset(files[0], format=fmt, filesystem=fs)
 
-    def chunks(self, chunk_rows: int, *, dtype: dict[str, Any] | None = None, skip: int = 0) -> Iterator[Any]:
+    def chunks(self, chunk_rows: int, *, schema: Schema | None = None, skip: int = 0) -> Iterator[Any]:
         """Chunks of exactly ``chunk_rows`` rows (the last may be shorter), in order, from chunk ``skip`` on.
 
-        Parquet chunks are Arrow tables, CSV chunks DataFrames (``dtype`` for their columns: text
-        features stay text). Skipped chunks are never converted: Parquet skips whole row groups by
-        their footers, CSV skips rows in the tokenizer.
+        Parquet chunks are Arrow tables, CSV chunks DataFrames whose column types follow the model's
+        input ``schema`` (see :func:`_csv_types`). Skipped chunks are never converted: Parquet skips
+        whole row groups by their footers, CSV skips rows in the tokenizer.
         """
         if self.kind == "parquet":
             yield from rebatch(self._parquet_batches(chunk_rows, skip * chunk_rows), chunk_rows)
         else:
-            yield from rebatch(self._csv_pieces(chunk_rows, dtype, skip * chunk_rows), chunk_rows)
+            yield from rebatch(self._csv_pieces(chunk_rows, schema, skip * chunk_rows), chunk_rows)
 
     def _parquet_batches(self, batch_rows: int, skip_rows: int) -> Iterator[Any]:
         """Record batches in the dataset's schema, file by file, one row group at a time, after ``skip_rows``.
@@ -152,9 +153,7 @@ class Source:
                             columns.append(pa.nulls(n, type=field.type))
                     yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
-    def _csv_pieces(
-        self, chunk_rows: int, dtype: dict[str, Any] | None, skip_rows: int
-    ) -> Iterator[pd.DataFrame]:
+    def _csv_pieces(self, chunk_rows: int, schema: Schema | None, skip_rows: int) -> Iterator[pd.DataFrame]:
         """Each file's rows in pieces of up to ``chunk_rows``, after the first ``skip_rows`` of the input.
 
         The header is read on its own, so the rows skipped are skipped by the tokenizer (``skiprows``
@@ -176,7 +175,7 @@ class Source:
                         names=names,
                         skiprows=1 + skip_rows,
                         chunksize=chunk_rows,
-                        dtype=dtype or None,
+                        dtype=_csv_types(names, schema) or None,
                     )
                     seen = 0
                     with reader:
@@ -209,6 +208,21 @@ class Source:
 
     def _where(self, f: Any) -> str:
         return str(f) if self.tree is None else self.tree.uri(f)
+
+
+def _csv_types(names: list[str], schema: Schema | None) -> dict[str, Any]:
+    """The CSV columns read as text: the signature's string features, and every column it does not name.
+
+    CSV carries no types, and pandas guesses them chunk by chunk: a column empty in one chunk and
+    text in the next would be float64 in one part and text in the other, and a Parquet output whose
+    parts disagree cannot be read. The signature's columns are cast to its types by the row checks;
+    the others stay text, as in the file, so every part has the same schema. A model without a
+    column signature reads every column itself: then nothing is forced.
+    """
+    if schema is None or schema.columns is None:
+        return {}
+    typed = {c.name for c in schema.columns if c.dtype != "string"}
+    return {name: str for name in names if name not in typed}
 
 
 def rebatch(pieces: Iterable[Any], chunk_rows: int, *, skip: int = 0, take: int = -1) -> Iterator[Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.batch._check import check_chunk, text_columns
+from slipway.batch._check import check_chunk
 from slipway.batch._read import Source, arrow_to_pandas, open_source
 from slipway.batch._write import Sink
 from slipway.errors import Conflict, InvalidInput
@@ -165,7 +165,7 @@ def score(
 
     try:
         report(-1)
-        pieces = source.chunks(chunk_rows, dtype=text_columns(schema), skip=start)
+        pieces = source.chunks(chunk_rows, schema=schema, skip=start)
         with ThreadPoolExecutor(1, thread_name_prefix="slipway-score-write") as pool:
             try:
                 for index, piece in enumerate(_ahead(pieces), start=start):
@@ -308,6 +308,7 @@ class ChunkScorer:
     def score(self, piece: Any, *, first: int) -> ScoredChunk:
         """Score ``piece`` (rows ``first``… of the input); InvalidInput for a refused row when strict."""
         import numpy as np
+        import pandas as pd
 
         t0 = time.perf_counter()
         chunk = _model_frame(piece, self.schema)
@@ -325,6 +326,10 @@ class ChunkScorer:
         refused = None
         if reasons is not None and len(reasons):
             bad = _rows(piece, ~good if good is not None else None)
+            if isinstance(piece, pd.DataFrame):
+                # CSV rows as the file had them, in text: the types pandas guessed for a chunk
+                # (a column with a bad value is text there) differ from chunk to chunk.
+                bad = bad.astype(str)
             refused = bad.assign(row=reasons.index.to_numpy() + first, reason=reasons.to_numpy())
         rows = (np.flatnonzero(good) if good is not None else np.arange(kept)) + first
         return ScoredChunk(
