@@ -155,3 +155,40 @@ def test_csv_columns_whose_type_changes_between_chunks_give_parts_of_one_schema(
     rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
     assert list(rejects["row"]) == [10, 300]
     assert list(rejects["age"].fillna("")) == ["old", ""]
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_malformed_csv_lines_go_to_rejects_and_strict_names_them(
+    model: Model, tmp_path: Path, first: bool
+) -> None:
+    frame = make_frame(500)
+    lines = frame.to_csv(index=False).splitlines()
+    bad = [0, 301] if first else [301]  # line 0 of the data would become an index in pandas
+    for row in bad:
+        lines[1 + row] += ",7,8"
+    lines[1 + 420] += ",9"
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    result = score(model, tmp_path / "in.csv", tmp_path / "out.parquet", chunk_rows=150)
+
+    refused = sorted([*bad, 420])
+    assert (result.scored, result.rejected) == (500 - len(refused), len(refused))
+    rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
+    assert list(rejects["row"]) == refused
+    assert set(rejects.columns) == {"age", "income", "tickets", "row", "reason"}
+    assert rejects.set_index("row").loc[301, "reason"] == "expected 3 fields, saw 5"
+    assert rejects.set_index("row").loc[420, "reason"] == "expected 3 fields, saw 4"
+    good = frame.drop(index=refused).reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), _expected(model, good))
+
+    with pytest.raises(InvalidInput, match=rf"in.csv: row {refused[0]}: expected 3 fields, saw 5"):
+        score(model, tmp_path / "in.csv", tmp_path / "strict.parquet", chunk_rows=150, strict=True)
+
+    def stop(p: ScoreProgress) -> None:
+        if p.chunk == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # a resume skips into the middle of the malformed file
+        score(model, tmp_path / "in.csv", tmp_path / "again.parquet", chunk_rows=150, progress=stop)
+    resumed = score(model, tmp_path / "in.csv", tmp_path / "again.parquet", chunk_rows=150)
+    assert resumed.resumed_from >= 2
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), _expected(model, good))

@@ -43,19 +43,36 @@ class Checked:
         self.bad = 0 if good is None else int((~good).sum())
 
 
-def check_chunk(chunk: pd.DataFrame, schema: Schema, enforcer: InputEnforcer) -> Checked:
-    """Split ``chunk`` into the rows the model accepts and the rows it does not, with reasons."""
+def check_chunk(
+    chunk: pd.DataFrame, schema: Schema | None, enforcer: InputEnforcer | None, refused: pd.Series[Any] | None
+) -> Checked:
+    """Split ``chunk`` into the rows the model accepts and the rows it does not, with reasons.
+
+    ``refused`` holds reasons found before the check (a malformed CSV line), missing for the
+    other rows; those rows are refused whatever their values. Without a signature every other row
+    is taken as it is.
+    """
     import numpy as np
     import pandas as pd
 
-    if schema.columns is None:  # a tensor signature: the model's own check, all or nothing
-        return Checked(enforcer(chunk), None, None)
-    try:
-        return Checked(enforcer(chunk), None, None)  # the common case: every row is fine
-    except InvalidInput:
-        pass
+    if refused is None:
+        if enforcer is None:
+            return Checked(chunk, None, None)
+        if schema is None or schema.columns is None:  # a tensor signature: the model's own check
+            return Checked(enforcer(chunk), None, None)
+        try:
+            return Checked(enforcer(chunk), None, None)  # the common case: every row is fine
+        except InvalidInput:
+            pass
     n = len(chunk)
     reasons = pd.Series(np.full(n, None, dtype=object), index=chunk.index)
+    if refused is not None:
+        given = refused.notna().to_numpy()
+        reasons[given] = refused[given].to_numpy()
+    if enforcer is None or schema is None or schema.columns is None:
+        good = reasons.isna().to_numpy()
+        kept = chunk[good]
+        return Checked(kept if enforcer is None else enforcer(kept), good, reasons[~good])
     repaired: dict[str, Any] = {}
     for spec in schema.columns:
         if spec.name not in chunk.columns:

@@ -6,12 +6,13 @@ and number its part files the same way as an uninterrupted run.
 
 Parquet goes through ``pyarrow.dataset`` (a file or a hive-partitioned folder), with little
 read-ahead and no pre-buffering of whole column chunks (pyarrow's default pre-buffers most of a
-file: +260 MB for a 160 MB input), so memory stays near one chunk. Parquet chunks stay Arrow tables
-(:meth:`Source.tables`): only the columns the model reads are converted to pandas, and the output
+file: +260 MB for a 160 MB input), so memory stays near one chunk. Parquet chunks stay Arrow tables:
+only the columns the model reads are converted to pandas, and the output
 is the input table with the predictions appended, never a pandas round trip of every column.
 
-CSV goes through ``pandas.read_csv(chunksize=)``: a column holding a bad value in one chunk is read
-as text there, which the row checks then reject row by row instead of failing the whole file.
+CSV goes through ``pandas.read_csv(chunksize=)`` (:mod:`slipway.batch._csv`): a column holding a
+bad value in one chunk is read as text there, which the row checks then reject row by row instead
+of failing the whole file, and so is a malformed line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from slipway.batch._csv import csv_pieces
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -101,13 +103,21 @@ class Source:
         """Chunks of exactly ``chunk_rows`` rows (the last may be shorter), in order, from chunk ``skip`` on.
 
         Parquet chunks are Arrow tables, CSV chunks DataFrames whose column types follow the model's
-        input ``schema`` (see :func:`_csv_types`). Skipped chunks are never converted: Parquet skips
+        input ``schema`` (see :mod:`slipway.batch._csv`). Skipped chunks are never converted: Parquet skips
         whole row groups by their footers, CSV skips rows in the tokenizer.
         """
         if self.kind == "parquet":
             yield from rebatch(self._parquet_batches(chunk_rows, skip * chunk_rows), chunk_rows)
         else:
-            yield from rebatch(self._csv_pieces(chunk_rows, schema, skip * chunk_rows), chunk_rows)
+            pieces = csv_pieces(
+                self.files,
+                self._csv_handle,
+                self._where,
+                chunk_rows=chunk_rows,
+                schema=schema,
+                skip_rows=skip * chunk_rows,
+            )
+            yield from rebatch(pieces, chunk_rows)
 
     def _parquet_batches(self, batch_rows: int, skip_rows: int) -> Iterator[Any]:
         """Record batches in the dataset's schema, file by file, one row group at a time, after ``skip_rows``.
@@ -153,50 +163,6 @@ class Source:
                             columns.append(pa.nulls(n, type=field.type))
                     yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
-    def _csv_pieces(self, chunk_rows: int, schema: Schema | None, skip_rows: int) -> Iterator[pd.DataFrame]:
-        """Each file's rows in pieces of up to ``chunk_rows``, after the first ``skip_rows`` of the input.
-
-        The header is read on its own, so the rows skipped are skipped by the tokenizer (``skiprows``
-        counts records, so a quoted field across lines is still one row) and never converted.
-        """
-        import pandas as pd
-
-        for f in self.files:
-            try:
-                with self._csv_handle(f) as handle:
-                    names = list(pd.read_csv(handle, nrows=0).columns)
-            except pd.errors.EmptyDataError:
-                continue  # an empty file: not even a header
-            try:
-                with self._csv_handle(f) as handle:
-                    reader = pd.read_csv(
-                        handle,
-                        header=None,
-                        names=names,
-                        skiprows=1 + skip_rows,
-                        chunksize=chunk_rows,
-                        dtype=_csv_types(names, schema) or None,
-                    )
-                    seen = 0
-                    with reader:
-                        for piece in reader:
-                            seen += len(piece)
-                            if len(piece):
-                                yield piece
-                if skip_rows:  # the skip ended in this file, or the file lies wholly within it
-                    skip_rows = 0 if seen else skip_rows - self._csv_rows(f)
-            except (ValueError, pd.errors.ParserError) as e:
-                raise InvalidInput(f"{self._where(f)}: cannot read it ({str(e).splitlines()[0]})") from None
-
-    def _csv_rows(self, f: Any) -> int:
-        """The rows of a CSV file, tokenized but only the first column converted: a file a resume skips."""
-        import pandas as pd
-
-        with self._csv_handle(f) as handle:
-            reader = pd.read_csv(handle, header=None, skiprows=1, usecols=[0], dtype=str, chunksize=1 << 20)
-            with reader:
-                return sum(len(piece) for piece in reader)
-
     @contextlib.contextmanager
     def _csv_handle(self, f: Any) -> Iterator[Any]:
         """A local file's path (pandas opens it, and may map it), or the object store's file, closed after."""
@@ -208,21 +174,6 @@ class Source:
 
     def _where(self, f: Any) -> str:
         return str(f) if self.tree is None else self.tree.uri(f)
-
-
-def _csv_types(names: list[str], schema: Schema | None) -> dict[str, Any]:
-    """The CSV columns read as text: the signature's string features, and every column it does not name.
-
-    CSV carries no types, and pandas guesses them chunk by chunk: a column empty in one chunk and
-    text in the next would be float64 in one part and text in the other, and a Parquet output whose
-    parts disagree cannot be read. The signature's columns are cast to its types by the row checks;
-    the others stay text, as in the file, so every part has the same schema. A model without a
-    column signature reads every column itself: then nothing is forced.
-    """
-    if schema is None or schema.columns is None:
-        return {}
-    typed = {c.name for c in schema.columns if c.dtype != "string"}
-    return {name: str for name in names if name not in typed}
 
 
 def rebatch(pieces: Iterable[Any], chunk_rows: int, *, skip: int = 0, take: int = -1) -> Iterator[Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk
+from slipway.batch._csv import MALFORMED
 from slipway.batch._read import Source, arrow_to_pandas, open_source
 from slipway.batch._write import Sink
 from slipway.errors import Conflict, InvalidInput
@@ -311,12 +312,12 @@ class ChunkScorer:
         import pandas as pd
 
         t0 = time.perf_counter()
+        malformed = None
+        if isinstance(piece, pd.DataFrame) and MALFORMED in piece.columns:  # a CSV line gone wrong
+            malformed, piece = piece[MALFORMED], piece.drop(columns=MALFORMED)
         chunk = _model_frame(piece, self.schema)
-        if self.schema is not None and self.enforcer is not None:
-            checked = check_chunk(chunk, self.schema, self.enforcer)
-            model_input, good, reasons = checked.model_input, checked.good, checked.reasons
-        else:
-            model_input, good, reasons = chunk, None, None
+        checked = check_chunk(chunk, self.schema, self.enforcer, malformed)
+        model_input, good, reasons = checked.model_input, checked.good, checked.reasons
         if self.strict and reasons is not None and len(reasons):
             at = reasons.index[0]
             raise InvalidInput(f"{self.source}: row {first + int(at)}: {reasons.iloc[0]}")
