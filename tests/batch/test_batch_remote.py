@@ -49,7 +49,7 @@ def test_memory_urls_in_and_out_resume_after_an_interruption(model: Model) -> No
         score(model, f"{root}/in", f"{root}/out", chunk_rows=300, progress=stop_after_two)
     assert {"part-00000.parquet", "part-00001.parquet"} <= set(open_file_tree(f"{root}/out").list())
     result = score(model, f"{root}/in", f"{root}/out", chunk_rows=300)
-    assert result.resumed_from == 2
+    assert result.resumed_from == 3  # chunk 2, being written when the job stopped, was recorded
     assert (result.scored, result.chunks) == (1_000, 4)
     assert result.output == f"{root}/out"
     got = _read_parts(f"{root}/out")

