@@ -79,3 +79,29 @@ def test_no_resume_starts_the_same_job_over_and_a_changed_input_is_another_job(
     make_frame(401).to_parquet(tmp_path / "in.parquet")
     with pytest.raises(Exception, match="is not an earlier run of this job"):
         score(model, tmp_path / "in.parquet", tmp_path / "out.parquet", chunk_rows=100)
+
+
+def test_a_csv_job_stopped_while_removing_its_parts_keeps_its_whole_output(
+    model: Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    make_frame(1_000).to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "out.csv"
+    rmtree = shutil.rmtree
+
+    def interrupted(path: Path) -> None:  # Ctrl-C after the first part was removed
+        sorted(path.glob("part-*"))[0].unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("slipway.batch._write.shutil.rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        score(model, tmp_path / "in.csv", out, chunk_rows=150)
+    whole = out.read_bytes()
+    assert len(pd.read_csv(out)) == 1_000
+
+    monkeypatch.setattr("slipway.batch._write.shutil.rmtree", rmtree)
+    again = score(model, tmp_path / "in.csv", out, chunk_rows=150)
+    assert again.resumed_from == again.chunks == 7  # complete: nothing joined again
+    assert out.read_bytes() == whole
+    assert not (tmp_path / ".out.csv.parts").exists()  # what was left of the parts is gone

@@ -133,9 +133,7 @@ def score_distributed(
         schema = model.signature.inputs if model.signature is not None else None
         tasks = enumerate(source.chunks(chunk_rows, schema=schema, skip=start), start=start)
     logged = _run(engine, job, tasks, state, report)
-    out.finish()
-    rej.finish()
-    state.done()
+    opened.finish()
     return opened.result(logged=logged)
 
 

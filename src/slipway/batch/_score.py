@@ -196,9 +196,7 @@ def score(
             finally:
                 for future, *_ in pending:
                     future.cancel()
-        out.finish()
-        rej.finish()
-        state.done()
+        opened.finish()
     finally:
         if writer is not None:
             writer.close()
@@ -221,6 +219,14 @@ class OpenedJob:
     proba: bool  # proba_<class> columns are written
     start: int  # the first chunk to score
     started: float  # perf_counter() when the job was opened
+
+    def finish(self) -> None:
+        """Every chunk is recorded: join CSV outputs, record the job complete, then remove parts."""
+        self.out.finish()
+        self.rej.finish()
+        self.state.done()
+        self.out.tidy()
+        self.rej.tidy()
 
     def result(self, *, logged: int) -> ScoreResult:
         seconds = time.perf_counter() - self.started
@@ -618,9 +624,11 @@ class _Progress:
             self.scored = int(doc["scored"])
             self.rejected = int(doc["rejected"])
             self.complete = bool(doc.get("complete"))
-            if not self.complete:
-                out.drop_from(self.chunks)
-                rej.drop_from(self.chunks)
+            for sink in (out, rej):
+                if self.complete:
+                    sink.tidy()  # stopped after it was recorded complete, while removing its parts
+                else:
+                    sink.drop_from(self.chunks)
             return self.chunks
         out.clear()
         rej.clear()

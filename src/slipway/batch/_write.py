@@ -106,15 +106,15 @@ class Sink:
             pq.write_table(table, tmp, use_dictionary=_dictionary_columns(table))
         os.replace(tmp, final)
 
-    def finish(self) -> bool:
-        """Join a CSV's parts into its file (atomically); True if there is an output at all."""
-        if self.tree is not None:
-            return bool(self.tree.list())
+    def finish(self) -> None:
+        """Join a CSV's parts into its file (atomically); the parts stay until :meth:`tidy`.
+
+        The job records itself complete between the two: a job stopped while the parts are being
+        removed is complete on its next run, which never joins what is left of them again.
+        """
+        if self.kind != "csv" or not self.parts.is_dir():
+            return
         assert isinstance(self.path, Path)
-        if self.kind == "parquet":
-            return self.path.is_dir()
-        if not self.parts.is_dir():
-            return self.path.exists()
         parts = sorted(self.parts.glob("part-*.csv"))
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as out:
@@ -124,8 +124,11 @@ class Sink:
                         f.readline()  # every part carries the header; keep the first one only
                     shutil.copyfileobj(f, out, 1 << 20)
         os.replace(tmp, self.path)
-        shutil.rmtree(self.parts)
-        return True
+
+    def tidy(self) -> None:
+        """Remove a CSV's parts once the job is recorded complete (idempotent)."""
+        if self.kind == "csv" and self.tree is None and self.parts.is_dir():
+            shutil.rmtree(self.parts)
 
 
 def _part_index(name: str) -> int | None:
