@@ -105,3 +105,27 @@ def test_a_csv_job_stopped_while_removing_its_parts_keeps_its_whole_output(
     assert again.resumed_from == again.chunks == 7  # complete: nothing joined again
     assert out.read_bytes() == whole
     assert not (tmp_path / ".out.csv.parts").exists()  # what was left of the parts is gone
+
+
+@pytest.mark.parametrize("out_name", ["out.parquet", "out.csv"])
+def test_a_progress_file_whose_output_is_gone_starts_the_job_over(
+    model: Model, tmp_path: Path, out_name: str
+) -> None:
+    import shutil
+
+    make_frame(1_000).to_parquet(tmp_path / "in.parquet", row_group_size=250)
+    target = tmp_path / out_name
+    parts = target if out_name.endswith(".parquet") else tmp_path / f".{out_name}.parts"
+    read = pd.read_csv if out_name.endswith(".csv") else pd.read_parquet
+    with pytest.raises(Stop):
+        score(model, tmp_path / "in.parquet", target, chunk_rows=100, progress=_stop_after(4))
+    shutil.rmtree(parts)  # the progress file stays behind
+    rerun = score(model, tmp_path / "in.parquet", target, chunk_rows=100)
+    assert (rerun.resumed_from, rerun.rows, len(read(target))) == (0, 1_000, 1_000)
+
+    if target.is_file():  # a complete job's output
+        target.unlink()
+    else:
+        shutil.rmtree(target)
+    again = score(model, tmp_path / "in.parquet", target, chunk_rows=100)
+    assert (again.resumed_from, again.rows, len(read(target))) == (0, 1_000, 1_000)

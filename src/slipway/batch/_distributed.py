@@ -39,7 +39,6 @@ from slipway.batch._score import (
     ScoreProgress,
     _log,
     _open_log,
-    _Progress,
     _where,
     _write_parts,
     open_job,
@@ -54,6 +53,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from slipway.artifacts import FileTree
+    from slipway.batch._progress import Progress
     from slipway.batch._read import Source
     from slipway.batch._score import ScoreResult
     from slipway.engines import Engine
@@ -169,7 +169,7 @@ def _run(
     engine: Engine,
     job: _Job,
     tasks: Iterable[tuple[int, Any]],
-    state: _Progress,
+    state: Progress,
     report: Callable[[int], None],
 ) -> int:
     """Run the tasks a few per worker at a time, recording finished chunks in input order.

@@ -19,22 +19,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk
 from slipway.batch._csv import MALFORMED
+from slipway.batch._progress import Progress
 from slipway.batch._read import Source, arrow_to_pandas, open_source
 from slipway.batch._write import Sink
-from slipway.errors import Conflict, InvalidInput
+from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Generator, Iterator
     from concurrent.futures import Future
+    from pathlib import Path
 
     import numpy as np
     import pandas as pd
@@ -214,7 +215,7 @@ class OpenedJob:
     source: Source
     out: Sink
     rej: Sink
-    state: _Progress
+    state: Progress
     digest: str  # the model's manifest SHA-256
     proba: bool  # proba_<class> columns are written
     start: int  # the first chunk to score
@@ -258,7 +259,7 @@ def open_job(
     digest = hashlib.sha256((model.path / "slipway.yaml").read_bytes()).hexdigest()
     with_proba = proba and "predict_proba" in model.methods
     fingerprint = _fingerprint(source.fingerprint(), digest, chunk_rows, strict, with_proba, out, rej)
-    state = _Progress(out.path, fingerprint, fingerprint[:12], chunk_rows)
+    state = Progress(out.path, fingerprint, fingerprint[:12], chunk_rows)
     start = state.begin(out, rej, resume=resume)
     return OpenedJob(
         source=source,
@@ -273,7 +274,7 @@ def open_job(
 
 
 def reporter(
-    progress: Callable[[ScoreProgress], None] | None, state: _Progress, total: int | None
+    progress: Callable[[ScoreProgress], None] | None, state: Progress, total: int | None
 ) -> Callable[[int], None]:
     """``report(chunk)``: the caller's progress callback with the job's counts after ``chunk``."""
 
@@ -582,112 +583,8 @@ def _log(
         time.sleep(0.01)
 
 
-class _Progress:
-    """The job's progress file: written atomically after every finished chunk."""
-
-    def __init__(self, output: Path | str, fingerprint: str, job: str, chunk_rows: int) -> None:
-        self.tree: FileTree | None = None
-        if isinstance(output, str):  # an object-store URL: the file is one PUT beside the output
-            from slipway.artifacts import open_file_tree
-
-            parent, _, name = output.rstrip("/").rpartition("/")
-            self.tree, self.name = open_file_tree(parent), f"{name}.progress.json"
-            self.path: Path | str = f"{parent}/{self.name}"
-        else:
-            self.path = output.with_name(f"{output.name}.progress.json")
-        self.fingerprint = fingerprint
-        self.job = job
-        self.chunk_rows = chunk_rows
-        self.chunks = 0
-        self.scored = 0
-        self.rejected = 0
-        self.complete = False
-
-    @property
-    def rows(self) -> int:
-        return self.scored + self.rejected
-
-    def begin(self, out: Sink, rej: Sink, *, resume: bool) -> int:
-        """The first chunk to score; Conflict if the output is not an earlier run of this job."""
-        doc = self._read()
-        ours = doc is not None and doc.get("fingerprint") == self.fingerprint
-        for sink in (out, rej):
-            if sink.exists() and not ours:
-                raise Conflict(
-                    f"{sink.path} exists and is not an earlier run of this job (same input, model "
-                    "and options); remove it or choose another output"
-                )
-        if doc is not None and not ours:
-            self._remove()  # a stale progress file whose outputs are gone
-        if ours and resume and doc is not None:
-            self.chunks = int(doc["chunks"])
-            self.scored = int(doc["scored"])
-            self.rejected = int(doc["rejected"])
-            self.complete = bool(doc.get("complete"))
-            for sink in (out, rej):
-                if self.complete:
-                    sink.tidy()  # stopped after it was recorded complete, while removing its parts
-                else:
-                    sink.drop_from(self.chunks)
-            return self.chunks
-        out.clear()
-        rej.clear()
-        self._write()
-        return 0
-
-    def finished(self, chunk: int, *, scored: int, rejected: int) -> None:
-        self.chunks = chunk + 1
-        self.scored += scored
-        self.rejected += rejected
-        self._write()
-
-    def done(self) -> None:
-        self.complete = True
-        self._write()
-
-    def _read(self) -> dict[str, Any] | None:
-        from slipway.errors import ArtifactNotFound
-
-        try:
-            if self.tree is not None:
-                doc = json.loads(self.tree.read_bytes(self.name))
-            else:
-                assert isinstance(self.path, Path)
-                doc = json.loads(self.path.read_text())
-        except (FileNotFoundError, ArtifactNotFound, ValueError):
-            return None
-        return doc if isinstance(doc, dict) else None
-
-    def _remove(self) -> None:
-        if self.tree is not None:
-            self.tree.remove([self.name])
-        else:
-            assert isinstance(self.path, Path)
-            self.path.unlink(missing_ok=True)
-
-    def _write(self) -> None:
-        doc = {
-            "job": self.job,
-            "fingerprint": self.fingerprint,
-            "chunk_rows": self.chunk_rows,
-            "chunks": self.chunks,
-            "scored": self.scored,
-            "rejected": self.rejected,
-            "complete": self.complete,
-        }
-        text = json.dumps(doc, indent=1) + "\n"
-        if self.tree is not None:
-            self.tree.write_atomic(self.name, text.encode())
-            return
-        assert isinstance(self.path, Path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.path)
-
-
 def _result(
-    state: _Progress, out: Sink, rej: Sink, *, resumed_from: int, seconds: float, logged: int
+    state: Progress, out: Sink, rej: Sink, *, resumed_from: int, seconds: float, logged: int
 ) -> ScoreResult:
     return ScoreResult(
         output=out.path,

@@ -69,15 +69,29 @@ class Sink:
             elif p.exists():
                 p.unlink()
 
+    def holds(self, parts: int, *, below: int, joined: bool) -> bool:
+        """Whether the ``parts`` parts of chunks before ``below`` are all here; a joined CSV: its file."""
+        if not parts:
+            return True
+        if joined and self.kind == "csv" and self.tree is None:
+            assert isinstance(self.path, Path)
+            return self.path.is_file()
+        return sum(1 for index in self._written().values() if index < below) >= parts
+
     def drop_from(self, chunk: int) -> None:
         """Remove parts of chunks from ``chunk`` on: written before an interruption, not recorded."""
-        names = self.tree.list() if self.tree is not None else [f.name for f in self.parts.glob("part-*")]
-        late = [n for n in names if _part_index(n) is not None and (_part_index(n) or 0) >= chunk]
+        late = [name for name, index in self._written().items() if index >= chunk]
         if self.tree is not None:
             self.tree.remove(late)
             return
         for name in late:
             (self.parts / name).unlink()
+
+    def _written(self) -> dict[str, int]:
+        """The parts here, by file name: their chunk numbers."""
+        names = self.tree.list() if self.tree is not None else [f.name for f in self.parts.glob("part-*")]
+        indices = {name: _part_index(name) for name in names}
+        return {name: index for name, index in indices.items() if index is not None}
 
     def write(self, chunk: int, data: pd.DataFrame | pa.Table) -> None:
         """Write one chunk's rows (a DataFrame or an Arrow table) as part ``chunk``, atomically."""
