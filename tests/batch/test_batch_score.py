@@ -192,3 +192,22 @@ def test_malformed_csv_lines_go_to_rejects_and_strict_names_them(
     resumed = score(model, tmp_path / "in.csv", tmp_path / "again.parquet", chunk_rows=150)
     assert resumed.resumed_from >= 2
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "again.parquet"), _expected(model, good))
+
+
+@pytest.mark.parametrize("out_name", ["out.csv", "out.parquet"])
+def test_a_job_scoring_no_row_still_writes_its_output(model: Model, tmp_path: Path, out_name: str) -> None:
+    make_frame(0).to_csv(tmp_path / "header-only.csv", index=False)
+    make_frame(30).astype({"age": object}).assign(age="old").to_parquet(tmp_path / "refused.parquet")
+    read = pd.read_csv if out_name.endswith(".csv") else pd.read_parquet
+    want = _expected(model, make_frame(5))
+    for name in ("header-only.csv", "refused.parquet"):
+        target = tmp_path / name.split(".")[0] / out_name
+        result = score(model, tmp_path / name, target, chunk_rows=20)
+        assert result.scored == 0
+        got = read(result.output)
+        assert (len(got), list(got.columns)) == (0, list(want.columns))
+        if out_name.endswith(".parquet"):  # the outputs typed as when rows are scored
+            outputs = ["prediction", "proba_churn", "proba_stay"]
+            assert list(got.dtypes[outputs]) == list(want.dtypes[outputs])
+        again = score(model, tmp_path / name, target, chunk_rows=20)
+        assert again.resumed_from == again.chunks  # complete, with its empty output

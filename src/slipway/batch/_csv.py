@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     Opener = Callable[[Any], AbstractContextManager[Any]]
 
-__all__ = ["MALFORMED", "csv_pieces"]
+__all__ = ["MALFORMED", "csv_empty", "csv_pieces", "csv_types"]
 
 #: The column of a CSV piece that holds why a line is malformed (missing for good lines); present
 #: only in pieces that have such lines.
@@ -91,6 +91,21 @@ def csv_pieces(
                 raise InvalidInput(f"{where(f)}: cannot read it ({_line(e)})") from None
         if skip_rows:  # the skip ended in this file, or the file lies wholly within it
             skip_rows = 0 if seen else skip_rows - _rows(opener, f)
+
+
+def csv_empty(files: list[Any], opener: Opener) -> pd.DataFrame:
+    """No rows, with the columns of the first file that has a header."""
+    import pandas as pd
+
+    for f in files:
+        try:
+            with opener(f) as handle:
+                frame: pd.DataFrame = pd.read_csv(handle, nrows=0)
+        except pd.errors.EmptyDataError:
+            continue
+        return frame
+    nothing: pd.DataFrame = pd.DataFrame()
+    return nothing
 
 
 def csv_types(names: list[str], schema: Schema | None) -> dict[str, Any]:

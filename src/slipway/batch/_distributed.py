@@ -133,7 +133,7 @@ def score_distributed(
         schema = model.signature.inputs if model.signature is not None else None
         tasks = enumerate(source.chunks(chunk_rows, schema=schema, skip=start), start=start)
     logged = _run(engine, job, tasks, state, report)
-    opened.finish()
+    opened.finish(ChunkScorer(model, proba=opened.proba, strict=strict, source=source.path))
     return opened.result(logged=logged)
 
 

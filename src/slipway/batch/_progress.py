@@ -91,7 +91,9 @@ class Progress:
         self.parts[1] += rejected > 0
         self._write()
 
-    def done(self) -> None:
+    def done(self, *, parts: int = 0) -> None:
+        """Every chunk finished and the output joined; ``parts`` output parts written at the end."""
+        self.parts[0] += parts
         self.complete = True
         self._write()
 
@@ -102,7 +104,7 @@ class Progress:
         if not (isinstance(parts, list) and len(parts) == 2 and isinstance(doc.get("chunks"), int)):
             return False  # written by an older slipway: nothing to check it against
         complete = bool(doc.get("complete"))
-        below = doc["chunks"]
+        below = None if complete else doc["chunks"]  # complete: every part is the job's
         return out.holds(int(parts[0]), below=below, joined=complete) and rej.holds(
             int(parts[1]), below=below, joined=complete
         )

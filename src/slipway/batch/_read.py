@@ -22,7 +22,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from slipway.batch._csv import csv_pieces
+from slipway.batch._csv import csv_empty, csv_pieces
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -118,6 +118,12 @@ class Source:
                 skip_rows=skip * chunk_rows,
             )
             yield from rebatch(pieces, chunk_rows)
+
+    def empty(self) -> Any:
+        """No rows, with the input's columns: an Arrow table for Parquet, a DataFrame for CSV."""
+        if self.kind == "parquet":
+            return self._dataset().schema.empty_table()
+        return csv_empty(self.files, self._csv_handle)
 
     def _parquet_batches(self, batch_rows: int, skip_rows: int) -> Iterator[Any]:
         """Record batches in the dataset's schema, file by file, one row group at a time, after ``skip_rows``.

@@ -197,7 +197,7 @@ def score(
             finally:
                 for future, *_ in pending:
                     future.cancel()
-        opened.finish()
+        opened.finish(scorer)
     finally:
         if writer is not None:
             writer.close()
@@ -221,11 +221,18 @@ class OpenedJob:
     start: int  # the first chunk to score
     started: float  # perf_counter() when the job was opened
 
-    def finish(self) -> None:
-        """Every chunk is recorded: join CSV outputs, record the job complete, then remove parts."""
+    def finish(self, scorer: ChunkScorer) -> None:
+        """Every chunk is recorded: join CSV outputs, record the job complete, then remove parts.
+
+        A job that scored no row (an empty input, every row refused) still writes its output,
+        with no rows: a reader finds the columns it expects, not a missing file.
+        """
+        empty = not self.state.scored
+        if empty:
+            self.out.write(0, scorer.empty(self.source.empty()))
         self.out.finish()
         self.rej.finish()
-        self.state.done()
+        self.state.done(parts=int(empty))
         self.out.tidy()
         self.rej.tidy()
 
@@ -328,6 +335,25 @@ class ChunkScorer:
         self.classes = _classes(model) if proba else None
         self.strict = strict
         self.source = source
+
+    def empty(self, piece: Any) -> Any:
+        """The output of no rows: ``piece``'s columns (none of its rows) and the model's outputs.
+
+        The output columns and their types come from predicting the input example saved with the
+        model, once; a model saved without one gives the input columns only.
+        """
+        import numpy as np
+
+        chunk = _model_frame(piece, self.schema)
+        checked = check_chunk(chunk, self.schema, self.enforcer, None)
+        example = self.model.input_example
+        outputs: dict[str, Any] = {}
+        if example is not None:
+            for key, values in _predict(self.model, example, self.proba, self.classes).items():
+                values = np.asarray(values)
+                text = values.dtype == object and all(isinstance(v, str) for v in values)
+                outputs[key] = values[:0].astype(str) if text else values[:0]
+        return _output(piece, chunk, checked.model_input, None, outputs)
 
     def score(self, piece: Any, *, first: int) -> ScoredChunk:
         """Score ``piece`` (rows ``first``… of the input); InvalidInput for a refused row when strict."""

@@ -69,14 +69,15 @@ class Sink:
             elif p.exists():
                 p.unlink()
 
-    def holds(self, parts: int, *, below: int, joined: bool) -> bool:
-        """Whether the ``parts`` parts of chunks before ``below`` are all here; a joined CSV: its file."""
+    def holds(self, parts: int, *, below: int | None, joined: bool) -> bool:
+        """Whether ``parts`` parts (of chunks before ``below``) are all here; a joined CSV: its file."""
         if not parts:
             return True
         if joined and self.kind == "csv" and self.tree is None:
             assert isinstance(self.path, Path)
             return self.path.is_file()
-        return sum(1 for index in self._written().values() if index < below) >= parts
+        indices = self._written().values()
+        return sum(1 for index in indices if below is None or index < below) >= parts
 
     def drop_from(self, chunk: int) -> None:
         """Remove parts of chunks from ``chunk`` on: written before an interruption, not recorded."""
