@@ -95,3 +95,36 @@ def test_a_failed_write_surfaces_and_nothing_after_it_is_recorded(model: Model, 
         score(model, tmp_path / "in.parquet", out, chunk_rows=100, progress=block_part_1)
     assert _recorded(out) == 1
     assert _threads() == []
+
+
+def test_a_worker_that_dies_fails_the_job_in_one_line_and_it_resumes(model: Model, tmp_path: Path) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    from slipway.batch import score_distributed
+    from slipway.engines import LocalEngine
+
+    make_frame(2_000).to_parquet(tmp_path / "in.parquet", row_group_size=100)
+    out = tmp_path / "out.parquet"
+
+    before = {child.pid for child in multiprocessing.active_children()}
+
+    def kill_workers(p: ScoreProgress) -> None:
+        if p.chunk == 0:  # as `kill -9` would, while the next chunks are being scored
+            for child in multiprocessing.active_children():
+                if child.pid not in before:  # the engine's worker, started by this job
+                    os.kill(child.pid or 0, signal.SIGKILL)
+
+    with LocalEngine(1) as engine, pytest.raises(InvalidInput) as info:
+        score_distributed(
+            model, tmp_path / "in.parquet", out, engine=engine, chunk_rows=100, progress=kill_workers
+        )
+    message = str(info.value)
+    assert "in.parquet: a worker died or was lost while scoring chunk " in message
+    assert "BrokenProcessPool" in message
+    assert "\n" not in message
+    done = _recorded(out)
+    assert done >= 1
+    resumed = score(model, tmp_path / "in.parquet", out, chunk_rows=100)
+    assert (resumed.resumed_from, resumed.rows) == (done, 2_000)

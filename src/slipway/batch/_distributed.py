@@ -205,7 +205,11 @@ def _run(
                     break
                 if task is None:
                     break
-                running[engine.submit(_score_task, job, *task)] = task[0]
+                try:
+                    running[engine.submit(_score_task, job, *task)] = task[0]
+                except Exception as exc:  # the engine is gone (a pool broken by a dead worker)
+                    failed = (task[0], exc)
+                    break
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -234,8 +238,34 @@ def _run(
         for future in running:
             future.cancel()
     if failed is not None:
-        raise failed[1]
+        chunk, error = failed
+        if _lost(error):
+            raise InvalidInput(
+                f"{job.source}: a worker died or was lost while scoring chunk {chunk} "
+                f"({type(error).__name__}: {_line(error)}); run the job again to resume after the last "
+                "finished chunk"
+            ) from error
+        raise error
     return logged
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether the engine lost the task (its worker died, the cluster went away), not the task failed.
+
+    A task's own error (a refused row, a model that raises) is the same error as in ``score``.
+    """
+    from concurrent.futures import CancelledError
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, (BrokenProcessPool, CancelledError)):
+        return True
+    # Dask's KilledWorker, CommClosedError...: recognised by their package, Dask being an extra.
+    return type(exc).__module__.split(".")[0] == "distributed"
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no message"
 
 
 # ---------------------------------------------------------------------- planning Parquet tasks
