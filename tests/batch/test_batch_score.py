@@ -211,3 +211,16 @@ def test_a_job_scoring_no_row_still_writes_its_output(model: Model, tmp_path: Pa
             assert list(got.dtypes[outputs]) == list(want.dtypes[outputs])
         again = score(model, tmp_path / name, target, chunk_rows=20)
         assert again.resumed_from == again.chunks  # complete, with its empty output
+
+
+def test_rows_the_prediction_log_cannot_take_are_counted_not_lost_silently(
+    model: Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("slipway.batch._log._LOG_WAIT", 0.2)  # seconds, not the minute a job waits
+    monkeypatch.setattr("slipway.batch._log._LOG_CLOSE", 0.3)
+    make_frame(500).to_parquet(tmp_path / "in.parquet")
+    (tmp_path / "file").write_text("a file where the log's folder should be")
+    broken = open_file_tree(str(tmp_path / "file" / "log"))
+    result = score(model, tmp_path / "in.parquet", tmp_path / "out.parquet", chunk_rows=100, log=broken)
+    assert (result.scored, result.logged, result.log_dropped) == (500, 0, 500)
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 500

@@ -114,3 +114,26 @@ def test_bad_input_is_exit_2_and_one_line(
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_rows_the_prediction_log_could_not_take_are_a_warning_on_stderr(
+    capsys: pytest.CaptureFixture[str], registered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("slipway.batch._log._LOG_WAIT", 0.2)  # seconds, not the minute a job waits
+    monkeypatch.setattr("slipway.batch._log._LOG_CLOSE", 0.3)
+    (tmp_path / "file").write_text("a file where the log's folder should be")
+    monkeypatch.setenv("SLIPWAY_PREDLOG_URI", str(tmp_path / "file" / "log"))
+    make_frame(50).to_parquet(tmp_path / "in.parquet")
+    code, out, err = cli(
+        capsys,
+        "score",
+        str(registered),
+        "-i",
+        str(tmp_path / "in.parquet"),
+        "-o",
+        str(tmp_path / "o.parquet"),
+    )
+    assert code == 0, err
+    assert "scored 50 rows" in out
+    assert "logged 0 rows" in out
+    assert "warning: 50 scored rows are not in the prediction log" in err

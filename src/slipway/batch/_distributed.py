@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slipway.batch._log import JobLog
 from slipway.batch._read import open_source, rebatch
 from slipway.batch._score import (
     ChunkScorer,
     ScoreProgress,
-    _log,
-    _open_log,
     _where,
     _write_parts,
     open_job,
@@ -132,9 +131,9 @@ def score_distributed(
     else:
         schema = model.signature.inputs if model.signature is not None else None
         tasks = enumerate(source.chunks(chunk_rows, schema=schema, skip=start), start=start)
-    logged = _run(engine, job, tasks, state, report)
+    logged, dropped = _run(engine, job, tasks, state, report)
     opened.finish(ChunkScorer(model, proba=opened.proba, strict=strict, source=source.path))
-    return opened.result(logged=logged)
+    return opened.result(logged=logged, log_dropped=dropped)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +162,7 @@ class _Done:
     scored: int
     rejected: int
     logged: int
+    dropped: int  # prediction-log rows it could not write
 
 
 def _run(
@@ -171,7 +171,7 @@ def _run(
     tasks: Iterable[tuple[int, Any]],
     state: Progress,
     report: Callable[[int], None],
-) -> int:
+) -> tuple[int, int]:
     """Run the tasks a few per worker at a time, recording finished chunks in input order.
 
     After a failure (of a task, or of reading the next one) no more tasks start; the tasks for
@@ -184,13 +184,13 @@ def _run(
     running: dict[Future[list[_Done]], int] = {}
     finished: dict[int, _Done] = {}
     failed: tuple[int, BaseException] | None = None
-    logged = 0
+    logged = [0, 0]  # prediction-log rows written, and dropped
 
     def record(*, quiet: bool = False) -> None:
-        nonlocal logged
         while state.chunks in finished:
             chunk = finished.pop(state.chunks)
-            logged += chunk.logged
+            logged[0] += chunk.logged
+            logged[1] += chunk.dropped
             state.finished(chunk.index, scored=chunk.scored, rejected=chunk.rejected)
             if not quiet:
                 report(chunk.index)
@@ -246,7 +246,7 @@ def _run(
                 "finished chunk"
             ) from error
         raise error
-    return logged
+    return logged[0], logged[1]
 
 
 def _lost(exc: BaseException) -> bool:
@@ -339,17 +339,23 @@ def _score_task(job: _Job, first: int, piece: Any) -> list[_Done]:
     for index, chunk in enumerate(pieces, start=first):
         scored = scorer.score(chunk, first=index * job.chunk_rows)
         _write_parts(out, rej, index, scored.scored, scored.refused)
-        logged = 0
-        writer = _open_log(job.log, job.name) if scored.kept else None
-        if writer is not None:
-            # A writer per chunk, closed at once: its rows are on disk before the driver records
+        logged = dropped = 0
+        if job.log is not None and scored.kept:
+            # A log per chunk, closed at once: its rows are on disk before the driver records
             # the chunk as finished, and no chunk waits for another's flush.
+            job_log = JobLog(
+                job.log,
+                deployment=job.name,
+                job=job.job,
+                model_version=job.version,
+                chunk_rows=job.chunk_rows,
+            )
             try:
-                _log(writer, job.job, scored, job.name, job.version, job.chunk_rows)
+                job_log.log(scored)
             finally:
-                writer.close()
-            logged = writer.written_rows
-        done.append(_Done(index, scored.kept, scored.rejected, logged))
+                job_log.close()
+            logged, dropped = job_log.written, job_log.dropped
+        done.append(_Done(index, scored.kept, scored.rejected, logged, dropped))
     return done
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.batch._check import check_chunk
 from slipway.batch._csv import MALFORMED
+from slipway.batch._log import JobLog
 from slipway.batch._progress import Progress
 from slipway.batch._read import Source, arrow_to_pandas, open_source
 from slipway.batch._write import Sink
@@ -43,12 +44,8 @@ if TYPE_CHECKING:
     from slipway.artifacts import FileTree
     from slipway.core import Schema
     from slipway.models import Model
-    from slipway.predlog import PredictionLogWriter
 
 __all__ = ["ChunkScorer", "ScoreProgress", "ScoreResult", "ScoredChunk", "score"]
-
-_LOG_BACKLOG_CHUNKS = 2  # chunks the log may hold unwritten before scoring waits for it
-_LOG_WAIT = 60.0  # seconds scoring waits for a stuck log before going on (the writer counts drops)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +70,8 @@ class ScoreResult:
     """What a scoring job did.
 
     ``rejects`` is None when no row was rejected; ``resumed_from`` is the first chunk this call
-    scored (0 for a fresh job); ``logged`` the prediction-log rows written by this call.
+    scored (0 for a fresh job); ``logged`` the prediction-log rows written by this call, and
+    ``log_dropped`` the rows it could not write there (the log's storage failed or fell behind).
 
     .. versionadded:: 0.1
     """
@@ -88,6 +86,7 @@ class ScoreResult:
     resumed_from: int
     seconds: float
     logged: int
+    log_dropped: int = 0
 
 
 def score(
@@ -147,11 +146,13 @@ def score(
 
     schema = model.signature.inputs if model.signature is not None else None
     scorer = ChunkScorer(model, proba=opened.proba, strict=strict, source=source.path)
-    writer = _open_log(log, model_name or model.path.name)
-    name = model_name or model.path.name
-    version = model_version if model_version is not None else opened.digest[:12]
-    job = state.job
-    logged = 0
+    job_log = None
+    if log is not None:
+        version = model_version if model_version is not None else opened.digest[:12]
+        deployment = model_name or model.path.name
+        job_log = JobLog(
+            log, deployment=deployment, job=state.job, model_version=version, chunk_rows=chunk_rows
+        )
     report = reporter(progress, state, source.total_rows())
 
     # Parts are written on one background thread (pyarrow writes without the GIL) while the next
@@ -181,8 +182,8 @@ def score(
             try:
                 for index, piece in enumerate(_ahead(pieces), start=start):
                     done = scorer.score(piece, first=index * chunk_rows)
-                    if writer is not None and done.kept:
-                        _log(writer, job, done, name, version, chunk_rows)
+                    if job_log is not None and done.kept:
+                        job_log.log(done)
                     future = pool.submit(_write_parts, out, rej, index, done.scored, done.refused)
                     pending.append((future, index, done.kept, done.rejected))
                     settle(keep=1)
@@ -199,10 +200,11 @@ def score(
                     future.cancel()
         opened.finish(scorer)
     finally:
-        if writer is not None:
-            writer.close()
-            logged = writer.written_rows
-    return opened.result(logged=logged)
+        if job_log is not None:
+            job_log.close()
+    if job_log is None:
+        return opened.result(logged=0)
+    return opened.result(logged=job_log.written, log_dropped=job_log.dropped)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,10 +238,20 @@ class OpenedJob:
         self.out.tidy()
         self.rej.tidy()
 
-    def result(self, *, logged: int) -> ScoreResult:
-        seconds = time.perf_counter() - self.started
-        return _result(
-            self.state, self.out, self.rej, resumed_from=self.start, seconds=seconds, logged=logged
+    def result(self, *, logged: int, log_dropped: int = 0) -> ScoreResult:
+        state = self.state
+        return ScoreResult(
+            output=self.out.path,
+            rejects=self.rej.path if state.rejected else None,
+            job=state.job,
+            rows=state.rows,
+            scored=state.scored,
+            rejected=state.rejected,
+            chunks=state.chunks,
+            resumed_from=self.start,
+            seconds=time.perf_counter() - self.started,
+            logged=logged,
+            log_dropped=log_dropped,
         )
 
 
@@ -569,58 +581,3 @@ def _output(
         else:
             table = table.append_column(key, column)
     return table
-
-
-def _open_log(tree: FileTree | None, deployment: str) -> PredictionLogWriter | None:
-    if tree is None:
-        return None
-    from slipway.predlog import PredictionLogWriter
-
-    return PredictionLogWriter(tree, deployment=deployment)
-
-
-def _log(
-    writer: PredictionLogWriter,
-    job: str,
-    done: ScoredChunk,
-    name: str,
-    version: str | int,
-    chunk_rows: int,
-) -> None:
-    """Log one chunk's scored rows, waiting while the log is more than a few chunks behind."""
-    import numpy as np
-
-    from slipway.predlog import PredictionBatch
-
-    ids = np.char.add(f"{job}-", done.rows.astype(str)).astype(object)
-    writer.log(
-        PredictionBatch(
-            request_ids=ids,
-            model_name=name,
-            model_version=version,
-            variant="batch",
-            inputs=done.model_input.reset_index(drop=True),
-            outputs=done.outputs,
-            latency_ms=done.elapsed_ms / max(done.kept, 1),
-        )
-    )
-    deadline = time.monotonic() + _LOG_WAIT
-    while writer.buffered_rows > _LOG_BACKLOG_CHUNKS * chunk_rows and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def _result(
-    state: Progress, out: Sink, rej: Sink, *, resumed_from: int, seconds: float, logged: int
-) -> ScoreResult:
-    return ScoreResult(
-        output=out.path,
-        rejects=rej.path if state.rejected else None,
-        job=state.job,
-        rows=state.rows,
-        scored=state.scored,
-        rejected=state.rejected,
-        chunks=state.chunks,
-        resumed_from=resumed_from,
-        seconds=seconds,
-        logged=logged,
-    )

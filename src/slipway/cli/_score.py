@@ -113,6 +113,12 @@ def score(
         typer.echo(f"rejected {result.rejected} rows to {result.rejects} (see its reason column)")
     if log is not None:
         typer.echo(f"logged {result.logged} rows as deployment {name}, variant batch, job {result.job}")
+        if result.log_dropped:
+            typer.echo(
+                f"warning: {result.log_dropped} scored rows are not in the prediction log: {log.uri()} "
+                "failed or fell behind (the output has them)",
+                err=True,
+            )
 
 
 def _load(uri: str, s: Any) -> "tuple[Model, str | None, str | int | None]":
