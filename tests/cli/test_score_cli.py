@@ -137,3 +137,31 @@ def test_rows_the_prediction_log_could_not_take_are_a_warning_on_stderr(
     assert "scored 50 rows" in out
     assert "logged 0 rows" in out
     assert "warning: 50 scored rows are not in the prediction log" in err
+
+
+def test_a_resumed_job_reports_the_rate_of_this_run_on_a_clean_stdout(
+    capsys: pytest.CaptureFixture[str], registered: Path, tmp_path: Path
+) -> None:
+    from slipway.batch import ScoreProgress, score
+
+    make_frame(1_000).to_parquet(tmp_path / "in.parquet", row_group_size=200)
+
+    def stop(p: ScoreProgress) -> None:
+        if p.chunk == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score(
+            slipway.load_model(registered),
+            tmp_path / "in.parquet",
+            tmp_path / "o",
+            chunk_rows=200,
+            progress=stop,
+        )
+    argv = ("score", str(registered), "-i", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "o"))
+    code, out, err = cli(capsys, *argv, "--chunk-rows", "200", "--no-log")
+    assert code == 0, err
+    assert out.startswith("scored 1000 rows to ")  # no progress bar, no blank line on stdout
+    assert "resumed at chunk 4: 200 rows at " in out  # chunk 3 was being written when it stopped
+    code, out, err = cli(capsys, *argv, "--chunk-rows", "200", "--no-log")
+    assert "(finished before; nothing to do)" in out

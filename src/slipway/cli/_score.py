@@ -103,12 +103,16 @@ def score(
         with open_engine(engine, workers=workers, address=scheduler) as running, _Bar() as bar:
             on = f" on {engine} ({running.workers} workers)"
             result = score_distributed(loaded, input, output, engine=running, progress=bar.update, **options)
-    resumed = f", resumed at chunk {result.resumed_from}" if result.resumed_from else ""
-    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
-    typer.echo(
-        f"scored {result.scored} rows to {result.output}{on} in {result.seconds:.1f}s "
-        f"({rate:,.0f} rows/s{resumed})"
-    )
+    # The rate is this call's: rows an earlier, interrupted run of the job did are not counted.
+    rows = result.rows - (bar.first_rows if bar.first_rows is not None else result.rows)
+    rate = rows / result.seconds if result.seconds > 0 else 0.0
+    if bar.first_rows is None:  # the job had finished before: nothing was scored now
+        how = "finished before; nothing to do"
+    elif result.resumed_from:
+        how = f"resumed at chunk {result.resumed_from}: {rows} rows at {rate:,.0f} rows/s"
+    else:
+        how = f"{rate:,.0f} rows/s"
+    typer.echo(f"scored {result.scored} rows to {result.output}{on} in {result.seconds:.1f}s ({how})")
     if result.rejected:
         typer.echo(f"rejected {result.rejected} rows to {result.rejects} (see its reason column)")
     if log is not None:
@@ -141,6 +145,7 @@ class _Bar:
     """A Rich progress bar with rows per second, on stderr; the batch package only calls back."""
 
     def __enter__(self) -> "_Bar":
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -155,22 +160,23 @@ class _Bar:
             MofNCompleteColumn(),
             TextColumn("rows · {task.fields[rate]} rows/s"),
             TimeElapsedColumn(),
+            console=Console(stderr=True),  # stdout carries the result lines only
             transient=True,
         )
         self._progress.start()
         self._task = self._progress.add_task("score", total=None, rate="-")
         self._started: float | None = None
-        self._first_rows = 0
+        self.first_rows: int | None = None  # rows done when this call started (None: never reported)
         return self
 
     def update(self, p: "ScoreProgress") -> None:
         import time
 
         now = time.perf_counter()
-        if self._started is None:
-            self._started, self._first_rows = now, p.rows
+        if self._started is None or self.first_rows is None:
+            self._started, self.first_rows = now, p.rows
         elapsed = now - self._started
-        rate = f"{(p.rows - self._first_rows) / elapsed:,.0f}" if elapsed > 0 else "-"
+        rate = f"{(p.rows - self.first_rows) / elapsed:,.0f}" if elapsed > 0 else "-"
         self._progress.update(self._task, completed=p.rows, total=p.total_rows, rate=rate)
 
     def __exit__(self, *exc: object) -> None:
