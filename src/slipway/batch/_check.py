@@ -32,7 +32,7 @@ _BOOLS = {"True": True, "False": False, "true": True, "false": False, "TRUE": Tr
 class Checked:
     """A chunk split in two: the rows the model can take (cast), and the others with their reasons."""
 
-    __slots__ = ("bad", "good", "model_input", "reasons")
+    __slots__ = ("good", "model_input", "reasons")
 
     def __init__(
         self, model_input: pd.DataFrame, good: np.ndarray[Any, Any] | None, reasons: pd.Series[Any] | None
@@ -40,7 +40,6 @@ class Checked:
         self.model_input = model_input  # the good rows, the signature's columns, cast
         self.good = good  # None: every row is good
         self.reasons = reasons  # the bad rows' reasons, indexed like the chunk
-        self.bad = 0 if good is None else int((~good).sum())
 
 
 def check_chunk(
