@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -18,3 +22,18 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
     }
     frame: pd.DataFrame = pd.DataFrame(columns)
     return frame
+
+
+def write_csv(path: Path, frame: pd.DataFrame, *, extra: dict[int, str]) -> None:
+    """``frame`` as CSV with ``extra`` fields appended to the lines of some rows (malformed lines)."""
+    lines = frame.to_csv(index=False).splitlines()
+    for row, fields in extra.items():
+        lines[1 + row] += fields
+    path.write_text("\n".join(lines) + "\n")
+
+
+def recorded(output: Path) -> int:
+    """The chunks the job writing ``output`` has recorded as finished in its progress file."""
+    doc = json.loads(output.with_name(f"{output.name}.progress.json").read_text())
+    chunks: int = doc["chunks"]
+    return chunks

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from tests.batch._batch_data import make_frame
+from tests.batch._batch_data import make_frame, write_csv
 
 from slipway.artifacts import open_file_tree
 from slipway.batch import ScoreProgress, score
@@ -162,12 +162,8 @@ def test_malformed_csv_lines_go_to_rejects_and_strict_names_them(
     model: Model, tmp_path: Path, first: bool
 ) -> None:
     frame = make_frame(500)
-    lines = frame.to_csv(index=False).splitlines()
     bad = [0, 301] if first else [301]  # line 0 of the data would become an index in pandas
-    for row in bad:
-        lines[1 + row] += ",7,8"
-    lines[1 + 420] += ",9"
-    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    write_csv(tmp_path / "in.csv", frame, extra={**dict.fromkeys(bad, ",7,8"), 420: ",9"})
     result = score(model, tmp_path / "in.csv", tmp_path / "out.parquet", chunk_rows=150)
 
     refused = sorted([*bad, 420])

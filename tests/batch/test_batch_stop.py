@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from tests.batch._batch_data import make_frame
+from tests.batch._batch_data import make_frame, recorded, write_csv
 
 from slipway.batch import ScoreProgress, score
 from slipway.batch._score import _ahead
@@ -23,12 +22,6 @@ if TYPE_CHECKING:
 
 def _threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("slipway-score")]
-
-
-def _recorded(output: Path) -> int:
-    doc = json.loads(output.with_name(f"{output.name}.progress.json").read_text())
-    chunks: int = doc["chunks"]
-    return chunks
 
 
 def _parts(output: Path) -> list[str]:
@@ -64,7 +57,7 @@ def test_a_refused_row_stops_a_strict_job_after_recording_the_chunks_before_it(
     out = tmp_path / "out.parquet"
     with pytest.raises(InvalidInput, match="row 470"):
         score(model, tmp_path / "in.csv", out, chunk_rows=150, strict=True)
-    assert _recorded(out) == 3  # chunk 2 was still being written: recorded all the same
+    assert recorded(out) == 3  # chunk 2 was still being written: recorded all the same
     assert _parts(out) == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     assert _threads() == []
 
@@ -72,18 +65,17 @@ def test_a_refused_row_stops_a_strict_job_after_recording_the_chunks_before_it(
 def test_an_unreadable_line_surfaces_as_the_jobs_error_and_earlier_chunks_stay(
     model: Model, tmp_path: Path
 ) -> None:
-    lines = make_frame(500).to_csv(index=False).splitlines()
-    lines[1 + 200] += ",1,2,3,4,5,6,7"  # more than twice the header's fields: cannot be read at all
-    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    # More than twice the header's fields in row 200 (chunk 1): the line cannot be read at all.
+    write_csv(tmp_path / "in.csv", make_frame(500), extra={200: ",1,2,3,4,5,6,7"})
     out = tmp_path / "out.parquet"
     with pytest.raises(InvalidInput, match=r"in.csv: cannot read it \(.*Expected 6 fields"):
         score(model, tmp_path / "in.csv", out, chunk_rows=150)
-    assert _recorded(out) == 1
+    assert recorded(out) == 1
     assert _parts(out) == ["part-00000.parquet"]
     assert _threads() == []
 
 
-def test_a_failed_write_surfaces_and_nothing_after_it_is_recorded(model: Model, tmp_path: Path) -> None:
+def test_a_failed_write_surfaces_and_nothing_after_it_isrecorded(model: Model, tmp_path: Path) -> None:
     make_frame(600).to_parquet(tmp_path / "in.parquet", row_group_size=100)
     out = tmp_path / "out.parquet"
 
@@ -93,7 +85,7 @@ def test_a_failed_write_surfaces_and_nothing_after_it_is_recorded(model: Model, 
 
     with pytest.raises(OSError, match=r"part-00001\.parquet"):
         score(model, tmp_path / "in.parquet", out, chunk_rows=100, progress=block_part_1)
-    assert _recorded(out) == 1
+    assert recorded(out) == 1
     assert _threads() == []
 
 
@@ -124,7 +116,7 @@ def test_a_worker_that_dies_fails_the_job_in_one_line_and_it_resumes(model: Mode
     assert "in.parquet: a worker died or was lost while scoring chunk " in message
     assert "BrokenProcessPool" in message
     assert "\n" not in message
-    done = _recorded(out)
+    done = recorded(out)
     assert done >= 1
     resumed = score(model, tmp_path / "in.parquet", out, chunk_rows=100)
     assert (resumed.resumed_from, resumed.rows) == (done, 2_000)

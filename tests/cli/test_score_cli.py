@@ -124,15 +124,7 @@ def test_rows_the_prediction_log_could_not_take_are_a_warning_on_stderr(
     (tmp_path / "file").write_text("a file where the log's folder should be")
     monkeypatch.setenv("SLIPWAY_PREDLOG_URI", str(tmp_path / "file" / "log"))
     make_frame(50).to_parquet(tmp_path / "in.parquet")
-    code, out, err = cli(
-        capsys,
-        "score",
-        str(registered),
-        "-i",
-        str(tmp_path / "in.parquet"),
-        "-o",
-        str(tmp_path / "o.parquet"),
-    )
+    code, out, err = cli(capsys, "score", str(registered), "-i", str(tmp_path / "in.parquet"), "-o", "o")
     assert code == 0, err
     assert "scored 50 rows" in out
     assert "logged 0 rows" in out
