@@ -1227,3 +1227,37 @@ def test_no_invocations_body_makes_the_codec_raise_anything_but_invalid_input(do
     body = orjson.dumps(doc)
     for codec in _CODECS:
         _assert_decoded_or_refused(_outcome(lambda c=codec: c.decode_invocations(body, JSON)))
+
+
+# ---------------------------------------------------------------------- finite-only models
+class TestFiniteOnly:
+    """A codec for a model that refuses NaN and infinity finds them itself: a 400 naming the input."""
+
+    finite = InputCodec(TENSOR, finite=True)
+
+    @pytest.mark.parametrize("bad", [None, "NaN"])
+    def test_a_null_or_nan_in_a_float_tensor_is_refused(self, bad: Any) -> None:
+        data: list[Any] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        header_length: int | None = None
+        if bad is None:
+            data[4] = None
+            body = orjson.dumps({"inputs": [t("x", "FP32", [2, 3], data)]})
+        else:  # JSON has no NaN: it comes as binary tensor data
+            raw = np.array([1, 2, 3, 4, np.nan, 6], dtype="<f4").tobytes()
+            head = orjson.dumps({"inputs": [t("x", "FP32", [2, 3], binary_data_size=len(raw))]})
+            body, header_length = head + raw, len(head)
+        with pytest.raises(InvalidInput, match=r"^input: NaN or infinite values"):
+            self.finite.decode_v2(body, header_length)
+
+    def test_a_null_is_refused_in_mlflow_requests_too(self) -> None:
+        raw = orjson.dumps({"instances": [[1.0, None, 3.0]]})
+        with pytest.raises(InvalidInput, match="NaN or infinite"):
+            self.finite.decode_invocations(raw, JSON)
+
+    def test_finite_values_pass_and_a_codec_without_the_option_keeps_nulls_as_nan(self) -> None:
+        body = orjson.dumps({"inputs": [t("x", "FP32", [1, 3], [1.0, None, 3.0])]})
+        kept = tensor.decode_v2(body).data
+        assert kept.shape == (1, 3)
+        assert np.isnan(kept[0, 1])
+        ok = orjson.dumps({"inputs": [t("x", "FP32", [1, 3], [1.0, 2.0, 3.0])]})
+        assert self.finite.decode_v2(ok).data.tolist() == [[1.0, 2.0, 3.0]]

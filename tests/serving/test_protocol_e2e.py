@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +244,106 @@ class TestInfer:
             client.infer("iris_np", [bad])
         with pytest.raises(triton.InferenceServerException, match="unknown model"):
             client.get_model_metadata("nope")
+
+
+class TestWireAndFiniteInputs:
+    """Each answer leaves in one write (HEAD, 100 Continue and pipelining still work); a tensor
+    model that refuses NaN gets it refused by the codec, as a 400."""
+
+    def test_a_null_for_a_model_that_refuses_nan_is_400_naming_the_input(self, server: Server) -> None:
+        body = v2_body([[5.1, None, 1.4, 0.2]])  # type: ignore[list-item]
+        status, doc = server.json("POST", "/v2/models/iris_np/infer", body)
+        assert status == 400
+        assert doc == {"error": "input: NaN or infinite values; this model takes only finite numbers"}
+        status, doc = server.json("POST", "/v2/models/iris_np/infer", v2_body(ROWS))
+        assert status == 200
+        assert doc["outputs"][0]["data"] == _predict(ROWS)
+
+    def test_head_then_post_on_one_connection_are_both_answered(self, server: Server) -> None:
+        import http.client
+
+        host, port = server.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request("HEAD", "/v2/health/live")
+            head = conn.getresponse()
+            assert head.read() == b""  # the head alone: nothing held back for a body that never comes
+            assert head.status in (200, 405)
+            conn.request("POST", "/v2/models/iris_np/infer", json.dumps(v2_body(ROWS)))
+            answer = conn.getresponse()
+            assert answer.status == 200
+            assert json.loads(answer.read())["outputs"][0]["data"] == _predict(ROWS)
+        finally:
+            conn.close()
+
+    def test_expect_100_continue_gets_the_interim_answer_before_the_body(self, server: Server) -> None:
+        body = json.dumps(v2_body(ROWS)).encode()
+        with _connect(server) as sock:
+            sock.sendall(
+                b"POST /v2/models/iris_np/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            )
+            reader = _Reader(sock)
+            assert reader.until(b"\r\n\r\n").startswith(b"HTTP/1.1 100 ")
+            sock.sendall(body)
+            status, answer = reader.response()
+        assert status == 200
+        assert json.loads(answer)["outputs"][0]["data"] == _predict(ROWS)
+
+    def test_pipelined_requests_are_answered_in_order(self, server: Server) -> None:
+        first, second = ([ROWS[0]], [ROWS[1]])
+        raw = b""
+        for rows, rid in ((first, "one"), (second, "two")):
+            body = json.dumps(v2_body(rows, id=rid)).encode()
+            raw += (
+                b"POST /v2/models/iris_np/infer HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            ) + body
+        with _connect(server) as sock:
+            sock.sendall(raw)  # both requests before either answer
+            reader = _Reader(sock)
+            answers = [reader.response(), reader.response()]
+        assert [status for status, _ in answers] == [200, 200]
+        docs = [json.loads(body) for _, body in answers]
+        assert [d["id"] for d in docs] == ["one", "two"]
+        assert [d["outputs"][0]["data"] for d in docs] == [_predict(first), _predict(second)]
+
+
+def _connect(server: Server) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+class _Reader:
+    """Read HTTP/1.1 answers off a socket, one at a time, keeping what arrived past each one."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffered = bytearray()
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        assert chunk, f"the server closed the connection after {bytes(self.buffered)!r}"
+        self.buffered += chunk
+
+    def until(self, end: bytes) -> bytes:
+        while end not in self.buffered:
+            self._more()
+        cut = self.buffered.index(end) + len(end)
+        out = bytes(self.buffered[:cut])
+        del self.buffered[:cut]
+        return out
+
+    def response(self) -> tuple[int, bytes]:
+        """One answer with a Content-Length: its status and body."""
+        head = self.until(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = next(int(v.split(b":", 1)[1]) for v in lines if v.lower().startswith(b"content-length:"))
+        while len(self.buffered) < length:
+            self._more()
+        body = bytes(self.buffered[:length])
+        del self.buffered[:length]
+        return int(lines[0].split(b" ", 2)[1]), body
 
 
 def _samples(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -109,6 +109,12 @@ class Flavor(Protocol):
         schema, an ndarray for a tensor schema, a dict of arrays for named tensors, or the caller's
         data unchanged when the model has no signature. A callable that accepts inference params
         takes them as a ``params`` keyword.
+
+        A flavor may also define ``finite_check(model) -> Callable[[], None] | None`` (optional):
+        for a model that refuses NaN and infinity and looks for them on every call, a function that
+        turns that search off in the thread calling it. A caller that has checked every input is
+        finite (the inference server's codec does, for a tensor model) runs it once in the thread
+        that calls the model, and the model does not search the same values a second time.
         """
         ...
 

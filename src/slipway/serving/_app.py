@@ -20,6 +20,7 @@ import gc
 import hmac
 import logging
 import os
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -475,7 +476,7 @@ class ServingApp:
         served.check_outputs(payload)
         payload.params = served.model_params(payload, strict=dialect.strict_params)
         # a present id is echoed, even "" (the protocol); else the header's, else a new one
-        rid = payload.id if payload.id is not None else request_id or os.urandom(16).hex()
+        rid = payload.id if payload.id is not None else request_id or _new_request_id()
         payload.id = rid
         if dep.shadow is not None:
             dep.send_shadow(lambda s: _shadow_payload(s, dialect, body, meta, rid))
@@ -496,7 +497,7 @@ class ServingApp:
         self._inflight += 1
         try:
             future = live.batcher.submit(payload)
-            timer = asyncio.get_running_loop().call_later(
+            timer = future.get_loop().call_later(
                 dep.spec.timeout, _expire, future, dep.name, dep.spec.timeout
             )
             try:
@@ -766,6 +767,17 @@ def _alive(pid: int) -> bool:
 
 
 # ---------------------------------------------------------------------- helpers
+# Request ids: 128 random bits, from a generator seeded once per worker process by the OS. Asking
+# the OS for every id (os.urandom, uuid4) is a system call on each request; the ids need to be
+# unique, not unpredictable (a caller may choose its own).
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # a forked worker draws its own
+
+
+def _new_request_id() -> str:
+    return f"{_ids.getrandbits(128):032x}"
+
+
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     """One whole answer, with its Content-Length (without one, uvicorn frames the body as chunked)."""
     length = (b"content-length", b"%d" % len(body))

@@ -24,7 +24,7 @@ from admitting another ``max_queue`` payloads at every timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import queue
 import threading
 import time
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 __all__ = ["Batcher"]
+
+log = logging.getLogger("slipway.serving")
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -75,6 +77,8 @@ class Batcher(Generic[P, R]):
             request's seconds from queueing to its result): where the prediction log and the
             batch-size metric hook in, off the request's path. It should only hand the batch on
             (the next batch waits for it); what it raises is ignored.
+        on_start: called once on the predict thread before its first batch (thread-local settings
+            of the model's framework); what it raises is logged and ignored.
 
     :attr:`depth` is what the queue-depth gauge reads.
     """
@@ -89,6 +93,7 @@ class Batcher(Generic[P, R]):
         max_queue: int = 1024,
         timeout: float = 30.0,
         on_batch: Callable[[Sequence[P], Sequence[R | BaseException], list[float]], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self._predict = predict
         self.name = name
@@ -97,6 +102,7 @@ class Batcher(Generic[P, R]):
         self.max_queue = max(1, int(max_queue))
         self.timeout = float(timeout)
         self._on_batch = on_batch
+        self._on_start = on_start
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # requests held: queued or being predicted, answered or not. Changed on the event loop's
         # thread only: raised by submit, lowered when the predict thread lets go of requests (in
@@ -148,6 +154,11 @@ class Batcher(Generic[P, R]):
 
     # ------------------------------------------------------------------ the predict thread
     def _run(self) -> None:
+        if self._on_start is not None:
+            try:
+                self._on_start()
+            except Exception:
+                log.exception("model %s: preparing the predict thread failed", self.name)
         # This thread is the queue's only consumer: once empty() says False, get_nowait() has an
         # item (cheaper than letting it raise queue.Empty, twice per request at light load).
         pending = self._queue
@@ -208,8 +219,11 @@ class Batcher(Generic[P, R]):
         _post(loop, live, results, self._release, held)
         if self._on_batch is not None:
             done = time.monotonic()
-            with contextlib.suppress(Exception):
+            # try/except, not contextlib.suppress: free when nothing is raised (3.11+)
+            try:  # noqa: SIM105
                 self._on_batch(payloads, results, [done - item.arrived for item in live])
+            except Exception:  # what on_batch raises is ignored, as documented
+                pass
 
     def _call(self, payloads: list[P]) -> Sequence[R | BaseException]:
         try:
@@ -254,8 +268,10 @@ def _post(
 ) -> None:
     if loop is None:
         return
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+    try:  # noqa: SIM105 - see _predict_batch
         loop.call_soon_threadsafe(_deliver, items, results, release, held)
+    except RuntimeError:  # the loop is closed: nobody is waiting any more
+        pass
 
 
 def _deliver(

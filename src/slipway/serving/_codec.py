@@ -97,9 +97,17 @@ Kind = Literal["columns", "tensor", "tensors", "any"]
 class InputCodec:
     """Decode request bodies for one model signature; compiled once per loaded model version."""
 
-    def __init__(self, schema: Schema | None, *, extra_columns: Literal["drop", "reject"] = "drop") -> None:
+    def __init__(
+        self,
+        schema: Schema | None,
+        *,
+        extra_columns: Literal["drop", "reject"] = "drop",
+        finite: bool = False,
+    ) -> None:
         self.schema = schema
         self.extra_columns = extra_columns
+        # the model refuses NaN and infinity: a tensor holding one is the caller's 400, found here
+        self.finite = finite
         self.kind: Kind
         if schema is None:
             self.kind = "any"
@@ -139,6 +147,12 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
+        return self._checked(payload)
+
+    def _checked(self, payload: Payload) -> Payload:
+        """The checks every decoded request gets, whatever its protocol."""
+        if self.finite and self.kind == "tensor":
+            _all_finite("input", payload.data)
         return _with_rows(payload)
 
     def _decode_v2(self, body: bytes, header_length: int | None) -> Payload:
@@ -308,7 +322,7 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
-        return _with_rows(payload)
+        return self._checked(payload)
 
     def _decode_invocations(self, body: bytes, content_type: str) -> Payload:
         media = content_type.split(";", 1)[0].strip().lower()
@@ -482,6 +496,11 @@ def _undecodable(error: BaseException) -> InvalidInput:
     return InvalidInput(
         f"request body: could not be decoded ({type(error).__name__}{': ' if detail else ''}{detail})"
     )
+
+
+def _all_finite(where: str, array: Any) -> None:
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise InvalidInput(f"{where}: NaN or infinite values; this model takes only finite numbers")
 
 
 def _with_rows(payload: Payload) -> Payload:

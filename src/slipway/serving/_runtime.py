@@ -444,6 +444,7 @@ class DeploymentRuntime:
             max_queue=self.spec.max_queue,
             timeout=self.spec.timeout,
             on_batch=on_batch,
+            on_start=served.prepare_thread,
         )
         headers = (
             (b"x-model-name", served.model_name.encode()),

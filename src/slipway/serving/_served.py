@@ -65,6 +65,13 @@ class ServedModel:
         self.outputs: tuple[str, ...] = (PREDICT, PROBA) if PROBA in model.methods else (PREDICT,)
         self._params = {p.name for p in (sig.params or ())} if sig is not None else set()
         self.log_probabilities = log_probabilities and PROBA in self.outputs
+        # A tensor request leaves the codec cast and shaped exactly as the model's enforcer would
+        # leave it, so the model is called without checking it a second time. Other kinds keep the
+        # enforcer: without a signature it is what turns a dict of arrays into the model's frame.
+        self._checked = self.codec.kind == "tensor"
+        # and where the model refuses NaN and infinity, the codec finds them (a 400 naming the
+        # input, not the model's 500) and the model's own search is turned off in the predict thread
+        self.codec.finite = self._checked and model.finite_only
         self._classes: list[str] | None = None
         self._proba_warned = False
 
@@ -100,6 +107,11 @@ class ServedModel:
         return {k: v for k, v in payload.params.items() if k in self._params}
 
     # ------------------------------------------------------------------ per batch (predict thread)
+    def prepare_thread(self) -> None:
+        """Run once by the thread that predicts for this version, before its first batch."""
+        if self.codec.finite:
+            self.model.trust_finite_inputs()
+
     def predict(self, payloads: Sequence[Payload]) -> list[Prediction]:
         """One model call per group of payloads that can share one: same params, same inputs.
 
@@ -125,11 +137,9 @@ class ServedModel:
         params = payloads[0].params or None
         asked = {name for p in payloads if p.outputs is not None for name in p.outputs}
         total = sum(p.rows for p in payloads)
-        computed: dict[str, Any] = {
-            PREDICT: _rows_of(PREDICT, self.model.predict(data, params=params), total)
-        }
+        computed: dict[str, Any] = {PREDICT: _rows_of(PREDICT, self._call(PREDICT, data, params), total)}
         if PROBA in asked:
-            computed[PROBA] = _rows_of(PROBA, self.model.predict_proba(data), total)
+            computed[PROBA] = _rows_of(PROBA, self._call(PROBA, data, None), total)
         if len(payloads) == 1:
             return [Prediction(computed)]
         out = []
@@ -139,6 +149,13 @@ class ServedModel:
             out.append(Prediction({k: _slice(v, start, stop) for k, v in computed.items()}))
             start = stop
         return out
+
+    def _call(self, method: str, data: Any, params: dict[str, Any] | None) -> Any:
+        if self._checked:
+            return self.model.call_checked(method, data, params)
+        if method == PREDICT:
+            return self.model.predict(data, params=params)
+        return self.model.predict_proba(data)
 
     def probabilities_for_log(
         self, payloads: Sequence[Payload], predictions: Sequence[Prediction]
@@ -164,7 +181,7 @@ class ServedModel:
             for indices in groups.values():
                 data = _merge(self.codec.kind, [payloads[i].data for i in indices])
                 total = sum(payloads[i].rows for i in indices)
-                proba = _rows_of(PROBA, self.model.predict_proba(data), total)
+                proba = _rows_of(PROBA, self._call(PROBA, data, None), total)
                 start = 0
                 for i in indices:
                     out[i] = _slice(proba, start, start + payloads[i].rows)

@@ -80,7 +80,7 @@ def serve(specs: list[DeploymentSpec], options: ServeOptions, *, on_bound: Any =
         "slipway.serving._server:app_factory",
         factory=True,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=_http_protocol(),
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -123,6 +123,15 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.listen(4096)
     sock.set_inheritable(True)
     return sock
+
+
+def _http_protocol() -> Any:
+    """httptools, each answer in one write (:mod:`slipway.serving._protocol`); h11 without it."""
+    if not _has("httptools"):
+        return "h11"
+    from slipway.serving._protocol import OneWriteHttpToolsProtocol
+
+    return OneWriteHttpToolsProtocol
 
 
 def _has(module: str) -> bool:

@@ -65,5 +65,43 @@ class SklearnFlavor:
                 out[method] = adapted(getattr(model, method), None if names is None else list(names))
         return out
 
+    def finite_check(self, model: object) -> Callable[[], None] | None:
+        """Turn off scikit-learn's NaN/infinity search (``assume_finite``) in the calling thread.
+
+        Only for a single estimator that refuses NaN (its ``allow_nan`` tag is false): there the
+        search of its input is the only one, so a caller that checked the input is finite leaves
+        nothing unchecked. A pipeline or other composite is left alone, since its later steps
+        check what its earlier steps produce, which no caller sees.
+        """
+        if not _single_estimator(model):
+            return None
+        try:
+            allows_nan = bool(model.__sklearn_tags__().input_tags.allow_nan)  # type: ignore[attr-defined]
+        except Exception:  # tags from before scikit-learn 1.6, or a broken third-party estimator
+            return None
+        if allows_nan:
+            return None
+        import sklearn
+
+        return lambda: sklearn.set_config(assume_finite=True)  # thread-local in scikit-learn
+
+
+def _single_estimator(model: object) -> bool:
+    """No estimator among its parameters (a Pipeline's steps, a wrapper's ``estimator``…)."""
+    get_params = getattr(model, "get_params", None)
+    if get_params is None:
+        return False
+    try:
+        values = get_params(deep=False).values()
+    except Exception:
+        return False
+    return not any(hasattr(v, "fit") or _holds_estimators(v) for v in values)
+
+
+def _holds_estimators(value: object) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(hasattr(v, "fit") or _holds_estimators(v) for v in value)
+    return False
+
 
 FLAVOR = SklearnFlavor()
