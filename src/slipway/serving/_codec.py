@@ -499,8 +499,11 @@ def _undecodable(error: BaseException) -> InvalidInput:
 
 
 def _all_finite(where: str, array: Any) -> None:
-    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+    if array.dtype.kind in "fc" and not _ALL(np.isfinite(array), axis=None):
         raise InvalidInput(f"{where}: NaN or infinite values; this model takes only finite numbers")
+
+
+_ALL = np.logical_and.reduce  # ndarray.all() without its Python wrapper
 
 
 def _with_rows(payload: Payload) -> Payload:
