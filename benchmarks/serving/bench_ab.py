@@ -15,6 +15,7 @@ installed dependencies are the same for both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -83,15 +84,15 @@ def _start(
     for name, launch in plan:
         folder = bench.workdir / name.replace("@", "-")
         folder.mkdir(exist_ok=True)  # each slipway its own prediction log
-        log = open(folder / "server.log", "wb")  # noqa: SIM115 - open while the server runs
-        proc = subprocess.Popen(
-            launch.argv,
-            cwd=folder if name.startswith("slipway") else launch.cwd,
-            env=launch.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(folder / "server.log", "wb") as log:  # the child keeps its own copy of the file
+            proc = subprocess.Popen(
+                launch.argv,
+                cwd=folder if name.startswith("slipway") else launch.cwd,
+                env=launch.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         _load.wait_ready(launch.ready_url, proc=proc, started=time.perf_counter(), timeout=60)
         servers.append((name, proc, launch))
     return servers
@@ -147,8 +148,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, RANSACRegressor
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from slipway.models import load_model, save_model
 
@@ -33,6 +36,12 @@ def _saved(tmp_path: Path, estimator: Any) -> Model:
         (LogisticRegression(max_iter=500), True),  # refuses NaN: its own search is the only one
         (HistGradientBoostingClassifier(max_iter=5), False),  # takes NaN as missing values
         (make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), False),  # inner steps check
+        (SVC(), True),
+        (KNeighborsClassifier(), True),
+        (AdaBoostClassifier(n_estimators=3), False),  # holds estimators, though none is passed to it
+        (GradientBoostingClassifier(n_estimators=3), False),  # float32 inside: refuses 1e300 too
+        (DummyClassifier(), False),  # takes NaN
+        (RANSACRegressor(), False),  # a meta-estimator with its default estimator
     ],
 )
 def test_only_a_single_estimator_that_refuses_nan_leaves_the_check_to_its_caller(
@@ -73,3 +82,21 @@ def test_call_checked_answers_what_predict_answers_without_enforcing_again(tmp_p
     # ...which call_checked leaves to its caller: it hands the model what it was given
     with pytest.raises(ValueError, match="2 features"):
         model.call_checked("predict", X[:, :2])
+
+
+def test_an_object_tensor_keeps_the_models_own_check(tmp_path: Path) -> None:
+    from slipway.serving._served import ServedModel
+
+    X, y = load_iris(return_X_y=True)
+    save_model(
+        LogisticRegression(max_iter=500).fit(X, y), tmp_path / "obj", input_example=X[:3].astype(object)
+    )
+    model = load_model(tmp_path / "obj")
+    assert model.finite_only  # the estimator refuses NaN...
+    served = ServedModel(model, name="obj", version="1", source=str(tmp_path / "obj"))
+    assert served.codec.kind == "tensor"
+    assert not served.codec.finite  # ...but text or objects become numbers inside it: it checks them
+    numeric = ServedModel(
+        _saved(tmp_path, LogisticRegression(max_iter=500)), name="n", version="1", source="n"
+    )
+    assert numeric.codec.finite

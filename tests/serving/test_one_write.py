@@ -45,14 +45,29 @@ def test_a_head_and_its_body_leave_in_one_write() -> None:
     assert sock.writes == [HEAD + b"{}", HEAD + b"[]"]
 
 
-def test_an_interim_answer_and_a_head_answer_go_out_at_once() -> None:
+def test_an_interim_answer_goes_out_at_once_and_a_head_without_body_at_its_answers_end() -> None:
     sock = _Socket()
     t = _OneWrite(sock)  # type: ignore[arg-type]
     t.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     assert sock.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
-    t.hold = False  # the protocol's answer to a HEAD request: no body follows
-    t.write(HEAD)
+    t.write(HEAD)  # the answer to a HEAD request: no body write follows
+    t.flush()  # what the protocol does when uvicorn says the answer is complete
     assert sock.writes[-1] == HEAD
+    t.flush()
+    assert len(sock.writes) == 2
+
+
+def test_a_large_body_goes_with_its_head_without_being_copied() -> None:
+    class _Lines(_Socket):
+        def writelines(self, parts: Any) -> None:
+            self.writes.append(b"|".join(parts))
+
+    sock = _Lines()
+    t = _OneWrite(sock)  # type: ignore[arg-type]
+    body = b"x" * 100_000
+    t.write(HEAD)
+    t.write(body)
+    assert sock.writes == [HEAD + b"|" + body]
 
 
 def test_closing_sends_a_head_still_held_and_other_calls_pass_through() -> None:

@@ -290,6 +290,22 @@ class TestWireAndFiniteInputs:
         assert status == 200
         assert json.loads(answer)["outputs"][0]["data"] == _predict(ROWS)
 
+    def test_a_head_answer_is_not_held_for_the_request_pipelined_behind_it(self, server: Server) -> None:
+        body = json.dumps(v2_body(ROWS)).encode()
+        with _connect(server) as sock:
+            sock.sendall(  # a HEAD, and behind it a POST whose body has not come yet
+                b"HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"POST /v2/models/iris_np/infer HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            )
+            reader = _Reader(sock)
+            head = reader.until(b"\r\n\r\n")  # times out (10 s) if the HEAD's answer waits for the POST
+            assert head.split(b" ", 2)[1] in (b"200", b"405")
+            sock.sendall(body)
+            status, answer = reader.response()
+        assert status == 200
+        assert json.loads(answer)["outputs"][0]["data"] == _predict(ROWS)
+
     def test_pipelined_requests_are_answered_in_order(self, server: Server) -> None:
         first, second = ([ROWS[0]], [ROWS[1]])
         raw = b""

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import logging
 import sys
 import threading
 import warnings
@@ -293,7 +294,19 @@ def load_folder(
 
 def _finite_check(flavor: object, raw: object) -> Callable[[], None] | None:
     hook = getattr(flavor, "finite_check", None)  # optional: third-party flavors may not have it
-    return hook(raw) if hook is not None else None
+    if hook is None:
+        return None
+    try:
+        found: Callable[[], None] | None = hook(raw)
+    except Exception as e:  # it only saves time: a model whose hook fails keeps its own checks
+        logging.getLogger("slipway.models").warning(
+            "flavor %s: finite_check failed (%s: %s); the model checks its input itself",
+            getattr(flavor, "name", flavor),
+            type(e).__name__,
+            e,
+        )
+        return None
+    return found
 
 
 # sys.path, sys.modules and sys.dont_write_bytecode are process-wide: one load changes them at a time.

@@ -3,14 +3,14 @@
 uvicorn writes a response's status line and headers to the socket as soon as the app sends
 ``http.response.start``, and the body in a second write when ``http.response.body`` follows: two
 ``send`` system calls and two TCP segments for every answer, and a client that wakes up for the
-first finds only headers and sleeps again. The server's answers are started and finished in one go
-(:func:`slipway.serving._app._send` sends both messages without yielding in between), so the
-protocol here hands uvicorn a transport that keeps a response head until the next write and sends
-the two together.
+first finds only headers and sleeps again. The protocol here hands uvicorn a transport that keeps a
+response head until the next write and sends the two together.
 
-uvicorn writes a body after every head except for a HEAD request and an interim ``100 Continue``;
-those heads go out at once. Closing the connection sends a head still held (uvicorn closes it when an
-app returns without finishing its answer).
+A head is never kept past its own answer: uvicorn calls ``on_response_complete`` once an answer is
+finished (after its last body write, or at once for a HEAD request, which has no body), and the
+protocol sends a head still held there; closing the connection sends it too (uvicorn closes when an
+app returns without finishing its answer). An interim ``100 Continue`` is not held: the client
+waits for it before sending its body.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OneWriteHttpToolsProtocol"]
 
+_COPY_AT_MOST = 16 * 1024  # a larger body goes out with its head by writelines, not a copy
+
 
 class _OneWrite:
     """A transport that sends a response head with the write that follows it.
@@ -36,7 +38,6 @@ class _OneWrite:
         "_head",
         "_transport",
         "get_extra_info",
-        "hold",
         "is_closing",
         "pause_reading",
         "resume_reading",
@@ -45,7 +46,6 @@ class _OneWrite:
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self._head: bytes | None = None
-        self.hold = True  # False while the request being answered is a HEAD: no body write follows
         self.is_closing = transport.is_closing
         self.get_extra_info = transport.get_extra_info
         self.pause_reading = transport.pause_reading
@@ -55,17 +55,24 @@ class _OneWrite:
         head = self._head
         if head is not None:
             self._head = None
-            self._transport.write(head + data)
-        elif self.hold and data[:5] == b"HTTP/" and data[9:10] != b"1" and data[-4:] == b"\r\n\r\n":
+            if len(data) <= _COPY_AT_MOST:
+                self._transport.write(head + data)
+            else:
+                self._transport.writelines((head, data))
+        elif data[:5] == b"HTTP/" and data[9:10] != b"1" and data[-4:] == b"\r\n\r\n":
             self._head = bytes(data)  # a final answer's status line and headers: its body follows
         else:
             self._transport.write(data)
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        """Send a head still held (its answer is complete without a body write)."""
         head = self._head
         if head is not None:
             self._head = None
             self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -78,6 +85,6 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(_OneWrite(transport))  # type: ignore[arg-type]  # a duck-typed Transport
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self.transport.hold = self.scope["method"] != "HEAD"  # type: ignore[attr-defined]
+    def on_response_complete(self) -> None:
+        self.transport.flush()  # type: ignore[attr-defined]  # a HEAD answer's head, say
+        super().on_response_complete()

@@ -68,10 +68,12 @@ class SklearnFlavor:
     def finite_check(self, model: object) -> Callable[[], None] | None:
         """Turn off scikit-learn's NaN/infinity search (``assume_finite``) in the calling thread.
 
-        Only for a single estimator that refuses NaN (its ``allow_nan`` tag is false): there the
-        search of its input is the only one, so a caller that checked the input is finite leaves
-        nothing unchecked. A pipeline or other composite is left alone, since its later steps
-        check what its earlier steps produce, which no caller sees.
+        Only for a single estimator of a family that reads its input as float64 as given (linear
+        models, SVMs, neighbours, naive Bayes, discriminant analysis, kernel ridge) and refuses NaN
+        (its ``allow_nan`` tag is false): there the search of its input is the only check, so a
+        caller that checked the input is finite leaves nothing unchecked. Not for a pipeline or any
+        other estimator holding estimators (its later steps check what earlier ones produce), nor for
+        trees and ensembles, whose float32 conversion also refuses finite values too large for it.
         """
         if not _single_estimator(model):
             return None
@@ -86,8 +88,24 @@ class SklearnFlavor:
         return lambda: sklearn.set_config(assume_finite=True)  # thread-local in scikit-learn
 
 
+_FINITE_FAMILIES = (
+    "sklearn.linear_model.",
+    "sklearn.svm.",
+    "sklearn.neighbors.",
+    "sklearn.naive_bayes.",
+    "sklearn.discriminant_analysis.",
+    "sklearn.kernel_ridge.",
+)
+
+
 def _single_estimator(model: object) -> bool:
-    """No estimator among its parameters (a Pipeline's steps, a wrapper's ``estimator``…)."""
+    """One of scikit-learn's own estimators of :data:`_FINITE_FAMILIES`, holding no other estimator."""
+    if not type(model).__module__.startswith(_FINITE_FAMILIES):
+        return False
+    from sklearn.base import MetaEstimatorMixin
+
+    if isinstance(model, MetaEstimatorMixin):  # RANSACRegressor, say, even with its default estimator
+        return False
     get_params = getattr(model, "get_params", None)
     if get_params is None:
         return False
