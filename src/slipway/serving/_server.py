@@ -129,8 +129,10 @@ def _http_protocol() -> Any:
     """httptools, each answer in one write (:mod:`slipway.serving._protocol`); h11 without it."""
     if not _has("httptools"):
         return "h11"
-    from slipway.serving._protocol import OneWriteHttpToolsProtocol
-
+    try:  # it subclasses uvicorn's own protocol: a uvicorn that moved it gets the plain one
+        from slipway.serving._protocol import OneWriteHttpToolsProtocol
+    except ImportError:
+        return "httptools"
     return OneWriteHttpToolsProtocol
 
 
