@@ -121,6 +121,17 @@ class InputCodec:
         self._names = tuple(c.name for c in self.columns)
         self._by_name = {c.name: c for c in self.columns}
 
+    @property
+    def numeric_tensor(self) -> bool:
+        """Whether requests are one tensor of numbers (not text, objects, dates…)."""
+        tensor = self.schema.tensor if self.schema is not None else None
+        if tensor is None:
+            return False
+        try:
+            return np.dtype(tensor.dtype).kind in "fiub"
+        except TypeError:  # "string", "binary", "datetime": no NumPy dtype of that name
+            return False
+
     # ------------------------------------------------------------------ metadata
     def metadata_inputs(self) -> list[dict[str, Any]]:
         """The OIP ``$metadata_tensor`` list: one per column (shape ``[-1]``) or per tensor."""
@@ -147,9 +158,9 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
-        return self._checked(payload)
+        return self._accepted(payload)
 
-    def _checked(self, payload: Payload) -> Payload:
+    def _accepted(self, payload: Payload) -> Payload:
         """The checks every decoded request gets, whatever its protocol."""
         if self.finite and self.kind == "tensor":
             _all_finite("input", payload.data)
@@ -322,7 +333,7 @@ class InputCodec:
             raise
         except _UNDECODABLE as e:
             raise _undecodable(e) from e
-        return self._checked(payload)
+        return self._accepted(payload)
 
     def _decode_invocations(self, body: bytes, content_type: str) -> Payload:
         media = content_type.split(";", 1)[0].strip().lower()

@@ -72,7 +72,7 @@ class ServedModel:
         # and where the model refuses NaN and infinity, the codec finds them (a 400 naming the
         # input, not the model's 500) and the model's own search is turned off in the predict
         # thread: for a numeric tensor only, since the model itself turns text or objects to numbers
-        self.codec.finite = self._checked and model.finite_only and _numeric(sig)
+        self.codec.finite = self.codec.numeric_tensor and model.finite_only
         self._classes: list[str] | None = None
         self._proba_warned = False
 
@@ -213,17 +213,6 @@ class ServedModel:
             classes = getattr(self.model.raw, "classes_", None)
             self._classes = [str(c) for c in classes] if classes is not None else []
         return [f"proba_{c}" for c in self._classes]
-
-
-def _numeric(sig: Any) -> bool:
-    """Whether the signature is one tensor of numbers (not text, objects, dates…)."""
-    tensor = sig.inputs.tensor if sig is not None else None
-    if tensor is None:
-        return False
-    try:
-        return np.dtype(tensor.dtype).kind in "fiub"
-    except TypeError:  # "string", "binary", "datetime": no NumPy dtype of that name
-        return False
 
 
 def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -104,22 +104,7 @@ def _single_estimator(model: object) -> bool:
         return False
     from sklearn.base import MetaEstimatorMixin
 
-    if isinstance(model, MetaEstimatorMixin):  # RANSACRegressor, say, even with its default estimator
-        return False
-    get_params = getattr(model, "get_params", None)
-    if get_params is None:
-        return False
-    try:
-        values = get_params(deep=False).values()
-    except Exception:
-        return False
-    return not any(hasattr(v, "fit") or _holds_estimators(v) for v in values)
-
-
-def _holds_estimators(value: object) -> bool:
-    if isinstance(value, (list, tuple)):
-        return any(hasattr(v, "fit") or _holds_estimators(v) for v in value)
-    return False
+    return not isinstance(model, MetaEstimatorMixin)  # RANSACRegressor, say, even with its default
 
 
 FLAVOR = SklearnFlavor()
